@@ -1,0 +1,142 @@
+// Package record defines the Record that every evctl command reads and
+// writes, and the capture format: one Record as JSON per line.
+package record
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+)
+
+// Message is one Kafka record as it came off the wire, before decoding.
+// A nil Key or Value is a null (a tombstone for values); an empty non-nil
+// slice is an empty payload. The two are never confused.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	Key       []byte
+	Value     []byte
+	Headers   []RawHeader
+}
+
+// RawHeader is one Kafka header; keys may repeat, order matters.
+type RawHeader struct {
+	Key   string
+	Value []byte
+}
+
+// Encodings name how a key or value payload was decoded.
+const (
+	EncodingNull       = "null"        // no payload (a tombstone, for values)
+	EncodingAvro       = "avro"        // Avro through the registry or a local schema
+	EncodingJSONSchema = "json-schema" // JSON Schema through the registry
+	EncodingProtobuf   = "protobuf"    // Protobuf through the registry (recognised, shown raw)
+	EncodingJSON       = "json"        // plain JSON
+	EncodingText       = "text"        // UTF-8 text
+	EncodingBase64     = "base64"      // anything else, base64 in Key/Value
+)
+
+// Record is a decoded Kafka record: what tail prints, what captures hold.
+type Record struct {
+	Topic     string          `json:"topic"`
+	Partition int32           `json:"partition"`
+	Offset    int64           `json:"offset"`
+	Timestamp Timestamp       `json:"timestamp"`
+	Key       json.RawMessage `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	Headers   []Header        `json:"headers,omitempty"`
+	// Type is the event type: the Avro record's full name, a JSON Schema's
+	// title, or empty when the payload has no schema.
+	Type          string     `json:"type,omitempty"`
+	KeySchema     *SchemaRef `json:"keySchema,omitempty"`
+	Schema        *SchemaRef `json:"schema,omitempty"`
+	KeyEncoding   string     `json:"keyEncoding"`
+	ValueEncoding string     `json:"valueEncoding"`
+	// Error says why the key or value could not be decoded; the record is
+	// then shown with the payload as text or base64.
+	Error string `json:"error,omitempty"`
+	// RawKey and RawValue are the exact payload bytes (base64 in JSON), set
+	// with --raw so that a capture replays byte for byte. A null payload is
+	// told from an empty one by its encoding, EncodingNull.
+	RawKey   []byte `json:"rawKey,omitempty"`
+	RawValue []byte `json:"rawValue,omitempty"`
+}
+
+// SchemaRef says which schema decoded a payload.
+type SchemaRef struct {
+	ID      int    `json:"id,omitempty"`
+	GUID    string `json:"guid,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Version int    `json:"version,omitempty"`
+	Format  string `json:"format"` // AVRO, JSON, PROTOBUF
+	// Local is the path of a local schema file given by the user.
+	Local string `json:"local,omitempty"`
+}
+
+// Header is a decoded header. Value is the text when the bytes are UTF-8,
+// else their base64 with Encoding "base64".
+type Header struct {
+	Key      string `json:"key"`
+	Value    string `json:"value"`
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// DecodeHeaders turns raw headers into printable ones, order kept.
+func DecodeHeaders(hs []RawHeader) []Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = Header{Key: h.Key}
+		if utf8.Valid(h.Value) {
+			out[i].Value = string(h.Value)
+		} else {
+			out[i].Value = base64.StdEncoding.EncodeToString(h.Value)
+			out[i].Encoding = EncodingBase64
+		}
+	}
+	return out
+}
+
+// Bytes returns the header's exact bytes.
+func (h Header) Bytes() ([]byte, error) {
+	if h.Encoding == EncodingBase64 {
+		return base64.StdEncoding.DecodeString(h.Value)
+	}
+	return []byte(h.Value), nil
+}
+
+// Timestamp is a time that marshals as RFC3339 in UTC with milliseconds.
+type Timestamp struct{ time.Time }
+
+// TimestampFormat is the capture format's timestamp layout.
+const TimestampFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes RFC3339 with milliseconds, in UTC.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(TimestampFormat)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimestampFormat)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON reads any RFC3339 time.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	t.Time = v
+	return nil
+}
+
+// String formats the timestamp as the capture format does.
+func (t Timestamp) String() string { return t.UTC().Format(TimestampFormat) }
