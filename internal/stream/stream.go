@@ -1,0 +1,265 @@
+// Package stream turns Kafka messages into decoded, filtered records in
+// parallel while keeping their order: read → decode → select → format
+// on worker goroutines, then handed to one sink in the order they were read.
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/record"
+)
+
+// Source yields messages; io.EOF ends a bounded read.
+type Source interface {
+	Read(ctx context.Context) (*record.Message, error)
+}
+
+// Decoder turns a message into a record; it must never fail (an
+// undecodable payload is a record with Error set) and be safe for
+// concurrent use.
+type Decoder interface {
+	Decode(ctx context.Context, m *record.Message) *record.Record
+}
+
+// Options say what to keep and how to render it.
+type Options struct {
+	Decoder Decoder
+	// Key keeps records whose key, as text, equals it (when KeySet).
+	Key    string
+	KeySet bool
+	// Types keeps records whose type or its short name is listed.
+	Types  []string
+	Filter *filter.Filter
+	// Format, when set, renders each kept record on the workers.
+	Format func(buf []byte, r *record.Record) ([]byte, error)
+	// Workers decoding in parallel; 0 means GOMAXPROCS.
+	Workers int
+	// BatchSize caps how many messages a worker takes at once.
+	BatchSize int
+}
+
+// Item is one kept record and, with Options.Format, its rendering.
+type Item struct {
+	Record *record.Record
+	Out    []byte
+}
+
+// Stats count what happened to the messages read.
+type Stats struct {
+	Read         int64 // messages read from the source
+	Kept         int64 // records handed to the sink
+	Undecodable  int64 // kept records whose key or value did not decode
+	FilteredOut  int64 // records dropped by --key, --type or --filter
+	FilterErrors int64 // records the jq filter failed on (counted as filtered out)
+	// FirstFilterError is the first jq runtime error, to show the user.
+	FirstFilterError error
+}
+
+type batch struct {
+	msgs  []*record.Message
+	items []Item
+	err   error
+	done  chan struct{}
+}
+
+// Run reads src until io.EOF, ctx ends, or sink returns an error, and
+// calls sink for each kept record, in read order, from one goroutine.
+// Returning ErrStop from sink ends the run without error.
+func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (*Stats, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	size := opts.BatchSize
+	if size <= 0 {
+		size = 256
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	st := &Stats{}
+	var filterErrMu sync.Mutex
+	msgs := make(chan *record.Message, 4*size)
+	work := make(chan *batch, workers)
+	order := make(chan *batch, 2*workers)
+	readErr := make(chan error, 1)
+
+	// The reader runs apart from the batcher so that an idle source hands
+	// out what it has at once (low latency when following) while a busy
+	// one fills whole batches (throughput when reading history).
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := src.Read(ctx)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr <- err
+				}
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(order)
+		defer close(work)
+		for m := range msgs {
+			b := &batch{msgs: make([]*record.Message, 1, size), done: make(chan struct{})}
+			b.msgs[0] = m
+		fill:
+			for len(b.msgs) < size {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						break fill
+					}
+					b.msgs = append(b.msgs, m)
+				default:
+					break fill
+				}
+			}
+			select {
+			case order <- b:
+			case <-ctx.Done():
+				return
+			}
+			work <- b
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for b := range work {
+				atomic.AddInt64(&st.Read, int64(len(b.msgs)))
+				b.items = make([]Item, 0, len(b.msgs))
+				for _, m := range b.msgs {
+					r, keep, ferr := selectRecord(ctx, m, &opts)
+					if ferr != nil {
+						atomic.AddInt64(&st.FilterErrors, 1)
+						filterErrMu.Lock()
+						if st.FirstFilterError == nil {
+							st.FirstFilterError = ferr
+						}
+						filterErrMu.Unlock()
+					}
+					if !keep {
+						atomic.AddInt64(&st.FilteredOut, 1)
+						continue
+					}
+					it := Item{Record: r}
+					if opts.Format != nil {
+						out, err := opts.Format(nil, r)
+						if err != nil {
+							b.err = err
+							break
+						}
+						it.Out = out
+					}
+					b.items = append(b.items, it)
+				}
+				close(b.done)
+			}
+		})
+	}
+	defer wg.Wait()
+
+	var err error
+	for b := range order {
+		<-b.done
+		if err == nil {
+			err = b.err
+		}
+		for _, it := range b.items {
+			if err != nil {
+				break
+			}
+			st.Kept++
+			if it.Record.Error != "" {
+				st.Undecodable++
+			}
+			err = sink(it)
+		}
+		if err != nil {
+			cancel()
+		}
+	}
+	if err == nil {
+		select {
+		case err = <-readErr:
+		default:
+			err = ctx.Err()
+		}
+	}
+	if errors.Is(err, ErrStop) {
+		err = nil
+	}
+	return st, err
+}
+
+// ErrStop, returned by a sink, ends the run cleanly (say, after --max).
+var ErrStop = errors.New("stop")
+
+// selectRecord decodes m and applies the cheap selections first: a key
+// that is plain text is compared before anything is decoded.
+func selectRecord(ctx context.Context, m *record.Message, o *Options) (*record.Record, bool, error) {
+	if o.KeySet && plainKeyMismatch(m.Key, o.Key) {
+		return nil, false, nil
+	}
+	r := o.Decoder.Decode(ctx, m)
+	if o.KeySet && keyText(r) != o.Key {
+		return nil, false, nil
+	}
+	if len(o.Types) > 0 && !typeMatches(r.Type, o.Types) {
+		return nil, false, nil
+	}
+	if o.Filter != nil {
+		ok, err := o.Filter.Match(ctx, r)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+	}
+	return r, true, nil
+}
+
+// plainKeyMismatch is true when the raw key surely is not want: it differs
+// and carries no schema framing that decoding could turn into want.
+func plainKeyMismatch(raw []byte, want string) bool {
+	if string(raw) == want {
+		return false
+	}
+	return len(raw) == 0 || (raw[0] != 0x00 && raw[0] != '"')
+}
+
+func keyText(r *record.Record) string {
+	k := r.Key
+	if len(k) >= 2 && k[0] == '"' {
+		var s string
+		if err := json.Unmarshal(k, &s); err == nil {
+			return s
+		}
+	}
+	return string(k)
+}
+
+func typeMatches(t string, types []string) bool {
+	short := t
+	for i := len(t) - 1; i >= 0; i-- {
+		if t[i] == '.' {
+			short = t[i+1:]
+			break
+		}
+	}
+	return slices.Contains(types, t) || slices.Contains(types, short)
+}
