@@ -1,0 +1,134 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Admin answers questions about the cluster's topics.
+type Admin struct {
+	cfg  Config
+	ac   *kafka.AdminClient
+	logs *logSink
+}
+
+// TopicInfo describes one topic.
+type TopicInfo struct {
+	Name       string
+	Partitions int
+	// Records is the sum over partitions of high minus low watermark: exact
+	// for a plain topic, an upper bound for a compacted or transactional one.
+	Records       int64
+	CleanupPolicy string // delete, compact, or "compact,delete"
+	Internal      bool   // the cluster's own, like __consumer_offsets
+}
+
+// NewAdmin returns an Admin; it does not touch the network.
+func NewAdmin(cfg Config) (*Admin, error) {
+	m, err := cfg.configMap(nil)
+	if err != nil {
+		return nil, err
+	}
+	ac, err := kafka.NewAdminClient(m)
+	if err != nil {
+		return nil, configError(err)
+	}
+	return &Admin{cfg: cfg, ac: ac, logs: drainLogs(ac.Logs())}, nil
+}
+
+// Close releases the client.
+func (a *Admin) Close() { a.ac.Close() }
+
+// TopicNames returns the names of the cluster's topics, internal ones
+// included, sorted.
+func (a *Admin) TopicNames(ctx context.Context) ([]string, error) {
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return nil, err
+	}
+	names := topicNames(md)
+	sort.Strings(names)
+	return names, nil
+}
+
+// Topics describes the topics whose names match pattern, a glob as in
+// path.Match ("bank.*"); empty matches all. A pattern without wildcards
+// that names no topic is an *UnknownTopicError.
+func (a *Admin) Topics(ctx context.Context, pattern string) ([]TopicInfo, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("invalid topic pattern %q: %w", pattern, err)
+	}
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return nil, err
+	}
+	names := topicNames(md)
+	var infos []TopicInfo
+	var tps []topicPartition
+	for _, name := range names {
+		if ok, _ := path.Match(pattern, name); pattern != "" && !ok {
+			continue
+		}
+		t := md.Topics[name]
+		infos = append(infos, TopicInfo{Name: name, Partitions: len(t.Partitions), Internal: isInternal(name)})
+		for _, p := range t.Partitions {
+			tps = append(tps, topicPartition{name, p.ID})
+		}
+	}
+	if len(infos) == 0 {
+		if pattern != "" && !strings.ContainsAny(pattern, `*?[\`) {
+			return nil, unknownTopic(pattern, names)
+		}
+		return nil, nil
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+
+	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, kafka.IsolationLevelReadUncommitted)
+	if err != nil {
+		return nil, err
+	}
+	records := make(map[string]int64, len(infos))
+	for _, tp := range tps {
+		records[tp.topic] += high[tp] - low[tp]
+	}
+	policies, err := a.cleanupPolicies(ctx, infos)
+	if err != nil {
+		return nil, err
+	}
+	for i := range infos {
+		infos[i].Records = records[infos[i].Name]
+		infos[i].CleanupPolicy = policies[infos[i].Name]
+	}
+	return infos, nil
+}
+
+// cleanupPolicies reads cleanup.policy of each topic in one request.
+func (a *Admin) cleanupPolicies(ctx context.Context, infos []TopicInfo) (map[string]string, error) {
+	resources := make([]kafka.ConfigResource, len(infos))
+	for i, t := range infos {
+		resources[i] = kafka.ConfigResource{Type: kafka.ResourceTopic, Name: t.Name}
+	}
+	ctx, cancel := a.cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := a.ac.DescribeConfigs(ctx, resources, kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	if err != nil {
+		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, unreachable(ctx, a.cfg, a.logs, err)
+		}
+		return nil, fmt.Errorf("cannot describe topic configs: %w", err)
+	}
+	out := make(map[string]string, len(res))
+	for _, r := range res {
+		if r.Error.Code() != kafka.ErrNoError {
+			return nil, fmt.Errorf("cannot describe topic %q: %w", r.Name, r.Error)
+		}
+		out[r.Name] = r.Config["cleanup.policy"].Value
+	}
+	return out, nil
+}

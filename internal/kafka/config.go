@@ -1,0 +1,112 @@
+// Package kafka is evctl's one door to Kafka: it alone imports
+// confluent-kafka-go (cgo, librdkafka). It reads partitions without ever
+// joining a consumer group, writes records faithfully, and lists topics,
+// bounding every wait on the brokers by Config.Timeout.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// DefaultTimeout bounds every wait on the brokers when Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// Config says how to reach a cluster.
+type Config struct {
+	// Brokers is the bootstrap list, host:port[,host:port...].
+	Brokers string
+	// Props are librdkafka properties (-X key=value) in the order given;
+	// they override everything evctl sets, defaults included.
+	Props [][2]string
+	// Timeout bounds every wait on the brokers; zero means DefaultTimeout.
+	Timeout time.Duration
+	// ClientID names the client to the brokers; empty means "evctl".
+	ClientID string
+}
+
+func (c Config) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
+// prop returns the last value the user gave for a property.
+func (c Config) prop(key string) (string, bool) {
+	for i := len(c.Props) - 1; i >= 0; i-- {
+		if c.Props[i][0] == key {
+			return c.Props[i][1], true
+		}
+	}
+	return "", false
+}
+
+// configMap builds a librdkafka configuration: evctl's base settings, then
+// the role's defaults, then the user's -X properties.
+func (c Config) configMap(defaults [][2]string) (*kafka.ConfigMap, error) {
+	if _, ok := c.prop("bootstrap.servers"); c.Brokers == "" && !ok {
+		return nil, errors.New("no brokers given; use --brokers or EVCTL_BROKERS")
+	}
+	clientID := c.ClientID
+	if clientID == "" {
+		clientID = "evctl"
+	}
+	m := kafka.ConfigMap{
+		"bootstrap.servers": c.Brokers,
+		"client.id":         clientID,
+		// librdkafka logs to stderr by default; we drain its logs instead and
+		// keep the last error to explain failures.
+		"go.logs.channel.enable": true,
+		"log.connection.close":   false,
+	}
+	for _, kv := range defaults {
+		m[kv[0]] = kv[1]
+	}
+	for _, kv := range c.Props {
+		m[kv[0]] = goValue(kv[0], kv[1])
+	}
+	return &m, nil
+}
+
+// goValue types the values of the Go client's own go.* properties, which
+// it rejects as strings.
+func goValue(key, v string) kafka.ConfigValue {
+	if !strings.HasPrefix(key, "go.") {
+		return v
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return n
+	}
+	return v
+}
+
+// configError explains a client that librdkafka refused to create,
+// usually for a bad -X property.
+func configError(err error) error {
+	return fmt.Errorf("invalid client configuration: %w; check -X properties", err)
+}
+
+// withTimeout bounds ctx by the configured timeout.
+func (c Config) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout())
+}
+
+// waitMs is what is left of ctx's deadline, in milliseconds, for the
+// blocking librdkafka calls that take a timeout instead of a context.
+func waitMs(ctx context.Context) int {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return int(DefaultTimeout / time.Millisecond)
+	}
+	return max(int(time.Until(d)/time.Millisecond), 1)
+}

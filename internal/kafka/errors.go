@@ -1,0 +1,158 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// ErrUnreachable is wrapped by every error that means the brokers did not
+// answer within the timeout; test for it with errors.Is.
+var ErrUnreachable = errors.New("brokers unreachable")
+
+type unreachableError struct {
+	brokers string
+	timeout time.Duration
+	cause   string
+}
+
+func (e *unreachableError) Error() string {
+	msg := fmt.Sprintf("cannot reach brokers at %q within %s", e.brokers, e.timeout)
+	if e.cause != "" {
+		msg += " (" + e.cause + ")"
+	}
+	return msg + "; check --brokers"
+}
+
+func (e *unreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// unreachable turns a failed wait on the brokers into an ErrUnreachable,
+// explained by librdkafka's last logged complaint when there is one.
+func unreachable(ctx context.Context, cfg Config, logs *logSink, err error) error {
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err() // cancelled by the caller: not the brokers' fault
+	}
+	cause := logs.Last()
+	if cause == "" && err != nil {
+		cause = err.Error()
+	}
+	brokers := cfg.Brokers
+	if b, ok := cfg.prop("bootstrap.servers"); ok {
+		brokers = b
+	}
+	return &unreachableError{brokers: brokers, timeout: cfg.timeout(), cause: cause}
+}
+
+// isUnreachable reports whether a librdkafka error means no broker answered.
+func isUnreachable(err error) bool {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return errors.Is(err, context.DeadlineExceeded)
+	}
+	switch ke.Code() {
+	case kafka.ErrTimedOut, kafka.ErrTimedOutQueue, kafka.ErrTransport,
+		kafka.ErrAllBrokersDown, kafka.ErrResolve, kafka.ErrDestroy:
+		return true
+	}
+	return false
+}
+
+// UnknownTopicError says a topic does not exist, and which do.
+type UnknownTopicError struct {
+	Topic string
+	// Similar are existing topics whose names are close to Topic, closest
+	// first (at most 5).
+	Similar []string
+	// Have lists some existing topics (at most 10) when none is similar.
+	Have []string
+}
+
+func (e *UnknownTopicError) Error() string {
+	var hint string
+	switch {
+	case len(e.Similar) > 0:
+		hint = " (similar: " + strings.Join(e.Similar, ", ") + ")"
+	case len(e.Have) > 0:
+		hint = " (have: " + strings.Join(e.Have, ", ") + ")"
+	default:
+		hint = " (the cluster has no topics)"
+	}
+	return fmt.Sprintf("topic %q not found%s; check the name or --brokers", e.Topic, hint)
+}
+
+// unknownTopic builds the error for topic given the cluster's topic names.
+func unknownTopic(topic string, names []string) *UnknownTopicError {
+	visible := make([]string, 0, len(names))
+	for _, n := range names {
+		if !isInternal(n) {
+			visible = append(visible, n)
+		}
+	}
+	sort.Strings(visible)
+	e := &UnknownTopicError{Topic: topic, Similar: similar(topic, visible, 5)}
+	if len(e.Similar) == 0 {
+		e.Have = visible[:min(len(visible), 10)]
+	}
+	return e
+}
+
+// similar returns up to n names close to name: within an edit distance of
+// a quarter of its length, or containing it or contained in it.
+func similar(name string, names []string, n int) []string {
+	type scored struct {
+		name string
+		dist int
+	}
+	lname := strings.ToLower(name)
+	limit := max(2, len(name)/4)
+	var hits []scored
+	for _, c := range names {
+		lc := strings.ToLower(c)
+		d := editDistance(lname, lc)
+		contains := (len(lname) >= 3 && strings.Contains(lc, lname)) || (len(lc) >= 3 && strings.Contains(lname, lc))
+		if d <= limit || contains {
+			hits = append(hits, scored{c, d})
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].dist != hits[j].dist {
+			return hits[i].dist < hits[j].dist
+		}
+		return hits[i].name < hits[j].name
+	})
+	out := make([]string, 0, min(len(hits), n))
+	for _, h := range hits[:min(len(hits), n)] {
+		out = append(out, h.name)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// isInternal reports whether a topic is the cluster's own (__consumer_offsets,
+// __transaction_state, ...); the Go client's metadata does not carry the flag.
+func isInternal(topic string) bool { return strings.HasPrefix(topic, "__") }

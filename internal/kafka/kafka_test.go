@@ -1,0 +1,543 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/evctl/evctl/internal/position"
+	"github.com/evctl/evctl/internal/record"
+)
+
+// newCluster starts an embedded broker with the given topics, each with
+// partitions partitions, and returns a Config for it.
+func newCluster(t testing.TB, partitions int32, topics ...string) (Config, *kfake.Cluster) {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(0)}
+	if len(topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(partitions, topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return Config{Brokers: strings.Join(c.ListenAddrs(), ","), Timeout: 5 * time.Second}, c
+}
+
+// produce writes records with franz-go, an independent client, to the
+// partitions they name.
+func produce(t testing.TB, cfg Config, rs ...*kgo.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newReader(t testing.TB, cfg Config, opts ReadOptions) *Reader {
+	t.Helper()
+	r, err := NewReader(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// readAll reads until io.EOF, failing the test if that takes too long.
+func readAll(t testing.TB, r *Reader) []*record.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []*record.Message
+	for {
+		m, err := r.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("after %d records: %v", len(out), err)
+		}
+		out = append(out, m)
+	}
+}
+
+func TestReadAll(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "t")
+	var rs []*kgo.Record
+	for i := range 30 {
+		rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(i % 3), Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint("v", i))})
+	}
+	produce(t, cfg, rs...)
+
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}})
+	want := []PartitionRange{
+		{Topic: "t", Partition: 0, Low: 0, High: 10, Start: 0, End: 10},
+		{Topic: "t", Partition: 1, Low: 0, High: 10, Start: 0, End: 10},
+		{Topic: "t", Partition: 2, Low: 0, High: 10, Start: 0, End: 10},
+	}
+	if diff := cmp.Diff(want, r.Ranges()); diff != "" {
+		t.Errorf("Ranges() (-want +got):\n%s", diff)
+	}
+	got := readAll(t, r)
+	if len(got) != 30 {
+		t.Fatalf("read %d records, want 30", len(got))
+	}
+	next := map[int32]int64{}
+	for _, m := range got {
+		if m.Topic != "t" || m.Offset != next[m.Partition] {
+			t.Fatalf("got %s[%d]@%d, want offset %d", m.Topic, m.Partition, m.Offset, next[m.Partition])
+		}
+		i := int(m.Offset)*3 + int(m.Partition)
+		if string(m.Key) != fmt.Sprint(i) || string(m.Value) != fmt.Sprint("v", i) {
+			t.Errorf("%d@%d: key %q value %q, want %d", m.Partition, m.Offset, m.Key, m.Value, i)
+		}
+		next[m.Partition]++
+	}
+	// Read after the end keeps saying so.
+	if _, err := r.Read(context.Background()); !errors.Is(err, io.EOF) {
+		t.Errorf("Read after end = %v, want io.EOF", err)
+	}
+}
+
+func TestReadPositions(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	// Partition 0: offsets 0..9 stamped base+0m .. base+9m; partition 1 empty.
+	base := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	var rs []*kgo.Record
+	for i := range 10 {
+		rs = append(rs, &kgo.Record{Topic: "t", Partition: 0, Value: []byte{byte(i)}, Timestamp: base.Add(time.Duration(i) * time.Minute)})
+	}
+	produce(t, cfg, rs...)
+
+	tests := []struct {
+		from, to string
+		want     []int64 // offsets read from partition 0
+	}{
+		{"start", "end", []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"end", "", nil},
+		{"+3", "", []int64{3, 4, 5, 6, 7, 8, 9}},
+		{"-3", "", []int64{7, 8, 9}},
+		{"-30", "", []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"4", "6", []int64{4, 5}},
+		{"4", "4", nil},
+		{"6", "4", nil},
+		{"8", "100", []int64{8, 9}},
+		{"start", "+2", []int64{0, 1}},
+		{"start", "-8", []int64{0, 1}},
+		{"@2026-11-01T10:05:00Z", "", []int64{5, 6, 7, 8, 9}},
+		{"@2026-11-01T10:04:30Z", "", []int64{5, 6, 7, 8, 9}},
+		{fmt.Sprint("@", base.Add(2*time.Minute).UnixMilli()), "@2026-11-01T10:04:00Z", []int64{2, 3}},
+		{"@2026-11-01", "@2026-11-01T10:01:00.001Z", []int64{0, 1}},
+		{"@2026-11-02", "", nil},
+		{"@2026-11-02", "end", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.from+":"+tt.to, func(t *testing.T) {
+			opts := ReadOptions{Topics: []string{"t"}}
+			var err error
+			if opts.From, err = parsePos(tt.from); err != nil {
+				t.Fatal(err)
+			}
+			if opts.To, err = parsePos(tt.to); err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, m := range readAll(t, newReader(t, cfg, opts)) {
+				if m.Partition != 0 {
+					t.Fatalf("record from empty partition %d", m.Partition)
+				}
+				if !m.Timestamp.Equal(base.Add(time.Duration(m.Offset) * time.Minute)) {
+					t.Errorf("offset %d has timestamp %v", m.Offset, m.Timestamp)
+				}
+				got = append(got, m.Offset)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("offsets (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadEmptyTopic(t *testing.T) {
+	cfg, _ := newCluster(t, 4, "empty")
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"empty"}})
+	if got := readAll(t, r); len(got) != 0 {
+		t.Errorf("read %d records from an empty topic", len(got))
+	}
+	for _, pr := range r.Ranges() {
+		if pr.Start != 0 || pr.End != 0 {
+			t.Errorf("range %+v, want 0..0", pr)
+		}
+	}
+}
+
+func TestReadPartitions(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "t")
+	var rs []*kgo.Record
+	for i := range 9 {
+		rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(i % 3), Value: []byte("x")})
+	}
+	produce(t, cfg, rs...)
+
+	got := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{"t"}, Partitions: []int32{2, 0, 2}}))
+	count := map[int32]int{}
+	for _, m := range got {
+		count[m.Partition]++
+	}
+	if diff := cmp.Diff(map[int32]int{0: 3, 2: 3}, count); diff != "" {
+		t.Errorf("records per partition (-want +got):\n%s", diff)
+	}
+
+	_, err := NewReader(context.Background(), cfg, ReadOptions{Topics: []string{"t"}, Partitions: []int32{7}})
+	if err == nil || !strings.Contains(err.Error(), "no partition 7") {
+		t.Errorf("NewReader with partition 7 = %v, want a no-partition error", err)
+	}
+}
+
+func TestReadTwoTopics(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "a", "b")
+	produce(t, cfg, &kgo.Record{Topic: "a", Value: []byte("1")}, &kgo.Record{Topic: "b", Value: []byte("2")})
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"b", "a", "b"}})
+	if got := r.Ranges(); len(got) != 2 || got[0].Topic != "b" || got[1].Topic != "a" {
+		t.Errorf("Ranges() = %+v, want b then a", got)
+	}
+	if got := readAll(t, r); len(got) != 2 {
+		t.Errorf("read %d records, want 2", len(got))
+	}
+}
+
+func TestFollow(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 0, Value: []byte("old")})
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}, From: mustPos(t, "end"), Follow: true})
+	for _, pr := range r.Ranges() {
+		if pr.End != -1 {
+			t.Errorf("following range %+v has an end", pr)
+		}
+	}
+
+	got := make(chan *record.Message)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			m, err := r.Read(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			got <- m
+		}
+	}()
+	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("new")})
+	select {
+	case m := <-got:
+		if string(m.Value) != "new" || m.Partition != 1 || m.Offset != 0 {
+			t.Errorf("followed %s[%d]@%d %q, want the new record", m.Topic, m.Partition, m.Offset, m.Value)
+		}
+	case err := <-errc:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no record followed within 30s")
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Read after cancel = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read did not return after cancel")
+	}
+}
+
+func TestWriteReadFaithful(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "t")
+	ts := time.Date(2026, 11, 1, 10, 0, 0, 123e6, time.UTC)
+	in := []*record.Message{
+		{Topic: "t", Key: nil, Value: nil, Timestamp: ts},
+		{Topic: "t", Key: []byte{}, Value: []byte{}, Timestamp: ts.Add(time.Second)},
+		{Topic: "t", Key: []byte("k"), Value: []byte("v"), Timestamp: ts.Add(2 * time.Second), Headers: []record.RawHeader{
+			{Key: "b", Value: []byte("1")},
+			{Key: "a", Value: []byte("2")},
+			{Key: "b", Value: []byte("3")},
+			{Key: "null", Value: nil},
+			{Key: "empty", Value: []byte{}},
+		}},
+	}
+	w, err := NewWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx := context.Background()
+	for _, m := range in {
+		if err := w.Produce(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	got := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{"t"}}))
+	for i, m := range in {
+		m.Offset = int64(i)
+	}
+	// cmp tells nil from empty slices, which is the point.
+	if diff := cmp.Diff(in, got); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+
+	// An independent client sees the same nulls and empties on the broker.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers), kgo.ConsumeTopics("t"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for len(recs) < 2 {
+		fs := cl.PollFetches(pctx)
+		if err := fs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, fs.Records()...)
+	}
+	if recs[0].Key != nil || recs[0].Value != nil || recs[1].Key == nil || recs[1].Value == nil {
+		t.Errorf("broker holds key %v value %v, key %v value %v; want nil nil, empty empty",
+			recs[0].Key, recs[0].Value, recs[1].Key, recs[1].Value)
+	}
+}
+
+func TestUnknownTopic(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "bank.account-events", "bank.account-balances", "orders")
+	_, err := NewReader(context.Background(), cfg, ReadOptions{Topics: []string{"bank.acount-events"}})
+	var ute *UnknownTopicError
+	if !errors.As(err, &ute) {
+		t.Fatalf("err = %v, want *UnknownTopicError", err)
+	}
+	if len(ute.Similar) == 0 || ute.Similar[0] != "bank.account-events" {
+		t.Errorf("Similar = %v, want bank.account-events first", ute.Similar)
+	}
+	const want = `topic "bank.acount-events" not found (similar: bank.account-events`
+	if !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "; check the name or --brokers") {
+		t.Errorf("err = %q", err)
+	}
+
+	_, err = NewReader(context.Background(), cfg, ReadOptions{Topics: []string{"zzz"}})
+	if want := `topic "zzz" not found (have: bank.account-balances, bank.account-events, orders); check the name or --brokers`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, err = a.Topics(context.Background(), "order")
+	if !errors.As(err, &ute) || cmp.Diff([]string{"orders"}, ute.Similar) != "" {
+		t.Errorf("Topics(order) = %v, want similar: orders", err)
+	}
+}
+
+func TestSimilar(t *testing.T) {
+	names := []string{"bank.account-events", "bank.account-balances", "orders", "payments", "a"}
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"bank.acount-events", []string{"bank.account-events"}},
+		{"Bank.Account-Events", []string{"bank.account-events"}},
+		{"account", []string{"bank.account-events", "bank.account-balances"}},
+		{"order", []string{"orders"}},
+		{"paymnets", []string{"payments"}},
+		{"zzzzzzzz", []string{}},
+	}
+	for _, tt := range tests {
+		got := similar(tt.name, names, 5)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("similar(%q) (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+// closedPort returns a local address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestUnreachable(t *testing.T) {
+	cfg := Config{Brokers: closedPort(t), Timeout: time.Second}
+	check := func(t *testing.T, start time.Time, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("err = %v, want ErrUnreachable", err)
+		}
+		t.Log(err)
+		if took := time.Since(start); took > 3*cfg.Timeout {
+			t.Errorf("took %v, more than 3× the %v timeout", took, cfg.Timeout)
+		}
+		want := fmt.Sprintf("cannot reach brokers at %q within 1s (", cfg.Brokers)
+		if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.HasSuffix(msg, "); check --brokers") {
+			t.Errorf("err = %q", msg)
+		}
+	}
+	t.Run("reader", func(t *testing.T) {
+		start := time.Now()
+		_, err := NewReader(context.Background(), cfg, ReadOptions{Topics: []string{"t"}})
+		check(t, start, err)
+	})
+	t.Run("admin", func(t *testing.T) {
+		a, err := NewAdmin(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		start := time.Now()
+		_, err = a.Topics(context.Background(), "")
+		check(t, start, err)
+	})
+	t.Run("writer", func(t *testing.T) {
+		w, err := NewWriter(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		start := time.Now()
+		if err := w.Produce(context.Background(), &record.Message{Topic: "t", Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, start, w.Flush(context.Background()))
+	})
+}
+
+func TestNoBrokers(t *testing.T) {
+	_, err := NewReader(context.Background(), Config{}, ReadOptions{Topics: []string{"t"}})
+	if err == nil || !strings.Contains(err.Error(), "--brokers") {
+		t.Errorf("err = %v, want a hint at --brokers", err)
+	}
+}
+
+func TestBadProperty(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "t")
+	cfg.Props = [][2]string{{"no.such.property", "1"}}
+	_, err := NewReader(context.Background(), cfg, ReadOptions{Topics: []string{"t"}})
+	if err == nil || !strings.Contains(err.Error(), "no.such.property") {
+		t.Errorf("err = %v, want it to name the property", err)
+	}
+}
+
+func parsePos(s string) (position.Position, error) {
+	if s == "" {
+		return position.Position{}, nil
+	}
+	return position.Parse(s, time.Now())
+}
+
+func mustPos(t testing.TB, s string) position.Position {
+	t.Helper()
+	p, err := parsePos(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestReadTransactional checks that a bounded read ends when a partition's
+// last offsets are a transaction marker and aborted records, which a
+// read_committed consumer never sees.
+func TestReadTransactional(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "t")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers), kgo.TransactionalID("evctl-test"), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, commit := range []kgo.TransactionEndTry{kgo.TryCommit, kgo.TryAbort} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}})
+	if got := readAll(t, r); len(got) != 3 {
+		t.Errorf("read %d records, want the 3 committed", len(got))
+	}
+	if pr := r.Ranges()[0]; pr.End <= 3 {
+		t.Errorf("range %+v: want the end past the markers", pr)
+	}
+}
+
+func TestTidyLog(t *testing.T) {
+	tests := map[string]string{
+		"[thrd:127.0.0.1:1/bootstrap]: 127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms in state CONNECT, 1 identical error(s) suppressed)": "Connect to ipv4#127.0.0.1:1 failed: Connection refused",
+		"nohost:9092/bootstrap: Failed to resolve 'nohost:9092': Name or service not known (after 2ms in state CONNECT)":                                                            "Failed to resolve 'nohost:9092': Name or service not known",
+		"plain message": "plain message",
+	}
+	for in, want := range tests {
+		if got := tidyLog(in); got != want {
+			t.Errorf("tidyLog(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReadStartOffsets(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	for i := range 5 {
+		produce(t, cfg, &kgo.Record{Topic: "t", Partition: 0, Value: []byte{byte('a' + i)}})
+	}
+	for i := range 3 {
+		produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte{byte('x' + i)}})
+	}
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}, StartOffsets: map[TopicPartition]int64{
+		{"t", 0}: 3,
+		{"t", 1}: 99, // past the end: clamped, nothing to read
+	}})
+	var got []string
+	for _, m := range readAll(t, r) {
+		got = append(got, fmt.Sprintf("%d@%d=%s", m.Partition, m.Offset, m.Value))
+	}
+	if want := []string{"0@3=d", "0@4=e"}; !slices.Equal(got, want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,59 @@
+package kafka
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// logSink drains librdkafka's log channel so nothing reaches the user's
+// terminal, and keeps the last warning or error to explain a failure.
+type logSink struct {
+	mu   sync.Mutex
+	last string
+}
+
+// drainLogs reads ch until the client closes it.
+func drainLogs(ch chan kafka.LogEvent) *logSink {
+	s := &logSink{}
+	if ch == nil {
+		return s
+	}
+	go func() {
+		for ev := range ch {
+			if ev.Level <= 4 { // syslog: 3 error, 4 warning
+				s.mu.Lock()
+				s.last = tidyLog(ev.Message)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// Last returns the last warning or error librdkafka logged.
+func (s *logSink) Last() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// tidyLog shortens a librdkafka log line to what a user needs, e.g.
+// "[thrd:h:1/bootstrap]: h:1/bootstrap: Connect to ipv4#127.0.0.1:1
+// failed: Connection refused (after 0ms in state CONNECT)" to
+// "Connect to ipv4#127.0.0.1:1 failed: Connection refused".
+func tidyLog(msg string) string {
+	if strings.HasPrefix(msg, "[thrd:") {
+		if _, rest, ok := strings.Cut(msg, "]: "); ok {
+			msg = rest
+		}
+	}
+	if broker, rest, ok := strings.Cut(msg, ": "); ok && strings.Contains(broker, "/") && !strings.Contains(broker, " ") {
+		msg = rest
+	}
+	if i := strings.LastIndex(msg, " (after "); i > 0 && strings.HasSuffix(msg, ")") {
+		msg = msg[:i]
+	}
+	return msg
+}

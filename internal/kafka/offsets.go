@@ -1,0 +1,109 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// topicPartition identifies a partition; a comparable map key, unlike
+// kafka.TopicPartition.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// metadataClient is what Consumer, Producer and AdminClient share.
+type metadataClient interface {
+	GetMetadata(topic *string, allTopics bool, timeoutMs int) (*kafka.Metadata, error)
+}
+
+// clusterMetadata fetches every topic's metadata within the timeout.
+func clusterMetadata(ctx context.Context, cfg Config, logs *logSink, mc metadataClient) (*kafka.Metadata, error) {
+	ctx, cancel := cfg.withTimeout(ctx)
+	defer cancel()
+	md, err := mc.GetMetadata(nil, true, waitMs(ctx))
+	if err != nil {
+		if isUnreachable(err) {
+			return nil, unreachable(ctx, cfg, logs, err)
+		}
+		return nil, fmt.Errorf("cannot read cluster metadata: %w", err)
+	}
+	return md, nil
+}
+
+// topicNames lists the topics in md that exist.
+func topicNames(md *kafka.Metadata) []string {
+	names := make([]string, 0, len(md.Topics))
+	for name, t := range md.Topics {
+		if t.Error.Code() == kafka.ErrNoError {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// isolation is the isolation level the reader's consumer uses, so that
+// the end offsets it captures are ones it can reach (the LSO under
+// read_committed, librdkafka's default).
+func isolation(cfg Config) kafka.IsolationLevel {
+	if v, ok := cfg.prop("isolation.level"); ok && v == "read_uncommitted" {
+		return kafka.IsolationLevelReadUncommitted
+	}
+	return kafka.IsolationLevelReadCommitted
+}
+
+// listOffsets asks for one offset per partition in a single request per
+// leader: the earliest, the latest, or the first at a timestamp (negative
+// when there is none).
+func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+	specs map[topicPartition]kafka.OffsetSpec, level kafka.IsolationLevel) (map[topicPartition]int64, error) {
+	out := make(map[topicPartition]int64, len(specs))
+	if len(specs) == 0 {
+		return out, nil
+	}
+	req := make(map[kafka.TopicPartition]kafka.OffsetSpec, len(specs))
+	for tp, spec := range specs {
+		topic := tp.topic
+		req[kafka.TopicPartition{Topic: &topic, Partition: tp.partition}] = spec
+	}
+	ctx, cancel := cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := ac.ListOffsets(ctx, req,
+		kafka.SetAdminIsolationLevel(level), kafka.SetAdminRequestTimeout(cfg.timeout()))
+	if err != nil {
+		if isUnreachable(err) || ctx.Err() != nil {
+			return nil, unreachable(ctx, cfg, logs, err)
+		}
+		return nil, fmt.Errorf("cannot list offsets: %w", err)
+	}
+	for tp, info := range res.ResultInfos {
+		if info.Error.Code() != kafka.ErrNoError {
+			if isUnreachable(info.Error) {
+				return nil, unreachable(ctx, cfg, logs, info.Error)
+			}
+			return nil, fmt.Errorf("cannot list offsets of %s[%d]: %w", *tp.Topic, tp.Partition, info.Error)
+		}
+		out[topicPartition{*tp.Topic, tp.Partition}] = int64(info.Offset)
+	}
+	return out, nil
+}
+
+// watermarks returns the low and high offsets of each partition.
+func watermarks(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+	tps []topicPartition, level kafka.IsolationLevel) (low, high map[topicPartition]int64, err error) {
+	lowSpec := make(map[topicPartition]kafka.OffsetSpec, len(tps))
+	highSpec := make(map[topicPartition]kafka.OffsetSpec, len(tps))
+	for _, tp := range tps {
+		lowSpec[tp] = kafka.EarliestOffsetSpec
+		highSpec[tp] = kafka.LatestOffsetSpec
+	}
+	if low, err = listOffsets(ctx, cfg, logs, ac, lowSpec, level); err != nil {
+		return nil, nil, err
+	}
+	if high, err = listOffsets(ctx, cfg, logs, ac, highSpec, level); err != nil {
+		return nil, nil, err
+	}
+	return low, high, nil
+}

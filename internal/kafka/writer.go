@@ -1,0 +1,165 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// writeDefaults make writes faithful and ordered; -X properties override them.
+var writeDefaults = [][2]string{
+	// No duplicates and no reordering on retries.
+	{"enable.idempotence", "true"},
+	// Keys land where the Java clients (and Kafka Streams) put them.
+	{"partitioner", "murmur2_random"},
+	{"linger.ms", "5"},
+	// Delivery reports carry only the outcome; we do not need the payload back.
+	{"go.delivery.report.fields", "none"},
+}
+
+// Writer produces records asynchronously; delivery failures surface from
+// the next Produce or from Flush. Not safe for concurrent use.
+type Writer struct {
+	cfg     Config
+	p       *kafka.Producer
+	logs    *logSink
+	pending atomic.Int64 // produced, not yet reported
+	drained chan struct{}
+
+	mu  sync.Mutex
+	err error // the first delivery failure
+}
+
+// NewWriter returns a Writer; it does not touch the network.
+func NewWriter(cfg Config) (*Writer, error) {
+	m, err := cfg.configMap(writeDefaults)
+	if err != nil {
+		return nil, err
+	}
+	p, err := kafka.NewProducer(m)
+	if err != nil {
+		return nil, configError(err)
+	}
+	w := &Writer{cfg: cfg, p: p, logs: drainLogs(p.Logs()), drained: make(chan struct{})}
+	go w.reports()
+	return w, nil
+}
+
+// reports records delivery outcomes until the producer closes.
+func (w *Writer) reports() {
+	defer close(w.drained)
+	for ev := range w.p.Events() {
+		switch e := ev.(type) {
+		case *kafka.Message:
+			if err := e.TopicPartition.Error; err != nil {
+				w.fail(fmt.Errorf("cannot deliver to topic %q: %w", topicOf(e.TopicPartition), err))
+			}
+			w.pending.Add(-1)
+		case kafka.Error:
+			if e.IsFatal() {
+				w.fail(fmt.Errorf("kafka producer: %w", e))
+			}
+		}
+	}
+}
+
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *Writer) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Produce queues m for its topic; the partitioner picks the partition
+// from the key (m.Partition and m.Offset are ignored). Nil and empty keys
+// and values stay apart, headers keep their order and repeats, and a
+// non-zero Timestamp is kept as the record's create time. It waits while
+// librdkafka's queue is full, at most for the timeout without progress.
+func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
+	if err := w.failure(); err != nil {
+		return err
+	}
+	topic := m.Topic
+	km := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            m.Key,
+		Value:          m.Value,
+		Timestamp:      m.Timestamp,
+	}
+	if len(m.Headers) > 0 {
+		km.Headers = make([]kafka.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			km.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	deadline := time.Now().Add(w.cfg.timeout())
+	for {
+		w.pending.Add(1)
+		err := w.p.Produce(km, nil)
+		if err == nil {
+			return nil
+		}
+		w.pending.Add(-1)
+		var ke kafka.Error
+		if !errors.As(err, &ke) || ke.Code() != kafka.ErrQueueFull {
+			return fmt.Errorf("cannot produce to topic %q: %w", topic, err)
+		}
+		// The queue drains as the brokers acknowledge; let it.
+		before := w.p.Len()
+		w.p.Flush(10)
+		if w.p.Len() < before {
+			deadline = time.Now().Add(w.cfg.timeout())
+		}
+		if err := w.failure(); err != nil {
+			return err
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return unreachable(ctx, w.cfg, w.logs, err)
+		}
+	}
+}
+
+// Flush waits until every produced record is acknowledged and returns the
+// first delivery failure. It gives up when no record is acknowledged for
+// the timeout (brokers unreachable) or when ctx is done.
+func (w *Writer) Flush(ctx context.Context) error {
+	deadline := time.Now().Add(w.cfg.timeout())
+	last := w.pending.Load()
+	for {
+		w.p.Flush(100)
+		n := w.pending.Load()
+		if n == 0 {
+			return w.failure()
+		}
+		if err := w.failure(); err != nil {
+			return err
+		}
+		if n < last {
+			last, deadline = n, time.Now().Add(w.cfg.timeout())
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return unreachable(ctx, w.cfg, w.logs, fmt.Errorf("%d records not acknowledged", n))
+		}
+	}
+}
+
+// Close releases the producer without waiting for unacknowledged records;
+// call Flush first to deliver them.
+func (w *Writer) Close() {
+	w.p.Close()
+	<-w.drained
+}
