@@ -1,0 +1,166 @@
+package sandbox
+
+import (
+	"bytes"
+	"embed"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/evctl/evctl/internal/sandbox/registry"
+)
+
+//go:embed schemas/*.avsc
+var schemaFiles embed.FS
+
+// Registry subjects the sandbox registers. Each event record has a subject of
+// its own, named after its full name; the topic's value subject is a union
+// of references to them.
+const (
+	SubjectAccountEventsValue = TopicAccountEvents + "-value"
+	SubjectAccountOpened      = "com.bank." + TypeAccountOpened
+	SubjectMoneyDeposited     = "com.bank." + TypeMoneyDeposited
+	SubjectMoneyWithdrawn     = "com.bank." + TypeMoneyWithdrawn
+	SubjectAccountClosed      = "com.bank." + TypeAccountClosed
+)
+
+// unionFile holds the value schema: a union of the four record names.
+const unionFile = "AccountEvent.avsc"
+
+// Schemas returns the bank's Avro schemas, one .avsc file per event type plus
+// AccountEvent.avsc, the union registered as bank.account-events-value.
+func Schemas() fs.FS {
+	sub, err := fs.Sub(schemaFiles, "schemas")
+	if err != nil {
+		panic(err) // the embedded directory exists by construction
+	}
+	return sub
+}
+
+// eventTypes lists the union's branches in order.
+func eventTypes() []string {
+	return []string{TypeAccountOpened, TypeMoneyDeposited, TypeMoneyWithdrawn, TypeAccountClosed}
+}
+
+// valueCodec encodes events as bank.account-events values: the Confluent
+// wire format (0x00, the 4-byte big-endian schema id) and the Avro binary
+// encoding of the union.
+// It is not safe for concurrent use.
+type valueCodec struct {
+	prefix [5]byte
+	union  avro.Schema
+	w      *avro.Writer
+}
+
+// registerSchemas registers the event records and the union that references
+// them, and parses the union the way a reader resolving the references would.
+func registerSchemas(reg *registry.Registry) (*valueCodec, error) {
+	cache := &avro.SchemaCache{}
+	var refs []sr.SchemaReference
+	for _, t := range eventTypes() {
+		text, err := fs.ReadFile(schemaFiles, "schemas/"+t+".avsc")
+		if err != nil {
+			return nil, fmt.Errorf("read schema %s: %w", t, err)
+		}
+		subject := "com.bank." + t
+		ss, err := reg.Register(subject, sr.Schema{Schema: string(text)})
+		if err != nil {
+			return nil, fmt.Errorf("register %s: %w", subject, err)
+		}
+		if _, err := avro.ParseBytesWithCache(text, "", cache); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", t, err)
+		}
+		refs = append(refs, sr.SchemaReference{Name: subject, Subject: subject, Version: ss.Version})
+	}
+
+	text, err := fs.ReadFile(schemaFiles, "schemas/"+unionFile)
+	if err != nil {
+		return nil, fmt.Errorf("read schema %s: %w", unionFile, err)
+	}
+	ss, err := reg.Register(SubjectAccountEventsValue, sr.Schema{Schema: string(text), References: refs})
+	if err != nil {
+		return nil, fmt.Errorf("register %s: %w", SubjectAccountEventsValue, err)
+	}
+	union, err := avro.ParseBytesWithCache(text, "", cache)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", unionFile, err)
+	}
+
+	api := avro.Config{}.Freeze() // a resolver of our own, not hamba's global one
+	api.Register(SubjectAccountOpened, avroAccountOpened{})
+	api.Register(SubjectMoneyDeposited, avroMoney{})
+	api.Register(SubjectMoneyWithdrawn, avroMoneyWithdrawn{})
+	api.Register(SubjectAccountClosed, avroAccountClosed{})
+	c := &valueCodec{union: union, w: avro.NewWriter(nil, 512, avro.WithWriterConfig(api))}
+	binary.BigEndian.PutUint32(c.prefix[1:], uint32(ss.ID))
+	return c, nil
+}
+
+// encode returns e's record value.
+func (c *valueCodec) encode(e Event) ([]byte, error) {
+	var v any
+	switch e.Type {
+	case TypeAccountOpened:
+		v = avroAccountOpened{avroHead: head(e), Owner: e.Owner, Currency: e.Currency, Email: optional(e.Email), Tags: e.Tags}
+	case TypeMoneyDeposited:
+		v = avroMoney{avroHead: head(e), Amount: big.NewRat(e.AmountCents, 100), Reference: optional(e.Reference)}
+	case TypeMoneyWithdrawn:
+		v = avroMoneyWithdrawn(avroMoney{avroHead: head(e), Amount: big.NewRat(e.AmountCents, 100), Reference: optional(e.Reference)})
+	case TypeAccountClosed:
+		v = avroAccountClosed{avroHead: head(e), Reason: e.Reason}
+	default:
+		return nil, fmt.Errorf("encode event %s: unknown type %q", e.EventID, e.Type)
+	}
+	c.w.Reset(nil)
+	_, _ = c.w.Write(c.prefix[:])
+	c.w.WriteVal(c.union, v)
+	if c.w.Error != nil {
+		err := c.w.Error
+		c.w.Error = nil
+		return nil, fmt.Errorf("encode %s %s: %w", e.Type, e.EventID, err)
+	}
+	return bytes.Clone(c.w.Buffer()), nil
+}
+
+// The Go shapes of the event records, for hamba.
+type (
+	avroHead struct {
+		EventID    string    `avro:"eventId"`
+		AccountID  string    `avro:"accountId"`
+		OccurredAt time.Time `avro:"occurredAt"`
+		Version    int32     `avro:"version"`
+	}
+	avroAccountOpened struct {
+		avroHead
+		Owner    string            `avro:"owner"`
+		Currency string            `avro:"currency"`
+		Email    *string           `avro:"email"`
+		Tags     map[string]string `avro:"tags"`
+	}
+	avroMoney struct {
+		avroHead
+		Amount    *big.Rat `avro:"amount"`
+		Reference *string  `avro:"reference"`
+	}
+	avroMoneyWithdrawn avroMoney
+	avroAccountClosed  struct {
+		avroHead
+		Reason string `avro:"reason"`
+	}
+)
+
+func head(e Event) avroHead {
+	return avroHead{EventID: e.EventID, AccountID: e.AccountID, OccurredAt: e.OccurredAt, Version: int32(e.Version)}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
