@@ -5,9 +5,11 @@ package filter
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/itchyny/gojq"
@@ -29,7 +31,11 @@ func Compile(expr string) (*Filter, error) {
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("invalid jq filter %q at position %d: %v\n  %s\n  %s^", expr, pe.Offset, pe.Token, expr, strings.Repeat(" ", max(0, pe.Offset-len(pe.Token))))
+			what := "unexpected " + strconv.Quote(pe.Token)
+			if pe.Token == "" {
+				what = "unexpected end of the expression"
+			}
+			return nil, fmt.Errorf("invalid jq filter at position %d: %s\n  %s\n  %s^", pe.Offset, what, expr, strings.Repeat(" ", max(0, pe.Offset-len(pe.Token))))
 		}
 		return nil, fmt.Errorf("invalid jq filter %q: %w", expr, err)
 	}
@@ -97,6 +103,12 @@ func View(r *record.Record) (map[string]any, error) {
 	}
 	if r.Error != "" {
 		v["error"] = r.Error
+	}
+	if r.RawKey != nil {
+		v["rawKey"] = base64.StdEncoding.EncodeToString(r.RawKey)
+	}
+	if r.RawValue != nil {
+		v["rawValue"] = base64.StdEncoding.EncodeToString(r.RawValue)
 	}
 	return v, nil
 }

@@ -145,8 +145,11 @@ func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (
 				atomic.AddInt64(&st.Read, int64(len(b.msgs)))
 				b.items = make([]Item, 0, len(b.msgs))
 				for _, m := range b.msgs {
+					if ctx.Err() != nil {
+						break // the run is over: what is left would only fail
+					}
 					r, keep, ferr := selectRecord(ctx, m, &opts)
-					if ferr != nil {
+					if ferr != nil && ctx.Err() == nil {
 						atomic.AddInt64(&st.FilterErrors, 1)
 						filterErrMu.Lock()
 						if st.FirstFilterError == nil {

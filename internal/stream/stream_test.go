@@ -145,3 +145,18 @@ func TestRunFormatsOnWorkers(t *testing.T) {
 		t.Fatalf("out = %s", out)
 	}
 }
+
+func TestRunStopDoesNotCountFilterErrors(t *testing.T) {
+	f, err := filter.Compile(`.value.n >= 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Run(context.Background(), &sliceSource{msgs: messages(20000)}, Options{Decoder: textDecoder{}, Filter: f, Workers: 2, BatchSize: 8},
+		func(Item) error { return ErrStop })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilterErrors != 0 {
+		t.Fatalf("stopping counted %d filter errors (first: %v)", st.FilterErrors, st.FirstFilterError)
+	}
+}
