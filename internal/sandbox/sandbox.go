@@ -91,6 +91,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		kfake.Ports(opts.BrokerPort),
 		kfake.ListenFn(listenOn(opts.Host)),
 		kfake.ClusterID("evctl-sandbox"),
+		// As a default broker does: producing to a new topic creates it.
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(1),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start kafka broker on %s: %w", net.JoinHostPort(opts.Host, strconv.Itoa(opts.BrokerPort)), err)
