@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/evctl/evctl/internal/cli"
+	"github.com/evctl/evctl/internal/sandbox"
+)
+
+var update = flag.Bool("update", os.Getenv("EVCTL_UPDATE_SCRIPTS") != "", "rewrite the expected output in testdata/script/*.txtar")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"evctl": func() { os.Exit(cli.Main("v0.0.0-test")) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar over the real main. Scripts get
+// these commands besides testscript's own:
+//
+//	sandbox [-accounts N] [-events N] [-seed S]  start a sandbox; exports EVCTL_BROKERS, EVCTL_REGISTRY
+//	exits N cmd [args...]                        run cmd and require exit status N
+//	kproduce topic key hex-value [h=v...]        produce one record with franz-go (a client evctl did not write);
+//	                                             key or value "-" is null
+//	deadport                                     export DEAD_ADDR: a loopback address nothing listens on
+//	slowregistry                                 export SLOW_REGISTRY: a registry that never answers in time
+//	waitenv file                                 wait for an export file (evctl dev --env-file) and export its variables
+//	interrupt-on regexp N cmd [args...]          run cmd, send SIGINT once its stdout matches regexp, require exit N;
+//	                                             its output lands in interrupted.stdout and interrupted.stderr
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "../../testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			// Scripts must not read the developer's real config.
+			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			env.Setenv("NO_COLOR", "1")
+			env.Setenv("EVCTL_BROKERS", "")
+			env.Setenv("EVCTL_REGISTRY", "")
+			testdata, err := filepath.Abs("../../testdata")
+			env.Setenv("TESTDATA", testdata)
+			return err
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"sandbox":      cmdSandbox,
+			"exits":        cmdExits,
+			"kproduce":     cmdKProduce,
+			"deadport":     cmdDeadPort,
+			"slowregistry": cmdSlowRegistry,
+			"waitenv":      cmdWaitEnv,
+			"interrupt-on": cmdInterruptOn,
+		},
+	})
+}
+
+func cmdSandbox(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! sandbox")
+	}
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	opts := sandbox.Options{Now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	fs.IntVar(&opts.Accounts, "accounts", 20, "")
+	fs.IntVar(&opts.Events, "events", 200, "")
+	fs.Int64Var(&opts.Seed, "seed", 1, "")
+	ts.Check(fs.Parse(args))
+	sb, err := sandbox.Start(context.Background(), opts)
+	ts.Check(err)
+	ts.Defer(func() { _ = sb.Close() })
+	ts.Setenv("EVCTL_BROKERS", sb.Brokers())
+	ts.Setenv("EVCTL_REGISTRY", sb.RegistryURL())
+}
+
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+func cmdKProduce(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: kproduce topic key hex-value [header=value...]")
+	}
+	var value []byte
+	if args[2] != "-" {
+		var err error
+		value, err = hex.DecodeString(args[2])
+		ts.Check(err)
+	}
+	// A fixed timestamp keeps the scripts' expected output stable.
+	rec := &kgo.Record{Topic: args[0], Key: []byte(args[1]), Value: value, Timestamp: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	if args[1] == "-" {
+		rec.Key = nil
+	}
+	for _, h := range args[3:] {
+		k, v, _ := strings.Cut(h, "=")
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation())
+	ts.Check(err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ts.Check(cl.ProduceSync(ctx, rec).FirstErr())
+}
+
+func cmdDeadPort(ts *testscript.TestScript, _ bool, _ []string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	addr := l.Addr().String()
+	ts.Check(l.Close())
+	ts.Setenv("DEAD_ADDR", addr)
+}
+
+func cmdSlowRegistry(ts *testscript.TestScript, _ bool, _ []string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	release := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(l) }()
+	ts.Defer(func() { close(release); _ = srv.Close() })
+	ts.Setenv("SLOW_REGISTRY", "http://"+l.Addr().String())
+}
+
+func cmdWaitEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitenv file")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+				if !ok {
+					ts.Fatalf("%s: not an export line: %q", args[0], line)
+				}
+				ts.Setenv(k, v)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not appear within 60s", args[0])
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}
+
+func cmdInterruptOn(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: interrupt-on regexp N command [args...]")
+	}
+	re, err := regexp.Compile(args[0])
+	ts.Check(err)
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	path := lookPath(ts, args[2])
+	cmd := exec.Command(path, args[3:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, k := range []string{"EVCTL_BROKERS", "EVCTL_REGISTRY", "XDG_CONFIG_HOME", "NO_COLOR", "HOME", "PATH"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	ts.Check(err)
+	ts.Check(cmd.Start())
+	var stdout strings.Builder
+	matched := make(chan struct{})
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		signalled := false
+		for {
+			n, err := out.Read(buf)
+			stdout.Write(buf[:n])
+			if !signalled && re.MatchString(stdout.String()) {
+				signalled = true
+				close(matched)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-matched:
+		ts.Check(cmd.Process.Signal(os.Interrupt))
+	case <-copied:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		ts.Fatalf("stdout never matched %q within 60s", args[0])
+	}
+	<-copied
+	err = cmd.Wait()
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[2], err)
+		}
+		got = ee.ExitCode()
+	}
+	ts.Check(os.WriteFile(ts.MkAbs("interrupted.stdout"), []byte(stdout.String()), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs("interrupted.stderr"), []byte(stderr.String()), 0o644))
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d\nstderr: %s", args[2], got, want, stderr.String())
+	}
+}
+
+// lookPath finds a program on the script's PATH, where testscript puts evctl.
+func lookPath(ts *testscript.TestScript, name string) string {
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		p := filepath.Join(dir, name)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			return p
+		}
+	}
+	ts.Fatalf("%s not found on the script's PATH", name)
+	return ""
+}

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/schema"
+)
+
+// DecodeOptions are `evctl decode`'s inputs.
+type DecodeOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+
+	File     string // "" or "-": stdin
+	Input    string // raw, hex or base64
+	Schema   string
+	IsKey    bool
+	AvroJSON bool
+	Verbose  bool
+}
+
+// NewCmdDecode is `evctl decode`.
+func NewCmdDecode(f *Factory, runF func(context.Context, *DecodeOptions) error) *cobra.Command {
+	opts := &DecodeOptions{IO: f.IOStreams, Registry: f.Registry}
+	cmd := &cobra.Command{
+		Use:   "decode [file] [flags]",
+		Short: "Decode one payload to JSON",
+		Long: `Decode one key or value payload, from a file or standard input, to JSON,
+by the same rules as tail: the registry's wire format (0x00 + schema id)
+through --registry, or a local Avro schema (--schema, plain Avro binary),
+else JSON, text or base64.
+
+--input says how the bytes are written: raw (default), hex (whitespace
+ignored) or base64. -v prints the whole decoding: value, type, schema,
+encoding and error. Exit status 1 when the payload does not decode.`,
+		Example: `  $ evctl decode --schema testdata/schemas/bank/MoneyDeposited.avsc --input hex < payload.hex
+  $ evctl tail bank.account-events -n 1 -o raw | evctl decode -v
+  $ echo AAAAAAE= | evctl decode --input base64`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.File = args[0]
+			}
+			switch opts.Input {
+			case "raw", "hex", "base64":
+			default:
+				return flagErrorf("invalid --input %q: want raw, hex or base64", opts.Input)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return decodeRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Input, "input", "raw", "how the payload is written: {raw|hex|base64}")
+	fl.StringVarP(&opts.Schema, "schema", "s", "", "Avro schema `file` (.avsc) for a payload without registry framing")
+	fl.BoolVar(&opts.IsKey, "key", false, "decode as a key (key schema headers and subjects)")
+	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding")
+	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "print type, schema, encoding and error too")
+	return cmd
+}
+
+// decodeView is what -v prints.
+type decodeView struct {
+	Value    json.RawMessage   `json:"value"`
+	Type     string            `json:"type,omitempty"`
+	Schema   *record.SchemaRef `json:"schema,omitempty"`
+	Encoding string            `json:"encoding"`
+	Error    string            `json:"error,omitempty"`
+}
+
+func decodeRun(ctx context.Context, opts *DecodeOptions) error {
+	payload, err := readPayload(opts)
+	if err != nil {
+		return err
+	}
+	do := schema.DecoderOptions{AvroJSON: opts.AvroJSON}
+	if opts.IsKey {
+		do.KeySchema = opts.Schema
+	} else {
+		do.ValueSchema = opts.Schema
+	}
+	dec, err := newDecoder(opts.Registry, do)
+	if err != nil {
+		return err
+	}
+	p := dec.DecodePayload(ctx, payload, nil, opts.IsKey)
+	var out any = p.JSON
+	if opts.Verbose {
+		v := decodeView{Value: p.JSON, Type: p.Type, Schema: p.Schema, Encoding: p.Encoding}
+		if p.Err != nil {
+			v.Error = p.Err.Error()
+		}
+		out = v
+	}
+	enc := json.NewEncoder(opts.IO.Out)
+	enc.SetEscapeHTML(false)
+	if opts.IO.IsStdoutTTY() {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	if p.Err != nil {
+		return &ExitError{Code: ExitNegative, Msg: p.Err.Error()}
+	}
+	return nil
+}
+
+func readPayload(opts *DecodeOptions) ([]byte, error) {
+	var in io.Reader = opts.IO.In
+	name := "standard input"
+	if opts.File != "" && opts.File != "-" {
+		f, err := os.Open(opts.File)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in, name = f, opts.File
+	}
+	b, err := io.ReadAll(in)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	switch opts.Input {
+	case "hex":
+		s := strings.Join(strings.Fields(string(b)), "")
+		out, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not hex: %w", name, err)
+		}
+		return out, nil
+	case "base64":
+		out, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not base64: %w", name, err)
+		}
+		return out, nil
+	}
+	return b, nil
+}

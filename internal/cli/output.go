@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/record"
+)
+
+// recordPrinter appends one record's output to buf. Printers are safe for
+// concurrent use, so records can be formatted in parallel and written in
+// order.
+type recordPrinter interface {
+	Append(buf []byte, r *record.Record) ([]byte, error)
+}
+
+// newRecordPrinter picks the printer once, from -o and --template.
+func newRecordPrinter(ios *iostreams.IOStreams, output, tmpl string) (recordPrinter, error) {
+	if tmpl != "" {
+		return newTemplatePrinter(tmpl)
+	}
+	switch output {
+	case "json":
+		return jsonPrinter{}, nil
+	case "raw":
+		return rawPrinter{}, nil
+	case "text", "":
+		if ios.IsStdoutTTY() {
+			return ttyPrinter{p: ios.Palette()}, nil
+		}
+		return tsvPrinter{}, nil
+	}
+	return nil, flagErrorf("invalid --output %q: want text, json or raw", output)
+}
+
+// jsonPrinter writes the capture format.
+type jsonPrinter struct{}
+
+func (jsonPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return buf, err
+	}
+	return append(append(buf, b...), '\n'), nil
+}
+
+// rawPrinter writes the value's exact bytes and a newline, as kcat does.
+type rawPrinter struct{}
+
+func (rawPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+	if r.RawValue != nil || r.ValueEncoding == record.EncodingNull {
+		return append(append(buf, r.RawValue...), '\n'), nil
+	}
+	return append(append(buf, payloadText(r.Value, r.ValueEncoding)...), '\n'), nil
+}
+
+// payloadText renders a decoded key or value for text output: strings
+// bare, everything else as compact JSON.
+func payloadText(v json.RawMessage, encoding string) string {
+	if len(v) == 0 || encoding == record.EncodingNull {
+		return "null"
+	}
+	if v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			if encoding == record.EncodingBase64 {
+				return "base64:" + s
+			}
+			return s
+		}
+	}
+	var out bytes.Buffer
+	if json.Compact(&out, v) != nil {
+		return string(v)
+	}
+	return out.String()
+}
+
+// shortType is the last dotted part of an event type.
+func shortType(t string) string {
+	if i := strings.LastIndexByte(t, '.'); i >= 0 {
+		return t[i+1:]
+	}
+	return t
+}
+
+// tsvPrinter is text output for pipes: one tab-separated line per record,
+// timestamp, topic, partition, offset, key, type, value; grep and cut work.
+type tsvPrinter struct{}
+
+func (tsvPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+	buf = r.Timestamp.UTC().AppendFormat(buf, record.TimestampFormat)
+	buf = append(buf, '\t')
+	buf = append(buf, r.Topic...)
+	buf = append(buf, '\t')
+	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
+	buf = append(buf, '\t')
+	buf = strconv.AppendInt(buf, r.Offset, 10)
+	buf = append(buf, '\t')
+	buf = append(buf, oneLine(payloadText(r.Key, r.KeyEncoding))...)
+	buf = append(buf, '\t')
+	if r.Type != "" {
+		buf = append(buf, r.Type...)
+	} else {
+		buf = append(buf, '-')
+	}
+	buf = append(buf, '\t')
+	buf = append(buf, oneLine(payloadText(r.Value, r.ValueEncoding))...)
+	return append(buf, '\n'), nil
+}
+
+// oneLine keeps text payloads from breaking line-based tools.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\t\n\r") {
+		return s
+	}
+	return strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+// ttyPrinter is text output for people: aligned, coloured when allowed,
+// with the error under an undecodable record.
+type ttyPrinter struct{ p iostreams.Palette }
+
+func (t ttyPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+	p := t.p
+	typ := shortType(r.Type)
+	if typ == "" {
+		typ = r.ValueEncoding
+	}
+	buf = fmt.Appendf(buf, "%s %s %s %s %s\n",
+		p.Dim(r.Timestamp.String()),
+		p.Blue(fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)),
+		p.Cyan(oneLine(payloadText(r.Key, r.KeyEncoding))),
+		p.Magenta(typ),
+		oneLine(payloadText(r.Value, r.ValueEncoding)))
+	if r.Error != "" {
+		buf = fmt.Appendf(buf, "  %s %s\n", p.Red("!"), p.Red(r.Error))
+	}
+	return buf, nil
+}
+
+// templatePrinter runs a Go template over the record's view (the same
+// object jq filters see), adding a newline after each record.
+type templatePrinter struct{ t *template.Template }
+
+func newTemplatePrinter(src string) (templatePrinter, error) {
+	t, err := template.New("record").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		"short":  shortType,
+		"base64": func(b []byte) string { return base64.StdEncoding.EncodeToString(b) },
+	}).Option("missingkey=zero").Parse(src)
+	if err != nil {
+		return templatePrinter{}, flagErrorf("invalid --template: %v", err)
+	}
+	return templatePrinter{t: t}, nil
+}
+
+func (p templatePrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+	v, err := filter.View(r)
+	if err != nil {
+		return buf, err
+	}
+	w := bytes.NewBuffer(buf)
+	if err := p.t.Execute(w, v); err != nil {
+		return w.Bytes(), fmt.Errorf("--template: %w", err)
+	}
+	out := w.Bytes()
+	if len(out) == 0 || out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	return out, nil
+}

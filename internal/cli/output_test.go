@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/record"
+)
+
+func sampleRecord() *record.Record {
+	return &record.Record{
+		Topic: "bank.account-events", Partition: 3, Offset: 41,
+		Timestamp: record.Timestamp{Time: time.Date(2026, 11, 20, 9, 14, 3, 250e6, time.UTC)},
+		Key:       json.RawMessage(`"acct-0007"`), KeyEncoding: record.EncodingText,
+		Value: json.RawMessage(`{"amount":"120.50","note":"a\tb"}`), ValueEncoding: record.EncodingAvro,
+		Type:    "com.bank.MoneyDeposited",
+		Headers: []record.Header{{Key: "event-type", Value: "MoneyDeposited"}},
+	}
+}
+
+func TestPrinters(t *testing.T) {
+	tombstone := sampleRecord()
+	tombstone.Value, tombstone.ValueEncoding, tombstone.Type = json.RawMessage(`null`), record.EncodingNull, ""
+	bad := sampleRecord()
+	bad.Value, bad.ValueEncoding, bad.Error = json.RawMessage(`"AAAAAAX/"`), record.EncodingBase64, "value: truncated"
+
+	tests := []struct {
+		name   string
+		tty    bool
+		output string
+		tmpl   string
+		rec    *record.Record
+		want   string
+	}{
+		{"tsv", false, "text", "", sampleRecord(),
+			"2026-11-20T09:14:03.250Z\tbank.account-events\t3\t41\tacct-0007\tcom.bank.MoneyDeposited\t{\"amount\":\"120.50\",\"note\":\"a\\tb\"}\n"},
+		{"tsv tombstone", false, "text", "", tombstone,
+			"2026-11-20T09:14:03.250Z\tbank.account-events\t3\t41\tacct-0007\t-\tnull\n"},
+		{"tsv base64 is marked", false, "text", "", bad,
+			"2026-11-20T09:14:03.250Z\tbank.account-events\t3\t41\tacct-0007\tcom.bank.MoneyDeposited\tbase64:AAAAAAX/\n"},
+		{"tty", true, "text", "", sampleRecord(),
+			"2026-11-20T09:14:03.250Z bank.account-events/3@41 acct-0007 MoneyDeposited {\"amount\":\"120.50\",\"note\":\"a\\tb\"}\n"},
+		{"tty shows the error", true, "text", "", bad,
+			"2026-11-20T09:14:03.250Z bank.account-events/3@41 acct-0007 MoneyDeposited base64:AAAAAAX/\n  ! value: truncated\n"},
+		{"raw", false, "raw", "", sampleRecord(), "{\"amount\":\"120.50\",\"note\":\"a\\tb\"}\n"},
+		{"template", false, "", `{{.key}} {{short .type}} {{.value.amount}} {{index .headers "event-type"}}`, sampleRecord(),
+			"acct-0007 MoneyDeposited 120.50 MoneyDeposited\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			ios.SetStdoutTTY(tt.tty)
+			p, err := newRecordPrinter(ios, tt.output, tt.tmpl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Append(nil, tt.rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJSONPrinterRoundTrips(t *testing.T) {
+	in := sampleRecord()
+	in.RawValue = []byte{0, 0, 0, 0, 5, 2}
+	out, err := jsonPrinter{}.Append(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back record.Record
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Offset != 41 || string(back.RawValue) != string(in.RawValue) || !back.Timestamp.Equal(in.Timestamp.Time) || back.Headers[0] != in.Headers[0] {
+		t.Fatalf("round trip lost data: %+v", back)
+	}
+}
+
+func TestPrinterErrors(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	if _, err := newRecordPrinter(ios, "yaml", ""); err == nil {
+		t.Error("want an error for -o yaml")
+	}
+	if _, err := newRecordPrinter(ios, "", "{{.key"); err == nil {
+		t.Error("want an error for a broken template")
+	}
+}

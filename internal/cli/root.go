@@ -1,0 +1,96 @@
+// Package cli is evctl's command tree: one file per command, each with an
+// XOptions struct, NewCmdX(f, runF) and xRun(ctx, opts).
+package cli
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/iostreams"
+)
+
+// Main runs evctl and returns its exit status; main passes it to os.Exit.
+func Main(version string) int {
+	ios := iostreams.System()
+	f := NewFactory(resolveVersion(version), ios)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := NewRootCmd(f)
+	err := root.ExecuteContext(ctx)
+	return exitStatus(err, ctx, ios.ErrOut)
+}
+
+// resolveVersion prefers the version stamped by the linker, then the
+// module version from build info (go install ...@v1.2.3).
+func resolveVersion(v string) string {
+	if v != "" && v != "dev" {
+		return v
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// NewRootCmd builds the whole command tree around f.
+func NewRootCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "evctl <command> [flags]",
+		Short: "Inspect, decode and replay Kafka event streams",
+		Long: `evctl inspects and replays event streams on Kafka: it tails and decodes
+topics (Avro and JSON Schema through a Confluent Schema Registry, plain
+JSON, text, bytes), follows one aggregate's history and replays histories
+into fresh topics and projections.
+
+Connection: --brokers (EVCTL_BROKERS), --registry (EVCTL_REGISTRY), -X for
+librdkafka properties, or a named context (evctl config). Flags beat the
+environment, which beats the current context.
+
+Exit status: 0 ok, 1 a negative answer (--strict met undecodable records),
+2 usage errors and failures, 130 interrupted.`,
+		Example: `  $ evctl demo
+  $ evctl dev
+  $ evctl topics
+  $ evctl tail bank.account-events -n 5
+  $ evctl tail bank.account-events --from start --to end -o json | jq .value`,
+		Version:       f.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	cmd.SetOut(f.IOStreams.Out)
+	cmd.SetErr(f.IOStreams.ErrOut)
+	cmd.SetIn(f.IOStreams.In)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{err: err} })
+
+	c := f.Conn
+	pf := cmd.PersistentFlags()
+	pf.StringVarP(&c.Brokers, "brokers", "b", "", "Kafka bootstrap brokers, host:port[,host:port] (env EVCTL_BROKERS)")
+	pf.StringVarP(&c.Registry, "registry", "r", "", "Schema Registry URL (env EVCTL_REGISTRY)")
+	pf.StringArrayVarP(&c.Props, "property", "X", nil, "librdkafka property `key=value` (repeatable), as kcat -X")
+	pf.DurationVar(&c.Timeout, "timeout", c.Timeout, "bound on every wait for a broker or the registry")
+	pf.StringVar(&c.Context, "context", "", "use this named context instead of the current one")
+	pf.StringVar(&c.RegistryUser, "registry-user", "", "Schema Registry basic-auth user (env EVCTL_REGISTRY_USER)")
+	pf.StringVar(&c.RegistryPassword, "registry-password", "", "Schema Registry basic-auth password (env EVCTL_REGISTRY_PASSWORD)")
+	pf.StringVar(&c.RegistryToken, "registry-token", "", "Schema Registry bearer token (env EVCTL_REGISTRY_TOKEN)")
+	pf.StringVar(&c.RegistryCA, "registry-ca", "", "CA certificate file for the Schema Registry's TLS")
+	pf.StringVar(&c.RegistryCert, "registry-cert", "", "client certificate file for the Schema Registry")
+	pf.StringVar(&c.RegistryKey, "registry-key", "", "client key file for the Schema Registry")
+	pf.BoolVar(&c.RegistryInsecure, "registry-insecure", false, "skip verifying the Schema Registry's certificate")
+
+	cmd.AddCommand(
+		NewCmdTail(f, nil),
+		NewCmdTopics(f, nil),
+		NewCmdDecode(f, nil),
+		NewCmdDev(f, nil),
+		NewCmdDemo(f, nil),
+		NewCmdConfig(f),
+		NewCmdCompletion(f),
+		NewCmdGenDocs(f, nil),
+	)
+	return cmd
+}

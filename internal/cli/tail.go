@@ -1,0 +1,412 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/position"
+	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/schema"
+	"github.com/evctl/evctl/internal/stream"
+)
+
+// TailOptions are `evctl tail`'s inputs.
+type TailOptions struct {
+	IO       *iostreams.IOStreams
+	Kafka    func() (kafka.Config, error)
+	Registry func() (*schema.RegistryClient, error)
+	Now      func() time.Time
+
+	Topics      []string
+	From, To    string
+	Follow      bool
+	Partitions  []int32
+	Key         string
+	KeySet      bool
+	Filter      string
+	Types       []string
+	Max         int
+	Last        int
+	Output      string
+	Template    string
+	Raw         bool
+	Strict      bool
+	KeySchema   string
+	ValueSchema string
+	AvroJSON    bool
+}
+
+// NewCmdTail is `evctl tail`.
+func NewCmdTail(f *Factory, runF func(context.Context, *TailOptions) error) *cobra.Command {
+	opts := &TailOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "tail <topic>... [flags]",
+		Short: "Print a topic's records, decoded",
+		Long: `Print records from one or more topics, decoded.
+
+By default tail prints the last 10 records across the topic's partitions,
+ordered by timestamp, and exits, like tail(1). -n sets how many; -f keeps
+following new records; --from/--to read a range instead.
+
+Positions (--from, --to; --to is exclusive):
+  start, end        a partition's first offset, or its end when tail starts
+  N                 offset N
+  +N, -N            N after start, N before end
+  @TIME             the first record at or after TIME: RFC3339
+                    (@2026-11-01T10:00:00Z), a date (@2026-11-01), unix
+                    milliseconds (@1764000000000), or relative (@-1h, @-2d)
+End offsets are captured when tail starts; a bounded read stops there.
+tail never joins a consumer group and never commits offsets.
+
+Decoding, for keys and values: a schema-id header, then the Schema
+Registry's wire format (Avro, JSON Schema; Protobuf is recognised and shown
+raw), then --key-schema/--value-schema (.avsc files, no framing), then
+JSON, UTF-8 text, and base64. Avro is shown as plain JSON (unions
+unwrapped, timestamps RFC3339, decimals exact strings); --avro-json keeps
+Avro's own JSON encoding. An undecodable record is shown with its error and
+never stops the stream; --strict makes it end the run with exit status 1.
+
+Output (-o):
+  text  on a terminal: one readable line per record, coloured (NO_COLOR
+        turns colour off); piped: tab-separated timestamp, topic,
+        partition, offset, key, type, value
+  json  the capture format, one JSON object per line (docs/capture-format.md);
+        --raw adds the exact key and value bytes in base64
+  raw   the value's bytes and a newline, as kcat prints them
+--template runs a Go template per record over the same object that
+--filter sees: .topic .partition .offset .timestamp .key .value .type
+.headers (object: last value per key) .headerList .keyEncoding
+.valueEncoding .schema .error, and with --raw .rawKey .rawValue (base64);
+functions: json, short, base64.
+
+Selection: --key (exact key text), --type (event type, full or short name,
+repeatable), --filter (a jq expression over the same object; records for
+which it yields false or null are skipped), --partition, --max.`,
+		Example: `  $ evctl tail bank.account-events
+  $ evctl tail bank.account-events -f
+  $ evctl tail bank.account-events --from @-1h --to end -o json | jq .value
+  $ evctl tail bank.account-events --from start --key acct-0042 --type MoneyWithdrawn
+  $ evctl tail bank.account-events --from start --filter '.value.amount | tonumber > 100'
+  $ evctl tail bank.account-events -n 3 --template '{{.offset}} {{short .type}} {{.value.accountId}}'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Topics = args
+			opts.KeySet = cmd.Flags().Changed("key")
+			if opts.Last < 0 || opts.Max < 0 {
+				return flagErrorf("-n and --max take a count of zero or more")
+			}
+			if cmd.Flags().Changed("last") && opts.From != "" {
+				return flagErrorf("-n/--last goes without --from: it reads the end of each partition; use --max to cap a range")
+			}
+			if opts.To != "" && opts.Follow {
+				return flagErrorf("--to and --follow exclude each other")
+			}
+			if opts.Template != "" && cmd.Flags().Changed("output") {
+				return flagErrorf("--template and --output exclude each other")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return tailRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeTopics(f),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.From, "from", "", "start `position` (default: the last -n records)")
+	fl.StringVar(&opts.To, "to", "", "stop `position`, exclusive (default: end)")
+	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new records until interrupted")
+	fl.Int32SliceVarP(&opts.Partitions, "partition", "p", nil, "read only these partitions (repeatable, comma-separated)")
+	fl.StringVarP(&opts.Key, "key", "k", "", "only records with this key (exact text)")
+	fl.StringVar(&opts.Filter, "filter", "", "only records for which this jq `expression` is truthy")
+	fl.StringSliceVarP(&opts.Types, "type", "t", nil, "only records of these event types (full or short name)")
+	fl.IntVar(&opts.Max, "max", 0, "stop after printing N records (0: no limit)")
+	fl.IntVarP(&opts.Last, "last", "n", 10, "without --from: how many of the latest records to print")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json|raw}")
+	fl.StringVar(&opts.Template, "template", "", "Go template per record (see above)")
+	fl.BoolVar(&opts.Raw, "raw", false, "with -o json or --template: add the exact key and value bytes (base64)")
+	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 at the first undecodable record")
+	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
+	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
+	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
+	return cmd
+}
+
+// tailPlan is what a tail reads: the positions, and whether it keeps the
+// latest N by timestamp before printing.
+type tailPlan struct {
+	from, to position.Position
+	lastN    int  // > 0: collect, then print the latest lastN
+	follow   bool // after the bounded part, follow
+}
+
+func planTail(opts *TailOptions, now time.Time) (tailPlan, error) {
+	var p tailPlan
+	var err error
+	if opts.From != "" {
+		if p.from, err = position.Parse(opts.From, now); err != nil {
+			return p, &FlagError{err: fmt.Errorf("--from: %w", err)}
+		}
+	}
+	if opts.To != "" {
+		if p.to, err = position.Parse(opts.To, now); err != nil {
+			return p, &FlagError{err: fmt.Errorf("--to: %w", err)}
+		}
+	}
+	p.follow = opts.Follow
+	if opts.From == "" {
+		p.lastN = opts.Last
+		// Without a selection the last N of each partition hold the last N
+		// overall; with one, only a full scan finds the last N that match.
+		if opts.KeySet || opts.Filter != "" || len(opts.Types) > 0 {
+			p.from = position.StartPos
+		} else {
+			p.from = position.Position{Kind: position.BeforeEnd, N: int64(opts.Last)}
+		}
+		if p.to.IsZero() {
+			p.to = position.EndPos
+		}
+	}
+	return p, nil
+}
+
+func tailRun(ctx context.Context, opts *TailOptions) error {
+	plan, err := planTail(opts, opts.Now())
+	if err != nil {
+		return err
+	}
+	var flt *filter.Filter
+	if opts.Filter != "" {
+		if flt, err = filter.Compile(opts.Filter); err != nil {
+			return &FlagError{err: fmt.Errorf("--filter: %w", err)}
+		}
+	}
+	printer, err := newRecordPrinter(opts.IO, opts.Output, opts.Template)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Kafka()
+	if err != nil {
+		return err
+	}
+	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{
+		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON,
+		Raw: opts.Raw || opts.Output == "raw",
+	})
+	if err != nil {
+		return err
+	}
+	sopts := stream.Options{Decoder: dec, Key: opts.Key, KeySet: opts.KeySet, Types: opts.Types, Filter: flt}
+	t := &tailer{opts: opts, printer: printer, out: opts.IO.Out}
+
+	if plan.lastN > 0 || (plan.follow && opts.From == "") {
+		r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to})
+		if err != nil {
+			return err
+		}
+		latest, st, err := collectLatest(ctx, r, sopts, plan.lastN)
+		ranges := r.Ranges()
+		r.Close()
+		t.add(st)
+		if err != nil {
+			return t.finish(ctx, err)
+		}
+		for _, rec := range latest {
+			if err := t.print(rec, nil); err != nil {
+				return t.finish(ctx, err)
+			}
+		}
+		if !plan.follow {
+			return t.finish(ctx, nil)
+		}
+		// Follow from where the bounded read stopped, so nothing written
+		// in between is lost.
+		fr, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, Follow: true, StartOffsets: endOffsets(ranges)})
+		if err != nil {
+			return t.finish(ctx, err)
+		}
+		defer fr.Close()
+		return t.finish(ctx, t.stream(ctx, fr, sopts))
+	}
+
+	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to, Follow: plan.follow})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sopts.Format = printer.Append
+	return t.finish(ctx, t.stream(ctx, r, sopts))
+}
+
+// newDecoder builds the decoder with the registry when one is configured.
+func newDecoder(registry func() (*schema.RegistryClient, error), o schema.DecoderOptions) (*schema.Decoder, error) {
+	reg, err := registry()
+	if err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		o.Registry = reg
+	}
+	dec, err := schema.NewDecoder(o)
+	if err != nil {
+		return nil, &FlagError{err: err}
+	}
+	return dec, nil
+}
+
+func endOffsets(ranges []kafka.PartitionRange) map[kafka.TopicPartition]int64 {
+	m := make(map[kafka.TopicPartition]int64, len(ranges))
+	for _, r := range ranges {
+		m[kafka.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.High
+	}
+	return m
+}
+
+// collectLatest reads everything r yields and keeps the n latest records
+// by timestamp (offset order within a partition breaks ties), in memory
+// bounded by n.
+func collectLatest(ctx context.Context, r stream.Source, sopts stream.Options, n int) ([]*record.Record, *stream.Stats, error) {
+	var keep []*record.Record
+	less := func(a, b *record.Record) int {
+		if c := a.Timestamp.Compare(b.Timestamp.Time); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	}
+	trim := func() {
+		slices.SortStableFunc(keep, less)
+		if len(keep) > n {
+			keep = append(keep[:0], keep[len(keep)-n:]...)
+		}
+	}
+	st, err := stream.Run(ctx, r, sopts, func(it stream.Item) error {
+		keep = append(keep, it.Record)
+		if len(keep) >= 4*n+64 {
+			trim()
+		}
+		return nil
+	})
+	trim()
+	return keep, st, err
+}
+
+// tailer prints records and keeps the counts for the summary line.
+type tailer struct {
+	opts    *TailOptions
+	printer recordPrinter
+	out     io.Writer
+	buf     []byte
+
+	shown, undecodable, filtered, filterErrs int64
+	firstFilterErr                           error
+}
+
+func (t *tailer) add(st *stream.Stats) {
+	if st == nil {
+		return
+	}
+	t.filtered += st.FilteredOut
+	t.filterErrs += st.FilterErrors
+	if t.firstFilterErr == nil {
+		t.firstFilterErr = st.FirstFilterError
+	}
+}
+
+// print writes one record (out, when already rendered on a worker).
+func (t *tailer) print(r *record.Record, out []byte) error {
+	if t.opts.Max > 0 && t.shown >= int64(t.opts.Max) {
+		return stream.ErrStop
+	}
+	if out == nil {
+		var err error
+		if out, err = t.printer.Append(t.buf[:0], r); err != nil {
+			return err
+		}
+		t.buf = out
+	}
+	if _, err := t.out.Write(out); err != nil {
+		return err
+	}
+	t.shown++
+	if r.Error != "" {
+		t.undecodable++
+		if t.opts.Strict {
+			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("%s/%d@%d is undecodable (--strict): %s", r.Topic, r.Partition, r.Offset, r.Error)}
+		}
+	}
+	if t.opts.Max > 0 && t.shown >= int64(t.opts.Max) {
+		return stream.ErrStop
+	}
+	return nil
+}
+
+func (t *tailer) stream(ctx context.Context, src stream.Source, sopts stream.Options) error {
+	st, err := stream.Run(ctx, src, sopts, func(it stream.Item) error { return t.print(it.Record, it.Out) })
+	t.add(st)
+	return err
+}
+
+// finish turns an interrupt into the summary line and exit 130, and says
+// once if the filter failed on records.
+func (t *tailer) finish(ctx context.Context, err error) error {
+	if errors.Is(err, stream.ErrStop) {
+		err = nil
+	}
+	if t.filterErrs > 0 {
+		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: --filter failed on %d records, skipped them (first: %v)\n", t.filterErrs, t.firstFilterErr)
+	}
+	interrupted := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled))
+	if interrupted || (t.opts.IO.IsStderrTTY() && t.undecodable > 0) {
+		fmt.Fprintf(t.opts.IO.ErrOut, "%s shown, %d undecodable, %d filtered out\n", plural(t.shown, "record"), t.undecodable, t.filtered)
+	}
+	if interrupted {
+		return errInterrupted
+	}
+	return err
+}
+
+// completeTopics completes topic names; it dials only when the user
+// presses tab, never for --help.
+func completeTopics(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		cfg, err := f.Kafka()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		a, err := kafka.NewAdmin(cfg)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		defer a.Close()
+		names, err := a.TopicNames(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		sort.Strings(names)
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// plural says "1 record", "2 records".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

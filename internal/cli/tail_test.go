@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/position"
+)
+
+func testFactory(t *testing.T) *Factory {
+	t.Helper()
+	ios, _, _, _ := iostreams.Test()
+	f := NewFactory("test", ios)
+	env := map[string]string{"EVCTL_CONFIG": t.TempDir() + "/config.yaml"}
+	f.Getenv = func(k string) string { return env[k] }
+	return f
+}
+
+// runCmd parses args into opts through runF, without touching the network.
+func runTailCmd(t *testing.T, args ...string) (*TailOptions, error) {
+	t.Helper()
+	var got *TailOptions
+	cmd := NewCmdTail(testFactory(t), func(_ context.Context, o *TailOptions) error {
+		got = o
+		return nil
+	})
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	return got, err
+}
+
+func TestNewCmdTail(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    TailOptions
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"t"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text"}},
+		{name: "range and selection", args: []string{"a", "b", "--from", "@-1h", "--to", "end", "-p", "0,2", "-k", "acct-1", "-t", "MoneyWithdrawn", "--filter", ".value", "--max", "5", "-o", "json", "--raw"},
+			want: TailOptions{Topics: []string{"a", "b"}, From: "@-1h", To: "end", Partitions: []int32{0, 2}, Key: "acct-1", KeySet: true, Types: []string{"MoneyWithdrawn"}, Filter: ".value", Max: 5, Last: 10, Output: "json", Raw: true}},
+		{name: "empty key is a key", args: []string{"t", "--key", ""}, want: TailOptions{Topics: []string{"t"}, KeySet: true, Last: 10, Output: "text"}},
+		{name: "follow", args: []string{"t", "-f", "-n", "3"}, want: TailOptions{Topics: []string{"t"}, Follow: true, Last: 3, Output: "text"}},
+		{name: "no topic", args: []string{}, wantErr: "requires at least 1 arg(s)"},
+		{name: "follow with to", args: []string{"t", "-f", "--to", "end"}, wantErr: "--to and --follow exclude each other"},
+		{name: "last with from", args: []string{"t", "-n", "3", "--from", "start"}, wantErr: "-n/--last goes without --from"},
+		{name: "template with output", args: []string{"t", "--template", "{{.key}}", "-o", "json"}, wantErr: "--template and --output exclude each other"},
+		{name: "negative max", args: []string{"t", "--max", "-1"}, wantErr: "zero or more"},
+	}
+	ignore := cmpopts.IgnoreFields(TailOptions{}, "IO", "Kafka", "Registry", "Now")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := runTailCmd(t, tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(&tt.want, got, ignore, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPlanTail(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		opts TailOptions
+		want tailPlan
+	}{
+		{"last N reads the end of each partition", TailOptions{Last: 10},
+			tailPlan{from: position.Position{Kind: position.BeforeEnd, N: 10}, to: position.EndPos, lastN: 10}},
+		{"a selection scans from the start", TailOptions{Last: 3, Filter: ".x"},
+			tailPlan{from: position.StartPos, to: position.EndPos, lastN: 3}},
+		{"a range", TailOptions{From: "+5", To: "-2"},
+			tailPlan{from: position.Position{Kind: position.AfterStart, N: 5}, to: position.Position{Kind: position.BeforeEnd, N: 2}}},
+		{"follow from a time", TailOptions{From: "@-1h", Follow: true},
+			tailPlan{from: position.Position{Kind: position.Time, Time: now.Add(-time.Hour)}, follow: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := planTail(&tt.opts, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(tailPlan{})); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, err := planTail(&TailOptions{From: "yesterday"}, now)
+	var fe *FlagError
+	if !errors.As(err, &fe) {
+		t.Fatalf("bad --from: err = %v, want a FlagError", err)
+	}
+}
