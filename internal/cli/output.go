@@ -44,11 +44,7 @@ func newRecordPrinter(ios *iostreams.IOStreams, output, tmpl string) (recordPrin
 type jsonPrinter struct{}
 
 func (jsonPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return buf, err
-	}
-	return append(append(buf, b...), '\n'), nil
+	return record.AppendJSON(buf, r)
 }
 
 // rawPrinter writes the value's exact bytes and a newline, as kcat does.

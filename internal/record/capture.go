@@ -13,22 +13,36 @@ import (
 // docs/capture-format.md.
 const CaptureVersion = 1
 
+// AppendJSON appends r in the capture format, newline included. Text is
+// not HTML-escaped: "A&B" stays greppable as it was written.
+func AppendJSON(dst []byte, r *Record) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(r)
+	return buf.Bytes(), err
+}
+
 // Writer writes records in the capture format, one JSON object per line.
 type Writer struct {
 	w   *bufio.Writer
-	enc *json.Encoder
+	buf []byte
 }
 
 // NewWriter returns a Writer over w. Call Flush when done.
 func NewWriter(w io.Writer) *Writer {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &Writer{w: bw, enc: enc}
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
 // Write writes one record and a newline.
-func (w *Writer) Write(r *Record) error { return w.enc.Encode(r) }
+func (w *Writer) Write(r *Record) error {
+	var err error
+	if w.buf, err = AppendJSON(w.buf[:0], r); err != nil {
+		return err
+	}
+	_, err = w.w.Write(w.buf)
+	return err
+}
 
 // Flush writes buffered records to the underlying writer.
 func (w *Writer) Flush() error { return w.w.Flush() }
