@@ -43,6 +43,8 @@ func TestMain(m *testing.M) {
 //	waitenv file                                 wait for an export file (evctl dev --env-file) and export its variables
 //	interrupt-on regexp N cmd [args...]          run cmd, send SIGINT once its stdout matches regexp, require exit N;
 //	                                             its output lands in interrupted.stdout and interrupted.stderr
+//	avrov2produce topic                          write records with confluent-kafka-go's avrov2 serializer to topic,
+//	                                             topic.refs and topic.evo (see crosscheck_test.go)
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "../../testdata/script",
@@ -58,13 +60,14 @@ func TestScripts(t *testing.T) {
 			return err
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sandbox":      cmdSandbox,
-			"exits":        cmdExits,
-			"kproduce":     cmdKProduce,
-			"deadport":     cmdDeadPort,
-			"slowregistry": cmdSlowRegistry,
-			"waitenv":      cmdWaitEnv,
-			"interrupt-on": cmdInterruptOn,
+			"sandbox":       cmdSandbox,
+			"exits":         cmdExits,
+			"kproduce":      cmdKProduce,
+			"deadport":      cmdDeadPort,
+			"slowregistry":  cmdSlowRegistry,
+			"waitenv":       cmdWaitEnv,
+			"interrupt-on":  cmdInterruptOn,
+			"avrov2produce": cmdAvroV2Produce,
 		},
 	})
 }
