@@ -121,8 +121,7 @@ func decodeRun(ctx context.Context, opts *DecodeOptions) error {
 }
 
 func readPayload(opts *DecodeOptions) ([]byte, error) {
-	var in io.Reader = opts.IO.In
-	name := "standard input"
+	in, name := opts.IO.In, "standard input"
 	if opts.File != "" && opts.File != "-" {
 		f, err := os.Open(opts.File)
 		if err != nil {

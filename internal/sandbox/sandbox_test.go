@@ -183,7 +183,7 @@ func TestEventsFoldToReadModel(t *testing.T) {
 		types[ev.typ]++
 
 		b := folded[acct]
-		version := int(ev.fields["version"].(int))
+		version := ev.fields["version"].(int)
 		switch {
 		case closed[acct]:
 			t.Fatalf("%s: %s after AccountClosed", acct, ev.typ)
