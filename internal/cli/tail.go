@@ -1,10 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -206,8 +206,12 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	if err != nil {
 		return err
 	}
-	sopts := stream.Options{Decoder: dec, Key: opts.Key, KeySet: opts.KeySet, Types: opts.Types, Filter: flt}
-	t := &tailer{opts: opts, printer: printer, out: opts.IO.Out}
+	// Output is buffered and flushed whenever the stream goes idle: one
+	// write per record was a tenth of a bulk read's time.
+	out := bufio.NewWriterSize(opts.IO.Out, 64<<10)
+	defer out.Flush()
+	sopts := stream.Options{Decoder: dec, Key: opts.Key, KeySet: opts.KeySet, Types: opts.Types, Filter: flt, Idle: out.Flush}
+	t := &tailer{opts: opts, printer: printer, out: out}
 
 	if plan.lastN > 0 || (plan.follow && opts.From == "") {
 		r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to})
@@ -225,6 +229,9 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 			if err := t.print(rec, nil); err != nil {
 				return t.finish(ctx, err)
 			}
+		}
+		if err := out.Flush(); err != nil {
+			return err
 		}
 		if !plan.follow {
 			return t.finish(ctx, nil)
@@ -310,7 +317,7 @@ func collectLatest(ctx context.Context, r stream.Source, sopts stream.Options, n
 type tailer struct {
 	opts    *TailOptions
 	printer recordPrinter
-	out     io.Writer
+	out     *bufio.Writer
 	buf     []byte
 
 	shown, undecodable, filtered, filterErrs int64
@@ -365,6 +372,9 @@ func (t *tailer) stream(ctx context.Context, src stream.Source, sopts stream.Opt
 // finish turns an interrupt into the summary line and exit 130, and says
 // once if the filter failed on records.
 func (t *tailer) finish(ctx context.Context, err error) error {
+	if ferr := t.out.Flush(); err == nil {
+		err = ferr
+	}
 	if errors.Is(err, stream.ErrStop) {
 		err = nil
 	}

@@ -17,16 +17,15 @@ import (
 	"github.com/evctl/evctl/internal/record"
 )
 
-// Filter is a compiled jq expression; a record is kept when the first
-// value it yields is truthy (neither false nor null), as jq's select does.
-type Filter struct {
+// Expr is a compiled jq expression over a record's view.
+type Expr struct {
 	src  string
 	code *gojq.Code
 }
 
-// Compile parses and compiles a jq expression. A syntax error names the
+// CompileExpr parses and compiles a jq expression. A syntax error names the
 // position in the expression and shows where it is.
-func Compile(expr string) (*Filter, error) {
+func CompileExpr(expr string) (*Expr, error) {
 	q, err := gojq.Parse(expr)
 	if err != nil {
 		var pe *gojq.ParseError
@@ -43,28 +42,64 @@ func Compile(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid jq filter %q: %w", expr, err)
 	}
-	return &Filter{src: expr, code: code}, nil
+	return &Expr{src: expr, code: code}, nil
 }
 
 // String is the expression as the user wrote it.
-func (f *Filter) String() string { return f.src }
+func (e *Expr) String() string { return e.src }
+
+// Eval runs the expression over the record's view and returns its first
+// value; ok is false when it yields nothing.
+func (e *Expr) Eval(ctx context.Context, r *record.Record) (v any, ok bool, err error) {
+	view, err := View(r)
+	if err != nil {
+		return nil, false, err
+	}
+	out, ok := e.code.RunWithContext(ctx, view).Next()
+	if !ok {
+		return nil, false, nil
+	}
+	if err, isErr := out.(error); isErr {
+		return nil, false, fmt.Errorf("%q: %w", e.src, err)
+	}
+	return out, true, nil
+}
+
+// Text runs the expression and renders its value as text: strings as they
+// are, anything else as JSON (so an id may be a number).
+func (e *Expr) Text(ctx context.Context, r *record.Record) (string, error) {
+	v, ok, err := e.Eval(ctx, r)
+	if err != nil || !ok {
+		return "", err
+	}
+	if s, isString := v.(string); isString {
+		return s, nil
+	}
+	b, err := gojq.Marshal(v)
+	return string(b), err
+}
+
+// Filter is a compiled jq expression; a record is kept when the first
+// value it yields is truthy (neither false nor null), as jq's select does.
+type Filter struct{ Expr }
+
+// Compile compiles a filter; see CompileExpr.
+func Compile(expr string) (*Filter, error) {
+	e, err := CompileExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{Expr: *e}, nil
+}
 
 // Match runs the filter over the record's view. A jq runtime error (say,
 // indexing a string) is returned; callers count it as not matching.
 func (f *Filter) Match(ctx context.Context, r *record.Record) (bool, error) {
-	v, err := View(r)
+	v, ok, err := f.Eval(ctx, r)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("filter %w", err)
 	}
-	iter := f.code.RunWithContext(ctx, v)
-	out, ok := iter.Next()
-	if !ok {
-		return false, nil
-	}
-	if err, isErr := out.(error); isErr {
-		return false, fmt.Errorf("filter %q: %w", f.src, err)
-	}
-	return out != nil && out != false, nil
+	return ok && v != nil && v != false, nil
 }
 
 // View is the object a filter sees: the capture record with key and value

@@ -74,3 +74,22 @@ func TestRuntimeErrorIsReported(t *testing.T) {
 		t.Fatalf("indexing a string must fail, got ok=%v err=%v", ok, err)
 	}
 }
+
+func TestExprText(t *testing.T) {
+	for expr, want := range map[string]string{
+		`.value.accountId`: "acct-0042",
+		`.value.big`:       "9007199254740993",
+		`.partition`:       "3",
+		`.value.missing`:   "null",
+		`empty`:            "",
+	} {
+		e, err := CompileExpr(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Text(context.Background(), sample())
+		if err != nil || got != want {
+			t.Errorf("Text(%s) = %q, %v; want %q", expr, got, err, want)
+		}
+	}
+}

@@ -13,16 +13,6 @@ import (
 // docs/capture-format.md.
 const CaptureVersion = 1
 
-// AppendJSON appends r in the capture format, newline included. Text is
-// not HTML-escaped: "A&B" stays greppable as it was written.
-func AppendJSON(dst []byte, r *Record) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(r)
-	return buf.Bytes(), err
-}
-
 // Writer writes records in the capture format, one JSON object per line.
 type Writer struct {
 	w   *bufio.Writer

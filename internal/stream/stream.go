@@ -44,6 +44,9 @@ type Options struct {
 	Workers int
 	// BatchSize caps how many messages a worker takes at once.
 	BatchSize int
+	// Idle, when set, is called on the sink's goroutine whenever no more
+	// records are ready: the moment to flush buffered output.
+	Idle func() error
 }
 
 // Item is one kept record and, with Options.Format, its rendering.
@@ -193,6 +196,9 @@ func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (
 				st.Undecodable++
 			}
 			err = sink(it)
+		}
+		if err == nil && opts.Idle != nil && len(order) == 0 {
+			err = opts.Idle()
 		}
 		if err != nil {
 			cancel()
