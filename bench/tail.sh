@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench/tail.sh — evctl tail vs kcat over the same Avro topic, side by side.
+#
+#   bash bench/tail.sh [EVENTS]          (from the repo root; default 1000000)
+#
+# Environment:
+#   RUNS=5            timed runs per command (the median is reported)
+#   ACCOUNTS=10000    accounts seeded by `evctl dev`
+#   TOPIC=bank.account-events
+#   DEV_DEADLINE=300  seconds to wait for `evctl dev` to finish seeding
+#   EVCTL_BROKERS, EVCTL_REGISTRY
+#                     if EVCTL_BROKERS is already set, reuse that sandbox
+#                     instead of starting one (it must hold EVENTS records in
+#                     TOPIC; the count check below fails otherwise)
+#   EVCTL_BIN         use this evctl binary instead of building one
+#   TAIL_FLAGS        extra flags for `evctl tail` (e.g. "-X fetch.wait.max.ms=10")
+#
+# Exit status: 0 when every run produced EVENTS records (targets missed are
+# reported, not failed on); 1 on a broken run or setup failure.
+set -euo pipefail
+
+EVENTS=${1:-1000000}
+RUNS=${RUNS:-5}
+ACCOUNTS=${ACCOUNTS:-10000}
+TOPIC=${TOPIC:-bank.account-events}
+DEV_DEADLINE=${DEV_DEADLINE:-300}
+TAIL_FLAGS=${TAIL_FLAGS:-}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] FAIL: %s\n' "$*" >&2; exit 1; }
+
+[[ -f go.mod && -d cmd/evctl ]] || die "run from the repo root: bash bench/tail.sh [EVENTS]"
+[[ $EVENTS =~ ^[0-9]+$ && $EVENTS -gt 0 ]] || die "EVENTS must be a positive integer, got '$EVENTS'"
+[[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] || die "RUNS must be a positive integer, got '$RUNS'"
+
+# ---- tools -----------------------------------------------------------------
+need_apt=()
+command -v kcat >/dev/null || need_apt+=(kcat)
+[[ -x /usr/bin/time ]] || need_apt+=(time)
+if ((${#need_apt[@]})); then
+	log "installing ${need_apt[*]}"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/evctl-bench.XXXXXX")
+dev_pid=
+cleanup() {
+	if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
+		kill "$dev_pid" 2>/dev/null || true
+		wait "$dev_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n ${EVCTL_BIN:-} ]]; then
+	evctl=$EVCTL_BIN
+else
+	log "building evctl"
+	go build -o "$tmp/evctl" ./cmd/evctl
+	evctl=$tmp/evctl
+fi
+
+# ---- sandbox ---------------------------------------------------------------
+if [[ -n ${EVCTL_BROKERS:-} ]]; then
+	log "reusing the running sandbox at EVCTL_BROKERS=$EVCTL_BROKERS"
+else
+	log "starting evctl dev: $ACCOUNTS accounts, $EVENTS events"
+	seed_start=$(date +%s.%N)
+	"$evctl" dev --broker-port 0 --registry-port 0 --accounts "$ACCOUNTS" \
+		--events "$EVENTS" --env-file "$tmp/dev.env" >"$tmp/dev.out" 2>"$tmp/dev.err" &
+	dev_pid=$!
+	deadline=$((SECONDS + DEV_DEADLINE))
+	until [[ -s $tmp/dev.env ]]; do
+		if ! kill -0 "$dev_pid" 2>/dev/null; then
+			cat "$tmp/dev.err" >&2 || true
+			die "evctl dev exited before writing $tmp/dev.env"
+		fi
+		((SECONDS < deadline)) || { cat "$tmp/dev.err" >&2 || true; die "evctl dev not ready after ${DEV_DEADLINE}s"; }
+		sleep 0.2
+	done
+	sleep 0.2 # the file is written in one go, but be safe against a partial read
+	# shellcheck disable=SC1091
+	. "$tmp/dev.env"
+	seed_s=$(awk -v a="$seed_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+	log "sandbox ready in ${seed_s}s: EVCTL_BROKERS=$EVCTL_BROKERS EVCTL_REGISTRY=${EVCTL_REGISTRY:-}"
+fi
+export EVCTL_BROKERS EVCTL_REGISTRY
+
+# ---- commands --------------------------------------------------------------
+# Each is a string run by bash -c; stdout goes to /dev/null in timed runs.
+# shellcheck disable=SC2206
+tail_flags=($TAIL_FLAGS)
+cmd_evctl="\"$evctl\" tail $TOPIC --from start --to end -o json ${tail_flags[*]:-}"
+cmd_kcat_json="kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -J -o beginning -q"
+cmd_kcat_raw="kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -o beginning -q"
+# Raw Avro values contain newline bytes, so raw output can't be counted by
+# lines: the check for raw runs the same consumer with one line per record.
+cmd_kcat_raw_count="kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -o beginning -q -f '%o\\n'"
+
+tools=(evctl kcat_json kcat_raw)
+declare -A cmd=([evctl]=$cmd_evctl [kcat_json]=$cmd_kcat_json [kcat_raw]=$cmd_kcat_raw)
+declare -A count_cmd=([evctl]=$cmd_evctl [kcat_json]=$cmd_kcat_json [kcat_raw]=$cmd_kcat_raw_count)
+declare -A label=([evctl]="evctl tail -o json" [kcat_json]="kcat -C -e -J" [kcat_raw]="kcat -C -e (raw)")
+
+# ---- record counts (one untimed run each; also warms the page cache) --------
+for t in "${tools[@]}"; do
+	n=$(bash -c "set -o pipefail; ${count_cmd[$t]} | wc -l" 2>"$tmp/$t.count.err") ||
+		{ cat "$tmp/$t.count.err" >&2; die "$t: count run failed"; }
+	[[ $n -eq $EVENTS ]] || { cat "$tmp/$t.count.err" >&2; die "$t: printed $n records, want $EVENTS"; }
+	log "$t: $n records ✓"
+done
+
+# ---- timed runs ------------------------------------------------------------
+# One run: wall seconds on stdout; evctl also gets its peak RSS (KB) recorded.
+declare -A times=()
+max_rss_kb=0
+run_once() { # tool round
+	local t=$1 r=$2 start end rc=0
+	start=$(date +%s%N)
+	if [[ $t == evctl ]]; then
+		/usr/bin/time -f %M -o "$tmp/rss.$r" bash -c "exec ${cmd[$t]}" >/dev/null 2>"$tmp/$t.err.$r" || rc=$?
+	else
+		bash -c "exec ${cmd[$t]}" >/dev/null 2>"$tmp/$t.err.$r" || rc=$?
+	fi
+	end=$(date +%s%N)
+	if ((rc != 0)); then
+		cat "$tmp/$t.err.$r" >&2
+		die "$t: round $r exited $rc"
+	fi
+	if [[ $t == evctl ]]; then
+		local kb
+		kb=$(tail -n1 "$tmp/rss.$r")
+		((kb > max_rss_kb)) && max_rss_kb=$kb
+	fi
+	times[$t]+="$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}') "
+}
+
+last() { awk '{print $NF}' <<<"$1"; }
+for ((r = 1; r <= RUNS; r++)); do
+	# rotate the order each round so no tool always runs first (or last)
+	order=()
+	for ((i = 0; i < ${#tools[@]}; i++)); do
+		order+=("${tools[$(((i + r - 1) % ${#tools[@]}))]}")
+	done
+	for t in "${order[@]}"; do run_once "$t" "$r"; done
+	log "round $r/$RUNS: evctl $(last "${times[evctl]}")s kcat_json $(last "${times[kcat_json]}")s kcat_raw $(last "${times[kcat_raw]}")s"
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -A med=() rps=()
+for t in "${tools[@]}"; do
+	med[$t]=$(echo "${times[$t]}" | median)
+	rps[$t]=$(awk -v n="$EVENTS" -v s="${med[$t]}" 'BEGIN {printf "%d", n / s}')
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+vs_json=$(ratio "${rps[evctl]}" "${rps[kcat_json]}")
+vs_raw=$(ratio "${rps[evctl]}" "${rps[kcat_raw]}")
+rss_mb=$(awk -v k="$max_rss_kb" 'BEGIN {printf "%.1f", k / 1024}')
+mark() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "PASS" : "MISS"}'; }
+json_mark=$(mark "$vs_json" 1)
+raw_mark=$(mark "$vs_raw" 0.5)
+rss_mark=$(awk -v v="$rss_mb" 'BEGIN {print (v < 150) ? "PASS" : "MISS"}')
+
+# ---- report ----------------------------------------------------------------
+echo
+echo "evctl tail benchmark: $EVENTS records of $TOPIC, $RUNS runs each (median), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+echo
+printf '%-20s %10s %12s %10s %10s  %s\n' tool median_s records/s vs_kcat_J vs_raw runs_s
+for t in "${tools[@]}"; do
+	printf '%-20s %10s %12s %10s %10s  %s\n' "${label[$t]}" "${med[$t]}" "${rps[$t]}" \
+		"$(ratio "${rps[$t]}" "${rps[kcat_json]}")" "$(ratio "${rps[$t]}" "${rps[kcat_raw]}")" "${times[$t]% }"
+done
+echo
+echo "evctl peak RSS (max over $RUNS runs): ${rss_mb} MB"
+echo
+echo "targets (shared/DESIGN.md):"
+printf '  %-38s %-5s %s\n' "evctl rate >= kcat -C -e -J rate" "$json_mark" "ratio $vs_json"
+printf '  %-38s %-5s %s\n' "evctl rate >= 1/2 of kcat -C -e rate" "$raw_mark" "ratio $vs_raw (aim)"
+printf '  %-38s %-5s %s\n' "evctl peak RSS < 150 MB" "$rss_mark" "${rss_mb} MB"
+echo
+echo "RESULT events=$EVENTS runs=$RUNS evctl_s=${med[evctl]} kcat_json_s=${med[kcat_json]} kcat_raw_s=${med[kcat_raw]} evctl_rps=${rps[evctl]} kcat_json_rps=${rps[kcat_json]} kcat_raw_rps=${rps[kcat_raw]} vs_kcat_json=$vs_json vs_kcat_raw=$vs_raw evctl_rss_mb=$rss_mb"
