@@ -132,3 +132,108 @@ func (a *Admin) cleanupPolicies(ctx context.Context, infos []TopicInfo) (map[str
 	}
 	return out, nil
 }
+
+// ErrTopicExists is wrapped by CreateTopic's error when the topic exists.
+var ErrTopicExists = errors.New("topic exists")
+
+// TopicDescription is what a copy of a topic needs to know of it.
+type TopicDescription struct {
+	Name       string
+	Partitions int
+	// Configs holds the topic's own settings (cleanup.policy=compact...),
+	// not the broker defaults it inherits.
+	Configs map[string]string
+}
+
+// DescribeTopic returns a topic's partition count and its non-default
+// configs; an *UnknownTopicError when it does not exist.
+func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescription, error) {
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return TopicDescription{}, err
+	}
+	t, ok := md.Topics[name]
+	if !ok || t.Error.Code() == kafka.ErrUnknownTopicOrPart || t.Error.Code() == kafka.ErrUnknownTopic {
+		return TopicDescription{}, unknownTopic(name, topicNames(md))
+	}
+	if t.Error.Code() != kafka.ErrNoError {
+		return TopicDescription{}, fmt.Errorf("topic %q: %w", name, t.Error)
+	}
+	desc := TopicDescription{Name: name, Partitions: len(t.Partitions), Configs: map[string]string{}}
+
+	ctx, cancel := a.cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := a.ac.DescribeConfigs(ctx, []kafka.ConfigResource{{Type: kafka.ResourceTopic, Name: name}},
+		kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	if err != nil {
+		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return TopicDescription{}, unreachable(ctx, a.cfg, a.logs, err)
+		}
+		return TopicDescription{}, fmt.Errorf("cannot describe topic %q: %w", name, err)
+	}
+	for _, r := range res {
+		if r.Error.Code() != kafka.ErrNoError {
+			return TopicDescription{}, fmt.Errorf("cannot describe topic %q: %w", name, r.Error)
+		}
+		for k, e := range r.Config {
+			if e.Source == kafka.ConfigSourceDynamicTopic && !e.IsSensitive {
+				desc.Configs[k] = e.Value
+			}
+		}
+	}
+	return desc, nil
+}
+
+// CreateTopic creates a topic with the brokers' default replication
+// factor. Its error wraps ErrTopicExists when the topic exists.
+func (a *Admin) CreateTopic(ctx context.Context, name string, partitions int, configs map[string]string) error {
+	if partitions <= 0 {
+		return fmt.Errorf("cannot create topic %q with %d partitions", name, partitions)
+	}
+	ctx, cancel := a.cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := a.ac.CreateTopics(ctx, []kafka.TopicSpecification{{
+		Topic: name, NumPartitions: partitions, ReplicationFactor: -1, Config: configs,
+	}}, kafka.SetAdminOperationTimeout(a.cfg.timeout()), kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	if err != nil {
+		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return unreachable(ctx, a.cfg, a.logs, err)
+		}
+		return fmt.Errorf("cannot create topic %q: %w", name, err)
+	}
+	for _, r := range res {
+		switch r.Error.Code() {
+		case kafka.ErrNoError:
+		case kafka.ErrTopicAlreadyExists:
+			return fmt.Errorf("cannot create topic %q: %w", name, ErrTopicExists)
+		default:
+			if isUnreachable(r.Error) {
+				return unreachable(ctx, a.cfg, a.logs, r.Error)
+			}
+			return fmt.Errorf("cannot create topic %q: %w", name, r.Error)
+		}
+	}
+	return nil
+}
+
+// GroupOffsets returns the offsets group has committed on every partition
+// of topics, -1 where it has none. It reads only stable offsets: while a
+// transaction that commits offsets for the group is open, it waits for it
+// to end (a killed copier's, for at most its transaction timeout).
+func (a *Admin) GroupOffsets(ctx context.Context, group string, topics []string) (map[TopicPartition]int64, error) {
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return nil, err
+	}
+	var tps []TopicPartition
+	for _, topic := range topics {
+		t, ok := md.Topics[topic]
+		if !ok || t.Error.Code() != kafka.ErrNoError {
+			return nil, unknownTopic(topic, topicNames(md))
+		}
+		for _, p := range t.Partitions {
+			tps = append(tps, TopicPartition{topic, p.ID})
+		}
+	}
+	return groupOffsets(ctx, a.cfg, a.logs, a.ac, group, tps, a.cfg.timeout()+DefaultTransactionTimeout)
+}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -72,5 +73,73 @@ func TestAdminTopics(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"balances", "events"}, names); diff != "" {
 		t.Errorf("TopicNames (-want +got):\n%s", diff)
+	}
+}
+
+func TestCreateDescribeTopic(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "existing")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	if err := a.CreateTopic(ctx, "balances", 4, map[string]string{"cleanup.policy": "compact", "retention.ms": "60000"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.DescribeTopic(ctx, "balances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TopicDescription{Name: "balances", Partitions: 4, Configs: map[string]string{"cleanup.policy": "compact", "retention.ms": "60000"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DescribeTopic (-want +got):\n%s", diff)
+	}
+	got, err = a.DescribeTopic(ctx, "existing")
+	if err != nil || got.Partitions != 1 || len(got.Configs) != 0 {
+		t.Errorf("DescribeTopic(existing) = %+v, %v; want 1 partition, no own configs", got, err)
+	}
+
+	err = a.CreateTopic(ctx, "existing", 1, nil)
+	if !errors.Is(err, ErrTopicExists) {
+		t.Errorf("CreateTopic(existing) = %v, want ErrTopicExists", err)
+	}
+	var ute *UnknownTopicError
+	if _, err := a.DescribeTopic(ctx, "balance"); !errors.As(err, &ute) {
+		t.Errorf("DescribeTopic(balance) = %v, want *UnknownTopicError", err)
+	}
+}
+
+func TestGroupOffsets(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	got, err := a.GroupOffsets(ctx, "nobody", []string{"t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"t", 0}: -1, {"t", 1}: -1}, got); diff != "" {
+		t.Errorf("GroupOffsets of no group (-want +got):\n%s", diff)
+	}
+
+	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("x")}, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("y")})
+	topic := "t"
+	if _, err := a.ac.AlterConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: "g",
+		Partitions: []kafka.TopicPartition{{Topic: &topic, Partition: 1, Offset: 2}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = a.GroupOffsets(ctx, "g", []string{"t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"t", 0}: -1, {"t", 1}: 2}, got); diff != "" {
+		t.Errorf("GroupOffsets (-want +got):\n%s", diff)
 	}
 }

@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -106,4 +108,83 @@ func watermarks(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminC
 		return nil, nil, err
 	}
 	return low, high, nil
+}
+
+// errUnstable says a group's offsets are part of an open transaction.
+var errUnstable = errors.New("group offsets are part of an open transaction")
+
+// groupOffsets reads group's committed offsets of tps (-1: none), waiting
+// up to unstableWait for open transactions that commit offsets to end.
+func groupOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+	group string, tps []TopicPartition, unstableWait time.Duration) (map[TopicPartition]int64, error) {
+	deadline := time.Now().Add(unstableWait)
+	for {
+		offs, err := groupOffsetsOnce(ctx, cfg, logs, ac, group, tps)
+		if !errors.Is(err, errUnstable) || time.Now().After(deadline) {
+			return offs, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+	group string, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	out := make(map[TopicPartition]int64, len(tps))
+	if len(tps) == 0 {
+		return out, nil
+	}
+	req := kafka.ConsumerGroupTopicPartitions{Group: group}
+	for _, tp := range tps {
+		topic := tp.Topic
+		req.Partitions = append(req.Partitions, kafka.TopicPartition{Topic: &topic, Partition: tp.Partition})
+	}
+	ctx, cancel := cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := ac.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{req},
+		kafka.SetAdminRequireStableOffsets(true), kafka.SetAdminRequestTimeout(cfg.timeout()))
+	if err != nil {
+		if isUnstable(err) {
+			return nil, errUnstable
+		}
+		if isCode(err, kafka.ErrGroupIDNotFound) {
+			err = nil // no group, no offsets
+		} else if isUnreachable(err) || ctx.Err() != nil {
+			return nil, unreachable(ctx, cfg, logs, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the offsets of group %q: %w", group, err)
+		}
+	}
+	for _, g := range res.ConsumerGroupsTopicPartitions {
+		for _, p := range g.Partitions {
+			if p.Error != nil && !isCode(p.Error, kafka.ErrGroupIDNotFound) {
+				if isUnstable(p.Error) {
+					return nil, errUnstable
+				}
+				return nil, fmt.Errorf("cannot read the offsets of group %q on %s[%d]: %w", group, topicOf(p), p.Partition, p.Error)
+			}
+			off := int64(p.Offset)
+			if off < 0 {
+				off = -1
+			}
+			out[TopicPartition{topicOf(p), p.Partition}] = off
+		}
+	}
+	for _, tp := range tps {
+		if _, ok := out[tp]; !ok {
+			out[tp] = -1
+		}
+	}
+	return out, nil
+}
+
+func isUnstable(err error) bool { return isCode(err, kafka.ErrUnstableOffsetCommit) }
+
+func isCode(err error, code kafka.ErrorCode) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.Code() == code
 }

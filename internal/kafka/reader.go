@@ -233,6 +233,11 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 // offsetsForTime returns, for a Time position, each partition's offset of
 // the first record at or after that time.
 func (r *Reader) offsetsForTime(ctx context.Context, p position.Position, tps []topicPartition, level kafka.IsolationLevel) (map[topicPartition]int64, error) {
+	return offsetsForTime(ctx, r.cfg, r.logs, r.ac, p, tps, level)
+}
+
+func offsetsForTime(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+	p position.Position, tps []topicPartition, level kafka.IsolationLevel) (map[topicPartition]int64, error) {
 	if !p.NeedsTime() {
 		return nil, nil
 	}
@@ -240,7 +245,7 @@ func (r *Reader) offsetsForTime(ctx context.Context, p position.Position, tps []
 	for _, tp := range tps {
 		specs[tp] = kafka.NewOffsetSpecForTimestamp(p.Time.UnixMilli())
 	}
-	return listOffsets(ctx, r.cfg, r.logs, r.ac, specs, level)
+	return listOffsets(ctx, cfg, logs, ac, specs, level)
 }
 
 // Ranges returns what the reader reads, partition by partition, in topic
@@ -297,10 +302,19 @@ func (r *Reader) message(e *kafka.Message) (*record.Message, error) {
 		r.finish(ps)
 		return nil, nil
 	}
+	m := toMessage(ps.topic, e)
+	if ps.end >= 0 && off+1 >= ps.end {
+		r.finish(ps)
+	}
+	return m, nil
+}
+
+// toMessage converts a fetched message of topic.
+func toMessage(topic string, e *kafka.Message) *record.Message {
 	m := &record.Message{
-		Topic:     ps.topic,
-		Partition: tp.Partition,
-		Offset:    off,
+		Topic:     topic,
+		Partition: e.TopicPartition.Partition,
+		Offset:    int64(e.TopicPartition.Offset),
 		Key:       e.Key,
 		Value:     e.Value,
 	}
@@ -313,10 +327,7 @@ func (r *Reader) message(e *kafka.Message) (*record.Message, error) {
 			m.Headers[i] = record.RawHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	if ps.end >= 0 && off+1 >= ps.end {
-		r.finish(ps)
-	}
-	return m, nil
+	return m
 }
 
 func topicOf(tp kafka.TopicPartition) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,9 +38,31 @@ type Writer struct {
 	err error // the first delivery failure
 }
 
-// NewWriter returns a Writer; it does not touch the network.
-func NewWriter(cfg Config) (*Writer, error) {
-	m, err := cfg.configMap(writeDefaults)
+// WriterOptions tune a Writer.
+type WriterOptions struct {
+	// Partitioner places records whose Partition is negative (see
+	// Partitioners); empty means murmur2_random, where the Java clients put
+	// keys. A -X partitioner property overrides it.
+	Partitioner string
+}
+
+// NewWriter returns a Writer; it does not touch the network. At most one
+// WriterOptions is used.
+func NewWriter(cfg Config, opts ...WriterOptions) (*Writer, error) {
+	defaults := writeDefaults
+	if len(opts) > 0 && opts[0].Partitioner != "" {
+		if err := CheckPartitioner(opts[0].Partitioner); err != nil {
+			return nil, err
+		}
+		defaults = append(slices.Clip(defaults), [2]string{"partitioner", librdkafkaPartitioner(opts[0].Partitioner)})
+	}
+	return newWriter(cfg, defaults)
+}
+
+// newWriter returns a Writer over a producer configured with defaults,
+// then the user's properties.
+func newWriter(cfg Config, defaults [][2]string) (*Writer, error) {
+	m, err := cfg.configMap(defaults)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +81,7 @@ func (w *Writer) reports() {
 	for ev := range w.p.Events() {
 		switch e := ev.(type) {
 		case *kafka.Message:
-			if err := e.TopicPartition.Error; err != nil {
+			if err := e.TopicPartition.Error; err != nil && !purged(err) {
 				w.fail(fmt.Errorf("cannot deliver to topic %q: %w", topicOf(e.TopicPartition), err))
 			}
 			w.pending.Add(-1)
@@ -68,6 +91,13 @@ func (w *Writer) reports() {
 			}
 		}
 	}
+}
+
+// purged reports whether a delivery failed because an aborted transaction
+// discarded the record, which is what the abort asked for.
+func purged(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && (ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight)
 }
 
 func (w *Writer) fail(err error) {
@@ -84,8 +114,10 @@ func (w *Writer) failure() error {
 	return w.err
 }
 
-// Produce queues m for its topic; the partitioner picks the partition
-// from the key (m.Partition and m.Offset are ignored). Nil and empty keys
+// Produce queues m for its topic: to partition m.Partition when it is 0 or
+// more, else (AnyPartition) to the one the partitioner picks from the key;
+// a record built from scratch must set Partition to AnyPartition, as the
+// zero value names partition 0. m.Offset is ignored. Nil and empty keys
 // and values stay apart, headers keep their order and repeats, and a
 // non-zero Timestamp is kept as the record's create time. It waits while
 // librdkafka's queue is full, at most for the timeout without progress.
@@ -94,8 +126,12 @@ func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
 		return err
 	}
 	topic := m.Topic
+	partition := kafka.PartitionAny
+	if m.Partition >= 0 {
+		partition = m.Partition
+	}
 	km := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: partition},
 		Key:            m.Key,
 		Value:          m.Value,
 		Timestamp:      m.Timestamp,
@@ -116,6 +152,9 @@ func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
 		w.pending.Add(-1)
 		var ke kafka.Error
 		if !errors.As(err, &ke) || ke.Code() != kafka.ErrQueueFull {
+			if partition >= 0 {
+				return fmt.Errorf("cannot produce to topic %q partition %d: %w", topic, partition, err)
+			}
 			return fmt.Errorf("cannot produce to topic %q: %w", topic, err)
 		}
 		// The queue drains as the brokers acknowledge; let it.

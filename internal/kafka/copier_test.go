@@ -1,0 +1,663 @@
+package kafka
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// seedSource writes n records round-robin over partitions of topic: keys,
+// null and empty values, repeated headers and distinct timestamps.
+func seedSource(t testing.TB, cfg Config, topic string, partitions, n int) {
+	t.Helper()
+	base := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	rs := make([]*kgo.Record, n)
+	for i := range rs {
+		r := &kgo.Record{Topic: topic, Partition: int32(i % partitions), Key: fmt.Appendf(nil, "acct-%04d", i%97),
+			Value: fmt.Appendf(nil, "event-%d", i), Timestamp: base.Add(time.Duration(i) * time.Millisecond)}
+		switch i % 10 {
+		case 3:
+			r.Value = nil
+		case 4:
+			r.Value = []byte{}
+		case 5:
+			r.Key = nil
+		case 6:
+			r.Headers = []kgo.RecordHeader{{Key: "h", Value: []byte("1")}, {Key: "x", Value: nil}, {Key: "h", Value: []byte{}}}
+		}
+		rs[i] = r
+	}
+	produce(t, cfg, rs...)
+}
+
+// copyLoop copies from cp to dst, keeping partitions, checkpointing every
+// every records; it stops after limit records (checkpointed) when limit > 0,
+// or at io.EOF. It returns how many records it copied.
+func copyLoop(ctx context.Context, cp *Copier, dst string, every, limit int) (int, error) {
+	n := 0
+	for limit <= 0 || n < limit {
+		m, err := cp.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return n, cp.Checkpoint(ctx)
+		}
+		if err != nil {
+			return n, err
+		}
+		out := *m
+		out.Topic = dst
+		if err := cp.Write(ctx, &out); err != nil {
+			return n, err
+		}
+		n++
+		if n%every == 0 {
+			if err := cp.Checkpoint(ctx); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, cp.Checkpoint(ctx)
+}
+
+func newCopier(t testing.TB, cfg Config, opts CopyOptions) *Copier {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cp, err := NewCopier(ctx, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cp.Close() })
+	return cp
+}
+
+// checkCopy reads src and dst (read_committed) and requires dst to hold
+// every record of src exactly once, on the same partition, in order, byte
+// for byte.
+func checkCopy(t *testing.T, cfg Config, src, dst string) {
+	t.Helper()
+	waitStable(t, cfg, dst)
+	want := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{src}}))
+	got := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{dst}}))
+	strip := func(ms []*record.Message) map[int32][]*record.Message {
+		out := map[int32][]*record.Message{}
+		for _, m := range ms {
+			c := *m
+			c.Topic, c.Offset = "", 0
+			out[m.Partition] = append(out[m.Partition], &c)
+		}
+		return out
+	}
+	if diff := cmp.Diff(strip(want), strip(got)); diff != "" {
+		t.Errorf("destination differs from the source (-want +got):\n%s", diff)
+	}
+	if len(got) != len(want) {
+		t.Errorf("destination has %d records, source %d", len(got), len(want))
+	}
+}
+
+// waitStable waits until no open transaction holds back topic's
+// read_committed end, and returns how long that took.
+func waitStable(t testing.TB, cfg Config, topic string) time.Duration {
+	t.Helper()
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	start := time.Now()
+	deadline := start.Add(60 * time.Second)
+	ctx := context.Background()
+	for {
+		md, err := clusterMetadata(ctx, cfg, a.logs, a.ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tps []topicPartition
+		for _, p := range md.Topics[topic].Partitions {
+			tps = append(tps, topicPartition{topic, p.ID})
+		}
+		_, stable, err := watermarks(ctx, cfg, a.logs, a.ac, tps, kafka.IsolationLevelReadCommitted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, high, err := watermarks(ctx, cfg, a.logs, a.ac, tps, kafka.IsolationLevelReadUncommitted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmp.Equal(stable, high, cmp.AllowUnexported(topicPartition{})) {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %q: open transactions after 60s: stable %v, high %v", topic, stable, high)
+		}
+		<-time.After(50 * time.Millisecond) // poll the condition, bounded by the deadline above
+	}
+}
+
+func groupOffsetsOf(t testing.TB, cfg Config, group string, topics ...string) map[TopicPartition]int64 {
+	t.Helper()
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	offs, err := a.GroupOffsets(context.Background(), group, topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offs
+}
+
+func TestCopyExactlyOnce(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "src", "dst")
+	seedSource(t, cfg, "src", 3, 300)
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, DestTopic: "dst"})
+	if cp.Resumed() {
+		t.Error("Resumed() on a new group")
+	}
+	if cp.DestPartitions() != 3 {
+		t.Errorf("DestPartitions() = %d, want 3", cp.DestPartitions())
+	}
+	want := []PartitionRange{
+		{Topic: "src", Partition: 0, Low: 0, High: 100, Start: 0, End: 100},
+		{Topic: "src", Partition: 1, Low: 0, High: 100, Start: 0, End: 100},
+		{Topic: "src", Partition: 2, Low: 0, High: 100, Start: 0, End: 100},
+	}
+	if diff := cmp.Diff(want, cp.Ranges()); diff != "" {
+		t.Errorf("Ranges() (-want +got):\n%s", diff)
+	}
+	if r := cp.Remaining(); r != 300 {
+		t.Errorf("Remaining() = %d before the copy, want 300", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, err := copyLoop(ctx, cp, "dst", 40, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 300 {
+		t.Errorf("copied %d records, want 300", n)
+	}
+	if r := cp.Remaining(); r != 0 {
+		t.Errorf("Remaining() = %d after the copy", r)
+	}
+	if _, err := cp.Read(ctx); !errors.Is(err, io.EOF) {
+		t.Errorf("Read after the end = %v, want io.EOF", err)
+	}
+	checkCopy(t, cfg, "src", "dst")
+	offs := groupOffsetsOf(t, cfg, "g", "src")
+	if diff := cmp.Diff(map[TopicPartition]int64{{"src", 0}: 100, {"src", 1}: 100, {"src", 2}: 100}, offs); diff != "" {
+		t.Errorf("group offsets (-want +got):\n%s", diff)
+	}
+
+	// A finished group: a new copier is done at once.
+	again := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if !again.Resumed() {
+		t.Error("Resumed() = false on a group with offsets")
+	}
+	if n, err := copyLoop(ctx, again, "dst", 40, 0); err != nil || n != 0 {
+		t.Errorf("copy of a finished group: %d records, %v", n, err)
+	}
+}
+
+func TestCopyResume(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "src", "dst")
+	seedSource(t, cfg, "src", 3, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	first := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, first, "dst", 25, 120); err != nil || n != 120 {
+		t.Fatalf("first copy: %d records, %v", n, err)
+	}
+	// Written but never checkpointed: Close aborts it.
+	for range 7 {
+		m, err := first.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Topic = "dst"
+		if err := first.Write(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if !second.Resumed() {
+		t.Error("Resumed() = false")
+	}
+	var started int64
+	for _, r := range second.Ranges() {
+		started += r.Start
+	}
+	if started != 120 {
+		t.Errorf("ranges start at %d records in all, want 120: %+v", started, second.Ranges())
+	}
+	if n, err := copyLoop(ctx, second, "dst", 25, 0); err != nil || n != 180 {
+		t.Fatalf("resumed copy: %d records, %v; want 180", n, err)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// TestCopyCrash leaves a transaction open with records and with offsets,
+// as a killed process does, and resumes: the broker aborts the open
+// transaction on its timeout and nothing is duplicated.
+func TestCopyCrash(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "src", "dst")
+	cfg.Props = [][2]string{{"transaction.timeout.ms", "3000"}}
+	seedSource(t, cfg, "src", 3, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	first := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, first, "dst", 50, 100); err != nil || n != 100 {
+		t.Fatalf("first copy: %d records, %v", n, err)
+	}
+	for range 30 {
+		m, err := first.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Topic = "dst"
+		if err := first.Write(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Half a checkpoint: the offsets are in the transaction, the commit never comes.
+	var offsets []kafka.TopicPartition
+	for _, p := range first.order {
+		if p.assigned && p.next > p.start {
+			offsets = append(offsets, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.next)})
+		}
+	}
+	md, err := first.c.GetConsumerGroupMetadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.w.p.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
+		t.Fatal(err)
+	}
+	first.crash()
+
+	start := time.Now()
+	second := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	t.Logf("resumed copier started after %v (transaction timeout 3s)", time.Since(start))
+	var started int64
+	for _, r := range second.Ranges() {
+		started += r.Start
+	}
+	if started != 100 {
+		t.Errorf("ranges start at %d records in all, want the 100 committed: %+v", started, second.Ranges())
+	}
+	if n, err := copyLoop(ctx, second, "dst", 50, 0); err != nil || n != 200 {
+		t.Fatalf("resumed copy: %d records, %v; want 200", n, err)
+	}
+	t.Logf("resumed copy done after %v", time.Since(start))
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// crash drops the copier as a killed process would: no abort, no commit.
+// The consumer still leaves the group, which a killed process does only
+// when its session times out.
+func (cp *Copier) crash() {
+	cp.closing = true
+	cp.inTxn = false
+	cp.release()
+}
+
+func TestCopyTwoMembers(t *testing.T) {
+	cfg, _ := newCluster(t, 4, "src", "dst")
+	// The first member learns of the second at its next heartbeat.
+	cfg.Props = [][2]string{{"heartbeat.interval.ms", "100"}}
+	const n = 40_000
+	seedSource(t, cfg, "src", 4, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	// Both join before either reads, so the group splits the partitions.
+	cps := []*Copier{
+		newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}}),
+		newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "g-second"}),
+	}
+	if cps[0].TransactionalID() == cps[1].TransactionalID() {
+		t.Fatalf("both copiers use transactional id %q", cps[0].TransactionalID())
+	}
+	counts := make([]int, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, cp := range cps {
+		wg.Go(func() { counts[i], errs[i] = copyLoop(ctx, cp, "dst", 1000, 0) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("records copied by each member: %v", counts)
+	if counts[0]+counts[1] < n {
+		t.Errorf("copied %v records, want %d in all", counts, n)
+	}
+	if counts[0] == 0 || counts[1] == 0 {
+		t.Errorf("members copied %v records: the group did not split the work", counts)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// TestCopyWaitsForGroup: a member whose own partitions are done keeps
+// reading until the slow member is done too, and only then ends.
+func TestCopyWaitsForGroup(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	cfg.Props = [][2]string{{"heartbeat.interval.ms", "100"}}
+	// The slow member joins first and takes everything; the fast one's
+	// join makes it share.
+	slow := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "slow"})
+	fast := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "fast"})
+	var seq atomic.Int64
+	var fastEOF, slowLast atomic.Int64
+	var fastN, slowN int
+	var fastErr, slowErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		fastN, fastErr = copyLoop(ctx, fast, "dst", 500, 0)
+		fastEOF.Store(seq.Add(1))
+	})
+	wg.Go(func() {
+		// A transaction per record: far slower than the fast member.
+		for {
+			m, err := slow.Read(ctx)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				slowErr = err
+				return
+			}
+			m.Topic = "dst"
+			if slowErr = slow.Write(ctx, m); slowErr != nil {
+				return
+			}
+			if slowErr = slow.Checkpoint(ctx); slowErr != nil {
+				return
+			}
+			slowN++
+			slowLast.Store(seq.Add(1))
+		}
+	})
+	wg.Wait()
+	if fastErr != nil || slowErr != nil {
+		t.Fatal(fastErr, slowErr)
+	}
+	t.Logf("fast copied %d, slow %d", fastN, slowN)
+	if fastN+slowN != 2000 {
+		t.Errorf("copied %d+%d records, want 2000", fastN, slowN)
+	}
+	if fastN == 0 || slowN == 0 {
+		t.Errorf("fast copied %d, slow %d: the group did not split the work", fastN, slowN)
+	}
+	if fastEOF.Load() < slowLast.Load() {
+		t.Errorf("the fast member ended (event %d) before the slow one's last checkpoint (event %d)", fastEOF.Load(), slowLast.Load())
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+func TestCopyTransactionalSource(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "src", "dst")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers), kgo.TransactionalID("source-producer"), kgo.DefaultProduceTopic("src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, end := range []kgo.TransactionEndTry{kgo.TryCommit, kgo.TryAbort, kgo.TryCommit} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, cp, "dst", 2, 0); err != nil || n != 6 {
+		t.Fatalf("copy: %d records, %v; want the 6 committed", n, err)
+	}
+	// The group's offset is past the last transaction marker.
+	if off := groupOffsetsOf(t, cfg, "g", "src")[TopicPartition{"src", 0}]; off != cp.Ranges()[0].End {
+		t.Errorf("group offset %d, want the captured end %d", off, cp.Ranges()[0].End)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+func TestCopyFromTo(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 40) // 20 a partition
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, From: mustPos(t, "5"), To: mustPos(t, "-5")})
+	for _, r := range cp.Ranges() {
+		if r.Start != 5 || r.End != 15 {
+			t.Errorf("range %+v, want 5..15", r)
+		}
+	}
+	if n, err := copyLoop(ctx, cp, "dst", 7, 0); err != nil || n != 20 {
+		t.Fatalf("copy: %d records, %v; want 20", n, err)
+	}
+	got := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{"dst"}}))
+	for _, m := range got {
+		i, _ := strconv.Atoi(strings.TrimPrefix(string(m.Value), "event-"))
+		if off := i / 2; len(m.Value) > 0 && (off < 5 || off >= 15) {
+			t.Errorf("copied source offset %d, outside 5..15", off)
+		}
+	}
+	if len(got) != 20 {
+		t.Errorf("destination has %d records, want 20", len(got))
+	}
+}
+
+func TestCopyAbort(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "src", "dst")
+	seedSource(t, cfg, "src", 1, 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if _, err := copyLoop(ctx, cp, "dst", 5, 5); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		m, err := cp.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Topic = "dst"
+		if err := cp.Write(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cp.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The aborted records come again.
+	m, err := cp.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Offset != 5 {
+		t.Errorf("after the abort, read offset %d, want 5", m.Offset)
+	}
+	m.Topic = "dst"
+	if err := cp.Write(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := copyLoop(ctx, cp, "dst", 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+func TestCopyUnreachable(t *testing.T) {
+	cfg := Config{Brokers: closedPort(t), Timeout: time.Second}
+	start := time.Now()
+	_, err := NewCopier(context.Background(), cfg, CopyOptions{Group: "g", Topics: []string{"t"}})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	if took := time.Since(start); took > 3*cfg.Timeout {
+		t.Errorf("took %v", took)
+	}
+}
+
+func TestCopyNeedsGroup(t *testing.T) {
+	_, err := NewCopier(context.Background(), Config{Brokers: "x:1"}, CopyOptions{Topics: []string{"t"}})
+	if err == nil || !strings.Contains(err.Error(), "group") {
+		t.Errorf("err = %v, want it to ask for a group", err)
+	}
+}
+
+// TestCopyKillResume kills a copier process (SIGKILL) in the middle of a
+// transaction and resumes in this one; it logs how long the resumed run
+// waited. The killed member's session and open transaction both time out
+// after 10 s by default.
+func TestCopyKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the killed member's timeouts")
+	}
+	for _, stage := range []string{"records", "offsets"} {
+		t.Run(stage, func(t *testing.T) {
+			cfg, _ := newCluster(t, 3, "src", "dst")
+			seedSource(t, cfg, "src", 3, 3000)
+
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCopyHelperProcess$")
+			cmd.Env = append(os.Environ(), "EVCTL_COPY_HELPER="+stage, "EVCTL_BROKERS="+cfg.Brokers)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			ready := false
+			for sc.Scan() {
+				if sc.Text() == "ready-to-kill" {
+					ready = true
+					break
+				}
+			}
+			if !ready {
+				_ = cmd.Wait()
+				t.Fatalf("helper did not get ready: %s", stderr.String())
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			killed := time.Now()
+
+			cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+			t.Logf("%s: NewCopier took %v after the kill", stage, time.Since(killed))
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			m, err := cp.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: first record %v after the kill", stage, time.Since(killed))
+			m.Topic = "dst"
+			if err := cp.Write(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			n, err := copyLoop(ctx, cp, "dst", 500, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: resumed copy of %d records done %v after the kill", stage, n+1, time.Since(killed))
+			if !cp.Resumed() {
+				t.Error("Resumed() = false")
+			}
+			wait := waitStable(t, cfg, "dst")
+			t.Logf("%s: destination stable %v after the kill (waited %v for it)", stage, time.Since(killed), wait)
+			checkCopy(t, cfg, "src", "dst")
+		})
+	}
+}
+
+// TestCopyHelperProcess is the process TestCopyKillResume kills: it
+// checkpoints 1000 records, writes 200 more in an open transaction (and,
+// for "offsets", sends their offsets too) and waits to be killed.
+func TestCopyHelperProcess(t *testing.T) {
+	stage := os.Getenv("EVCTL_COPY_HELPER")
+	if stage == "" {
+		t.Skip("run by TestCopyKillResume")
+	}
+	cfg := Config{Brokers: os.Getenv("EVCTL_BROKERS"), Timeout: 10 * time.Second}
+	ctx := context.Background()
+	cp, err := NewCopier(ctx, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := copyLoop(ctx, cp, "dst", 500, 1000); err != nil || n != 1000 {
+		t.Fatal(n, err)
+	}
+	for range 200 {
+		m, err := cp.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Topic = "dst"
+		if err := cp.Write(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cp.w.p.Flush(10_000); err != 0 {
+		t.Fatalf("%d records not flushed", err)
+	}
+	if stage == "offsets" {
+		var offsets []kafka.TopicPartition
+		for _, p := range cp.order {
+			if p.assigned && p.next > p.start {
+				offsets = append(offsets, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.next)})
+			}
+		}
+		md, err := cp.c.GetConsumerGroupMetadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.w.p.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("ready-to-kill")
+	select {} // killed here
+}
