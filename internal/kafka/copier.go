@@ -44,7 +44,8 @@ type CopyOptions struct {
 	// Group-hostname-pid, unique per process. Group generations fence
 	// zombies (KIP-447), so uniqueness is all it needs.
 	TransactionalID string
-	// DestTopic is the destination topic, for DestPartitions; optional.
+	// DestTopic is where Write produces, whatever topic a record names;
+	// empty: the record's own topic.
 	DestTopic string
 	// CheckpointAfter makes Read checkpoint on its own, before returning a
 	// record, once the open transaction is this old, so that a slow copy
@@ -531,14 +532,21 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 }
 
 // Write produces m inside the current transaction, beginning one if
-// needed: to partition m.Partition when it is 0 or more, else
-// (AnyPartition) to the one murmur2_random picks from the key.
+// needed: to DestTopic, at partition m.Partition when it is 0 or more,
+// else (AnyPartition) to the one murmur2_random picks from the key.
 func (cp *Copier) Write(ctx context.Context, m *record.Message) error {
 	if cp.err != nil {
 		return cp.err
 	}
 	if err := cp.begin(); err != nil {
 		return err
+	}
+	if cp.opts.DestTopic != "" && m.Topic != cp.opts.DestTopic {
+		// A record read from the source names the source: never write
+		// back into it.
+		out := *m
+		out.Topic = cp.opts.DestTopic
+		m = &out
 	}
 	return cp.w.Produce(ctx, m)
 }
