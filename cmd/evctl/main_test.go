@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,6 +44,7 @@ func TestMain(m *testing.M) {
 //	waitenv file                                 wait for an export file (evctl dev --env-file) and export its variables
 //	interrupt-on regexp N cmd [args...]          run cmd, send SIGINT once its stdout matches regexp, require exit N;
 //	                                             its output lands in interrupted.stdout and interrupted.stderr
+//	sortfile file                                sort a file's lines in place (partitions interleave in no fixed order)
 //	avrov2produce topic                          write records with confluent-kafka-go's avrov2 serializer to topic,
 //	                                             topic.refs and topic.evo (see crosscheck_test.go)
 func TestScripts(t *testing.T) {
@@ -67,6 +69,7 @@ func TestScripts(t *testing.T) {
 			"slowregistry":  cmdSlowRegistry,
 			"waitenv":       cmdWaitEnv,
 			"interrupt-on":  cmdInterruptOn,
+			"sortfile":      cmdSortFile,
 			"avrov2produce": cmdAvroV2Produce,
 		},
 	})
@@ -258,4 +261,19 @@ func lookPath(ts *testscript.TestScript, name string) string {
 	}
 	ts.Fatalf("%s not found on the script's PATH", name)
 	return ""
+}
+
+func cmdSortFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sortfile file")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	lines := strings.SplitAfter(string(b), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	slices.Sort(lines)
+	ts.Check(os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644))
 }

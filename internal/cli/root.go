@@ -84,6 +84,8 @@ Exit status: 0 ok, 1 a negative answer (--strict met undecodable records),
 
 	cmd.AddCommand(
 		NewCmdTail(f, nil),
+		NewCmdHistory(f, nil),
+		NewCmdReplay(f, nil),
 		NewCmdTopics(f, nil),
 		NewCmdDecode(f, nil),
 		NewCmdDev(f, nil),

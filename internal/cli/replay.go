@@ -1,0 +1,845 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/position"
+	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/replay"
+	"github.com/evctl/evctl/internal/schema"
+)
+
+// ReplayOptions are `evctl replay`'s inputs.
+type ReplayOptions struct {
+	IO       *iostreams.IOStreams
+	Kafka    func() (kafka.Config, error)
+	Registry func() (*schema.RegistryClient, error)
+	Now      func() time.Time
+
+	Topics   []string
+	FromFile string
+	ToTopic  string
+	ToFile   string
+
+	From, To   string
+	Keys       []string
+	KeysFrom   string
+	Types      []string
+	Filter     string
+	Projection string
+	Emit       string // final or changes
+	OnError    string // fail or skip
+
+	Create     bool
+	Partitions int
+	Configs    []string
+	Append     bool
+	Group      string
+	Resume     bool
+
+	Timestamps   string // original or now
+	DropHeaders  []string
+	SetHeaders   []string
+	Provenance   bool
+	ByKey        bool
+	Raw          bool
+	DryRun       bool
+	Rate         string
+	Pace         string
+	CheckpointN  int
+	NoProgress   bool
+	rate, pace   float64
+	keySet       map[string]bool
+	setHeaderRaw []record.RawHeader
+}
+
+// NewCmdReplay is `evctl replay`.
+func NewCmdReplay(f *Factory, runF func(context.Context, *ReplayOptions) error) *cobra.Command {
+	opts := &ReplayOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "replay <topic>... {--to-topic <topic> | --to-file <file> | --projection <spec>} [flags]",
+		Short: "Replay events into a fresh topic, a capture file or a projection",
+		Long: `Replay the records of one or more topics (or of a capture file, with
+--from-file) into a topic, a capture file, or a projection.
+
+Into a topic (--to-topic) the copy is faithful and exactly once: the same
+key and value bytes (schema ids kept), headers, timestamps, and the same
+partition number when the partition counts match (else by key, so every
+aggregate keeps its order). It runs in Kafka transactions that commit the
+source progress of a consumer group (--group, by default derived from the
+source and destination) with the records. Kill it at any moment and run
+it again with --resume: a read_committed reader of the destination sees
+every selected record exactly once, in source order per partition.
+Several processes with the same --group split the source partitions
+between them. Ctrl-C stops at a transaction boundary.
+
+The destination must exist (--create makes it with the source's partition
+count and configs; --partitions and --config change them); a destination
+that already holds records needs --append, so nobody replays twice into
+one topic by mistake.
+
+Selection: --from/--to positions (as tail), --key (repeatable) or
+--keys-from FILE (one key per line), --type (event types, full or short
+names), --filter (jq over the decoded record). Changes on the way:
+--timestamps now, --drop-header, --set-header k=v, --provenance (adds
+evctl-source-topic/-partition/-offset headers), --by-key.
+
+--to-file writes the capture format (--raw: byte-exact, replayable with
+--from-file). --projection folds every aggregate's events with a spec
+(docs/projections.md) and writes one record per aggregate — key the id,
+value the state as JSON, a tombstone when the state is null — to
+--to-topic (created compacted), --to-file, or stdout; --emit changes
+writes every intermediate state instead.
+
+--dry-run counts what would be replayed, per partition and per type.
+--rate N/s caps the throughput; --pace original|Nx keeps the original
+spacing between events. A progress line runs on stderr when it is a
+terminal; a summary ends every run.`,
+		Example: `  $ evctl replay bank.account-events --to-topic bank.account-events.v2 --create
+  $ evctl replay bank.account-events --from @-7d --type MoneyWithdrawn --to-file withdrawals.jsonl --raw
+  $ evctl replay --from-file withdrawals.jsonl --to-topic staging.account-events --create
+  $ evctl replay bank.account-events --projection testdata/projections/account-balance.yaml --to-topic bank.account-balances.rebuilt --create
+  $ evctl replay bank.account-events --to-topic bank.account-events.v2 --group rebuild-2026-11 --resume
+  $ evctl replay bank.account-events --type AccountClosed --dry-run`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && opts.FromFile == "" {
+				return flagErrorf("name a source: one or more topics, or --from-file")
+			}
+			if len(args) > 0 && opts.FromFile != "" {
+				return flagErrorf("topics and --from-file exclude each other")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Topics = args
+			if err := validateReplay(opts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return replayRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeTopics(f),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.FromFile, "from-file", "", "replay a capture `file` (JSON lines; - for stdin) instead of topics")
+	fl.StringVar(&opts.ToTopic, "to-topic", "", "destination `topic`")
+	fl.StringVar(&opts.ToFile, "to-file", "", "destination capture `file` (- for stdout)")
+	fl.StringVar(&opts.From, "from", "", "start `position` (default: start)")
+	fl.StringVar(&opts.To, "to", "", "stop `position`, exclusive (default: the end when replay starts)")
+	fl.StringArrayVarP(&opts.Keys, "key", "k", nil, "only this key (repeatable)")
+	fl.StringVar(&opts.KeysFrom, "keys-from", "", "only the keys listed in this `file`, one per line")
+	fl.StringSliceVarP(&opts.Types, "type", "t", nil, "only these event types (full or short name)")
+	fl.StringVar(&opts.Filter, "filter", "", "only records for which this jq `expression` is truthy")
+	fl.StringVar(&opts.Projection, "projection", "", "fold aggregates with this projection spec `file`")
+	fl.StringVar(&opts.Emit, "emit", "final", "with --projection: {final|changes}")
+	fl.StringVar(&opts.OnError, "on-error", "fail", "with --projection, when a handler fails: {fail|skip}")
+	fl.BoolVar(&opts.Create, "create", false, "create the destination topic")
+	fl.IntVar(&opts.Partitions, "partitions", 0, "with --create: partition count (default: the source's)")
+	fl.StringArrayVar(&opts.Configs, "config", nil, "with --create: topic config `key=value` (repeatable)")
+	fl.BoolVar(&opts.Append, "append", false, "allow a destination topic that already has records")
+	fl.StringVar(&opts.Group, "group", "", "consumer group that records progress (default: evctl-replay.<source>.to.<destination>)")
+	fl.BoolVar(&opts.Resume, "resume", false, "continue a stopped replay of this --group into its destination")
+	fl.StringVar(&opts.Timestamps, "timestamps", "original", "record timestamps: {original|now}")
+	fl.StringArrayVar(&opts.DropHeaders, "drop-header", nil, "remove this header `key` (repeatable)")
+	fl.StringArrayVar(&opts.SetHeaders, "set-header", nil, "set header `key=value` (repeatable)")
+	fl.BoolVar(&opts.Provenance, "provenance", false, "add the source topic, partition and offset as headers")
+	fl.BoolVar(&opts.ByKey, "by-key", false, "partition by key even when the partition counts match")
+	fl.BoolVar(&opts.Raw, "raw", false, "with --to-file: keep the exact key and value bytes")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "count what would be replayed; write nothing")
+	fl.StringVar(&opts.Rate, "rate", "", "cap throughput at N records per second (`N/s`)")
+	fl.StringVar(&opts.Pace, "pace", "", "keep the original spacing between events: {original|Nx}")
+	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records")
+	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
+	return cmd
+}
+
+func validateReplay(o *ReplayOptions) error {
+	dests := 0
+	for _, d := range []string{o.ToTopic, o.ToFile} {
+		if d != "" {
+			dests++
+		}
+	}
+	switch {
+	case dests > 1:
+		return flagErrorf("--to-topic and --to-file exclude each other")
+	case dests == 0 && o.Projection == "" && !o.DryRun:
+		return flagErrorf("say where to replay: --to-topic, --to-file, --projection or --dry-run")
+	case o.Emit != "final" && o.Emit != "changes":
+		return flagErrorf("invalid --emit %q: want final or changes", o.Emit)
+	case o.OnError != "fail" && o.OnError != "skip":
+		return flagErrorf("invalid --on-error %q: want fail or skip", o.OnError)
+	case o.Timestamps != "original" && o.Timestamps != "now":
+		return flagErrorf("invalid --timestamps %q: want original or now", o.Timestamps)
+	case o.Resume && o.FromFile != "":
+		return flagErrorf("--resume continues a replay from topics; a file replays whole")
+	case (o.Create || o.Partitions > 0 || len(o.Configs) > 0) && o.ToTopic == "":
+		return flagErrorf("--create, --partitions and --config go with --to-topic")
+	case o.Raw && o.ToFile == "":
+		return flagErrorf("--raw goes with --to-file")
+	}
+	if o.Rate != "" {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(o.Rate, "/s"), 64)
+		if err != nil || n <= 0 {
+			return flagErrorf("invalid --rate %q: want records per second, like 500/s", o.Rate)
+		}
+		o.rate = n
+	}
+	if o.Pace != "" {
+		if o.Pace == "original" {
+			o.pace = 1
+		} else if n, err := strconv.ParseFloat(strings.TrimSuffix(o.Pace, "x"), 64); err == nil && n > 0 && strings.HasSuffix(o.Pace, "x") {
+			o.pace = n
+		} else {
+			return flagErrorf("invalid --pace %q: want original or a speed-up like 10x", o.Pace)
+		}
+	}
+	for _, kv := range o.SetHeaders {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return flagErrorf("invalid --set-header %q: want key=value", kv)
+		}
+		o.setHeaderRaw = append(o.setHeaderRaw, record.RawHeader{Key: k, Value: []byte(v)})
+	}
+	return nil
+}
+
+func replayRun(ctx context.Context, o *ReplayOptions) error {
+	if err := loadKeys(o); err != nil {
+		return err
+	}
+	var proj *replay.Projection
+	if o.Projection != "" {
+		var err error
+		if proj, err = replay.LoadProjection(o.Projection); err != nil {
+			return err
+		}
+	}
+	sel, dec, err := replaySelector(o, proj != nil || o.ToFile != "")
+	if err != nil {
+		return err
+	}
+	job := &replayJob{opts: o, dec: dec}
+	defer job.close()
+	if err := job.openSource(ctx); err != nil {
+		return err
+	}
+	if err := job.openSink(ctx, proj); err != nil {
+		return err
+	}
+	ropts := replay.Options{
+		Select:          sel,
+		CheckpointEvery: o.CheckpointN,
+		Rate:            o.rate,
+		Pace:            o.pace,
+		Transform: replay.Transform{
+			TimestampsNow: o.Timestamps == "now",
+			DropHeaders:   o.DropHeaders,
+			SetHeaders:    o.setHeaderRaw,
+			Provenance:    o.Provenance,
+			ByKey:         job.byKey,
+		},
+	}
+	progress := newProgress(o.IO, job.total, o.NoProgress)
+	ropts.Progress = progress.update
+	st, err := replay.Run(ctx, job.src, job.sink, ropts)
+	progress.done()
+	if err == nil {
+		err = job.finish(ctx)
+	}
+	job.summary(st, err)
+	if errors.Is(err, replay.ErrInterrupted) {
+		return errInterrupted
+	}
+	return err
+}
+
+func loadKeys(o *ReplayOptions) error {
+	if len(o.Keys) == 0 && o.KeysFrom == "" {
+		return nil
+	}
+	o.keySet = map[string]bool{}
+	for _, k := range o.Keys {
+		o.keySet[k] = true
+	}
+	if o.KeysFrom == "" {
+		return nil
+	}
+	f, err := os.Open(o.KeysFrom)
+	if err != nil {
+		return &FlagError{err: fmt.Errorf("--keys-from: %w", err)}
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k := strings.TrimSpace(s.Text()); k != "" {
+			o.keySet[k] = true
+		}
+	}
+	return s.Err()
+}
+
+// replaySelector builds the record selection; it decodes only when a
+// selection (or the destination) needs the decoded record.
+func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schema.Decoder, error) {
+	var flt *filter.Filter
+	if o.Filter != "" {
+		var err error
+		if flt, err = filter.Compile(o.Filter); err != nil {
+			return nil, nil, &FlagError{err: fmt.Errorf("--filter: %w", err)}
+		}
+	}
+	decode := flt != nil || len(o.Types) > 0 || o.DryRun
+	var dec *schema.Decoder
+	if decode || needDecoder || o.keySet != nil {
+		var err error
+		if dec, err = newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !decode && o.keySet == nil {
+		return nil, dec, nil
+	}
+	return func(ctx context.Context, m *record.Message) (bool, string, error) {
+		if o.keySet != nil && !o.keySet[string(m.Key)] {
+			if !decode && (len(m.Key) == 0 || m.Key[0] != 0) {
+				return false, "", nil
+			}
+		}
+		if !decode && o.keySet != nil && o.keySet[string(m.Key)] {
+			return true, "", nil
+		}
+		r := dec.Decode(ctx, m)
+		if o.keySet != nil && !o.keySet[keyString(r)] {
+			return false, "", nil
+		}
+		if len(o.Types) > 0 && !slices.Contains(o.Types, r.Type) && !slices.Contains(o.Types, shortType(r.Type)) {
+			return false, "", nil
+		}
+		if flt != nil {
+			ok, err := flt.Match(ctx, r)
+			if err != nil || !ok {
+				return false, "", nil
+			}
+		}
+		return true, shortType(r.Type), nil
+	}, dec, nil
+}
+
+// keyString is the key as text, as --key compares it.
+func keyString(r *record.Record) string {
+	if t := payloadText(r.Key, r.KeyEncoding); r.KeyEncoding != record.EncodingNull {
+		return t
+	}
+	return ""
+}
+
+// replayJob holds a replay's source and sink and what they need closed.
+type replayJob struct {
+	opts    *ReplayOptions
+	dec     *schema.Decoder
+	src     replay.Source
+	sink    replay.Sink
+	total   int64 // records the source holds, for progress; -1 unknown
+	byKey   bool
+	closers []func()
+	finish  func(context.Context) error
+	summary func(replay.Stats, error)
+	copier  *kafka.Copier
+	cfg     kafka.Config
+}
+
+func (j *replayJob) close() {
+	for i := len(j.closers) - 1; i >= 0; i-- {
+		j.closers[i]()
+	}
+}
+
+func (j *replayJob) openSource(ctx context.Context) error {
+	o := j.opts
+	j.total = -1
+	j.finish = func(context.Context) error { return nil }
+	if o.FromFile != "" {
+		in, name := io.Reader(o.IO.In), "stdin"
+		if o.FromFile != "-" {
+			f, err := os.Open(o.FromFile)
+			if err != nil {
+				return &FlagError{err: fmt.Errorf("--from-file: %w", err)}
+			}
+			j.closers = append(j.closers, func() { f.Close() })
+			in, name = f, o.FromFile
+		}
+		j.src = &captureSource{r: record.NewReader(in, name)}
+		return nil
+	}
+	cfg, err := o.Kafka()
+	if err != nil {
+		return err
+	}
+	j.cfg = cfg
+	from, to, err := replayPositions(o)
+	if err != nil {
+		return err
+	}
+	if o.ToTopic != "" && o.Projection == "" && !o.DryRun {
+		// Topic to topic: the copier is source and sink at once, so the
+		// source progress commits inside the destination's transactions.
+		return j.openCopier(ctx, cfg, from, to)
+	}
+	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: o.Topics, From: from, To: to})
+	if err != nil {
+		return err
+	}
+	j.closers = append(j.closers, r.Close)
+	j.total = remaining(r.Ranges())
+	j.src = r
+	return nil
+}
+
+func replayPositions(o *ReplayOptions) (from, to position.Position, err error) {
+	if o.From != "" {
+		if from, err = position.Parse(o.From, o.Now()); err != nil {
+			return from, to, &FlagError{err: fmt.Errorf("--from: %w", err)}
+		}
+	}
+	if o.To != "" {
+		if to, err = position.Parse(o.To, o.Now()); err != nil {
+			return from, to, &FlagError{err: fmt.Errorf("--to: %w", err)}
+		}
+	}
+	return from, to, nil
+}
+
+func remaining(ranges []kafka.PartitionRange) int64 {
+	var n int64
+	for _, r := range ranges {
+		if r.End > r.Start {
+			n += r.End - r.Start
+		}
+	}
+	return n
+}
+
+func defaultGroup(sources []string, dest string) string {
+	return "evctl-replay." + strings.Join(sources, "+") + ".to." + dest
+}
+
+func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to position.Position) error {
+	o := j.opts
+	if o.Group == "" {
+		o.Group = defaultGroup(o.Topics, o.ToTopic)
+	}
+	srcPartitions, err := j.prepareDestination(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic})
+	if err != nil {
+		return err
+	}
+	j.closers = append(j.closers, func() { _ = c.Close() })
+	if c.Resumed() && !o.Resume {
+		return flagErrorf("group %q has already replayed part of this into %s; add --resume to continue it, or pick a new --group", o.Group, o.ToTopic)
+	}
+	j.copier = c
+	j.src, j.sink = c, c
+	j.total = remaining(c.Ranges())
+	_ = srcPartitions
+	j.summary = j.topicSummary
+	return nil
+}
+
+// prepareDestination checks (or creates) the destination topic and says
+// whether records keep their partition numbers.
+func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, compacted bool) (int, error) {
+	o := j.opts
+	admin, err := kafka.NewAdmin(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer admin.Close()
+	srcPartitions := 0
+	var srcConfigs map[string]string
+	if len(o.Topics) > 0 {
+		d, err := admin.DescribeTopic(ctx, o.Topics[0])
+		if err != nil {
+			return 0, err
+		}
+		srcPartitions, srcConfigs = d.Partitions, d.Configs
+	}
+	dest, err := admin.DescribeTopic(ctx, o.ToTopic)
+	var unknown *kafka.UnknownTopicError
+	switch {
+	case errors.As(err, &unknown):
+		if !o.Create {
+			return 0, flagErrorf("destination topic %q does not exist; add --create to make it", o.ToTopic)
+		}
+		partitions := o.Partitions
+		if partitions == 0 {
+			partitions = max(srcPartitions, 1)
+		}
+		configs := relevantConfigs(srcConfigs)
+		if compacted {
+			configs["cleanup.policy"] = "compact"
+		}
+		for _, kv := range o.Configs {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return 0, flagErrorf("invalid --config %q: want key=value", kv)
+			}
+			configs[k] = v
+		}
+		if err := admin.CreateTopic(ctx, o.ToTopic, partitions, configs); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s).\n", o.ToTopic, plural(int64(partitions), "partition"))
+		dest = kafka.TopicDescription{Name: o.ToTopic, Partitions: partitions}
+	case err != nil:
+		return 0, err
+	default:
+		if o.Create && (o.Partitions > 0 || len(o.Configs) > 0) {
+			return 0, flagErrorf("destination topic %q exists: --partitions and --config apply only to a topic --create makes", o.ToTopic)
+		}
+		infos, err := admin.Topics(ctx, o.ToTopic)
+		if err != nil {
+			return 0, err
+		}
+		if len(infos) == 1 && infos[0].Records > 0 && !o.Append && !o.Resume {
+			return 0, flagErrorf("destination topic %q already holds %s; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic, plural(infos[0].Records, "record"))
+		}
+	}
+	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
+	if j.byKey && !o.ByKey && len(o.Topics) > 0 {
+		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], plural(int64(srcPartitions), "partition"), o.ToTopic, dest.Partitions)
+	}
+	return srcPartitions, nil
+}
+
+// relevantConfigs are the source topic's configs a copy should share.
+func relevantConfigs(src map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"cleanup.policy", "retention.ms", "retention.bytes", "min.compaction.lag.ms", "max.compaction.lag.ms", "delete.retention.ms", "message.timestamp.type", "max.message.bytes", "compression.type"} {
+		if v, ok := src[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (j *replayJob) openSink(ctx context.Context, proj *replay.Projection) error {
+	o := j.opts
+	if j.sink != nil {
+		return nil // the copier
+	}
+	if j.summary == nil {
+		j.summary = j.topicSummary
+	}
+	switch {
+	case o.DryRun:
+		ds := &dryRunSink{}
+		j.sink = ds
+		j.summary = func(st replay.Stats, err error) { printDryRun(o.IO, st, err) }
+		return nil
+	case proj != nil:
+		return j.openProjectionSink(ctx, proj)
+	case o.ToFile != "":
+		w, closeFile, err := openCaptureFile(o)
+		if err != nil {
+			return err
+		}
+		j.closers = append(j.closers, closeFile)
+		j.sink = &fileSink{w: w, dec: j.dec}
+		return nil
+	}
+	// A capture file into a topic.
+	cfg, err := o.Kafka()
+	if err != nil {
+		return err
+	}
+	j.cfg = cfg
+	if _, err := j.prepareDestination(ctx, cfg, false); err != nil {
+		return err
+	}
+	w, err := kafka.NewWriter(cfg)
+	if err != nil {
+		return err
+	}
+	j.closers = append(j.closers, w.Close)
+	j.sink = &topicSink{w: w, topic: o.ToTopic}
+	return nil
+}
+
+func openCaptureFile(o *ReplayOptions) (*record.Writer, func(), error) {
+	if o.ToFile == "-" {
+		w := record.NewWriter(o.IO.Out)
+		return w, func() { _ = w.Flush() }, nil
+	}
+	f, err := os.Create(o.ToFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := record.NewWriter(f)
+	return w, func() { _ = w.Flush(); _ = f.Close() }, nil
+}
+
+func (j *replayJob) topicSummary(st replay.Stats, err error) {
+	o := j.opts
+	dest := o.ToTopic
+	if dest == "" {
+		dest = o.ToFile
+	}
+	verb := "replayed"
+	if err != nil {
+		verb = "stopped after replaying"
+	}
+	rate := float64(st.Written) / max(st.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(o.IO.ErrOut, "%s %s into %s (read %d, filtered out %d) in %s, %.0f records/s\n",
+		verb, plural(st.Written, "record"), dest, st.Read, st.Filtered, st.Elapsed.Round(time.Millisecond), rate)
+	if j.copier != nil && err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "Progress is committed in group %q: run the same command with --resume to continue.\n", o.Group)
+	}
+}
+
+// captureSource reads a capture file as Kafka records.
+type captureSource struct{ r *record.Reader }
+
+func (s *captureSource) Read(ctx context.Context) (*record.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rec, err := s.r.Read()
+	if err != nil {
+		return nil, err
+	}
+	return rec.Message()
+}
+
+// fileSink writes the capture format; Checkpoint flushes.
+type fileSink struct {
+	w   *record.Writer
+	dec *schema.Decoder
+}
+
+func (s *fileSink) Write(ctx context.Context, m *record.Message) error {
+	return s.w.Write(s.dec.Decode(ctx, m))
+}
+
+func (s *fileSink) Checkpoint(context.Context) error { return s.w.Flush() }
+
+// topicSink produces to a topic; Checkpoint waits for the acks.
+type topicSink struct {
+	w     *kafka.Writer
+	topic string
+}
+
+func (s *topicSink) Write(ctx context.Context, m *record.Message) error {
+	out := *m
+	out.Topic = s.topic
+	return s.w.Produce(ctx, &out)
+}
+
+func (s *topicSink) Checkpoint(ctx context.Context) error { return s.w.Flush(ctx) }
+
+// dryRunSink writes nothing; the stats count it all.
+type dryRunSink struct{}
+
+func (*dryRunSink) Write(context.Context, *record.Message) error { return nil }
+func (*dryRunSink) Checkpoint(context.Context) error             { return nil }
+
+func printDryRun(ios *iostreams.IOStreams, st replay.Stats, err error) {
+	if err != nil && !errors.Is(err, replay.ErrInterrupted) {
+		return
+	}
+	out := ios.Out
+	fmt.Fprintf(out, "would replay %s of %d read (%d filtered out)\n", plural(st.Written, "record"), st.Read, st.Filtered)
+	fmt.Fprintln(out, "by partition:")
+	for _, k := range slices.Sorted(maps.Keys(st.ByPartition)) {
+		fmt.Fprintf(out, "  %-28s %d\n", k, st.ByPartition[k])
+	}
+	fmt.Fprintln(out, "by type:")
+	for _, k := range slices.Sorted(maps.Keys(st.ByType)) {
+		fmt.Fprintf(out, "  %-28s %d\n", k, st.ByType[k])
+	}
+}
+
+// progress draws one line on stderr when it is a terminal.
+type progress struct {
+	ios   *iostreams.IOStreams
+	total int64
+	on    bool
+	drawn bool
+}
+
+func newProgress(ios *iostreams.IOStreams, total int64, off bool) *progress {
+	return &progress{ios: ios, total: total, on: ios.IsStderrTTY() && !off}
+}
+
+func (p *progress) update(st replay.Stats) {
+	if !p.on {
+		return
+	}
+	rate := float64(st.Read) / max(st.Elapsed.Seconds(), 1e-9)
+	line := fmt.Sprintf("%d read, %d written, %.0f/s", st.Read, st.Written, rate)
+	if p.total > 0 {
+		pct := min(100, float64(st.Read)*100/float64(p.total))
+		eta := "-"
+		if rate > 0 && st.Read < p.total {
+			eta = (time.Duration(float64(p.total-st.Read)/rate) * time.Second).Round(time.Second).String()
+		}
+		line = fmt.Sprintf("%s %3.0f%% %d/%d records, %.0f/s, ETA %s", bar(pct, 24), pct, st.Read, p.total, rate, eta)
+	}
+	fmt.Fprintf(p.ios.ErrOut, "\r\x1b[K%s", line)
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprint(p.ios.ErrOut, "\r\x1b[K")
+	}
+}
+
+func bar(pct float64, width int) string {
+	n := int(pct / 100 * float64(width))
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// openProjectionSink folds the replayed events and writes one record per
+// aggregate (or per change) to the destination.
+func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Projection) error {
+	o := j.opts
+	var out projectionOutput
+	switch {
+	case o.ToTopic != "":
+		cfg, err := o.Kafka()
+		if err != nil {
+			return err
+		}
+		if _, err := j.prepareDestination(ctx, cfg, true); err != nil {
+			return err
+		}
+		w, err := kafka.NewWriter(cfg)
+		if err != nil {
+			return err
+		}
+		j.closers = append(j.closers, w.Close)
+		sink := &topicSink{w: w, topic: o.ToTopic}
+		out = projectionOutput{write: sink.Write, flush: sink.Checkpoint, topic: o.ToTopic}
+	default:
+		if o.ToFile == "" {
+			o.ToFile = "-"
+		}
+		w, closeFile, err := openCaptureFile(o)
+		if err != nil {
+			return err
+		}
+		j.closers = append(j.closers, closeFile)
+		fs := &fileSink{w: w, dec: j.dec}
+		out = projectionOutput{write: fs.Write, flush: fs.Checkpoint, topic: proj.Name}
+	}
+	ps := &projectionSink{proj: proj, dec: j.dec, out: out, now: o.Now, skip: o.OnError == "skip", errOut: o.IO.ErrOut}
+	if o.Emit == "changes" {
+		ps.fold = proj.NewFold()
+	} else {
+		ps.parallel = proj.NewParallelFold(ctx, runtime.GOMAXPROCS(0), ps.onError)
+	}
+	j.sink = ps
+	j.finish = ps.finish
+	j.summary = func(st replay.Stats, err error) {
+		verb := "folded"
+		if err != nil {
+			verb = "stopped after folding"
+		}
+		fmt.Fprintf(o.IO.ErrOut, "%s %s into %s with %s (read %d, filtered out %d, skipped %d, wrote %d) in %s, %.0f events/s\n",
+			verb, plural(st.Written, "event"), plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Load(), ps.written,
+			st.Elapsed.Round(time.Millisecond), float64(st.Written)/max(st.Elapsed.Seconds(), 1e-9))
+	}
+	return nil
+}
+
+// projectionOutput is where projected states go.
+type projectionOutput struct {
+	write func(context.Context, *record.Message) error
+	flush func(context.Context) error
+	topic string
+}
+
+// projectionSink decodes and folds the events; it writes each change as it
+// happens (--emit changes) or every final state at the end.
+type projectionSink struct {
+	proj       *replay.Projection
+	dec        *schema.Decoder
+	out        projectionOutput
+	now        func() time.Time
+	skip       bool
+	errOut     io.Writer
+	fold       *replay.Fold
+	parallel   *replay.ParallelFold
+	skipped    atomic.Int64
+	aggregates int64
+	written    int64
+}
+
+func (s *projectionSink) onError(err error) error {
+	if s.skip {
+		s.skipped.Add(1)
+		return nil
+	}
+	return err
+}
+
+func (s *projectionSink) Write(ctx context.Context, m *record.Message) error {
+	r := s.dec.Decode(ctx, m)
+	if s.parallel != nil {
+		return s.parallel.Apply(r)
+	}
+	ch, err := s.fold.Apply(ctx, r)
+	if err != nil {
+		return s.onError(err)
+	}
+	if ch.Skipped {
+		return nil
+	}
+	s.written++
+	return s.out.write(ctx, &record.Message{Topic: s.out.topic, Partition: -1, Timestamp: m.Timestamp, Key: []byte(ch.ID), Value: ch.State()})
+}
+
+func (s *projectionSink) Checkpoint(ctx context.Context) error { return s.out.flush(ctx) }
+
+// finish writes the final states, sorted by aggregate id.
+func (s *projectionSink) finish(ctx context.Context) error {
+	if s.parallel == nil {
+		s.aggregates = int64(s.fold.Len())
+		return s.out.flush(ctx)
+	}
+	if err := s.parallel.Close(); err != nil {
+		return err
+	}
+	s.aggregates = int64(s.parallel.Len())
+	now := s.now()
+	for id, state := range s.parallel.States() {
+		if err := s.out.write(ctx, &record.Message{Topic: s.out.topic, Partition: -1, Timestamp: now, Key: []byte(id), Value: state}); err != nil {
+			return err
+		}
+		s.written++
+	}
+	return s.out.flush(ctx)
+}

@@ -1,0 +1,605 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/itchyny/gojq"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/record"
+)
+
+// Projection is a compiled projection spec: how to fold an aggregate's
+// events into its state with jq. A spec is YAML (docs/projections.md):
+//
+//	name: account-balance            # default: the file name without extension
+//	description: one line for humans # optional
+//	id: .key                         # jq over the record: the aggregate id (default .key)
+//	type: .type | split(".") | last  # jq over the record: the event type
+//	                                 # (default: the record type's short name)
+//	initial: {}                      # the state before the first event (default null)
+//	ignore-unknown: false            # true skips events without a handler
+//	defs: |                          # jq definitions every program can call
+//	  def cents: ...;
+//	handlers:                        # one jq program per event type
+//	  AccountOpened: '{accountId: .event.accountId, ...}'
+//	  MoneyDeposited: .state + {balanceCents: (.state.balanceCents + (.event.amount | cents))}
+//
+// id and type see the record as filters do (filter.View): .key, .value,
+// .type, .headers, .timestamp, .topic, .partition, .offset... The id must be
+// a string or a number; the type a string. A handler sees
+// {state, event, record}: the aggregate's current state (the initial state
+// for a new aggregate), the decoded record value, and the record as id sees
+// it. Its one output is the new state; null deletes the aggregate (a
+// tombstone in the read model), and the next event of a deleted aggregate
+// starts again from the initial state.
+//
+// A Projection is immutable and safe for concurrent use; its Folds are not.
+type Projection struct {
+	// Name is the spec's name, or its file name without the extension.
+	Name string
+	// File is the spec's path as given, for messages.
+	File string
+
+	id, typ       *projectionProgram // nil: the defaults, computed without jq
+	idSource      string
+	initial       any
+	ignoreUnknown bool
+	handlers      map[string]*projectionProgram
+}
+
+// projectionProgram is one compiled jq program of a spec.
+type projectionProgram struct {
+	what string // "handler MoneyDeposited", "id", "type"
+	line int    // where its text starts in the spec
+	code *gojq.Code
+}
+
+// LoadProjection reads and compiles the spec at path. Errors start with
+// "path:line: ".
+func LoadProjection(path string) (*Projection, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read projection spec: %w", err)
+	}
+	return ParseProjection(path, src)
+}
+
+// projectionKeys are the keys a spec may have, in the order docs list them.
+var projectionKeys = []string{"name", "description", "id", "type", "initial", "ignore-unknown", "defs", "handlers"}
+
+// yamlLineError matches go.yaml.in/yaml's syntax errors, to move the line
+// number to the front as file:line.
+var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// ParseProjection compiles the spec src; file names it in messages ("file:line:
+// ...") and gives the default name.
+func ParseProjection(file string, src []byte) (*Projection, error) {
+	p := &Projection{
+		Name:     strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)),
+		File:     file,
+		handlers: map[string]*projectionProgram{},
+	}
+	fail := func(line int, format string, args ...any) error {
+		return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...))
+	}
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		if m := yamlLineError.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, fail(line, "invalid YAML: %s", m[2])
+		}
+		return nil, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, fail(1, "empty projection spec: it needs at least handlers (see docs/projections.md)")
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fail(root.Line, "a projection spec is a mapping with keys %s", strings.Join(projectionKeys, ", "))
+	}
+
+	fields := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if !slices.Contains(projectionKeys, k.Value) {
+			return nil, fail(k.Line, "unknown key %q (known: %s)", k.Value, strings.Join(projectionKeys, ", "))
+		}
+		if _, dup := fields[k.Value]; dup {
+			return nil, fail(k.Line, "key %q given twice", k.Value)
+		}
+		fields[k.Value] = v
+	}
+
+	str := func(key string) (string, *yaml.Node, error) {
+		n := fields[key]
+		if n == nil || n.Tag == "!!null" {
+			return "", n, nil
+		}
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+			return "", n, fail(n.Line, "%s: want a string, got %s", key, yamlKind(n))
+		}
+		return n.Value, n, nil
+	}
+
+	name, _, err := str("name")
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		p.Name = name
+	}
+	if _, _, err := str("description"); err != nil {
+		return nil, err
+	}
+	if n := fields["ignore-unknown"]; n != nil {
+		if err := n.Decode(&p.ignoreUnknown); err != nil || n.Kind != yaml.ScalarNode {
+			return nil, fail(n.Line, "ignore-unknown: want true or false, got %s", yamlKind(n))
+		}
+	}
+	if n := fields["initial"]; n != nil {
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fail(n.Line, "initial: %v", err)
+		}
+		if p.initial, err = jsonValue(v); err != nil {
+			return nil, fail(n.Line, "initial: %v", err)
+		}
+	}
+
+	var defs []*gojq.FuncDef
+	defsSrc, defsNode, err := str("defs")
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(defsSrc) != "" {
+		// Parsed as the definitions of a trivial query, then given to each program.
+		q, err := gojq.Parse(defsSrc + "\n.")
+		if err != nil {
+			return nil, jqSyntaxError(file, "defs", defsNode, defsSrc, err)
+		}
+		if q.Term == nil || q.Term.Type != gojq.TermTypeIdentity || q.Left != nil || q.Right != nil {
+			return nil, fail(defsNode.Line, "defs: want only jq definitions (def name: body;), found an expression")
+		}
+		defs = q.FuncDefs
+	}
+
+	compile := func(what string, n *yaml.Node, src string) (*projectionProgram, error) {
+		q, err := gojq.Parse(src)
+		if err != nil {
+			return nil, jqSyntaxError(file, what, n, src, err)
+		}
+		q.FuncDefs = append(slices.Clip(defs), q.FuncDefs...)
+		code, err := gojq.Compile(q)
+		if err != nil {
+			return nil, fail(n.Line, "%s: invalid jq: %v", what, err)
+		}
+		return &projectionProgram{what: what, line: contentLine(n), code: code}, nil
+	}
+
+	for _, key := range []string{"id", "type"} {
+		src, n, err := str(key)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(src) == "" {
+			continue
+		}
+		prog, err := compile(key, n, src)
+		if err != nil {
+			return nil, err
+		}
+		if key == "id" {
+			p.id, p.idSource = prog, src
+		} else {
+			p.typ = prog
+		}
+	}
+
+	hs := fields["handlers"]
+	switch {
+	case hs == nil:
+		return nil, fail(root.Line, "no handlers: a spec maps event types to jq programs under handlers:")
+	case hs.Kind != yaml.MappingNode:
+		return nil, fail(hs.Line, "handlers: want a mapping of event type to jq program, got %s", yamlKind(hs))
+	case len(hs.Content) == 0:
+		return nil, fail(hs.Line, "handlers: empty: give one jq program per event type")
+	}
+	for i := 0; i+1 < len(hs.Content); i += 2 {
+		k, v := hs.Content[i], hs.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Value == "" {
+			return nil, fail(k.Line, "handlers: an event type must be a non-empty name, got %s", yamlKind(k))
+		}
+		what := "handler " + k.Value
+		if _, dup := p.handlers[k.Value]; dup {
+			return nil, fail(k.Line, "%s given twice", what)
+		}
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" || strings.TrimSpace(v.Value) == "" {
+			return nil, fail(v.Line, "%s: want a jq program, got %s", what, yamlKind(v))
+		}
+		prog, err := compile(what, v, v.Value)
+		if err != nil {
+			return nil, err
+		}
+		p.handlers[k.Value] = prog
+	}
+	return p, nil
+}
+
+// Types returns the event types the spec has handlers for, sorted.
+func (p *Projection) Types() []string {
+	types := make([]string, 0, len(p.handlers))
+	for t := range p.handlers {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
+}
+
+func yamlKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return fmt.Sprintf("%s %q", strings.TrimPrefix(n.Tag, "!!"), n.Value)
+}
+
+// contentLine is the line where a scalar's text starts: a block scalar's
+// (| or >) starts on the line after its indicator.
+func contentLine(n *yaml.Node) int {
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return n.Line + 1
+	}
+	return n.Line
+}
+
+// jqSyntaxError places a jq parse error in the spec: exactly for literal
+// block scalars (|), whose lines are the file's; at the scalar's first line
+// otherwise.
+func jqSyntaxError(file, what string, n *yaml.Node, src string, err error) error {
+	line := contentLine(n)
+	var pe *gojq.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s:%d: %s: invalid jq: %v", file, line, what, err)
+	}
+	at := min(max(pe.Offset-len(pe.Token), 0), len(src))
+	if n.Style&yaml.LiteralStyle != 0 {
+		line += strings.Count(src[:at], "\n")
+	}
+	problem := "unexpected " + strconv.Quote(pe.Token)
+	if pe.Token == "" {
+		problem = "unexpected end of the program"
+	}
+	start := strings.LastIndexByte(src[:at], '\n') + 1
+	end := strings.IndexByte(src[at:], '\n')
+	if end < 0 {
+		end = len(src)
+	} else {
+		end += at
+	}
+	return fmt.Errorf("%s:%d: %s: invalid jq: %s\n  %s\n  %s^", file, line, what, problem,
+		src[start:end], strings.Repeat(" ", at-start))
+}
+
+// jsonValue turns a decoded YAML value into the JSON value jq expects.
+func jsonValue(v any) (any, error) {
+	switch v := v.(type) {
+	case nil, bool, string, int:
+		return v, nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", v)
+		}
+		return v, nil
+	case int64:
+		return int(v), nil
+	case uint64:
+		if v <= math.MaxInt {
+			return int(v), nil
+		}
+		return new(big.Int).SetUint64(v), nil
+	case *big.Int:
+		return v, nil
+	case time.Time:
+		return v.Format(time.RFC3339Nano), nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			var err error
+			if out[i], err = jsonValue(e); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			var err error
+			if out[k], err = jsonValue(e); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("key %v: JSON object keys are strings", k)
+			}
+			var err error
+			if out[ks], err = jsonValue(e); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("%T is not a JSON value", v)
+	}
+}
+
+// Change is what one event did to its aggregate.
+type Change struct {
+	ID      string // the aggregate id; "" when Skipped
+	Type    string // the event type
+	Skipped bool   // no handler for Type, and the spec ignores unknown types
+	Deleted bool   // the handler returned null: the aggregate is gone (a tombstone)
+	state   any
+}
+
+// State is the aggregate's state after the event as JSON; nil when the
+// aggregate was deleted or the event skipped.
+func (c Change) State() json.RawMessage {
+	if c.Deleted || c.Skipped {
+		return nil
+	}
+	b, _ := gojq.Marshal(c.state) // cannot fail: jq only makes JSON values
+	return b
+}
+
+// ApplyError says which record a fold failed on, and why. The fold is
+// unchanged by the failed record, so a caller may count it and go on.
+type ApplyError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	ID        string // the aggregate id, when known
+	Type      string // the event type, when known
+	Program   string // "handler MoneyDeposited", "id", "type"; "" when no program failed
+	File      string // the spec
+	Line      int    // where Program starts in the spec
+	Err       error
+}
+
+func (e *ApplyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%d@%d", e.Topic, e.Partition, e.Offset)
+	switch {
+	case e.ID != "" && e.Type != "":
+		fmt.Fprintf(&b, " (%s %s)", e.Type, strconv.Quote(e.ID))
+	case e.Type != "":
+		fmt.Fprintf(&b, " (%s)", e.Type)
+	}
+	b.WriteString(": ")
+	if e.Program != "" {
+		fmt.Fprintf(&b, "%s (%s:%d): ", e.Program, e.File, e.Line)
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// ErrUnknownType is wrapped by the ApplyError for an event type without a
+// handler in a spec that does not ignore unknown types.
+var ErrUnknownType = errors.New("no handler for the event type")
+
+// Fold is the running state of every aggregate of one projection. It is
+// not safe for concurrent use; see ParallelFold.
+type Fold struct {
+	p    *Projection
+	aggs map[string]*projectionAggregate
+}
+
+type projectionAggregate struct {
+	state   any
+	deleted bool
+}
+
+// NewFold starts a fold with no aggregates.
+func (p *Projection) NewFold() *Fold {
+	return &Fold{p: p, aggs: map[string]*projectionAggregate{}}
+}
+
+// Apply folds one record into its aggregate. The record's key and value are
+// decoded once; the fold keeps states as jq values and writes JSON only when
+// asked (Change.State, States). A failure is an *ApplyError naming the record.
+func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
+	p := f.p
+	fail := func(c Change, prog *projectionProgram, err error) (Change, error) {
+		e := &ApplyError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, ID: c.ID, Type: c.Type, File: p.File, Err: err}
+		if prog != nil {
+			e.Program, e.Line = prog.what, prog.line
+		}
+		return Change{}, e
+	}
+	if r.Error != "" {
+		return fail(Change{}, nil, fmt.Errorf("undecodable record: %s", r.Error))
+	}
+	view, err := filter.View(r)
+	if err != nil {
+		return fail(Change{}, nil, err)
+	}
+
+	var c Change
+	if p.typ == nil {
+		c.Type = r.Type[strings.LastIndexByte(r.Type, '.')+1:]
+	} else {
+		v, err := runProjectionProgram(ctx, p.typ, view)
+		if err != nil {
+			return fail(c, p.typ, err)
+		}
+		s, ok := v.(string)
+		if !ok {
+			return fail(c, p.typ, fmt.Errorf("the event type must be a string, got %s", preview(v)))
+		}
+		c.Type = s
+	}
+	handler := p.handlers[c.Type]
+	if handler == nil {
+		if p.ignoreUnknown {
+			c.Skipped = true
+			return c, nil
+		}
+		switch {
+		case c.Type != "":
+			err = fmt.Errorf("%w %q (have: %s); add a handler or set ignore-unknown: true in %s", ErrUnknownType, c.Type, strings.Join(p.Types(), ", "), p.File)
+		case r.ValueEncoding == record.EncodingNull:
+			err = fmt.Errorf("%w: the record is a tombstone; set ignore-unknown: true in %s to skip it", ErrUnknownType, p.File)
+		default:
+			err = fmt.Errorf("%w: the record has no schema type; set type: in %s", ErrUnknownType, p.File)
+		}
+		return fail(c, nil, err)
+	}
+
+	if p.id == nil {
+		c.ID, err = aggregateID(view["key"])
+	} else {
+		var v any
+		if v, err = runProjectionProgram(ctx, p.id, view); err == nil {
+			c.ID, err = aggregateID(v)
+		}
+	}
+	if err != nil {
+		return fail(c, p.id, err)
+	}
+
+	agg := f.aggs[c.ID]
+	state := p.initial
+	if agg != nil && !agg.deleted {
+		state = agg.state
+	}
+	input := map[string]any{"state": state, "event": view["value"], "record": view}
+	next, err := runProjectionProgram(ctx, handler, input)
+	if err != nil {
+		return fail(c, handler, err)
+	}
+	if agg == nil {
+		agg = &projectionAggregate{}
+		f.aggs[c.ID] = agg
+	}
+	agg.state, agg.deleted = next, next == nil
+	c.state, c.Deleted = next, next == nil
+	return c, nil
+}
+
+// runProjectionProgram runs prog and wants exactly one output.
+func runProjectionProgram(ctx context.Context, prog *projectionProgram, input any) (any, error) {
+	iter := prog.code.RunWithContext(ctx, input)
+	v, ok := iter.Next()
+	if !ok {
+		return nil, errors.New("no output (empty); a program must output one value (null deletes the aggregate)")
+	}
+	if err, isErr := v.(error); isErr {
+		return nil, err
+	}
+	if w, more := iter.Next(); more {
+		if err, isErr := w.(error); isErr {
+			return nil, err
+		}
+		return nil, fmt.Errorf("more than one output (%s, then %s); a program must output one value", preview(v), preview(w))
+	}
+	return v, nil
+}
+
+// aggregateID turns an id value into the aggregate id: a string as is, a
+// number as jq writes it.
+func aggregateID(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case json.Number:
+		return v.String(), nil
+	case int:
+		return strconv.Itoa(v), nil
+	case float64, *big.Int:
+		b, _ := gojq.Marshal(v)
+		return string(b), nil
+	}
+	return "", fmt.Errorf("the aggregate id must be a string or a number, got %s", preview(v))
+}
+
+func preview(v any) string {
+	return gojq.TypeOf(v) + " (" + gojq.Preview(v) + ")"
+}
+
+// Len is the number of aggregates seen, deleted ones included.
+func (f *Fold) Len() int { return len(f.aggs) }
+
+// Get returns an aggregate's state as JSON; ok is false when the fold has
+// not seen the aggregate, state is nil when it was deleted.
+func (f *Fold) Get(id string) (state json.RawMessage, ok bool) {
+	a := f.aggs[id]
+	if a == nil {
+		return nil, false
+	}
+	if a.deleted {
+		return nil, true
+	}
+	b, _ := gojq.Marshal(a.state)
+	return b, true
+}
+
+// States yields every aggregate's final state, sorted by id: the read
+// model. A deleted aggregate yields a nil state (write a tombstone).
+func (f *Fold) States() iter.Seq2[string, json.RawMessage] {
+	return projectionStates([]*Fold{f})
+}
+
+// projectionStates yields the aggregates of folds over disjoint ids, sorted.
+func projectionStates(folds []*Fold) iter.Seq2[string, json.RawMessage] {
+	return func(yield func(string, json.RawMessage) bool) {
+		type entry struct {
+			id  string
+			agg *projectionAggregate
+		}
+		var all []entry
+		for _, f := range folds {
+			for id, a := range f.aggs {
+				all = append(all, entry{id, a})
+			}
+		}
+		slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.id, b.id) })
+		for _, e := range all {
+			var state json.RawMessage
+			if !e.agg.deleted {
+				state, _ = gojq.Marshal(e.agg.state)
+			}
+			if !yield(e.id, state) {
+				return
+			}
+		}
+	}
+}

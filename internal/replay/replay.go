@@ -1,0 +1,242 @@
+// Package replay copies selected records from a source to a sink, in
+// order, checkpointing as it goes, and folds aggregate histories into
+// projections. It knows Kafka only through the Source and Sink interfaces.
+package replay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// Source yields the records to replay; io.EOF ends the replay.
+type Source interface {
+	Read(ctx context.Context) (*record.Message, error)
+}
+
+// Sink takes the replayed records. Checkpoint makes everything written so
+// far, and the source's progress, durable together (a Kafka transaction
+// with its consumer offsets; a flush for a file).
+type Sink interface {
+	Write(ctx context.Context, m *record.Message) error
+	Checkpoint(ctx context.Context) error
+}
+
+// Selector decides whether a record is replayed; typ, when known, is
+// counted in the stats.
+type Selector func(ctx context.Context, m *record.Message) (keep bool, typ string, err error)
+
+// Transform says how a record changes on its way.
+type Transform struct {
+	// TimestampsNow stamps records with the time they are written.
+	TimestampsNow bool
+	// DropHeaders removes headers by key.
+	DropHeaders []string
+	// SetHeaders replaces (or adds) headers by key.
+	SetHeaders []record.RawHeader
+	// Provenance adds evctl-source-topic/-partition/-offset headers.
+	Provenance bool
+	// ByKey sends every record to the partition its key hashes to, instead
+	// of the partition number it came from.
+	ByKey bool
+}
+
+// Provenance header keys.
+const (
+	HeaderSourceTopic     = "evctl-source-topic"
+	HeaderSourcePartition = "evctl-source-partition"
+	HeaderSourceOffset    = "evctl-source-offset"
+)
+
+// Options control a replay.
+type Options struct {
+	Select    Selector // nil: every record
+	Transform Transform
+	// CheckpointEvery and CheckpointInterval bound how much work a crash
+	// can lose (it is redone, never duplicated): whichever comes first.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
+	// Rate caps records written per second (0: no cap).
+	Rate float64
+	// Pace keeps the original spacing between records' timestamps, sped
+	// up by this factor (1: real time; 0: off).
+	Pace float64
+	// Progress is called with the stats now and then, and at the end.
+	Progress func(Stats)
+	Now      func() time.Time
+	// Sleep waits, returning early with ctx's error; tests make it instant.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Stats count a replay's work.
+type Stats struct {
+	Read     int64
+	Written  int64
+	Filtered int64
+	Started  time.Time
+	Elapsed  time.Duration
+	// ByType counts written records per event type, when the selector
+	// knows it; ByPartition per source topic/partition.
+	ByType      map[string]int64
+	ByPartition map[string]int64
+}
+
+// ErrInterrupted is returned when ctx ended the replay; everything up to
+// the last record handled was checkpointed first.
+var ErrInterrupted = errors.New("replay interrupted")
+
+// Run replays src into sink until src says io.EOF or ctx ends, one record
+// at a time: when Checkpoint runs, every record read so far has been
+// handled, which is what makes a Kafka checkpoint exact.
+func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 10000
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
+	}
+	st := Stats{Started: opts.Now(), ByType: map[string]int64{}, ByPartition: map[string]int64{}}
+	sinceCheckpoint, lastCheckpoint := 0, st.Started
+	lastProgress := st.Started
+	var firstTS time.Time
+
+	finish := func(err error) (Stats, error) {
+		// A final checkpoint even when interrupted: stop at a boundary,
+		// keeping what was done. It gets its own deadline, since ctx may
+		// already be over.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if cerr := sink.Checkpoint(cctx); cerr != nil && err == nil {
+			err = cerr
+		}
+		st.Elapsed = opts.Now().Sub(st.Started)
+		if opts.Progress != nil {
+			opts.Progress(st)
+		}
+		return st, err
+	}
+
+	for {
+		m, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return finish(nil)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return finish(ErrInterrupted)
+			}
+			return finish(err)
+		}
+		st.Read++
+		keep, typ := true, ""
+		if opts.Select != nil {
+			if keep, typ, err = opts.Select(ctx, m); err != nil {
+				return finish(err)
+			}
+		}
+		if !keep {
+			st.Filtered++
+		} else {
+			if err := wait(ctx, &opts, &st, m, &firstTS); err != nil {
+				return finish(ErrInterrupted)
+			}
+			out := opts.Transform.apply(m, opts.Now)
+			if err := sink.Write(ctx, out); err != nil {
+				if ctx.Err() != nil {
+					return finish(ErrInterrupted)
+				}
+				return finish(err)
+			}
+			st.Written++
+			if typ != "" {
+				st.ByType[typ]++
+			}
+			st.ByPartition[m.Topic+"/"+strconv.Itoa(int(m.Partition))]++
+		}
+		sinceCheckpoint++
+		now := opts.Now()
+		if sinceCheckpoint >= opts.CheckpointEvery || now.Sub(lastCheckpoint) >= opts.CheckpointInterval {
+			if err := sink.Checkpoint(ctx); err != nil {
+				return finish(err)
+			}
+			sinceCheckpoint, lastCheckpoint = 0, now
+		}
+		if opts.Progress != nil && now.Sub(lastProgress) >= 200*time.Millisecond {
+			st.Elapsed = now.Sub(st.Started)
+			opts.Progress(st)
+			lastProgress = now
+		}
+	}
+}
+
+// wait holds a record back for --rate and --pace.
+func wait(ctx context.Context, opts *Options, st *Stats, m *record.Message, firstTS *time.Time) error {
+	var due time.Time
+	if opts.Rate > 0 {
+		due = st.Started.Add(time.Duration(float64(st.Written) / opts.Rate * float64(time.Second)))
+	}
+	if opts.Pace > 0 && !m.Timestamp.IsZero() {
+		if firstTS.IsZero() {
+			*firstTS = m.Timestamp
+		}
+		at := st.Started.Add(time.Duration(float64(m.Timestamp.Sub(*firstTS)) / opts.Pace))
+		if at.After(due) {
+			due = at
+		}
+	}
+	if d := due.Sub(opts.Now()); d > 0 {
+		return opts.Sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// apply returns the record as it is to be written; m is not changed.
+func (t Transform) apply(m *record.Message, now func() time.Time) *record.Message {
+	out := *m
+	if t.ByKey {
+		out.Partition = -1
+	}
+	if t.TimestampsNow {
+		out.Timestamp = now()
+	}
+	if len(t.DropHeaders) > 0 || len(t.SetHeaders) > 0 || t.Provenance {
+		hs := make([]record.RawHeader, 0, len(m.Headers)+len(t.SetHeaders)+3)
+		for _, h := range m.Headers {
+			if slices.Contains(t.DropHeaders, h.Key) || slices.ContainsFunc(t.SetHeaders, func(s record.RawHeader) bool { return s.Key == h.Key }) {
+				continue
+			}
+			hs = append(hs, h)
+		}
+		hs = append(hs, t.SetHeaders...)
+		if t.Provenance {
+			hs = append(hs,
+				record.RawHeader{Key: HeaderSourceTopic, Value: []byte(m.Topic)},
+				record.RawHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+				record.RawHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, m.Offset, 10)})
+		}
+		out.Headers = hs
+	}
+	return &out
+}
