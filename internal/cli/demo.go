@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,6 +63,15 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		p.Bold("A sandbox runs with a seeded bank domain; the steps below talk to it as you would:"), sb.Brokers(), sb.RegistryURL())
 
 	account := sandbox.AccountID(7, opts.Accounts)
+	// From a checkout the tour names the spec users will find there; an
+	// installed binary writes its embedded copy to a temporary file.
+	spec := filepath.Join("testdata", "projections", "account-balance.yaml")
+	if _, err := os.Stat(spec); err != nil {
+		if spec, err = writeDemoProjection(); err != nil {
+			return err
+		}
+		defer os.Remove(spec)
+	}
 	steps := []demoStep{
 		{"What is on the cluster: topics, partitions, record counts, schemas.", []string{"topics"}},
 		{"The latest events, decoded from Avro through the Schema Registry.", []string{"tail", sandbox.TopicAccountEvents, "-n", "5"}},
@@ -68,6 +79,13 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		{"Large withdrawals only, as JSON records for jq: a jq filter over the decoded value.", []string{"tail", sandbox.TopicAccountEvents, "--from", "start", "--type", "MoneyWithdrawn", "--filter", ".value.amount | tonumber > 500", "--max", "2", "-o", "json"}},
 		{"The live read model: one JSON state per account, compacted.", []string{"tail", sandbox.TopicAccountBalances, "--from", "start", "--key", account}},
 		{"A plain JSON topic without schemas decodes too.", []string{"tail", sandbox.TopicNotifications, "-n", "3"}},
+		{"One account's history, folded by a projection spec: its state as it was after its first three events.",
+			[]string{"history", sandbox.TopicAccountEvents, account, "--projection", spec, "--at-version", "3"}},
+		{"Replay the whole stream, exactly once and byte for byte, into a fresh topic.",
+			[]string{"replay", sandbox.TopicAccountEvents, "--to-topic", sandbox.TopicAccountEvents + ".v2", "--create"}},
+		{"Rebuild the read model from the events with the projection, into a fresh compacted topic.",
+			[]string{"replay", sandbox.TopicAccountEvents, "--projection", spec, "--to-topic", sandbox.TopicAccountBalances + ".rebuilt", "--create"}},
+		{"The rebuilt state of the account, which equals the live one of step 5.", []string{"tail", sandbox.TopicAccountBalances + ".rebuilt", "--from", "start", "--key", account}},
 	}
 	for i, s := range steps {
 		fmt.Fprintf(ios.Out, "\n%s %s\n%s\n", p.Bold(fmt.Sprintf("%d.", i+1)), s.why, p.Cyan("$ evctl "+shellJoin(s.args)))
@@ -85,6 +103,20 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	}
 	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev            # the same sandbox, kept running for your own commands\n  evctl tail --help    # positions, filters, output formats\n", p.Bold("Next:"))
 	return nil
+}
+
+// writeDemoProjection puts the bank's account-balance projection where
+// the tour's commands can read it, as a user would keep theirs in a file.
+func writeDemoProjection() (string, error) {
+	f, err := os.CreateTemp("", "account-balance-*.yaml")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(sandbox.AccountBalanceProjection); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // shellJoin quotes arguments the way a user would type them.

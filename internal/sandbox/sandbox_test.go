@@ -507,3 +507,13 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+func TestProjectionCopyMatchesTestdata(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "projections", "account-balance.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, sandbox.AccountBalanceProjection) {
+		t.Error("testdata/projections/account-balance.yaml differs from internal/sandbox/projections/account-balance.yaml; copy it over")
+	}
+}
