@@ -524,7 +524,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 			return 0, err
 		}
 		if len(infos) == 1 && infos[0].Records > 0 && !o.Append && !o.Resume {
-			return 0, flagErrorf("destination topic %q already holds %s; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic, plural(infos[0].Records, "record"))
+			return 0, flagErrorf("destination topic %q is not empty; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic)
 		}
 	}
 	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
@@ -753,7 +753,15 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		}
 		j.closers = append(j.closers, closeFile)
 		fs := &fileSink{w: w, dec: j.dec}
-		out = projectionOutput{write: fs.Write, flush: fs.Checkpoint, topic: proj.Name}
+		// A projection written to a file has no partitions: its records are
+		// numbered in the order written, in partition 0.
+		var n int64
+		write := func(ctx context.Context, m *record.Message) error {
+			m.Partition, m.Offset = 0, n
+			n++
+			return fs.Write(ctx, m)
+		}
+		out = projectionOutput{write: write, flush: fs.Checkpoint, topic: proj.Name}
 	}
 	ps := &projectionSink{proj: proj, dec: j.dec, out: out, now: o.Now, skip: o.OnError == "skip", errOut: o.IO.ErrOut}
 	if o.Emit == "changes" {
