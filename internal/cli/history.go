@@ -13,6 +13,7 @@ import (
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/partition"
 	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/replay"
@@ -86,7 +87,7 @@ when folding.`,
 				return flagErrorf("invalid --output %q: want text or json", opts.Output)
 			}
 			for _, p := range opts.Partitioners {
-				if _, err := kafka.Partition(p, []byte("k"), 1); err != nil {
+				if _, err := partition.Partition(p, []byte("k"), 1); err != nil {
 					return &FlagError{err: err}
 				}
 			}
@@ -216,9 +217,9 @@ func historyPartitions(ctx context.Context, cfg kafka.Config, opts *HistoryOptio
 	}
 	partitioners := opts.Partitioners
 	if len(partitioners) == 0 {
-		partitioners = kafka.DefaultHistoryPartitioners
+		partitioners = partition.DefaultHistory
 	}
-	return kafka.KeyPartitions([]byte(opts.ID), desc.Partitions, partitioners...), nil
+	return partition.KeyPartitions([]byte(opts.ID), desc.Partitions, partitioners...), nil
 }
 
 // historyLine is one event of -o json: the capture record and, when

@@ -11,6 +11,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/evctl/evctl/internal/partition"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -24,6 +25,10 @@ var writeDefaults = [][2]string{
 	// Delivery reports carry only the outcome; we do not need the payload back.
 	{"go.delivery.report.fields", "none"},
 }
+
+// AnyPartition in a record.Message asks the Writer to let the partitioner
+// choose.
+const AnyPartition = partition.Any
 
 // Writer produces records asynchronously; delivery failures surface from
 // the next Produce or from Flush. Not safe for concurrent use.
@@ -51,10 +56,10 @@ type WriterOptions struct {
 func NewWriter(cfg Config, opts ...WriterOptions) (*Writer, error) {
 	defaults := writeDefaults
 	if len(opts) > 0 && opts[0].Partitioner != "" {
-		if err := CheckPartitioner(opts[0].Partitioner); err != nil {
+		if err := partition.Check(opts[0].Partitioner); err != nil {
 			return nil, err
 		}
-		defaults = append(slices.Clip(defaults), [2]string{"partitioner", librdkafkaPartitioner(opts[0].Partitioner)})
+		defaults = append(slices.Clip(defaults), [2]string{"partitioner", partition.LibrdkafkaName(opts[0].Partitioner)})
 	}
 	return newWriter(cfg, defaults)
 }

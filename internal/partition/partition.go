@@ -1,4 +1,6 @@
-package kafka
+// Package partition computes where producers put a key: the partitioners
+// of librdkafka and of the Java clients, as pure functions.
+package partition
 
 import (
 	"encoding/binary"
@@ -8,34 +10,34 @@ import (
 	"strings"
 )
 
-// AnyPartition in a record.Message's Partition asks the Writer to let the
+// Any in a record.Message's Partition asks a writer to let the
 // partitioner choose; from Partition it means the producer would choose at
 // random (a null key, say).
-const AnyPartition int32 = -1
+const Any int32 = -1
 
-// Partitioners are the partitioner names Partition knows: librdkafka's,
+// Names are the partitioner names Partition knows: librdkafka's,
 // plus crc32, an alias of consistent.
-var Partitioners = []string{
+var Names = []string{
 	"murmur2_random", "murmur2", "consistent_random", "consistent", "crc32",
 	"fnv1a_random", "fnv1a", "random",
 }
 
-// DefaultHistoryPartitioners are where a key is looked for when the user
+// DefaultHistory are where a key is looked for when the user
 // does not name its producer's partitioner: the Java clients' murmur2 and
 // librdkafka's default, crc32.
-var DefaultHistoryPartitioners = []string{"murmur2_random", "consistent_random"}
+var DefaultHistory = []string{"murmur2_random", "consistent_random"}
 
-// CheckPartitioner says whether name is a partitioner Partition knows.
-func CheckPartitioner(name string) error {
-	if !slices.Contains(Partitioners, name) {
-		return fmt.Errorf("unknown partitioner %q; use one of %s", name, strings.Join(Partitioners, ", "))
+// Check says whether name is a partitioner Partition knows.
+func Check(name string) error {
+	if !slices.Contains(Names, name) {
+		return fmt.Errorf("unknown partitioner %q; use one of %s", name, strings.Join(Names, ", "))
 	}
 	return nil
 }
 
-// librdkafkaPartitioner names a partitioner as librdkafka's "partitioner"
+// LibrdkafkaName names a partitioner as librdkafka's "partitioner"
 // property does.
-func librdkafkaPartitioner(name string) string {
+func LibrdkafkaName(name string) string {
 	if name == "crc32" {
 		return "consistent"
 	}
@@ -44,18 +46,18 @@ func librdkafkaPartitioner(name string) string {
 
 // Partition returns the partition, of partitions, that a librdkafka
 // producer configured with partitioner (or a Java producer, for murmur2)
-// puts a record with key on; AnyPartition when it chooses at random. As in
+// puts a record with key on; Any when it chooses at random. As in
 // librdkafka, a null key is always placed at random (sticky partitioning),
 // an empty key only by consistent_random and random.
 func Partition(partitioner string, key []byte, partitions int) (int32, error) {
-	if err := CheckPartitioner(partitioner); err != nil {
+	if err := Check(partitioner); err != nil {
 		return 0, err
 	}
 	if partitions <= 0 {
 		return 0, fmt.Errorf("cannot partition among %d partitions", partitions)
 	}
 	if key == nil {
-		return AnyPartition, nil
+		return Any, nil
 	}
 	n := uint32(partitions)
 	switch partitioner {
@@ -64,13 +66,13 @@ func Partition(partitioner string, key []byte, partitions int) (int32, error) {
 		return int32((murmur2(key) & 0x7fffffff) % n), nil
 	case "consistent", "consistent_random", "crc32":
 		if len(key) == 0 && partitioner == "consistent_random" {
-			return AnyPartition, nil
+			return Any, nil
 		}
 		return int32(crc32.ChecksumIEEE(key) % n), nil
 	case "fnv1a", "fnv1a_random":
 		return int32(fnv1a(key) % n), nil
 	}
-	return AnyPartition, nil // random
+	return Any, nil // random
 }
 
 // KeyPartitions returns the partitions, sorted and distinct, that key can
@@ -80,7 +82,7 @@ func KeyPartitions(key []byte, partitions int, partitioners ...string) []int32 {
 	var out []int32
 	for _, name := range partitioners {
 		p, err := Partition(name, key, partitions)
-		if err != nil || p == AnyPartition {
+		if err != nil || p == Any {
 			out = out[:0]
 			for i := range partitions {
 				out = append(out, int32(i))
