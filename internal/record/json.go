@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendJSON appends r in the capture format, newline included. It writes
@@ -123,10 +124,16 @@ func appendRaw(b []byte, v []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString quotes s as encoding/json does without HTML escaping:
+// appendString quotes a Go string; see AppendJSONString.
+func appendString(b []byte, s string) []byte {
+	// A read-only view of the string's bytes: no copy on the hot path.
+	return AppendJSONString(b, unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// AppendJSONString quotes s as encoding/json does without HTML escaping:
 // control characters escaped, invalid UTF-8 replaced by U+FFFD, and
 // U+2028/U+2029 escaped for JavaScript's sake.
-func appendString(b []byte, s string) []byte {
+func AppendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -157,7 +164,7 @@ func appendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

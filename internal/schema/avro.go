@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/evctl/evctl/internal/record"
 )
 
 // kind is what the Avro→JSON writer does with one schema node.
@@ -84,7 +86,7 @@ func (c *compiler) node(s avro.Schema) *avroNode {
 		c.named[n.name] = n
 		n.fields = make([]avroField, len(s.Fields()))
 		for i, f := range s.Fields() {
-			key := appendJSONString(nil, []byte(f.Name()))
+			key := record.AppendJSONString(nil, []byte(f.Name()))
 			key = append(key, ':')
 			if i > 0 {
 				key = append([]byte{','}, key...)
@@ -100,7 +102,7 @@ func (c *compiler) node(s avro.Schema) *avroNode {
 		n.wrap = wrapKey(n.name)
 		c.named[n.name] = n
 		for _, sym := range s.Symbols() {
-			n.symbols = append(n.symbols, appendJSONString(nil, []byte(sym)))
+			n.symbols = append(n.symbols, record.AppendJSONString(nil, []byte(sym)))
 		}
 		return n
 	case *avro.FixedSchema:
@@ -171,7 +173,7 @@ func primitiveNode(s *avro.PrimitiveSchema) *avroNode {
 
 // wrapKey is `{"name":`, how Avro's JSON encoding opens a union branch.
 func wrapKey(name string) []byte {
-	return append(appendJSONString([]byte{'{'}, []byte(name)), ':')
+	return append(record.AppendJSONString([]byte{'{'}, []byte(name)), ':')
 }
 
 // setMinSize computes the fewest bytes a value of each node takes, which

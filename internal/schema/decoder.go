@@ -246,7 +246,7 @@ func plain(b []byte) Payload {
 	case mayBeJSON(b) && json.Valid(b):
 		return Payload{JSON: compactJSON(b), Encoding: record.EncodingJSON}
 	case isText(b):
-		return Payload{JSON: appendJSONString(make([]byte, 0, len(b)+2), b), Encoding: record.EncodingText}
+		return Payload{JSON: record.AppendJSONString(make([]byte, 0, len(b)+2), b), Encoding: record.EncodingText}
 	}
 	return Payload{JSON: base64JSON(b), Encoding: record.EncodingBase64}
 }

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/evctl/evctl/internal/record"
 )
 
 // The Avro→JSON writer walks Avro binary against a compiled schema and
@@ -195,7 +197,7 @@ func (w *avroWriter) value(n *avroNode) {
 		}
 	case kString:
 		if b := w.take(w.long()); w.err == nil {
-			w.out = appendJSONString(w.out, b)
+			w.out = record.AppendJSONString(w.out, b)
 		}
 	case kBytes:
 		if b := w.take(w.long()); w.err == nil {
@@ -337,7 +339,7 @@ func (w *avroWriter) block(n *avroNode, isMap bool) {
 				if w.err != nil {
 					return
 				}
-				w.out = appendJSONString(w.out, key)
+				w.out = record.AppendJSONString(w.out, key)
 				w.out = append(w.out, ':')
 			}
 			w.value(n.items)
@@ -569,79 +571,12 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 	return dst
 }
 
-const hexDigits = "0123456789abcdef"
-
-// jsonSafe tells the ASCII bytes that need no escaping in a JSON string.
-func jsonSafe(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' }
-
-// appendJSONString writes s as a JSON string, escaped as encoding/json does
-// without HTML escaping; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe(c) {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // appendLatin1String writes bytes as Avro's JSON encoding does: a string of
 // the code points U+0000–U+00FF, one per byte.
 func appendLatin1String(dst, b []byte) []byte {
-	dst = append(dst, '"')
+	u := make([]byte, 0, 2*len(b))
 	for _, c := range b {
-		switch {
-		case c >= utf8.RuneSelf:
-			dst = utf8.AppendRune(dst, rune(c))
-		case jsonSafe(c):
-			dst = append(dst, c)
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		u = utf8.AppendRune(u, rune(c))
 	}
-	return append(dst, '"')
+	return record.AppendJSONString(dst, u)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/evctl/evctl/internal/record"
 )
 
 func TestRenderAvro(t *testing.T) {
@@ -439,8 +441,8 @@ func checkJSONString(t *testing.T, s string) {
 	if err := e.Encode(s); err != nil {
 		t.Fatal(err)
 	}
-	if got := appendJSONString(nil, []byte(s)); string(got) != strings.TrimSuffix(want.String(), "\n") {
-		t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want.String())
+	if got := record.AppendJSONString(nil, []byte(s)); string(got) != strings.TrimSuffix(want.String(), "\n") {
+		t.Errorf("record.AppendJSONString(%q) = %s, want %s", s, got, want.String())
 	}
 }
 
