@@ -81,5 +81,8 @@ func (s *IOStreams) TerminalWidth() int { return s.width }
 // SetStdoutTTY pretends stdout is (or is not) a terminal; for tests.
 func (s *IOStreams) SetStdoutTTY(tty bool) { s.outTTY = tty }
 
+// SetStderrTTY pretends stderr is (or is not) a terminal; for tests.
+func (s *IOStreams) SetStderrTTY(tty bool) { s.errTTY = tty }
+
 // SetColorEnabled turns colour on or off; for tests and --color.
 func (s *IOStreams) SetColorEnabled(on bool) { s.colour = on }

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/replay"
+)
+
+func runReplayCmd(t *testing.T, args ...string) (*ReplayOptions, error) {
+	t.Helper()
+	var got *ReplayOptions
+	cmd := NewCmdReplay(testFactory(t), func(_ context.Context, o *ReplayOptions) error {
+		got = o
+		return nil
+	})
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	return got, cmd.Execute()
+}
+
+func TestNewCmdReplay(t *testing.T) {
+	o, err := runReplayCmd(t, "a", "--to-topic", "b", "--create", "--rate", "500/s", "--pace", "10x", "--set-header", "k=v=w", "--type", "X,Y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.rate != 500 || o.pace != 10 || string(o.setHeaderRaw[0].Value) != "v=w" || len(o.Types) != 2 || !o.Create {
+		t.Fatalf("options %+v", o)
+	}
+	if o, err = runReplayCmd(t, "a", "--to-file", "f", "--pace", "original"); err != nil || o.pace != 1 {
+		t.Fatalf("--pace original: %v %+v", err, o)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--to-topic", "b"}, "name a source"},
+		{[]string{"a", "--from-file", "f", "--to-topic", "b"}, "exclude each other"},
+		{[]string{"a"}, "say where to replay"},
+		{[]string{"a", "--to-topic", "b", "--to-file", "f"}, "--to-topic and --to-file exclude each other"},
+		{[]string{"a", "--to-topic", "b", "--rate", "fast"}, "invalid --rate"},
+		{[]string{"a", "--to-topic", "b", "--pace", "2"}, "invalid --pace"},
+		{[]string{"a", "--to-topic", "b", "--set-header", "novalue"}, "invalid --set-header"},
+		{[]string{"a", "--to-file", "f", "--create"}, "go with --to-topic"},
+		{[]string{"a", "--to-topic", "b", "--raw"}, "--raw goes with --to-file"},
+		{[]string{"--from-file", "f", "--to-topic", "b", "--resume"}, "a file replays whole"},
+		{[]string{"a", "--projection", "p.yaml", "--emit", "all"}, "invalid --emit"},
+		{[]string{"a", "--to-topic", "b", "--timestamps", "later"}, "invalid --timestamps"},
+	} {
+		if _, err := runReplayCmd(t, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	ios, _, _, errOut := iostreams.Test()
+	newProgress(ios, 100, false).update(replay.Stats{Read: 50})
+	if errOut.Len() != 0 {
+		t.Fatalf("progress drawn on a pipe: %q", errOut)
+	}
+	ios.SetStderrTTY(true)
+	p := newProgress(ios, 200, false)
+	p.update(replay.Stats{Read: 50, Written: 40, Elapsed: 2 * time.Second})
+	p.done()
+	want := "\r\x1b[K[######..................]  25% 50/200 records, 25/s, ETA 6s\r\x1b[K"
+	if errOut.String() != want {
+		t.Fatalf("progress = %q\nwant       %q", errOut.String(), want)
+	}
+	errOut.Reset()
+	newProgress(ios, 200, true).update(replay.Stats{Read: 1})
+	if errOut.Len() != 0 {
+		t.Fatal("--no-progress drew a progress line")
+	}
+}
