@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# bench/replay.sh — evctl replay vs a kcat pipeline, and projection rebuilds,
+# side by side over the same Avro topic.
+#
+#   bash bench/replay.sh [EVENTS]        (from the repo root; default 1000000)
+#
+# Environment:
+#   RUNS=3            timed runs per command (the median is reported)
+#   ACCOUNTS=10000    accounts seeded by `evctl dev` (= aggregates)
+#   TOPIC=bank.account-events
+#   PROJECTION=testdata/projections/account-balance.yaml
+#   DEV_DEADLINE=300  seconds to wait for `evctl dev` to finish seeding
+#   FIDELITY=1        compare source and copies field by field once, untimed
+#                     (0 skips it: it reads three topics in full and sorts them)
+#   EVCTL_BROKERS, EVCTL_REGISTRY
+#                     if EVCTL_BROKERS is already set, reuse that sandbox
+#                     instead of starting one (TOPIC must hold EVENTS records;
+#                     the count checks below fail otherwise)
+#   EVCTL_BIN         use this evctl binary instead of building one
+#   REPLAY_FLAGS      extra flags for every `evctl replay` (e.g. "-X linger.ms=20")
+#
+# Every run writes into a fresh destination topic (bench.<tag>.<tool>.<round>),
+# so the sandbox's memory grows by one copy of TOPIC per replay run.
+#
+# Exit status: 0 when every run copied/folded every record (targets missed
+# are reported, not failed on); 1 on a broken run, a wrong count, an unfaithful
+# evctl copy, or a setup failure.
+set -euo pipefail
+
+EVENTS=${1:-1000000}
+RUNS=${RUNS:-3}
+ACCOUNTS=${ACCOUNTS:-10000}
+TOPIC=${TOPIC:-bank.account-events}
+PROJECTION=${PROJECTION:-testdata/projections/account-balance.yaml}
+DEV_DEADLINE=${DEV_DEADLINE:-300}
+FIDELITY=${FIDELITY:-1}
+REPLAY_FLAGS=${REPLAY_FLAGS:-}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] FAIL: %s\n' "$*" >&2; exit 1; }
+
+[[ -f go.mod && -d cmd/evctl ]] || die "run from the repo root: bash bench/replay.sh [EVENTS]"
+[[ $EVENTS =~ ^[0-9]+$ && $EVENTS -gt 0 ]] || die "EVENTS must be a positive integer, got '$EVENTS'"
+[[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] || die "RUNS must be a positive integer, got '$RUNS'"
+[[ -f $PROJECTION ]] || die "no projection spec at $PROJECTION"
+PROJECTION=$(cd "$(dirname "$PROJECTION")" && pwd)/$(basename "$PROJECTION")
+
+# ---- tools -----------------------------------------------------------------
+need_apt=()
+command -v kcat >/dev/null || need_apt+=(kcat)
+[[ -x /usr/bin/time ]] || need_apt+=(time)
+if ((${#need_apt[@]})); then
+	log "installing ${need_apt[*]}"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/evctl-bench.XXXXXX")
+dev_pid=
+cleanup() {
+	if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
+		kill "$dev_pid" 2>/dev/null || true
+		wait "$dev_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n ${EVCTL_BIN:-} ]]; then
+	evctl=$EVCTL_BIN
+else
+	log "building evctl"
+	go build -o "$tmp/evctl" ./cmd/evctl
+	evctl=$tmp/evctl
+fi
+
+# ---- sandbox ---------------------------------------------------------------
+if [[ -n ${EVCTL_BROKERS:-} ]]; then
+	log "reusing the running sandbox at EVCTL_BROKERS=$EVCTL_BROKERS"
+else
+	log "starting evctl dev: $ACCOUNTS accounts, $EVENTS events"
+	seed_start=$(date +%s.%N)
+	"$evctl" dev --broker-port 0 --registry-port 0 --accounts "$ACCOUNTS" \
+		--events "$EVENTS" --env-file "$tmp/dev.env" >"$tmp/dev.out" 2>"$tmp/dev.err" &
+	dev_pid=$!
+	deadline=$((SECONDS + DEV_DEADLINE))
+	until [[ -s $tmp/dev.env ]]; do
+		if ! kill -0 "$dev_pid" 2>/dev/null; then
+			cat "$tmp/dev.err" >&2 || true
+			die "evctl dev exited before writing $tmp/dev.env"
+		fi
+		((SECONDS < deadline)) || { cat "$tmp/dev.err" >&2 || true; die "evctl dev not ready after ${DEV_DEADLINE}s"; }
+		sleep 0.2
+	done
+	sleep 0.2 # the file is written in one go, but be safe against a partial read
+	# shellcheck disable=SC1091
+	. "$tmp/dev.env"
+	seed_s=$(awk -v a="$seed_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+	log "sandbox ready in ${seed_s}s: EVCTL_BROKERS=$EVCTL_BROKERS EVCTL_REGISTRY=${EVCTL_REGISTRY:-}"
+fi
+export EVCTL_BROKERS EVCTL_REGISTRY
+
+# ---- helpers ---------------------------------------------------------------
+# Records in a topic, as a read_committed reader sees them: one line per
+# record (never the values: Avro bytes contain newlines). Transaction markers
+# take offsets, so high-minus-low watermarks would overcount evctl's copies.
+count_records() { # topic
+	bash -c "set -o pipefail; \"$evctl\" tail \"\$1\" --from start --to end --template '{{.offset}}' | wc -l" _ "$1"
+}
+# An empty topic with TOPIC's partition count and configs: evctl replay
+# --create with an empty selection (--to start). evctl has no `topics create`.
+create_topic() { # topic
+	"$evctl" replay "$TOPIC" --to-topic "$1" --create --to start --no-progress >/dev/null 2>"$tmp/create.err" ||
+		{ cat "$tmp/create.err" >&2; die "could not create topic $1"; }
+}
+
+tag=$(date +%s)
+dst() { echo "bench.$tag.$1.$2"; } # tool round
+
+# ---- commands --------------------------------------------------------------
+# Each is a string run by bash -c with the destination topic in $1; stdout
+# goes to /dev/null. evctl's summary line (stderr) is checked after each run.
+#
+# The kcat pipeline frames each record as KEY<KD>VALUE<RD> with multi-byte
+# delimiters that Avro values are vanishingly unlikely to contain (the
+# fidelity check below proves they did not): the usual `-K'\t'` with newline
+# records would split every value that holds a 0x0a or 0x09 byte. It still
+# loses headers, timestamps, partition numbers, exactly-once and resume; see
+# bench/README.md.
+KD='<~evctl:key~>'
+RD='<~evctl:rec~>'
+# shellcheck disable=SC2206
+replay_flags=($REPLAY_FLAGS)
+rf=${replay_flags[*]:-}
+cmd_evctl="\"$evctl\" replay $TOPIC --to-topic \"\$1\" --create --no-progress $rf"
+cmd_kcat="kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -o beginning -q -f '%k$KD%s$RD' | kcat -P -b \"$EVCTL_BROKERS\" -t \"\$1\" -K '$KD' -D '$RD'"
+cmd_proj_file="\"$evctl\" replay $TOPIC --projection \"$PROJECTION\" --to-file /dev/null --no-progress $rf"
+cmd_proj_topic="\"$evctl\" replay $TOPIC --projection \"$PROJECTION\" --to-topic \"\$1\" --create --no-progress $rf"
+
+tools=(evctl kcat proj_file proj_topic)
+declare -A cmd=([evctl]=$cmd_evctl [kcat]=$cmd_kcat [proj_file]=$cmd_proj_file [proj_topic]=$cmd_proj_topic)
+declare -A label=(
+	[evctl]="evctl replay --to-topic"
+	[kcat]="kcat -C -e | kcat -P"
+	[proj_file]="projection --to-file"
+	[proj_topic]="projection --to-topic"
+)
+
+# One run: wall seconds, peak RSS (KB) and CPU seconds (user+sys, children
+# included: both kcats for the pipeline) go into the tables below.
+declare -A times=() cpus=() max_rss_kb=()
+run_once() { # tool round
+	local t=$1 r=$2 d rc=0 start end
+	d=$(dst "$t" "$r")
+	[[ $t == kcat ]] && create_topic "$d" # outside the timing; evctl's --create is inside
+	start=$(date +%s%N)
+	/usr/bin/time -f '%M %U %S' -o "$tmp/time.$t.$r" \
+		bash -c "set -o pipefail; ${cmd[$t]}" _ "$d" >/dev/null 2>"$tmp/$t.err.$r" || rc=$?
+	end=$(date +%s%N)
+	((rc == 0)) || { cat "$tmp/$t.err.$r" >&2; die "$t: round $r exited $rc"; }
+	# every run must have handled every record (cheap: parse evctl's summary)
+	case $t in
+	evctl) grep -q "^replayed $EVENTS records into " "$tmp/$t.err.$r" ||
+		{ cat "$tmp/$t.err.$r" >&2; die "$t: round $r did not replay $EVENTS records"; } ;;
+	proj_*) grep -q "^folded $EVENTS events into $ACCOUNTS aggregates" "$tmp/$t.err.$r" ||
+		{ cat "$tmp/$t.err.$r" >&2; die "$t: round $r did not fold $EVENTS events into $ACCOUNTS aggregates"; } ;;
+	esac
+	local kb u s
+	read -r kb u s < <(tail -n1 "$tmp/time.$t.$r")
+	((kb > ${max_rss_kb[$t]:-0})) && max_rss_kb[$t]=$kb
+	times[$t]+="$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}') "
+	cpus[$t]+="$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}') "
+}
+
+# ---- verification pass (round 0, untimed; also warms up the broker) ---------
+src_n=$(count_records "$TOPIC")
+[[ $src_n -eq $EVENTS ]] || die "$TOPIC holds $src_n records, want $EVENTS"
+for t in "${tools[@]}"; do
+	run_once "$t" 0
+	case $t in
+	evctl | kcat) n=$(count_records "$(dst "$t" 0)") || die "$t: count failed" ;;
+	proj_topic) n=$(count_records "$(dst "$t" 0)") || die "$t: count failed" ;;
+	proj_file) n=$ACCOUNTS ;; # checked from the summary line by run_once
+	esac
+	want=$EVENTS
+	[[ $t == proj_* ]] && want=$ACCOUNTS
+	[[ $n -eq $want ]] || die "$t: destination holds $n records, want $want"
+	log "$t: $n records ✓"
+done
+# What a newline-delimited pipeline (kcat -f '%k\t%s\n' | kcat -P -K'\t')
+# would have produced: one record per line, many of them cut mid-value.
+naive_n=$(bash -c "set -o pipefail; kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -o beginning -q -f '%k\t%s\n' | wc -l")
+log "a newline-delimited kcat pipeline would produce $naive_n records from $EVENTS"
+
+# Fidelity, field by field: sha256 of the sorted lines, per property.
+declare -A fid=()
+if [[ $FIDELITY == 1 ]]; then
+	tpl=$'{{.partition}}\t{{.timestamp}}\t{{json .headerList}}\t{{.rawKey}}\t{{.rawValue}}'
+	dump() { # topic file
+		"$evctl" tail "$1" --from start --to end --raw --template "$tpl" >"$2" ||
+			die "could not read $1 for the fidelity check"
+	}
+	digest() { # file property
+		case $2 in
+		kv) cut -f4,5 "$1" | LC_ALL=C sort -S 25% | sha256sum ;;
+		order) LC_ALL=C sort -s -t$'\t' -k1,1n -S 25% "$1" | cut -f1,4,5 | sha256sum ;;
+		keyorder) LC_ALL=C sort -s -t$'\t' -k4,4 -S 25% "$1" | cut -f4,5 | sha256sum ;;
+		ts) cut -f2,4,5 "$1" | LC_ALL=C sort -S 25% | sha256sum ;;
+		hdr) cut -f3,4,5 "$1" | LC_ALL=C sort -S 25% | sha256sum ;;
+		esac
+	}
+	log "fidelity: reading $TOPIC and both copies"
+	dump "$TOPIC" "$tmp/src.tsv"
+	for t in evctl kcat; do
+		dump "$(dst "$t" 0)" "$tmp/$t.tsv"
+		for p in kv keyorder order ts hdr; do
+			[[ -n ${fid[src.$p]:-} ]] || fid[src.$p]=$(digest "$tmp/src.tsv" $p)
+			if [[ $(digest "$tmp/$t.tsv" $p) == "${fid[src.$p]}" ]]; then fid[$t.$p]=same; else fid[$t.$p]=DIFFERENT; fi
+		done
+		rm -f "$tmp/$t.tsv"
+	done
+	rm -f "$tmp/src.tsv"
+	for p in kv keyorder order ts hdr; do
+		[[ ${fid[evctl.$p]} == same ]] || die "evctl's copy is not faithful: $p differs from $TOPIC"
+	done
+	# a pipeline that mangles keys or values would not be a fair comparison
+	[[ ${fid[kcat.kv]} == same ]] || die "the kcat pipeline changed key/value bytes (a delimiter inside a value?)"
+	log "fidelity: evctl same on all; kcat key+value ${fid[kcat.kv]}, per-key order ${fid[kcat.keyorder]}, partition order ${fid[kcat.order]}, timestamps ${fid[kcat.ts]}, headers ${fid[kcat.hdr]}"
+fi
+
+# ---- timed runs ------------------------------------------------------------
+times=() cpus=() max_rss_kb=()
+last() { awk '{print $NF}' <<<"$1"; }
+for ((r = 1; r <= RUNS; r++)); do
+	# rotate the order each round so no tool always runs first (or last)
+	order=()
+	for ((i = 0; i < ${#tools[@]}; i++)); do
+		order+=("${tools[$(((i + r - 1) % ${#tools[@]}))]}")
+	done
+	for t in "${order[@]}"; do run_once "$t" "$r"; done
+	log "round $r/$RUNS: evctl $(last "${times[evctl]}")s kcat $(last "${times[kcat]}")s proj_file $(last "${times[proj_file]}")s proj_topic $(last "${times[proj_topic]}")s"
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -A med=() rps=() cpu=() rss=()
+for t in "${tools[@]}"; do
+	med[$t]=$(echo "${times[$t]}" | median)
+	cpu[$t]=$(echo "${cpus[$t]}" | median)
+	rps[$t]=$(awk -v n="$EVENTS" -v s="${med[$t]}" 'BEGIN {printf "%d", n / s}')
+	rss[$t]=$(awk -v k="${max_rss_kb[$t]}" 'BEGIN {printf "%.1f", k / 1024}')
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+vs_kcat=$(ratio "${rps[evctl]}" "${rps[kcat]}")
+mark() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "PASS" : "MISS"}'; }
+replay_mark=$(mark "$vs_kcat" 2)
+pf_mark=$(mark "${rps[proj_file]}" 200000)
+pt_mark=$(mark "${rps[proj_topic]}" 200000)
+
+# ---- report ----------------------------------------------------------------
+echo
+echo "evctl replay benchmark: $EVENTS events / $ACCOUNTS aggregates of $TOPIC, $RUNS runs each (median), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+printf '%-26s %9s %10s %8s %8s %9s  %s\n' command median_s events/s vs_kcat cpu_s rss_MB runs_s
+for t in "${tools[@]}"; do
+	printf '%-26s %9s %10s %8s %8s %9s  %s\n' "${label[$t]}" "${med[$t]}" "${rps[$t]}" \
+		"$(ratio "${rps[$t]}" "${rps[kcat]}")" "${cpu[$t]}" "${rss[$t]}" "${times[$t]% }"
+done
+echo "  (cpu_s: median user+sys; rss_MB: peak over runs — for the pipeline, the larger kcat)"
+if [[ $FIDELITY == 1 ]]; then
+	echo
+	echo "fidelity vs $TOPIC (sha256 of sorted records, checked once):"
+	printf '  %-38s %-10s %s\n' property evctl kcat
+	printf '  %-38s %-10s %s\n' "key and value bytes" "${fid[evctl.kv]}" "${fid[kcat.kv]}"
+	printf '  %-38s %-10s %s\n' "order of each key's events" "${fid[evctl.keyorder]}" "${fid[kcat.keyorder]}"
+	printf '  %-38s %-10s %s\n' "partition and order within it" "${fid[evctl.order]}" "${fid[kcat.order]}"
+	printf '  %-38s %-10s %s\n' "timestamps" "${fid[evctl.ts]}" "${fid[kcat.ts]}"
+	printf '  %-38s %-10s %s\n' "headers" "${fid[evctl.hdr]}" "${fid[kcat.hdr]}"
+	printf '  %-38s %-10s %s\n' "exactly once, resumable" "yes" "no"
+fi
+echo "  a newline-delimited kcat pipeline would have produced $naive_n records from $EVENTS"
+echo
+echo "targets (shared/DESIGN.md):"
+printf '  %-46s %-5s %s\n' "evctl replay rate >= 2x the kcat pipeline's" "$replay_mark" "ratio $vs_kcat"
+printf '  %-46s %-5s %s\n' "projection rebuild >= 200,000 events/s (file)" "$pf_mark" "${rps[proj_file]} events/s"
+printf '  %-46s %-5s %s\n' "projection rebuild >= 200,000 events/s (topic)" "$pt_mark" "${rps[proj_topic]} events/s"
+echo
+echo "RESULT events=$EVENTS accounts=$ACCOUNTS runs=$RUNS evctl_replay_s=${med[evctl]} kcat_pipe_s=${med[kcat]} proj_file_s=${med[proj_file]} proj_topic_s=${med[proj_topic]} evctl_replay_rps=${rps[evctl]} kcat_pipe_rps=${rps[kcat]} proj_file_eps=${rps[proj_file]} proj_topic_eps=${rps[proj_topic]} vs_kcat_pipe=$vs_kcat evctl_replay_rss_mb=${rss[evctl]} proj_file_rss_mb=${rss[proj_file]} proj_topic_rss_mb=${rss[proj_topic]} replay_target=$replay_mark projection_target=$pf_mark"
