@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,11 @@ import (
 // process stops holding back read_committed readers (and a resumed run
 // that finds its offsets in it) after at most this long.
 const DefaultTransactionTimeout = 10 * time.Second
+
+// groupStallAfter is how long a member whose own partitions are done
+// waits for the rest of the group to move before it gives up: longer than
+// a dead member's session, after which its partitions are reassigned.
+const groupStallAfter = 45 * time.Second
 
 // groupCheckInterval is how often a copier whose own partitions are done
 // asks whether the whole group is.
@@ -103,8 +109,13 @@ type Copier struct {
 	err       error // sticky: the copier can only be closed
 	eof       bool
 	lastCheck time.Time
-	closing   bool
-	downSince time.Time
+	// progress is the group's committed total at lastProgress; a group
+	// that stops moving while this member waits for it is reported, not
+	// waited on for ever.
+	progress     int64
+	lastProgress time.Time
+	closing      bool
+	downSince    time.Time
 
 	mu sync.Mutex // guards the progress Remaining reports
 }
@@ -519,14 +530,25 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	done := true
+	var total int64
+	var stuck []string
 	for _, p := range cp.order {
 		off := committed[p.tp]
 		if off >= 0 {
 			p.known = off
+			total += off
 		}
 		if off < p.end && (off >= 0 || p.from < p.end) {
 			done = false
+			stuck = append(stuck, fmt.Sprintf("%s[%d]", p.tp.Topic, p.tp.Partition))
 		}
+	}
+	now := time.Now()
+	if done || total != cp.progress || cp.lastProgress.IsZero() {
+		cp.progress, cp.lastProgress = total, now
+	} else if now.Sub(cp.lastProgress) >= groupStallAfter {
+		return false, fmt.Errorf("group %q has made no progress for %s on %s: a member holds them without copying (a killed process whose session has not expired?); stop and run the replay again with --resume, or check evctl lag %s",
+			cp.opts.Group, groupStallAfter, strings.Join(stuck, ", "), cp.opts.Group)
 	}
 	return done, nil
 }

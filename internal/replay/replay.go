@@ -27,6 +27,12 @@ type Sink interface {
 	Checkpoint(ctx context.Context) error
 }
 
+// Aborter is a sink that can drop everything since its last checkpoint
+// (a Kafka transaction): what a failed run must do rather than checkpoint.
+type Aborter interface {
+	Abort(ctx context.Context) error
+}
+
 // Selector decides whether a record is replayed; typ, when known, is
 // counted in the stats.
 type Selector func(ctx context.Context, m *record.Message) (keep bool, typ string, err error)
@@ -127,6 +133,27 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 		return st, err
 	}
 
+	// abandon ends a run whose last record read was not handled: it must
+	// not be checkpointed, or a resumed run would skip it. A transactional
+	// sink aborts back to its last checkpoint (the records since are read
+	// again on --resume); any other has nothing past it to lose.
+	abandon := func(err error) (Stats, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if a, ok := sink.(Aborter); ok {
+			if aerr := a.Abort(cctx); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		} else if cerr := sink.Checkpoint(cctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		st.Elapsed = opts.Now().Sub(st.Started)
+		if opts.Progress != nil {
+			opts.Progress(st)
+		}
+		return st, err
+	}
+
 	for {
 		m, err := src.Read(ctx)
 		if errors.Is(err, io.EOF) {
@@ -136,27 +163,28 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			if ctx.Err() != nil {
 				return finish(ErrInterrupted)
 			}
-			return finish(err)
+			return abandon(err)
 		}
 		st.Read++
+		// A record once read is handled to the end even when ctx ends
+		// meanwhile (Ctrl-C): the checkpoint that follows commits it.
+		hctx := context.WithoutCancel(ctx)
+		interrupted := false
 		keep, typ := true, ""
 		if opts.Select != nil {
-			if keep, typ, err = opts.Select(ctx, m); err != nil {
-				return finish(err)
+			if keep, typ, err = opts.Select(hctx, m); err != nil {
+				return abandon(err)
 			}
 		}
 		if !keep {
 			st.Filtered++
 		} else {
 			if err := wait(ctx, &opts, &st, m, &firstTS); err != nil {
-				return finish(ErrInterrupted)
+				interrupted = true // stop waiting; write it, then stop
 			}
 			out := opts.Transform.apply(m, opts.Now)
-			if err := sink.Write(ctx, out); err != nil {
-				if ctx.Err() != nil {
-					return finish(ErrInterrupted)
-				}
-				return finish(err)
+			if err := sink.Write(hctx, out); err != nil {
+				return abandon(err)
 			}
 			st.Written++
 			if typ != "" {
@@ -164,11 +192,14 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			}
 			st.ByPartition[m.Topic+"/"+strconv.Itoa(int(m.Partition))]++
 		}
+		if interrupted || ctx.Err() != nil {
+			return finish(ErrInterrupted)
+		}
 		sinceCheckpoint++
 		now := opts.Now()
 		if sinceCheckpoint >= opts.CheckpointEvery || now.Sub(lastCheckpoint) >= opts.CheckpointInterval {
 			if err := sink.Checkpoint(ctx); err != nil {
-				return finish(err)
+				return abandon(err)
 			}
 			sinceCheckpoint, lastCheckpoint = 0, now
 		}
@@ -198,7 +229,7 @@ func wait(ctx context.Context, opts *Options, st *Stats, m *record.Message, firs
 	if d := due.Sub(opts.Now()); d > 0 {
 		return opts.Sleep(ctx, d)
 	}
-	return ctx.Err()
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -166,3 +166,68 @@ func TestRunRateAndPace(t *testing.T) {
 		t.Errorf("pace: slept %v, want 5s", slept)
 	}
 }
+
+// txSink aborts like a Kafka transaction: writes since the last checkpoint
+// are dropped.
+type txSink struct {
+	memSink
+	committed int
+	aborts    int
+}
+
+func (s *txSink) Checkpoint(ctx context.Context) error {
+	s.committed = len(s.written)
+	return s.memSink.Checkpoint(ctx)
+}
+
+func (s *txSink) Abort(context.Context) error {
+	s.aborts++
+	s.written = s.written[:s.committed]
+	return nil
+}
+
+func TestRunFailedWriteAbortsInsteadOfCheckpointing(t *testing.T) {
+	sink := &txSink{memSink: memSink{failAt: 7}}
+	_, err := Run(context.Background(), &memSource{msgs: msgs(20)}, sink, Options{CheckpointEvery: 5})
+	if err == nil {
+		t.Fatal("want the write error")
+	}
+	// Checkpointed after 5; records 5 and 6 were written in the open
+	// transaction, the 8th failed: abort, never checkpoint past it.
+	if sink.aborts != 1 || fmt.Sprint(sink.checkpoints) != "[5]" || len(sink.written) != 5 {
+		t.Fatalf("aborts %d, checkpoints %v, written %d", sink.aborts, sink.checkpoints, len(sink.written))
+	}
+}
+
+// cancelOnRead cancels the run's context as it hands out a record, as a
+// Ctrl-C landing between Read and Write does.
+type cancelOnRead struct {
+	memSource
+	at int
+}
+
+func (s *cancelOnRead) Read(ctx context.Context) (*record.Message, error) {
+	if s.i == s.at {
+		s.cancel()
+		s.i++
+		return s.msgs[s.i-1], nil
+	}
+	return s.memSource.Read(ctx)
+}
+
+func TestRunHandlesTheRecordReadWhenInterrupted(t *testing.T) {
+	for _, rate := range []float64{0, 1000} {
+		ctx, cancel := context.WithCancel(context.Background())
+		sink := &memSink{}
+		src := &cancelOnRead{memSource: memSource{msgs: msgs(30), cancel: cancel, stopAt: -1}, at: 9}
+		_, err := Run(ctx, src, sink, Options{Rate: rate})
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("rate %v: err = %v", rate, err)
+		}
+		// The 10th record was read as Ctrl-C came: it must be written before
+		// the final checkpoint commits its offset.
+		if len(sink.written) != 10 || fmt.Sprint(sink.checkpoints) != "[10]" {
+			t.Fatalf("rate %v: wrote %d, checkpoints %v", rate, len(sink.written), sink.checkpoints)
+		}
+	}
+}
