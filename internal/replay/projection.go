@@ -19,7 +19,6 @@ import (
 	"github.com/itchyny/gojq"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -36,17 +35,21 @@ import (
 //	defs: |                          # jq definitions every program can call
 //	  def cents: ...;
 //	handlers:                        # one jq program per event type
-//	  AccountOpened: '{accountId: .event.accountId, ...}'
-//	  MoneyDeposited: .state + {balanceCents: (.state.balanceCents + (.event.amount | cents))}
+//	  AccountOpened: '{accountId: .event.accountId, balanceCents: 0}'
+//	  MoneyDeposited: '.state + {balanceCents: (.state.balanceCents + (.event.amount | cents))}'
 //
 // id and type see the record as filters do (filter.View): .key, .value,
 // .type, .headers, .timestamp, .topic, .partition, .offset... The id must be
 // a string or a number; the type a string. A handler sees
 // {state, event, record}: the aggregate's current state (the initial state
 // for a new aggregate), the decoded record value, and the record as id sees
-// it. Its one output is the new state; null deletes the aggregate (a
-// tombstone in the read model), and the next event of a deleted aggregate
-// starts again from the initial state.
+// it — built only for programs whose text or defs name record, as it costs
+// more than most handlers. Its one output is the new state; null deletes
+// the aggregate (a tombstone in the read model), and the next event of a
+// deleted aggregate starts again from the initial state.
+//
+// To rebuild a read model, Apply every record to a Fold (or a ParallelFold,
+// one worker per core) in offset order per partition, then write States.
 //
 // A Projection is immutable and safe for concurrent use; its Folds are not.
 type Projection struct {
@@ -64,9 +67,10 @@ type Projection struct {
 
 // projectionProgram is one compiled jq program of a spec.
 type projectionProgram struct {
-	what string // "handler MoneyDeposited", "id", "type"
-	line int    // where its text starts in the spec
-	code *gojq.Code
+	what       string // "handler MoneyDeposited", "id", "type"
+	line       int    // where its text starts in the spec
+	code       *gojq.Code
+	usesRecord bool // its text, or the defs', names record
 }
 
 // LoadProjection reads and compiles the spec at path. Errors start with
@@ -102,6 +106,9 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		if m := yamlLineError.FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
+			if strings.HasPrefix(m[2], "did not find expected") {
+				line++ // yaml reports its parser's errors a line early
+			}
 			return nil, fail(line, "invalid YAML: %s", m[2])
 		}
 		return nil, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -168,13 +175,12 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 		return nil, err
 	}
 	if strings.TrimSpace(defsSrc) != "" {
-		// Parsed as the definitions of a trivial query, then given to each program.
-		q, err := gojq.Parse(defsSrc + "\n.")
+		q, err := gojq.Parse(defsSrc)
 		if err != nil {
 			return nil, jqSyntaxError(file, "defs", defsNode, defsSrc, err)
 		}
-		if q.Term == nil || q.Term.Type != gojq.TermTypeIdentity || q.Left != nil || q.Right != nil {
-			return nil, fail(defsNode.Line, "defs: want only jq definitions (def name: body;), found an expression")
+		if q.Term != nil || q.Left != nil || len(q.Imports) > 0 || q.Meta != nil {
+			return nil, fail(contentLine(defsNode), "defs: want only jq definitions (def name: body;), found more")
 		}
 		defs = q.FuncDefs
 	}
@@ -187,9 +193,12 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 		q.FuncDefs = append(slices.Clip(defs), q.FuncDefs...)
 		code, err := gojq.Compile(q)
 		if err != nil {
-			return nil, fail(n.Line, "%s: invalid jq: %v", what, err)
+			return nil, fail(contentLine(n), "%s: invalid jq: %v", what, err)
 		}
-		return &projectionProgram{what: what, line: contentLine(n), code: code}, nil
+		// Building .record costs more than most handlers take to run, so
+		// only programs that name it get it.
+		usesRecord := strings.Contains(src, "record") || strings.Contains(defsSrc, "record")
+		return &projectionProgram{what: what, line: contentLine(n), code: code, usesRecord: usesRecord}, nil
 	}
 
 	for _, key := range []string{"id", "type"} {
@@ -200,13 +209,19 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 		if strings.TrimSpace(src) == "" {
 			continue
 		}
+		if key == "id" {
+			p.idSource = src
+		}
 		prog, err := compile(key, n, src)
 		if err != nil {
 			return nil, err
 		}
-		if key == "id" {
-			p.id, p.idSource = prog, src
-		} else {
+		switch {
+		case key == "id" && strings.TrimSpace(src) == ".key":
+			// The default, written out: no jq to run.
+		case key == "id":
+			p.id = prog
+		default:
 			p.typ = prog
 		}
 	}
@@ -282,7 +297,7 @@ func jqSyntaxError(file, what string, n *yaml.Node, src string, err error) error
 	line := contentLine(n)
 	var pe *gojq.ParseError
 	if !errors.As(err, &pe) {
-		return fmt.Errorf("%s:%d: %s: invalid jq: %v", file, line, what, err)
+		return fmt.Errorf("%s:%d: %s: invalid jq: %w", file, line, what, err)
 	}
 	at := min(max(pe.Offset-len(pe.Token), 0), len(src))
 	if n.Style&yaml.LiteralStyle != 0 {
@@ -421,6 +436,7 @@ var ErrUnknownType = errors.New("no handler for the event type")
 type Fold struct {
 	p    *Projection
 	aggs map[string]*projectionAggregate
+	dec  jsonValueDecoder
 }
 
 type projectionAggregate struct {
@@ -434,11 +450,14 @@ func (p *Projection) NewFold() *Fold {
 }
 
 // Apply folds one record into its aggregate. The record's key and value are
-// decoded once; the fold keeps states as jq values and writes JSON only when
-// asked (Change.State, States). A failure is an *ApplyError naming the record.
+// decoded once, and the record view only for programs that name record (see
+// Projection); the fold keeps states as jq values and writes JSON only when
+// asked (Change.State, States). A failure is an *ApplyError naming the
+// record; the fold is then as it was before the record.
 func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	p := f.p
-	fail := func(c Change, prog *projectionProgram, err error) (Change, error) {
+	var c Change
+	fail := func(prog *projectionProgram, err error) (Change, error) {
 		e := &ApplyError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, ID: c.ID, Type: c.Type, File: p.File, Err: err}
 		if prog != nil {
 			e.Program, e.Line = prog.what, prog.line
@@ -446,24 +465,27 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		return Change{}, e
 	}
 	if r.Error != "" {
-		return fail(Change{}, nil, fmt.Errorf("undecodable record: %s", r.Error))
-	}
-	view, err := filter.View(r)
-	if err != nil {
-		return fail(Change{}, nil, err)
+		return fail(nil, fmt.Errorf("undecodable record: %s", r.Error))
 	}
 
-	var c Change
+	var view map[string]any // the record as filters see it, built on demand
+	if p.id != nil || p.typ != nil {
+		var err error
+		if view, err = f.view(r); err != nil {
+			return fail(nil, err)
+		}
+	}
+
 	if p.typ == nil {
 		c.Type = r.Type[strings.LastIndexByte(r.Type, '.')+1:]
 	} else {
 		v, err := runProjectionProgram(ctx, p.typ, view)
 		if err != nil {
-			return fail(c, p.typ, err)
+			return fail(p.typ, err)
 		}
 		s, ok := v.(string)
 		if !ok {
-			return fail(c, p.typ, fmt.Errorf("the event type must be a string, got %s", preview(v)))
+			return fail(p.typ, fmt.Errorf("the event type must be a string, got %s", preview(v)))
 		}
 		c.Type = s
 	}
@@ -473,6 +495,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 			c.Skipped = true
 			return c, nil
 		}
+		var err error
 		switch {
 		case c.Type != "":
 			err = fmt.Errorf("%w %q (have: %s); add a handler or set ignore-unknown: true in %s", ErrUnknownType, c.Type, strings.Join(p.Types(), ", "), p.File)
@@ -481,19 +504,44 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		default:
 			err = fmt.Errorf("%w: the record has no schema type; set type: in %s", ErrUnknownType, p.File)
 		}
-		return fail(c, nil, err)
+		return fail(nil, err)
 	}
 
-	if p.id == nil {
-		c.ID, err = aggregateID(view["key"])
-	} else {
-		var v any
-		if v, err = runProjectionProgram(ctx, p.id, view); err == nil {
-			c.ID, err = aggregateID(v)
+	var event any
+	if view == nil && handler.usesRecord {
+		var err error
+		if view, err = f.view(r); err != nil {
+			return fail(nil, err)
 		}
 	}
+	if view != nil {
+		event = view["value"]
+	} else {
+		var err error
+		if event, err = f.dec.decode(r.Value); err != nil {
+			return fail(nil, fmt.Errorf("record value: %w", err))
+		}
+	}
+
+	var err error
+	switch {
+	case p.id != nil:
+		var v any
+		if v, err = runProjectionProgram(ctx, p.id, view); err != nil {
+			return fail(p.id, err)
+		}
+		c.ID, err = aggregateID(v)
+	case view != nil:
+		c.ID, err = aggregateID(view["key"])
+	default:
+		var key any
+		if key, err = f.dec.decode(r.Key); err != nil {
+			return fail(nil, fmt.Errorf("record key: %w", err))
+		}
+		c.ID, err = aggregateID(key)
+	}
 	if err != nil {
-		return fail(c, p.id, err)
+		return fail(p.id, err)
 	}
 
 	agg := f.aggs[c.ID]
@@ -501,10 +549,13 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	if agg != nil && !agg.deleted {
 		state = agg.state
 	}
-	input := map[string]any{"state": state, "event": view["value"], "record": view}
+	input := map[string]any{"state": state, "event": event}
+	if handler.usesRecord {
+		input["record"] = view
+	}
 	next, err := runProjectionProgram(ctx, handler, input)
 	if err != nil {
-		return fail(c, handler, err)
+		return fail(handler, err)
 	}
 	if agg == nil {
 		agg = &projectionAggregate{}
@@ -513,6 +564,19 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	agg.state, agg.deleted = next, next == nil
 	c.state, c.Deleted = next, next == nil
 	return c, nil
+}
+
+// view builds the record view (filter.View's object).
+func (f *Fold) view(r *record.Record) (map[string]any, error) {
+	key, err := f.dec.decode(r.Key)
+	if err != nil {
+		return nil, fmt.Errorf("record key: %w", err)
+	}
+	value, err := f.dec.decode(r.Value)
+	if err != nil {
+		return nil, fmt.Errorf("record value: %w", err)
+	}
+	return projectionView(r, key, value), nil
 }
 
 // runProjectionProgram runs prog and wants exactly one output.
@@ -529,7 +593,7 @@ func runProjectionProgram(ctx context.Context, prog *projectionProgram, input an
 		if err, isErr := w.(error); isErr {
 			return nil, err
 		}
-		return nil, fmt.Errorf("more than one output (%s, then %s); a program must output one value", preview(v), preview(w))
+		return nil, fmt.Errorf("more than one output: %s, then %s; a program must output one value", gojq.Preview(v), gojq.Preview(w))
 	}
 	return v, nil
 }
@@ -551,8 +615,12 @@ func aggregateID(v any) (string, error) {
 	return "", fmt.Errorf("the aggregate id must be a string or a number, got %s", preview(v))
 }
 
+// preview names a value's type and shows it, short: `number 1`, `null`.
 func preview(v any) string {
-	return gojq.TypeOf(v) + " (" + gojq.Preview(v) + ")"
+	if v == nil {
+		return "null"
+	}
+	return gojq.TypeOf(v) + " " + gojq.Preview(v)
 }
 
 // Len is the number of aggregates seen, deleted ones included.
