@@ -64,6 +64,10 @@ type readModel struct {
 type accountState struct {
 	Balance
 	updated time.Time
+	// lastDelta is what the account's last event did to BalanceCents:
+	// +amount, -amount, or 0 for AccountOpened and AccountClosed. Drift
+	// uses it to leave a projector's typical bugs behind.
+	lastDelta int64
 }
 
 func newReadModel() *readModel {
@@ -76,13 +80,16 @@ func (m *readModel) apply(e Event) {
 		a = &accountState{}
 		m.accounts[e.AccountID] = a
 	}
+	a.lastDelta = 0
 	switch e.Type {
 	case TypeAccountOpened:
 		a.Balance = Balance{AccountID: e.AccountID, Owner: e.Owner, Currency: e.Currency, Status: StatusOpen}
 	case TypeMoneyDeposited:
 		a.BalanceCents += e.AmountCents
+		a.lastDelta = e.AmountCents
 	case TypeMoneyWithdrawn:
 		a.BalanceCents -= e.AmountCents
+		a.lastDelta = -e.AmountCents
 	case TypeAccountClosed:
 		a.Status = StatusClosed
 	}
@@ -124,15 +131,37 @@ func notification(e Event) (Notification, bool) {
 	return n, true
 }
 
-// ExpectedBalances returns the bank.account-balances state Start(opts)
-// writes, by account id. Pass Sandbox.Options() when opts.Now was zero.
+// ExpectedBalances returns the correct bank.account-balances state for
+// opts, by account id: every event folded, what a projection rebuilt from
+// bank.account-events yields. Start(opts) writes exactly this unless
+// opts.Drift > 0; LiveBalances returns what it writes then. Pass
+// Sandbox.Options() when opts.Now was zero.
 func ExpectedBalances(opts Options) map[string]Balance {
+	return balanceMap(fold(opts))
+}
+
+// LiveBalances returns the bank.account-balances state Start(opts) writes,
+// by account id: ExpectedBalances with the opts.Drift accounts of
+// DriftedAccounts left wrong (see Drift).
+func LiveBalances(opts Options) map[string]Balance {
+	states := fold(opts)
+	applyDrift(opts, states)
+	return balanceMap(states)
+}
+
+// fold folds the events of opts into the state of every account, sorted by
+// account id.
+func fold(opts Options) []accountState {
 	m := newReadModel()
 	for e := range Events(opts) {
 		m.apply(e)
 	}
-	balances := make(map[string]Balance, len(m.accounts))
-	for _, a := range m.balances() {
+	return m.balances()
+}
+
+func balanceMap(states []accountState) map[string]Balance {
+	balances := make(map[string]Balance, len(states))
+	for _, a := range states {
 		balances[a.AccountID] = a.Balance
 	}
 	return balances
@@ -150,6 +179,9 @@ func ExpectedCounts(opts Options) map[string]int {
 		}
 	}
 	counts[TopicAccountBalances] = len(accounts)
+	if opts.Faults {
+		counts[FaultsTopic] = len(faultPlan(opts))
+	}
 	return counts
 }
 

@@ -5,7 +5,9 @@
 //
 // Topics: bank.account-events (Avro events, a union of schema references),
 // bank.account-balances (its compacted JSON read model, see Balance) and
-// bank.notifications (plain JSON, see Notification).
+// bank.notifications (plain JSON, see Notification); on request
+// bank.account-events.faulty (FaultsTopic, one of each problem evctl check
+// finds). Options.Drift leaves some live balances wrong (see Drift).
 package sandbox
 
 import (
@@ -32,8 +34,16 @@ type Options struct {
 	Seed                     int64  // default 1; the same seed and options give the same records
 	// Now anchors the history: events spread over the 7 days before it.
 	// Zero means time.Now() truncated to the second.
-	Now  time.Time
-	Logf func(format string, args ...any) // seeding progress; nil is silent
+	Now time.Time
+	// Drift is how many accounts' live balances in bank.account-balances
+	// are left wrong, as a buggy projector would leave them (see Drift,
+	// DriftedAccounts); at most the number of accounts. The events are the
+	// same whatever Drift is.
+	Drift int
+	// Faults also seeds FaultsTopic: a small history with one instance of
+	// every problem evctl check finds (see Faults).
+	Faults bool
+	Logf   func(format string, args ...any) // seeding progress; nil is silent
 }
 
 const (
@@ -84,6 +94,9 @@ type Sandbox struct {
 // every record is acknowledged, so a reader sees all of them.
 func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	opts = opts.withDefaults()
+	if err := validateDrift(opts); err != nil {
+		return nil, err
+	}
 	s := &Sandbox{opts: opts, registry: registry.New()}
 
 	cluster, err := kfake.NewCluster(
@@ -137,7 +150,8 @@ func (s *Sandbox) RegistryURL() string { return s.registryURL }
 func (s *Sandbox) Registry() *registry.Registry { return s.registry }
 
 // Options returns the options the sandbox runs with, defaults filled in
-// (Now included), for ExpectedBalances and ExpectedCounts.
+// (Now included), for ExpectedBalances, LiveBalances, ExpectedCounts,
+// DriftedAccounts and Faults.
 func (s *Sandbox) Options() Options { return s.opts }
 
 // Close stops the registry and the cluster. It is safe to call twice.

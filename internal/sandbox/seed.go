@@ -23,12 +23,16 @@ type topicSpec struct {
 	configs    map[string]string
 }
 
-func topics() []topicSpec {
-	return []topicSpec{
+func topics(opts Options) []topicSpec {
+	ts := []topicSpec{
 		{TopicAccountEvents, AccountEventsPartitions, nil},
 		{TopicAccountBalances, AccountBalancesPartitions, map[string]string{"cleanup.policy": "compact"}},
 		{TopicNotifications, NotificationsPartitions, nil},
 	}
+	if opts.Faults {
+		ts = append(ts, topicSpec{FaultsTopic, FaultsPartitions, nil})
+	}
+	return ts
 }
 
 // seed registers the schemas, creates the topics and writes the bank with
@@ -52,7 +56,7 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 	}
 	defer cl.Close()
 
-	if err := createTopics(ctx, cl); err != nil {
+	if err := createTopics(ctx, cl, topics(opts)); err != nil {
 		return err
 	}
 
@@ -89,7 +93,10 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 		}
 	}
 
-	for _, a := range model.balances() {
+	// The live read model: the fold, with Drift accounts left wrong.
+	states := model.balances()
+	applyDrift(opts, states)
+	for _, a := range states {
 		if err := p.produceJSON(ctx, TopicAccountBalances, a.AccountID, a.Balance, a.updated); err != nil {
 			return err
 		}
@@ -98,7 +105,13 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 	if err := cl.Flush(ctx); err != nil {
 		return fmt.Errorf("seed sandbox: flush: %w", err)
 	}
-	return p.failed()
+	if err := p.failed(); err != nil {
+		return err
+	}
+	if opts.Faults {
+		return seedFaults(ctx, brokers, reg, opts)
+	}
+	return nil
 }
 
 // producer produces asynchronously and keeps the first failure.
@@ -144,10 +157,10 @@ func (p *producer) failed() error {
 	return p.err
 }
 
-func createTopics(ctx context.Context, cl *kgo.Client) error {
+func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = 10_000
-	for _, t := range topics() {
+	for _, t := range specs {
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic = t.name
 		rt.NumPartitions = t.partitions
