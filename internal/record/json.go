@@ -13,7 +13,8 @@ import (
 // its time here. Key and Value are trusted to be valid, compact JSON, as
 // the decoder makes them.
 func AppendJSON(dst []byte, r *Record) ([]byte, error) {
-	b := append(dst, `{"topic":`...)
+	b := dst
+	b = append(b, `{"topic":`...)
 	b = appendString(b, r.Topic)
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(r.Partition), 10)

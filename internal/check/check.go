@@ -1,0 +1,782 @@
+// Package check lints an event stream: fed a topic's decoded records, one
+// partition after another and each in offset order, it reports what breaks
+// the rules an event-sourced stream lives by (see Rule). It reads nothing
+// itself, so it tests without a broker and builds with CGO_ENABLED=0.
+package check
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/itchyny/gojq"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/replay"
+)
+
+// Rule names one kind of finding.
+type Rule string
+
+// The rules, in the order reports list them.
+const (
+	// RuleUndecodable: the record's key or value did not decode. Such a
+	// record is seen by no other rule.
+	RuleUndecodable Rule = "undecodable"
+	// RuleNoSchema: the value has no schema (plain JSON, text or bytes),
+	// in a topic where some record has one (or always, RequireSchema).
+	RuleNoSchema Rule = "no-schema"
+	// RuleFieldError: --key-by, --version-field or --id-field failed on the
+	// record, or gave no usable value.
+	RuleFieldError Rule = "field-error"
+	// RuleVersionGap: the aggregate's version skipped numbers (or its first
+	// version is not 1).
+	RuleVersionGap Rule = "version-gap"
+	// RuleVersionDuplicate: the version is not above the aggregate's last.
+	RuleVersionDuplicate Rule = "version-duplicate"
+	// RuleDuplicateID: the event id was seen before, anywhere in the topic.
+	RuleDuplicateID Rule = "duplicate-id"
+	// RuleMultiPartition: the aggregate has events on a second partition,
+	// where nothing orders them against the first.
+	RuleMultiPartition Rule = "multi-partition"
+	// RuleAfterTerminal: an event of an aggregate after its terminal event.
+	RuleAfterTerminal Rule = "after-terminal"
+	// RuleTimestampBackwards: a timestamp earlier than the aggregate's
+	// previous event's.
+	RuleTimestampBackwards Rule = "timestamp-backwards"
+	// RuleUnknownType: an event type the projection has no handler for.
+	RuleUnknownType Rule = "unknown-type"
+	// RuleFoldError: the projection failed on the event.
+	RuleFoldError Rule = "fold-error"
+	// RuleAssertion: an --assert over the folded state was false, empty or
+	// failed.
+	RuleAssertion Rule = "assertion"
+)
+
+// Rules lists every rule in report order.
+var Rules = []Rule{
+	RuleUndecodable, RuleNoSchema, RuleFieldError, RuleVersionGap, RuleVersionDuplicate,
+	RuleDuplicateID, RuleMultiPartition, RuleAfterTerminal, RuleTimestampBackwards,
+	RuleUnknownType, RuleFoldError, RuleAssertion,
+}
+
+// ParseRule checks a rule name.
+func ParseRule(s string) (Rule, error) {
+	for _, r := range Rules {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	names := make([]string, len(Rules))
+	for i, r := range Rules {
+		names[i] = string(r)
+	}
+	return "", fmt.Errorf("unknown rule %q (rules: %s)", s, strings.Join(names, ", "))
+}
+
+func ruleIndex(r Rule) int { return slices.Index(Rules, r) }
+
+// Finding is one broken rule, at one record.
+type Finding struct {
+	Rule      Rule   `json:"rule"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	// Key is the record key as text (strings bare, other JSON compact,
+	// "" for a null key).
+	Key string `json:"key"`
+	// Aggregate is the aggregate id, when --key-by makes it differ from Key.
+	Aggregate string `json:"aggregate,omitempty"`
+	Message   string `json:"message"`
+}
+
+// Options choose the rules and their fields. Expressions are jq over the
+// record as filters see it (filter.View).
+type Options struct {
+	// KeyBy is the aggregate id; "" means the record key. A record whose
+	// id is null belongs to no aggregate: per-aggregate rules skip it.
+	KeyBy string
+	// VersionField is each event's version within its aggregate, an
+	// integer from 1 ("" turns the version rules off).
+	VersionField string
+	// IDField is each event's id, unique across the topic ("" turns
+	// duplicate-id off).
+	IDField string
+	// Terminal lists event types (full or short names) after which an
+	// aggregate takes no more events.
+	Terminal []string
+	// Projection folds every aggregate (unknown-type, fold-error) and feeds
+	// the assertions; nil turns those rules off.
+	Projection *replay.Projection
+	// Asserts are jq expressions over {state, event, record} run after each
+	// event the projection folds; they need Projection.
+	Asserts []string
+	// RequireSchema reports every record without a schema, not only those in
+	// a topic where some record has one.
+	RequireSchema bool
+	// Skip turns rules off.
+	Skip []Rule
+	// MaxFindings caps the findings listed per rule (0: no cap); Counts
+	// stay exact.
+	MaxFindings int
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Topic   string `json:"topic"`
+	Records int64  `json:"records"`
+	// Findings sorted by topic, partition, offset and rule.
+	Findings []Finding `json:"findings"`
+	// Counts has every enabled rule, with zero for clean ones; a count
+	// above the findings listed for its rule means MaxFindings cut the list.
+	Counts map[Rule]int64 `json:"counts"`
+	// Disabled names the rules that did not run, and why.
+	Disabled map[Rule]string `json:"disabled,omitempty"`
+	// SkippedTypes counts the events of each type a projection that ignores
+	// unknown types skipped: not findings, worth a note.
+	SkippedTypes map[string]int64 `json:"skippedTypes,omitempty"`
+}
+
+// Total is the number of findings, listed or not.
+func (r *Report) Total() int64 {
+	var n int64
+	for _, c := range r.Counts {
+		n += c
+	}
+	return n
+}
+
+// aggregate is what the checker keeps per aggregate: small, whatever the
+// number of events.
+type aggregate struct {
+	lastVersion     int64 // 0: none yet
+	lastTime        int64 // unix milliseconds of the last event
+	lastOffset      int64
+	closedOffset    int64 // where the terminal event was
+	partition       int32 // the first partition the aggregate was seen on
+	lastPartition   int32
+	closedPartition int32
+	closed          bool
+	closedType      string // the --terminal value it matched
+}
+
+// idSeen is where an event id was first seen.
+type idSeen struct {
+	partition int32
+	offset    int64
+}
+
+type program struct {
+	src  string
+	code *gojq.Code
+}
+
+// Checker runs the rules over records. Not safe for concurrent use.
+type Checker struct {
+	opts     Options
+	enabled  map[Rule]bool
+	disabled map[Rule]string
+	keyBy    *program
+	version  *program
+	id       *program
+	asserts  []*program
+	fold     *replay.Fold
+	terminal []string
+
+	topic     string
+	records   int64
+	aggs      map[string]*aggregate
+	spread    map[string][]int32 // the further partitions of aggregates on more than one
+	truncated map[int32]bool     // partitions whose start retention deleted
+	ids       map[uint64]idSeen
+	seed      maphash.Seed
+	hasSchema bool
+	pending   []Finding // no-schema findings held until a record with a schema shows up
+	pendingN  int64
+	findings  []Finding
+	counts    map[Rule]int64
+	listed    map[Rule]int
+	unknown   map[string]int // unknown type → index in findings, or -1 when not listed
+	unknownN  map[string]int64
+	skipped   map[string]int64
+	untyped   Finding // the first schemaless record the projection found no type for
+	untypedN  int64
+}
+
+// New compiles the options' expressions; errors name the flag's expression.
+func New(opts Options) (*Checker, error) {
+	c := &Checker{
+		opts:      opts,
+		enabled:   map[Rule]bool{},
+		disabled:  map[Rule]string{},
+		aggs:      map[string]*aggregate{},
+		spread:    map[string][]int32{},
+		truncated: map[int32]bool{},
+		ids:       map[uint64]idSeen{},
+		seed:      maphash.MakeSeed(),
+		counts:    map[Rule]int64{},
+		listed:    map[Rule]int{},
+		unknown:   map[string]int{},
+		unknownN:  map[string]int64{},
+		skipped:   map[string]int64{},
+		terminal:  opts.Terminal,
+	}
+	var err error
+	if c.keyBy, err = compile("--key-by", opts.KeyBy); err != nil {
+		return nil, err
+	}
+	if c.version, err = compile("--version-field", opts.VersionField); err != nil {
+		return nil, err
+	}
+	if c.id, err = compile("--id-field", opts.IDField); err != nil {
+		return nil, err
+	}
+	if len(opts.Asserts) > 0 && opts.Projection == nil {
+		return nil, errors.New("--assert needs --projection: assertions run over the folded state")
+	}
+	for _, a := range opts.Asserts {
+		p, err := compileAssert(a)
+		if err != nil {
+			return nil, err
+		}
+		c.asserts = append(c.asserts, p)
+	}
+	if opts.Projection != nil {
+		c.fold = opts.Projection.NewFold()
+	}
+
+	need := map[Rule]string{}
+	if c.version == nil {
+		need[RuleVersionGap], need[RuleVersionDuplicate] = "needs --version-field", "needs --version-field"
+	}
+	if c.id == nil {
+		need[RuleDuplicateID] = "needs --id-field"
+	}
+	if c.keyBy == nil && c.version == nil && c.id == nil {
+		need[RuleFieldError] = "needs --key-by, --version-field or --id-field"
+	}
+	if len(opts.Terminal) == 0 {
+		need[RuleAfterTerminal] = "needs --terminal"
+	}
+	if opts.Projection == nil {
+		need[RuleUnknownType], need[RuleFoldError] = "needs --projection", "needs --projection"
+	}
+	if len(c.asserts) == 0 {
+		need[RuleAssertion] = "needs --assert"
+	}
+	for _, r := range Rules {
+		switch {
+		case slices.Contains(opts.Skip, r):
+			c.disabled[r] = "skipped (--skip)"
+		case need[r] != "":
+			c.disabled[r] = need[r]
+		default:
+			c.enabled[r] = true
+			c.counts[r] = 0
+		}
+	}
+	return c, nil
+}
+
+func compile(flag, src string) (*program, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, nil
+	}
+	// filter's compiler makes the error messages users know; gojq's code
+	// then runs on one view shared by every expression.
+	if _, err := filter.CompileExpr(src); err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	q, err := gojq.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	code, err := gojq.Compile(q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return &program{src: src, code: code}, nil
+}
+
+func compileAssert(src string) (*program, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("--assert: empty expression")
+	}
+	return compile("--assert", src)
+}
+
+// Enabled reports whether a rule runs.
+func (c *Checker) Enabled(r Rule) bool { return c.enabled[r] }
+
+// Truncated says that a partition does not start at offset 0 (retention
+// or compaction removed its beginning): an aggregate first seen there may
+// start at any version.
+func (c *Checker) Truncated(partition int32) { c.truncated[partition] = true }
+
+// add records a finding: counted always, listed up to MaxFindings.
+func (c *Checker) add(f Finding) {
+	if !c.enabled[f.Rule] {
+		return
+	}
+	c.counts[f.Rule]++
+	if c.opts.MaxFindings > 0 && c.listed[f.Rule] >= c.opts.MaxFindings {
+		return
+	}
+	c.listed[f.Rule]++
+	c.findings = append(c.findings, f)
+}
+
+// Check runs the rules over one record. Records must come one partition at
+// a time, each in offset order (the order makes reports reproducible, and
+// versions and timestamps are compared in it). Its error is only ctx's.
+func (c *Checker) Check(ctx context.Context, r *record.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.records++
+	if c.topic == "" {
+		c.topic = r.Topic
+	}
+	key := keyText(r.Key)
+	at := func(rule Rule, format string, args ...any) Finding {
+		return Finding{Rule: rule, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Message: fmt.Sprintf(format, args...)}
+	}
+
+	if r.Error != "" {
+		c.add(at(RuleUndecodable, "%s", r.Error))
+		return nil
+	}
+	tombstone := r.ValueEncoding == record.EncodingNull
+	switch r.ValueEncoding {
+	case record.EncodingAvro, record.EncodingJSONSchema, record.EncodingProtobuf:
+		if !c.hasSchema {
+			c.hasSchema = true
+			for _, f := range c.pending {
+				c.add(f)
+			}
+			// Findings the pending list could not hold were counted.
+			if c.enabled[RuleNoSchema] {
+				c.counts[RuleNoSchema] += c.pendingN - int64(len(c.pending))
+			}
+			c.pending, c.pendingN = nil, 0
+		}
+	default:
+		if !schemaless(r.ValueEncoding) {
+			break
+		}
+		f := at(RuleNoSchema, "value is %s without a schema", encodingName(r.ValueEncoding))
+		switch {
+		case c.hasSchema || c.opts.RequireSchema:
+			c.add(f)
+		case c.enabled[RuleNoSchema]:
+			c.pendingN++
+			if c.opts.MaxFindings == 0 || len(c.pending) < c.opts.MaxFindings {
+				c.pending = append(c.pending, f)
+			}
+		}
+	}
+
+	var view map[string]any
+	if c.keyBy != nil || c.version != nil || c.id != nil || len(c.asserts) > 0 {
+		var err error
+		if view, err = filter.View(r); err != nil {
+			c.add(at(RuleUndecodable, "%v", err))
+			return nil
+		}
+	}
+
+	// The aggregate.
+	aggID, hasAgg := key, r.KeyEncoding != record.EncodingNull
+	aggregateName := ""
+	if c.keyBy != nil {
+		v, ok, err := run(ctx, c.keyBy, view)
+		switch {
+		case err != nil:
+			c.add(at(RuleFieldError, "--key-by %s: %v", c.keyBy.src, err))
+			hasAgg = false
+		case !ok || v == nil:
+			hasAgg = false
+		default:
+			aggID, hasAgg = valueText(v), true
+			if aggID != key {
+				aggregateName = aggID
+			}
+		}
+	}
+	mk := func(rule Rule, format string, args ...any) Finding {
+		f := at(rule, format, args...)
+		f.Aggregate = aggregateName
+		return f
+	}
+
+	// Event ids, across the topic.
+	if c.id != nil {
+		v, ok, err := run(ctx, c.id, view)
+		switch {
+		case err != nil:
+			c.add(mk(RuleFieldError, "--id-field %s: %v", c.id.src, err))
+		case !ok || v == nil || v == "":
+			if !tombstone {
+				c.add(mk(RuleFieldError, "--id-field %s: no event id", c.id.src))
+			}
+		default:
+			id := valueText(v)
+			h := maphash.String(c.seed, id)
+			if first, dup := c.ids[h]; dup {
+				c.add(mk(RuleDuplicateID, "event id %s already at %d@%d", id, first.partition, first.offset))
+			} else {
+				c.ids[h] = idSeen{partition: r.Partition, offset: r.Offset}
+			}
+		}
+	}
+
+	if !hasAgg {
+		c.foldAndAssert(ctx, r, view, tombstone, mk)
+		return nil
+	}
+
+	a := c.aggs[aggID]
+	isNew := a == nil
+	if isNew {
+		a = &aggregate{partition: r.Partition, lastPartition: r.Partition, lastOffset: -1, lastTime: math.MinInt64}
+		c.aggs[aggID] = a
+	}
+
+	// One aggregate, one partition.
+	if r.Partition != a.partition && !slices.Contains(c.spread[aggID], r.Partition) {
+		c.spread[aggID] = append(c.spread[aggID], r.Partition)
+		c.add(mk(RuleMultiPartition, "aggregate %s is on partitions %d and %d: nothing orders its events across them", aggID, a.partition, r.Partition))
+	}
+
+	// Timestamps never go back.
+	ts := r.Timestamp.UnixMilli()
+	if !isNew && ts < a.lastTime {
+		prev := record.Timestamp{Time: time.UnixMilli(a.lastTime)}
+		c.add(mk(RuleTimestampBackwards, "timestamp %s is before %s of the previous event (%d@%d)", r.Timestamp, prev, a.lastPartition, a.lastOffset))
+	}
+	a.lastTime, a.lastPartition, a.lastOffset = ts, r.Partition, r.Offset
+
+	if !tombstone {
+		// Nothing after a terminal event.
+		if a.closed {
+			c.add(mk(RuleAfterTerminal, "%s after the terminal %s at %d@%d", typeName(r.Type), a.closedType, a.closedPartition, a.closedOffset))
+		} else if t := c.terminalType(r.Type); t != "" {
+			a.closed, a.closedType, a.closedPartition, a.closedOffset = true, t, r.Partition, r.Offset
+		}
+
+		// Versions go 1, 2, 3...
+		if c.version != nil {
+			c.checkVersion(ctx, a, isNew, r, view, mk)
+		}
+	}
+
+	c.foldAndAssert(ctx, r, view, tombstone, mk)
+	return nil
+}
+
+func (c *Checker) checkVersion(ctx context.Context, a *aggregate, isNew bool, r *record.Record, view map[string]any, mk func(Rule, string, ...any) Finding) {
+	v, ok, err := run(ctx, c.version, view)
+	if err != nil {
+		c.add(mk(RuleFieldError, "--version-field %s: %v", c.version.src, err))
+		return
+	}
+	version, valid := versionNumber(v)
+	if !ok || !valid {
+		got := "nothing"
+		if ok {
+			got = gojq.Preview(v)
+		}
+		c.add(mk(RuleFieldError, "--version-field %s: want a positive integer, got %s", c.version.src, got))
+		return
+	}
+	last := a.lastVersion
+	switch {
+	case isNew && c.truncated[r.Partition]:
+		// The aggregate's earlier events may be gone with the partition's start.
+	case version == last+1:
+	case version > last+1 && last == 0:
+		c.add(mk(RuleVersionGap, "first version is %d, want 1 (%s missing)", version, span(1, version-1)))
+	case version > last+1:
+		c.add(mk(RuleVersionGap, "version %d after %d (%s missing)", version, last, span(last+1, version-1)))
+	case version == last:
+		c.add(mk(RuleVersionDuplicate, "version %d again", version))
+		return
+	default:
+		c.add(mk(RuleVersionDuplicate, "version %d after %d", version, last))
+		return
+	}
+	a.lastVersion = version
+}
+
+// foldAndAssert folds the record into the projection and runs the
+// assertions on the state it leaves.
+func (c *Checker) foldAndAssert(ctx context.Context, r *record.Record, view map[string]any, tombstone bool, mk func(Rule, string, ...any) Finding) {
+	if c.fold == nil || tombstone {
+		return
+	}
+	ch, err := c.fold.Apply(ctx, r)
+	if err != nil {
+		var ae *replay.ApplyError
+		if !errors.As(err, &ae) {
+			c.add(mk(RuleFoldError, "%v", err))
+			return
+		}
+		if errors.Is(err, replay.ErrUnknownType) {
+			if ae.Type == "" && schemaless(r.ValueEncoding) {
+				// Untyped because schemaless: no-schema says so, when it applies (see Report).
+				if c.untypedN++; c.untypedN == 1 {
+					c.untyped = mk(RuleUnknownType, "records without an event type: no handler in %s; set type: in the spec", c.opts.Projection.File)
+				}
+				return
+			}
+			c.unknownType(ae.Type, mk)
+			return
+		}
+		msg := ae.Err.Error()
+		if ae.Program != "" {
+			msg = fmt.Sprintf("%s (%s:%d): %s", ae.Program, ae.File, ae.Line, msg)
+		}
+		c.add(mk(RuleFoldError, "%s", msg))
+		return
+	}
+	if ch.Skipped {
+		c.skipped[ch.Type]++
+		return
+	}
+	if ch.Deleted || len(c.asserts) == 0 {
+		return
+	}
+	state, err := decodeJSON(ch.State())
+	if err != nil {
+		c.add(mk(RuleFoldError, "state: %v", err))
+		return
+	}
+	input := map[string]any{"state": state, "event": view["value"], "record": view}
+	for _, a := range c.asserts {
+		v, ok, err := run(ctx, a, input)
+		switch {
+		case err != nil:
+			c.add(mk(RuleAssertion, "%s failed: %v", a.src, err))
+		case !ok:
+			c.add(mk(RuleAssertion, "%s is empty; state %s", a.src, preview(state)))
+		case v == nil || v == false:
+			c.add(mk(RuleAssertion, "%s is %v; state %s", a.src, gojq.Preview(v), preview(state)))
+		}
+	}
+}
+
+// unknownType reports each unknown type once, at its first record; Report
+// adds how many records had it.
+func (c *Checker) unknownType(t string, mk func(Rule, string, ...any) Finding) {
+	c.unknownN[t]++
+	if _, seen := c.unknown[t]; seen {
+		return
+	}
+	before := len(c.findings)
+	what := "event type " + strconv.Quote(t)
+	if t == "" {
+		what = "records without an event type"
+	}
+	c.add(mk(RuleUnknownType, "%s: no handler in %s", what, c.opts.Projection.File))
+	c.unknown[t] = -1
+	if len(c.findings) > before {
+		c.unknown[t] = before
+	}
+}
+
+func (c *Checker) terminalType(t string) string {
+	if t == "" {
+		return ""
+	}
+	short := t[strings.LastIndexByte(t, '.')+1:]
+	for _, want := range c.terminal {
+		if want == t || want == short {
+			return want // the flag's string: the record's may be large to keep
+		}
+	}
+	return ""
+}
+
+// Report returns the findings so far, sorted.
+func (c *Checker) Report() *Report {
+	rep := &Report{Topic: c.topic, Records: c.records, Counts: map[Rule]int64{}, Disabled: c.disabled}
+	for r, n := range c.counts {
+		rep.Counts[r] = n
+	}
+	if !c.opts.RequireSchema && !c.hasSchema && c.enabled[RuleNoSchema] {
+		// A topic without any schema is not expected to have them.
+		rep.Disabled = maps(c.disabled)
+		rep.Disabled[RuleNoSchema] = "no record in the topic has a schema (see --require-schema)"
+		delete(rep.Counts, RuleNoSchema)
+	}
+	rep.Findings = slices.Clone(c.findings)
+	noSchemaApplies := c.enabled[RuleNoSchema] && (c.hasSchema || c.opts.RequireSchema)
+	if c.untypedN > 0 && !noSchemaApplies && c.enabled[RuleUnknownType] {
+		f := c.untyped
+		f.Message += fmt.Sprintf(" (%s)", plural(c.untypedN, "record"))
+		rep.Counts[RuleUnknownType]++
+		if c.opts.MaxFindings == 0 || c.listed[RuleUnknownType] < c.opts.MaxFindings {
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
+	for t, i := range c.unknown {
+		if i >= 0 {
+			rep.Findings[i].Message += fmt.Sprintf(" (%s)", plural(c.unknownN[t], "record"))
+		}
+	}
+	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition),
+			cmp.Compare(a.Offset, b.Offset), cmp.Compare(ruleIndex(a.Rule), ruleIndex(b.Rule)))
+	})
+	if rep.Findings == nil {
+		rep.Findings = []Finding{}
+	}
+	if len(c.skipped) > 0 {
+		rep.SkippedTypes = c.skipped
+	}
+	return rep
+}
+
+func maps(m map[Rule]string) map[Rule]string {
+	out := make(map[Rule]string, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// run runs p and returns its first output.
+func run(ctx context.Context, p *program, input any) (any, bool, error) {
+	v, ok := p.code.RunWithContext(ctx, input).Next()
+	if !ok {
+		return nil, false, nil
+	}
+	if err, isErr := v.(error); isErr {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+// versionNumber accepts integers, as numbers or decimal strings, from 1.
+func versionNumber(v any) (int64, bool) {
+	var n int64
+	switch v := v.(type) {
+	case int:
+		n = int64(v)
+	case float64:
+		if v != math.Trunc(v) || v > math.MaxInt64 {
+			return 0, false
+		}
+		n = int64(v)
+	case json.Number:
+		i, err := v.Int64()
+		if err != nil {
+			return 0, false
+		}
+		n = i
+	case *big.Int:
+		if !v.IsInt64() {
+			return 0, false
+		}
+		n = v.Int64()
+	case string:
+		i, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		n = i
+	default:
+		return 0, false
+	}
+	return n, n >= 1
+}
+
+// valueText renders an id: strings as they are, anything else as JSON.
+func valueText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := gojq.Marshal(v)
+	return string(b)
+}
+
+// keyText renders a record key: a JSON string bare, other JSON compact,
+// null as "".
+func keyText(k json.RawMessage) string {
+	if len(k) == 0 || string(k) == "null" {
+		return ""
+	}
+	if k[0] == '"' {
+		var s string
+		if json.Unmarshal(k, &s) == nil {
+			return s
+		}
+	}
+	return string(k)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	if b == nil {
+		return nil, nil
+	}
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
+}
+
+// preview shortens a state for a message.
+func preview(v any) string {
+	b, _ := gojq.Marshal(v)
+	if len(b) > 200 {
+		return string(b[:197]) + "..."
+	}
+	return string(b)
+}
+
+func span(from, to int64) string {
+	if from == to {
+		return strconv.FormatInt(from, 10)
+	}
+	return fmt.Sprintf("%d-%d", from, to)
+}
+
+func typeName(t string) string {
+	if t == "" {
+		return "an event"
+	}
+	return t[strings.LastIndexByte(t, '.')+1:]
+}
+
+// schemaless says whether a value encoding is one without a schema.
+func schemaless(e string) bool {
+	return e == record.EncodingJSON || e == record.EncodingText || e == record.EncodingBase64
+}
+
+func encodingName(e string) string {
+	switch e {
+	case record.EncodingJSON:
+		return "plain JSON"
+	case record.EncodingText:
+		return "text"
+	}
+	return "bytes"
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -1,0 +1,559 @@
+// Package diff compares two states (the latest value per key) or two event
+// histories (each key's events in order) and reports the differences: keys
+// added and removed, values changed field by field, events missing, extra,
+// changed and reordered.
+//
+// Sources are read twice at most: a first pass keeps one 64-bit hash per key
+// and side (memory grows with the number of keys, never their values); a
+// second pass reads back only the keys whose hashes differ, to report them
+// field by field. The package reads no Kafka itself: a Source yields Events
+// from a topic, a capture file (CaptureSource) or memory (States).
+package diff
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// Mode says what is compared.
+type Mode string
+
+// Modes.
+const (
+	// ModeState compares the latest value of every key; a tombstone deletes
+	// its key.
+	ModeState Mode = "state"
+	// ModeHistory compares every key's sequence of events.
+	ModeHistory Mode = "history"
+)
+
+// Event is one record of a source, as the comparison sees it.
+type Event struct {
+	// Key is the key as text (KeyText), or what --key-by made of the record.
+	Key string
+	// KeyEncoding is the record's key encoding (record.Encoding*), "" when
+	// unknown. EncodingNull marks a record without a key: it is skipped.
+	KeyEncoding string
+	// Value is the value as JSON; nil is a tombstone.
+	Value     json.RawMessage
+	Type      string
+	Headers   []record.Header
+	Partition int32
+	Offset    int64
+
+	// hash is the value's hash when the source computed it (hashed).
+	hash   uint64
+	hashed bool
+}
+
+// prehasher is a source that can hash values as it parses them.
+type prehasher interface{ prehash(ignore []Path) }
+
+// At names where the event is: partition@offset.
+func (e *Event) At() string {
+	return strconv.Itoa(int(e.Partition)) + "@" + strconv.FormatInt(e.Offset, 10)
+}
+
+// Source yields a state's or a history's events in order. Scan may be
+// called twice (the second pass reads back the keys that differ); the
+// Event passed to yield is only valid during the call.
+type Source interface {
+	Name() string
+	Scan(ctx context.Context, yield func(*Event) error) error
+}
+
+// Options say what is compared and how.
+type Options struct {
+	Mode Mode
+	// IgnoreValue leaves these paths, relative to the value, out of every
+	// comparison.
+	IgnoreValue []Path
+	// IgnoreHeaderKeys leaves these headers out (history mode).
+	IgnoreHeaderKeys []string
+	// IgnoreHeaders leaves all headers out; IgnoreType the event type;
+	// ValuesOnly both (history mode; state mode compares values only).
+	IgnoreHeaders bool
+	IgnoreType    bool
+	ValuesOnly    bool
+	// Stat: counts only. State mode then skips the second pass.
+	Stat bool
+}
+
+// recordFields are the record view's top-level names (as --filter sees
+// them); any other first name in an --ignore path is a value field.
+var recordFields = []string{"topic", "partition", "offset", "timestamp", "key", "value", "headers", "headerList", "type", "keyEncoding", "valueEncoding", "schema", "keySchema", "error"}
+
+// AddIgnore adds one --ignore path. Paths are over the record as --filter
+// sees it (.value.updatedAt, .headers["trace-id"], .type); a path whose
+// first name is not a record field is relative to the value (.updatedAt is
+// .value.updatedAt). Timestamps, topics, partitions and offsets are never
+// compared, so ignoring them changes nothing.
+func (o *Options) AddIgnore(expr string) error {
+	p, err := ParsePath(expr)
+	if err != nil {
+		return err
+	}
+	if len(p) == 0 || p[0].Index != memberStep || !slices.Contains(recordFields, p[0].Name) {
+		if len(p) == 0 {
+			return fmt.Errorf("--ignore %q ignores the whole value: nothing would be left to compare", expr)
+		}
+		o.IgnoreValue = append(o.IgnoreValue, p)
+		return nil
+	}
+	switch p[0].Name {
+	case "value":
+		if len(p) == 1 {
+			return fmt.Errorf("--ignore %q ignores the whole value: nothing would be left to compare", expr)
+		}
+		o.IgnoreValue = append(o.IgnoreValue, p[1:])
+	case "headers", "headerList":
+		switch {
+		case len(p) == 1:
+			o.IgnoreHeaders = true
+		case len(p) == 2 && p[1].Index == memberStep && p[0].Name == "headers":
+			o.IgnoreHeaderKeys = append(o.IgnoreHeaderKeys, p[1].Name)
+		default:
+			return fmt.Errorf("--ignore %q: name one header, as .headers[\"trace-id\"], or all of them, as .headers", expr)
+		}
+	case "type":
+		o.IgnoreType = true
+	case "key":
+		return fmt.Errorf("--ignore %q: keys identify what is compared; use --key-by to identify records otherwise", expr)
+	}
+	return nil
+}
+
+// Report is the outcome of a comparison: the view that every output format
+// renders.
+type Report struct {
+	Mode Mode   `json:"mode"`
+	A    string `json:"a"`
+	B    string `json:"b"`
+	Same bool   `json:"same"`
+	// Added are keys only b has, Removed keys only a has (state: with their
+	// value; history: with their event count). Sorted by key.
+	Added   []Entry  `json:"added"`
+	Removed []Entry  `json:"removed"`
+	Changed []Change `json:"changed"`
+	Counts  Counts   `json:"counts"`
+	// Notes say how the sides were read (different key encodings, records
+	// skipped): worth telling the user, not differences.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Entry is a key present on one side only.
+type Entry struct {
+	Key    string          `json:"key"`
+	Value  json.RawMessage `json:"value,omitempty"`  // state mode: its latest value
+	At     string          `json:"at,omitempty"`     // state mode: partition@offset of that value
+	Events int             `json:"events,omitempty"` // history mode: how many events
+}
+
+// Change is a key whose value (state) or history differs.
+type Change struct {
+	Key string `json:"key"`
+	// AtA and AtB are where each side's latest value is (state mode).
+	AtA    string        `json:"atA,omitempty"`
+	AtB    string        `json:"atB,omitempty"`
+	Fields []Field       `json:"fields,omitempty"`
+	Events []EventChange `json:"events,omitempty"`
+}
+
+// Field is one difference inside a value, by jq path. A or B is absent
+// (nil) when the field exists on one side only.
+type Field struct {
+	Path string          `json:"path"`
+	A    json.RawMessage `json:"a,omitempty"`
+	B    json.RawMessage `json:"b,omitempty"`
+}
+
+// Event change kinds (history mode).
+const (
+	Missing   = "missing"   // in a, not in b
+	Extra     = "extra"     // in b, not in a
+	Changed   = "changed"   // at the same place, different content
+	Reordered = "reordered" // in both, at another place
+)
+
+// EventChange is one difference between two histories of a key.
+type EventChange struct {
+	Kind   string  `json:"kind"`
+	A      string  `json:"a,omitempty"` // partition@offset on side a
+	B      string  `json:"b,omitempty"` // partition@offset on side b
+	Type   string  `json:"type,omitempty"`
+	Fields []Field `json:"fields,omitempty"`
+}
+
+// Counts summarise a comparison. Keys are aggregates in history mode.
+type Counts struct {
+	A       int `json:"a"`
+	B       int `json:"b"`
+	Same    int `json:"same"`
+	Added   int `json:"added"`
+	Removed int `json:"removed"`
+	Changed int `json:"changed"`
+	// History mode: events on each side and their differences.
+	EventsA   int `json:"eventsA,omitempty"`
+	EventsB   int `json:"eventsB,omitempty"`
+	Missing   int `json:"missing,omitempty"`
+	Extra     int `json:"extra,omitempty"`
+	ChangedEv int `json:"changedEvents,omitempty"`
+	Reordered int `json:"reordered,omitempty"`
+	// Records skipped for want of a key (null keys, --key-by yielding nothing).
+	SkippedA int `json:"skippedA,omitempty"`
+	SkippedB int `json:"skippedB,omitempty"`
+}
+
+// KeyEncodingError says the sides' keys are encoded differently and no key
+// is on both sides: every key would differ, which is surely not the answer
+// the user wants.
+type KeyEncodingError struct {
+	A, B         string
+	EncA, EncB   []string // encodings seen on each side
+	SampA, SampB string   // a key from each side
+}
+
+func (e *KeyEncodingError) Error() string {
+	return fmt.Sprintf("the sides' keys are encoded differently and no key is on both sides: %s has %s keys (e.g. %s), %s has %s keys (e.g. %s); "+
+		"decode both alike (a registry for Avro keys: --registry), or pick the identity with --key-by (e.g. --key-by '.key.id? // .key')",
+		e.A, strings.Join(e.EncA, "+"), strconv.Quote(e.SampA), e.B, strings.Join(e.EncB, "+"), strconv.Quote(e.SampB))
+}
+
+// Compare reads both sources and reports their differences. It returns
+// ctx.Err() when interrupted, and a *KeyEncodingError when the keys of the
+// two sides cannot match.
+func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
+	if opts.Mode == "" {
+		opts.Mode = ModeState
+	}
+	for _, s := range []Source{a, b} {
+		if p, ok := s.(prehasher); ok {
+			p.prehash(opts.IgnoreValue)
+		}
+	}
+	c := &comparison{opts: opts, a: newSide(a), b: newSide(b)}
+	// Pass 1: a hash per key on each side, both sides at once.
+	if err := both(ctx, func(ctx context.Context) error { return c.hashPass(ctx, c.a) },
+		func(ctx context.Context) error { return c.hashPass(ctx, c.b) }); err != nil {
+		return nil, err
+	}
+	r := &Report{Mode: opts.Mode, A: a.Name(), B: b.Name(), Added: []Entry{}, Removed: []Entry{}, Changed: []Change{}}
+	onlyA, onlyB, differ := c.classify(&r.Counts)
+	if err := c.checkKeys(r, len(onlyA)+len(onlyB)+len(differ)); err != nil {
+		return nil, err
+	}
+	r.Counts.SkippedA, r.Counts.SkippedB = c.a.skipped, c.b.skipped
+	r.Same = len(onlyA)+len(onlyB)+len(differ) == 0
+	// The per-key hashes are done with: let pass 2 reuse their memory.
+	c.a.hashes, c.b.hashes, c.a.counts, c.b.counts = nil, nil, nil, nil
+	if r.Same || (opts.Stat && opts.Mode == ModeState) {
+		return r, nil
+	}
+	// Pass 2: read back only the keys that differ.
+	want := make(map[uint64]struct{}, len(onlyA)+len(onlyB)+len(differ))
+	for _, set := range [][]uint64{onlyA, onlyB, differ} {
+		for _, k := range set {
+			want[k] = struct{}{}
+		}
+	}
+	if err := both(ctx, func(ctx context.Context) error { return c.collectPass(ctx, c.a, want) },
+		func(ctx context.Context) error { return c.collectPass(ctx, c.b, want) }); err != nil {
+		return nil, err
+	}
+	var err error
+	if opts.Mode == ModeHistory {
+		err = c.historyReport(r, onlyA, onlyB, differ)
+	} else {
+		err = c.stateReport(r, onlyA, onlyB, differ)
+	}
+	return r, err
+}
+
+// side is one source and what the passes learned of it.
+type side struct {
+	src Source
+	// hashes: key hash → value hash (state) or the hash of the sequence of
+	// event hashes (history).
+	hashes map[uint64]uint64
+	counts map[uint64]int // history: events per key
+	events int
+	// encodings seen, each with a sample key.
+	encodings map[string]string
+	skipped   int
+	// Pass 2: the keys that differ.
+	states map[uint64]*Event   // state: the latest event
+	hists  map[uint64][]*Event // history: every event
+}
+
+func newSide(s Source) *side {
+	return &side{src: s, hashes: map[uint64]uint64{}, encodings: map[string]string{}}
+}
+
+type comparison struct {
+	opts Options
+	a, b *side
+}
+
+func keyHash(k string) uint64 { return maphash.String(seed, k) }
+
+func (c *comparison) hashPass(ctx context.Context, s *side) error {
+	history := c.opts.Mode == ModeHistory
+	if history {
+		s.counts = map[uint64]int{}
+	}
+	return s.src.Scan(ctx, func(e *Event) error {
+		if e.KeyEncoding == record.EncodingNull {
+			s.skipped++
+			return nil
+		}
+		if e.KeyEncoding != "" {
+			if _, ok := s.encodings[e.KeyEncoding]; !ok {
+				s.encodings[e.KeyEncoding] = e.Key
+			}
+		}
+		kh := keyHash(e.Key)
+		if !history {
+			if e.Value == nil {
+				delete(s.hashes, kh)
+				return nil
+			}
+			vh, err := e.hash, error(nil)
+			if !e.hashed {
+				vh, err = HashValue(e.Value, c.opts.IgnoreValue)
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s: value: %w", s.src.Name(), e.At(), err)
+			}
+			s.hashes[kh] = vh
+			return nil
+		}
+		_, full, err := c.eventHashes(e)
+		if err != nil {
+			return fmt.Errorf("%s %s: value: %w", s.src.Name(), e.At(), err)
+		}
+		s.hashes[kh] = combine(s.hashes[kh], full)
+		s.counts[kh]++
+		s.events++
+		return nil
+	})
+}
+
+// eventHashes returns an event's identity (its value, as compared) and the
+// hash of all that is compared (value, type, headers).
+func (c *comparison) eventHashes(e *Event) (id, full uint64, err error) {
+	if e.Value == nil {
+		id = tagNull ^ 0x5bd1e995 // a tombstone is not the JSON value null
+	} else if e.hashed {
+		id = e.hash
+	} else if id, err = HashValue(e.Value, c.opts.IgnoreValue); err != nil {
+		return 0, 0, err
+	}
+	full = id
+	if !c.opts.ValuesOnly && !c.opts.IgnoreType {
+		full = combine(full, maphash.String(seed, e.Type))
+	}
+	if !c.opts.ValuesOnly && !c.opts.IgnoreHeaders {
+		h := tagArray
+		for _, hd := range e.Headers {
+			if slices.Contains(c.opts.IgnoreHeaderKeys, hd.Key) {
+				continue
+			}
+			h = combine(combine(h, maphash.String(seed, hd.Key)), maphash.String(seed, hd.Encoding+":"+hd.Value))
+		}
+		full = combine(full, h)
+	}
+	return id, full, nil
+}
+
+// classify splits the keys into a-only, b-only and differing, and counts.
+func (c *comparison) classify(n *Counts) (onlyA, onlyB, differ []uint64) {
+	for k, ha := range c.a.hashes {
+		hb, ok := c.b.hashes[k]
+		switch {
+		case !ok:
+			onlyA = append(onlyA, k)
+		case ha != hb || (c.a.counts != nil && c.a.counts[k] != c.b.counts[k]):
+			differ = append(differ, k)
+		default:
+			n.Same++
+		}
+	}
+	for k := range c.b.hashes {
+		if _, ok := c.a.hashes[k]; !ok {
+			onlyB = append(onlyB, k)
+		}
+	}
+	n.A, n.B = len(c.a.hashes), len(c.b.hashes)
+	n.Added, n.Removed, n.Changed = len(onlyB), len(onlyA), len(differ)
+	n.EventsA, n.EventsB = c.a.events, c.b.events
+	return onlyA, onlyB, differ
+}
+
+// checkKeys fails when the sides' keys are encoded differently and none
+// matches, and notes a difference in encodings that it could reconcile.
+func (c *comparison) checkKeys(r *Report, differing int) error {
+	ea, eb := sortedKeys(c.a.encodings), sortedKeys(c.b.encodings)
+	if len(ea) == 0 || len(eb) == 0 || slices.Equal(ea, eb) {
+		return nil
+	}
+	if r.Counts.Same+r.Counts.Changed == 0 && differing > 0 {
+		return &KeyEncodingError{A: r.A, B: r.B, EncA: ea, EncB: eb, SampA: c.a.encodings[ea[0]], SampB: c.b.encodings[eb[0]]}
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("keys are encoded differently (%s: %s; %s: %s): compared as text, so the text key acct-1 equals the JSON key \"acct-1\"",
+		r.A, strings.Join(ea, "+"), r.B, strings.Join(eb, "+")))
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cloneEvent copies an event out of a source's buffers.
+func cloneEvent(e *Event) *Event {
+	out := *e
+	if e.Value != nil {
+		out.Value = bytes.Clone(e.Value)
+	}
+	out.Headers = slices.Clone(e.Headers)
+	return &out
+}
+
+func (c *comparison) collectPass(ctx context.Context, s *side, want map[uint64]struct{}) error {
+	if c.opts.Mode == ModeHistory {
+		s.hists = map[uint64][]*Event{}
+	} else {
+		s.states = map[uint64]*Event{}
+	}
+	return s.src.Scan(ctx, func(e *Event) error {
+		if e.KeyEncoding == record.EncodingNull {
+			return nil
+		}
+		kh := keyHash(e.Key)
+		if _, ok := want[kh]; !ok {
+			return nil
+		}
+		switch {
+		case s.hists != nil:
+			s.hists[kh] = append(s.hists[kh], cloneEvent(e))
+		case e.Value == nil:
+			delete(s.states, kh)
+		default:
+			s.states[kh] = cloneEvent(e)
+		}
+		return nil
+	})
+}
+
+func (c *comparison) stateReport(r *Report, onlyA, onlyB, differ []uint64) error {
+	for _, k := range onlyA {
+		if e := c.a.states[k]; e != nil {
+			r.Removed = append(r.Removed, Entry{Key: e.Key, Value: e.Value, At: e.At()})
+		}
+	}
+	for _, k := range onlyB {
+		if e := c.b.states[k]; e != nil {
+			r.Added = append(r.Added, Entry{Key: e.Key, Value: e.Value, At: e.At()})
+		}
+	}
+	for _, k := range differ {
+		ea, eb := c.a.states[k], c.b.states[k]
+		if ea == nil || eb == nil {
+			continue // the source changed between the passes
+		}
+		fields, err := FieldDiff(ea.Value, eb.Value, c.opts.IgnoreValue)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", ea.Key, err)
+		}
+		r.Changed = append(r.Changed, Change{Key: ea.Key, AtA: ea.At(), AtB: eb.At(), Fields: fields})
+	}
+	sortReport(r)
+	return nil
+}
+
+func (c *comparison) historyReport(r *Report, onlyA, onlyB, differ []uint64) error {
+	for _, k := range onlyA {
+		if evs := c.a.hists[k]; len(evs) > 0 {
+			r.Removed = append(r.Removed, Entry{Key: evs[0].Key, Events: len(evs)})
+		}
+	}
+	for _, k := range onlyB {
+		if evs := c.b.hists[k]; len(evs) > 0 {
+			r.Added = append(r.Added, Entry{Key: evs[0].Key, Events: len(evs)})
+		}
+	}
+	for _, k := range differ {
+		ha, hb := c.a.hists[k], c.b.hists[k]
+		if len(ha) == 0 || len(hb) == 0 {
+			continue
+		}
+		changes, err := c.alignHistories(ha, hb)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", ha[0].Key, err)
+		}
+		for _, ch := range changes {
+			switch ch.Kind {
+			case Missing:
+				r.Counts.Missing++
+			case Extra:
+				r.Counts.Extra++
+			case Changed:
+				r.Counts.ChangedEv++
+			case Reordered:
+				r.Counts.Reordered++
+			}
+		}
+		r.Changed = append(r.Changed, Change{Key: ha[0].Key, Events: changes})
+	}
+	sortReport(r)
+	return nil
+}
+
+func sortReport(r *Report) {
+	slices.SortFunc(r.Added, func(x, y Entry) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortFunc(r.Removed, func(x, y Entry) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortFunc(r.Changed, func(x, y Change) int { return strings.Compare(x.Key, y.Key) })
+}
+
+// both runs fa and fb at once; the first error cancels the other.
+func both(ctx context.Context, fa, fb func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, f := range []func(context.Context) error{fa, fb} {
+		wg.Go(func() {
+			if errs[i] = f(ctx); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	// The error that caused the cancellation, not the other side's
+	// context.Canceled.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,416 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// events is a Source over literal events: "key=json" ("key=" is a
+// tombstone), partition 0, offsets in order.
+type events struct {
+	name string
+	evs  []Event
+}
+
+func src(name string, kvs ...string) *events {
+	s := &events{name: name}
+	for i, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		e := Event{Key: k, KeyEncoding: record.EncodingText, Offset: int64(i)}
+		if v != "" {
+			e.Value = json.RawMessage(v)
+		}
+		s.evs = append(s.evs, e)
+	}
+	return s
+}
+
+func (s *events) Name() string { return s.name }
+func (s *events) Scan(ctx context.Context, yield func(*Event) error) error {
+	for i := range s.evs {
+		e := s.evs[i]
+		if err := yield(&e); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func TestCompareState(t *testing.T) {
+	tests := []struct {
+		name    string
+		a, b    []string
+		ignore  []string
+		added   []string
+		removed []string
+		changed map[string][]Field
+	}{
+		{name: "same", a: []string{`k1={"x":1}`}, b: []string{`k1={"x":1}`}},
+		{name: "member order and number spelling do not count",
+			a: []string{`k1={"x":1,"y":[1.50,"a"],"z":{"p":true,"q":null}}`},
+			b: []string{`k1={"z":{"q":null,"p":true},"y":[15e-1,"\u0061"],"x":1.0}`}},
+		{name: "added removed changed",
+			a:       []string{`k1={"x":1}`, `k2={"x":2}`, `k3={"balance":"120.00","a":{"b":[1,2,3]}}`},
+			b:       []string{`k1={"x":1}`, `k3={"balance":"95.00","a":{"b":[1,2,4]}}`, `k4={"x":4}`},
+			added:   []string{"k4"},
+			removed: []string{"k2"},
+			changed: map[string][]Field{"k3": {
+				{Path: ".a.b[2]", A: json.RawMessage(`3`), B: json.RawMessage(`4`)},
+				{Path: ".balance", A: json.RawMessage(`"120.00"`), B: json.RawMessage(`"95.00"`)},
+			}}},
+		{name: "latest value wins; a tombstone deletes",
+			a:       []string{`k1={"x":1}`, `k1={"x":2}`, `k2={"x":1}`, `k2=`},
+			b:       []string{`k1={"x":2}`, `k2={"x":1}`, `k3={"x":1}`, `k3=`},
+			added:   []string{"k2"},
+			removed: nil},
+		{name: "ignored paths",
+			a:      []string{`k1={"x":1,"updatedAt":"a","items":[{"at":1,"n":1}]}`},
+			b:      []string{`k1={"x":1,"updatedAt":"b","items":[{"at":2,"n":1}]}`},
+			ignore: []string{".updatedAt", ".value.items[].at"}},
+		{name: "fields present on one side",
+			a:       []string{`k1={"x":1,"gone":true}`},
+			b:       []string{`k1={"x":1,"new":{"a":1},"odd key":2}`},
+			changed: map[string][]Field{"k1": {{Path: ".gone", A: json.RawMessage(`true`)}, {Path: ".new", B: json.RawMessage(`{"a":1}`)}, {Path: `.["odd key"]`, B: json.RawMessage(`2`)}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts Options
+			for _, p := range tt.ignore {
+				if err := opts.AddIgnore(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := Compare(context.Background(), src("a", tt.a...), src("b", tt.b...), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var added, removed []string
+			for _, e := range r.Added {
+				added = append(added, e.Key)
+			}
+			for _, e := range r.Removed {
+				removed = append(removed, e.Key)
+			}
+			changed := map[string][]Field{}
+			for _, c := range r.Changed {
+				changed[c.Key] = c.Fields
+			}
+			if tt.changed == nil {
+				tt.changed = map[string][]Field{}
+			}
+			if d := cmp.Diff(tt.added, added); d != "" {
+				t.Errorf("added (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.removed, removed); d != "" {
+				t.Errorf("removed (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.changed, changed); d != "" {
+				t.Errorf("changed (-want +got):\n%s", d)
+			}
+			wantSame := len(tt.added)+len(tt.removed)+len(tt.changed) == 0
+			if r.Same != wantSame {
+				t.Errorf("Same = %v, want %v", r.Same, wantSame)
+			}
+		})
+	}
+}
+
+func TestCompareStatSkipsSecondPass(t *testing.T) {
+	a := &countingSource{events: src("a", `k1={"x":1}`, `k2={"x":1}`)}
+	r, err := Compare(context.Background(), a, src("b", `k1={"x":2}`), Options{Stat: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.scans != 1 {
+		t.Errorf("scanned a %d times, want 1", a.scans)
+	}
+	want := Counts{A: 2, B: 1, Removed: 1, Changed: 1}
+	if d := cmp.Diff(want, r.Counts); d != "" {
+		t.Errorf("counts (-want +got):\n%s", d)
+	}
+}
+
+type countingSource struct {
+	*events
+	scans int
+}
+
+func (s *countingSource) Scan(ctx context.Context, yield func(*Event) error) error {
+	s.scans++
+	return s.events.Scan(ctx, yield)
+}
+
+func TestCompareKeyEncodings(t *testing.T) {
+	a := src("a", `acct-1={"x":1}`)
+	b := src("b", `{"id":"acct-1"}={"x":1}`)
+	b.evs[0].KeyEncoding = record.EncodingAvro
+	_, err := Compare(context.Background(), a, b, Options{})
+	var kerr *KeyEncodingError
+	if !errors.As(err, &kerr) {
+		t.Fatalf("err = %v, want a *KeyEncodingError", err)
+	}
+	if !strings.Contains(err.Error(), `a has text keys (e.g. "acct-1"), b has avro keys`) {
+		t.Errorf("err = %v", err)
+	}
+	// Different encodings with keys in common: a note, then a comparison.
+	b = src("b", `acct-1={"x":1}`)
+	b.evs[0].KeyEncoding = record.EncodingJSON
+	r, err := Compare(context.Background(), a, b, Options{})
+	if err != nil || !r.Same || len(r.Notes) != 1 {
+		t.Errorf("Compare = %+v, %v; want same with one note", r, err)
+	}
+}
+
+func TestKeyText(t *testing.T) {
+	for in, want := range map[string]string{`"acct-1"`: "acct-1", `"a\u0062"`: "ab", `42`: "42", `{"b":1,"a":"<x>"}`: `{"a":"<x>","b":1}`, `null`: "", ``: ""} {
+		got, err := KeyText(json.RawMessage(in))
+		if err != nil || got != want {
+			t.Errorf("KeyText(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestHashValue(t *testing.T) {
+	same := [][2]string{
+		{`{"a":1,"b":2}`, `{"b":2,"a":1}`},
+		{`120.00`, `1.2e2`},
+		{`-0.0`, `0`},
+		{`"A"`, `"\u0041"`},
+		{` [1, 2] `, `[1,2]`},
+	}
+	for _, p := range same {
+		ha, err1 := HashValue([]byte(p[0]), nil)
+		hb, err2 := HashValue([]byte(p[1]), nil)
+		if err1 != nil || err2 != nil || ha != hb {
+			t.Errorf("HashValue(%s) != HashValue(%s) (%v, %v)", p[0], p[1], err1, err2)
+		}
+	}
+	differ := [][2]string{{`[1,2]`, `[2,1]`}, {`"1"`, `1`}, {`{"a":{}}`, `{"a":[]}`}, {`{"a":1,"b":1}`, `{"a":1}`}, {`null`, `false`}, {`12`, `1.2`}}
+	for _, p := range differ {
+		ha, _ := HashValue([]byte(p[0]), nil)
+		hb, _ := HashValue([]byte(p[1]), nil)
+		if ha == hb {
+			t.Errorf("HashValue(%s) == HashValue(%s)", p[0], p[1])
+		}
+	}
+	for _, bad := range []string{`{"a":}`, `{"a":1`, `[1,]`, `"x`, `01`, `{"a" 1}`, `nul`, `1 2`} {
+		if _, err := HashValue([]byte(bad), nil); err == nil {
+			t.Errorf("HashValue(%s) = nil error, want one", bad)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	for in, want := range map[string]string{".a.b[2]": ".a.b[2]", `.["a b"].c`: `.["a b"].c`, `."a b"`: `.["a b"]`, ".a[]": ".a[]", ".": "."} {
+		p, err := ParsePath(in)
+		if err != nil || p.String() != want {
+			t.Errorf("ParsePath(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+	for _, bad := range []string{"a", ".a.", ".a[x]", ".[", `."a`} {
+		if _, err := ParsePath(bad); err == nil {
+			t.Errorf("ParsePath(%q) = nil error", bad)
+		}
+	}
+}
+
+func TestAddIgnore(t *testing.T) {
+	var o Options
+	for _, p := range []string{".value.updatedAt", ".updatedAt", `.headers["trace-id"]`, ".type", ".timestamp"} {
+		if err := o.AddIgnore(p); err != nil {
+			t.Fatalf("AddIgnore(%s): %v", p, err)
+		}
+	}
+	if len(o.IgnoreValue) != 2 || o.IgnoreValue[0].String() != ".updatedAt" || o.IgnoreValue[1].String() != ".updatedAt" ||
+		!o.IgnoreType || len(o.IgnoreHeaderKeys) != 1 {
+		t.Errorf("options = %+v", o)
+	}
+	for _, bad := range []string{".key", ".value", ".", ".headers.a.b"} {
+		if err := o.AddIgnore(bad); err == nil {
+			t.Errorf("AddIgnore(%q) = nil error", bad)
+		}
+	}
+}
+
+// hist builds a history source: "key=value@type".
+func hist(name string, kvs ...string) *events {
+	s := src(name)
+	for i, kv := range kvs {
+		k, rest, _ := strings.Cut(kv, "=")
+		v, typ, _ := strings.Cut(rest, "@")
+		s.evs = append(s.evs, Event{Key: k, KeyEncoding: record.EncodingText, Value: json.RawMessage(v), Type: typ, Partition: 1, Offset: int64(i)})
+	}
+	return s
+}
+
+func TestCompareHistory(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []string
+		opts Options
+		want []EventChange
+	}{
+		{name: "same",
+			a: []string{`k={"n":1}@Opened`, `k={"n":2}@Deposited`},
+			b: []string{`k={"n":1}@Opened`, `k={"n":2}@Deposited`}},
+		{name: "missing",
+			a:    []string{`k={"n":1}@Opened`, `k={"n":2}@Deposited`, `k={"n":3}@Deposited`},
+			b:    []string{`k={"n":1}@Opened`, `k={"n":3}@Deposited`},
+			want: []EventChange{{Kind: Missing, A: "1@1", Type: "Deposited"}}},
+		{name: "extra",
+			a:    []string{`k={"n":1}@Opened`},
+			b:    []string{`k={"n":1}@Opened`, `k={"n":9}@Withdrawn`},
+			want: []EventChange{{Kind: Extra, B: "1@1", Type: "Withdrawn"}}},
+		{name: "changed value",
+			a: []string{`k={"n":1}@Opened`, `k={"n":2,"amount":"10.00"}@Deposited`, `k={"n":3}@Closed`},
+			b: []string{`k={"n":1}@Opened`, `k={"n":2,"amount":"12.00"}@Deposited`, `k={"n":3}@Closed`},
+			want: []EventChange{{Kind: Changed, A: "1@1", B: "1@1", Type: "Deposited",
+				Fields: []Field{{Path: ".value.amount", A: json.RawMessage(`"10.00"`), B: json.RawMessage(`"12.00"`)}}}}},
+		{name: "changed type only",
+			a: []string{`k={"n":1}@Opened`},
+			b: []string{`k={"n":1}@Created`},
+			want: []EventChange{{Kind: Changed, A: "1@0", B: "1@0", Type: "Opened → Created",
+				Fields: []Field{{Path: ".type", A: json.RawMessage(`"Opened"`), B: json.RawMessage(`"Created"`)}}}}},
+		{name: "values only ignores the type",
+			a:    []string{`k={"n":1}@Opened`},
+			b:    []string{`k={"n":1}@Created`},
+			opts: Options{ValuesOnly: true}},
+		{name: "reordered",
+			a:    []string{`k={"n":1}@Opened`, `k={"n":2}@Deposited`, `k={"n":3}@Withdrawn`, `k={"n":4}@Closed`},
+			b:    []string{`k={"n":1}@Opened`, `k={"n":3}@Withdrawn`, `k={"n":2}@Deposited`, `k={"n":4}@Closed`},
+			want: []EventChange{{Kind: Reordered, A: "1@1", B: "1@2", Type: "Deposited"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Mode = ModeHistory
+			r, err := Compare(context.Background(), hist("a", tt.a...), hist("b", tt.b...), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []EventChange
+			for _, c := range r.Changed {
+				got = append(got, c.Events...)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+			if r.Same != (len(tt.want) == 0) {
+				t.Errorf("Same = %v", r.Same)
+			}
+		})
+	}
+}
+
+func TestCompareHistoryHeaders(t *testing.T) {
+	a := hist("a", `k={"n":1}@Opened`)
+	b := hist("b", `k={"n":1}@Opened`)
+	a.evs[0].Headers = []record.Header{{Key: "event-id", Value: "e1"}, {Key: "trace", Value: "x"}}
+	b.evs[0].Headers = []record.Header{{Key: "event-id", Value: "e1"}, {Key: "trace", Value: "y"}}
+	r, err := Compare(context.Background(), a, b, Options{Mode: ModeHistory})
+	if err != nil || r.Same || len(r.Changed) != 1 {
+		t.Fatalf("Compare = %+v, %v", r, err)
+	}
+	want := []Field{{Path: `.headers["trace"]`, A: json.RawMessage(`"x"`), B: json.RawMessage(`"y"`)}}
+	if d := cmp.Diff(want, r.Changed[0].Events[0].Fields); d != "" {
+		t.Errorf("fields (-want +got):\n%s", d)
+	}
+	for _, o := range []Options{{IgnoreHeaders: true}, {IgnoreHeaderKeys: []string{"trace"}}, {ValuesOnly: true}} {
+		o.Mode = ModeHistory
+		if r, err := Compare(context.Background(), a, b, o); err != nil || !r.Same {
+			t.Errorf("Compare with %+v = %+v, %v; want same", o, r, err)
+		}
+	}
+}
+
+func TestCaptureSource(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.jsonl")
+	lines := `{"topic":"t","partition":2,"offset":7,"timestamp":"2026-11-20T12:00:00.000Z","key":"acct-1","value":{"b":1,"a":"x"},"headers":[{"key":"h","value":"v"}],"type":"com.bank.Opened","keyEncoding":"text","valueEncoding":"json"}
+
+{"key":"acct-2","value":null,"keyEncoding":"text","valueEncoding":"null"}
+{"key":"acct-3","value":{"c":3}}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []Event
+	s := &CaptureSource{Path: path, Headers: true}
+	err := s.Scan(context.Background(), func(e *Event) error {
+		c := *cloneEvent(e)
+		got = append(got, c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Event{
+		{Key: "acct-1", KeyEncoding: "text", Value: json.RawMessage(`{"b":1,"a":"x"}`), Type: "com.bank.Opened", Headers: []record.Header{{Key: "h", Value: "v"}}, Partition: 2, Offset: 7},
+		{Key: "acct-2", KeyEncoding: "text", Headers: []record.Header{}},
+		{Key: "acct-3", Value: json.RawMessage(`{"c":3}`), Headers: []record.Header{}},
+	}
+	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Event{}), cmp.Comparer(func(a, b []record.Header) bool {
+		return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b)
+	})); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+
+	// A malformed line names its line.
+	if err := os.WriteFile(path, []byte(lines+`{"key":"acct-4","value":{"x":}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Scan(context.Background(), func(*Event) error { return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), path+":5: not a capture record: ") {
+		t.Errorf("Scan = %v, want an error naming line 5", err)
+	}
+}
+
+func TestStatesSource(t *testing.T) {
+	state := map[string]json.RawMessage{"a": json.RawMessage(`{"x":1}`), "b": json.RawMessage(`{"x":2}`)}
+	seq := func() iter.Seq2[string, json.RawMessage] {
+		return func(yield func(string, json.RawMessage) bool) {
+			for _, k := range []string{"a", "b"} {
+				if !yield(k, state[k]) {
+					return
+				}
+			}
+		}
+	}
+	r, err := Compare(context.Background(), States("rebuilt", seq), src("live", `a={"x":1}`, `b={"x":3}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r, Plain{}); err != nil {
+		t.Fatal(err)
+	}
+	want := `--- a: rebuilt
++++ b: live
+~ b  0@1 → 0@1
+    .x: 2 → 3
+a: rebuilt (2 keys), b: live (2 keys): 0 added, 0 removed, 1 changed, 1 same
+`
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("text (-want +got):\n%s", d)
+	}
+}
+
+func TestCompareInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Compare(ctx, src("a", `k={"x":1}`), src("b", `k={"x":2}`), Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}

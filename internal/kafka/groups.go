@@ -1,0 +1,457 @@
+package kafka
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// ConsumerGroup is one consumer group as the brokers list it.
+type ConsumerGroup struct {
+	ID    string
+	State string // Stable, Empty, PreparingRebalance, ... as the broker says
+}
+
+// GroupLag is how far one consumer group is behind the end of the topics
+// it has committed offsets for.
+type GroupLag struct {
+	Group string
+	State string
+	// Partitions holds every partition of those topics, sorted by topic
+	// then partition.
+	Partitions []PartitionLag
+}
+
+// PartitionLag is one partition of a GroupLag.
+type PartitionLag struct {
+	Topic     string
+	Partition int32
+	// Committed is the group's committed offset, -1 when it has none.
+	Committed int64
+	// Low and End are the partition's watermarks (End is the last stable
+	// offset under read_committed, the default).
+	Low, End int64
+	// Lag is End minus Committed, or End minus Low where the group has
+	// committed nothing; never negative.
+	Lag int64
+	// Oldest is the timestamp of the first unconsumed record; zero when
+	// Lag is 0 or no record arrived within the timeout.
+	Oldest time.Time
+}
+
+// Lag sums the group's lag over its partitions.
+func (g GroupLag) Lag() int64 {
+	var n int64
+	for _, p := range g.Partitions {
+		n += p.Lag
+	}
+	return n
+}
+
+// Oldest is the earliest Oldest of its partitions; zero when none is known.
+func (g GroupLag) Oldest() time.Time {
+	var t time.Time
+	for _, p := range g.Partitions {
+		if !p.Oldest.IsZero() && (t.IsZero() || p.Oldest.Before(t)) {
+			t = p.Oldest
+		}
+	}
+	return t
+}
+
+// UnknownGroupError says a consumer group does not exist, and which do.
+type UnknownGroupError struct {
+	Group string
+	// Similar are existing groups whose ids are close to Group, closest
+	// first (at most 5).
+	Similar []string
+	// Have lists some existing groups (at most 10) when none is similar.
+	Have []string
+}
+
+func (e *UnknownGroupError) Error() string {
+	var hint string
+	switch {
+	case len(e.Similar) > 0:
+		hint = " (similar: " + strings.Join(e.Similar, ", ") + ")"
+	case len(e.Have) > 0:
+		hint = " (have: " + strings.Join(e.Have, ", ") + ")"
+	default:
+		hint = " (the cluster has no consumer groups)"
+	}
+	return fmt.Sprintf("consumer group %q not found%s; check the name or --brokers", e.Group, hint)
+}
+
+func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+	}
+	e := &UnknownGroupError{Group: group, Similar: similar(group, ids, 5)}
+	if len(e.Similar) == 0 {
+		e.Have = ids[:min(len(ids), 10)]
+	}
+	return e
+}
+
+// Groups lists the cluster's consumer groups, sorted by id.
+func (a *Admin) Groups(ctx context.Context) ([]ConsumerGroup, error) {
+	ctx, cancel := a.cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := a.ac.ListConsumerGroups(ctx, kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	if err == nil && len(res.Errors) > 0 {
+		err = res.Errors[0]
+	}
+	if err != nil {
+		if isUnreachable(err) || ctx.Err() != nil {
+			return nil, unreachable(ctx, a.cfg, a.logs, err)
+		}
+		return nil, fmt.Errorf("cannot list consumer groups: %w", err)
+	}
+	out := make([]ConsumerGroup, 0, len(res.Valid))
+	for _, g := range res.Valid {
+		out = append(out, ConsumerGroup{ID: g.GroupID, State: groupState(g.State)})
+	}
+	slices.SortFunc(out, func(x, y ConsumerGroup) int { return strings.Compare(x.ID, y.ID) })
+	return out, nil
+}
+
+// Group returns one consumer group; an *UnknownGroupError when the
+// brokers do not list it.
+func (a *Admin) Group(ctx context.Context, id string) (ConsumerGroup, error) {
+	all, err := a.Groups(ctx)
+	if err != nil {
+		return ConsumerGroup{}, err
+	}
+	for _, g := range all {
+		if g.ID == id {
+			return g, nil
+		}
+	}
+	return ConsumerGroup{}, unknownGroup(id, all)
+}
+
+// groupState names a state as Kafka's own tools do (Stable, Empty...).
+func groupState(s kafka.ConsumerGroupState) string {
+	switch s {
+	case kafka.ConsumerGroupStatePreparingRebalance:
+		return "PreparingRebalance"
+	case kafka.ConsumerGroupStateCompletingRebalance:
+		return "CompletingRebalance"
+	case kafka.ConsumerGroupStateStable:
+		return "Stable"
+	case kafka.ConsumerGroupStateDead:
+		return "Dead"
+	case kafka.ConsumerGroupStateEmpty:
+		return "Empty"
+	}
+	return "Unknown"
+}
+
+// CommittedOffsets returns the offsets group has committed, on every
+// partition it has committed one; empty for a group that does not exist.
+// Offsets a still-open transaction commits are not committed yet, so it
+// never waits for one (unlike GroupOffsets).
+func (a *Admin) CommittedOffsets(ctx context.Context, group string) (map[TopicPartition]int64, error) {
+	ctx, cancel := a.cfg.withTimeout(ctx)
+	defer cancel()
+	// No partitions: all that the group has committed.
+	res, err := a.ac.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group}},
+		kafka.SetAdminRequireStableOffsets(false), kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	if err != nil {
+		if isCode(err, kafka.ErrGroupIDNotFound) {
+			return map[TopicPartition]int64{}, nil
+		}
+		if isUnreachable(err) || ctx.Err() != nil {
+			return nil, unreachable(ctx, a.cfg, a.logs, err)
+		}
+		return nil, fmt.Errorf("cannot read the offsets of group %q: %w", group, err)
+	}
+	out := map[TopicPartition]int64{}
+	for _, g := range res.ConsumerGroupsTopicPartitions {
+		for _, p := range g.Partitions {
+			if p.Error != nil {
+				if isCode(p.Error, kafka.ErrGroupIDNotFound) {
+					continue
+				}
+				return nil, fmt.Errorf("cannot read the offsets of group %q on %s[%d]: %w", group, topicOf(p), p.Partition, p.Error)
+			}
+			if p.Offset >= 0 {
+				out[TopicPartition{topicOf(p), p.Partition}] = int64(p.Offset)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Watermark is a partition's low and end offsets.
+type Watermark struct {
+	Low int64
+	// End is the high watermark, or the last stable offset under
+	// read_committed (the default): the end a consumer can reach.
+	End int64
+}
+
+// Watermarks returns the watermarks of every partition of topics; an
+// *UnknownTopicError for a topic that does not exist.
+func (a *Admin) Watermarks(ctx context.Context, topics []string) (map[TopicPartition]Watermark, error) {
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return nil, err
+	}
+	var tps []topicPartition
+	for _, topic := range topics {
+		t, ok := md.Topics[topic]
+		if !ok || t.Error.Code() != kafka.ErrNoError {
+			return nil, unknownTopic(topic, topicNames(md))
+		}
+		for _, p := range t.Partitions {
+			tps = append(tps, topicPartition{topic, p.ID})
+		}
+	}
+	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, isolation(a.cfg))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]Watermark, len(tps))
+	for _, tp := range tps {
+		out[TopicPartition{tp.topic, tp.partition}] = Watermark{Low: low[tp], End: high[tp]}
+	}
+	return out, nil
+}
+
+// Lag measures each group's lag on every partition of the topics it has
+// committed offsets for (topics deleted since are left out), and reads
+// the timestamp of the first unconsumed record of each lagging partition.
+// No groups means all of them. A group that does not exist is an
+// *UnknownGroupError, reported before anything else is read.
+func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
+	all, err := a.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states := make(map[string]string, len(all))
+	for _, g := range all {
+		states[g.ID] = g.State
+	}
+	if len(groups) == 0 {
+		for _, g := range all {
+			groups = append(groups, g.ID)
+		}
+	}
+	for _, g := range groups {
+		if _, ok := states[g]; !ok {
+			return nil, unknownGroup(g, all)
+		}
+	}
+
+	committed := make([]map[TopicPartition]int64, len(groups))
+	topicSet := map[string]bool{}
+	for i, g := range groups {
+		if committed[i], err = a.CommittedOffsets(ctx, g); err != nil {
+			return nil, err
+		}
+		for tp := range committed[i] {
+			topicSet[tp.Topic] = true
+		}
+	}
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return nil, err
+	}
+	partitions := map[string][]int32{}
+	var tps []topicPartition
+	for topic := range topicSet {
+		t, ok := md.Topics[topic]
+		if !ok || t.Error.Code() != kafka.ErrNoError {
+			continue // deleted since the group committed
+		}
+		for _, p := range t.Partitions {
+			partitions[topic] = append(partitions[topic], p.ID)
+			tps = append(tps, topicPartition{topic, p.ID})
+		}
+	}
+	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, isolation(a.cfg))
+	if err != nil {
+		return nil, err
+	}
+
+	out := make([]GroupLag, len(groups))
+	oldestAt := map[TopicPartition][]int64{} // the offsets whose timestamps to read
+	for i, g := range groups {
+		gl := GroupLag{Group: g, State: states[g]}
+		for _, topic := range sortedTopics(committed[i]) {
+			for _, p := range partitions[topic] {
+				tp := TopicPartition{topic, p}
+				pl := partitionLag(tp, committed[i], low[topicPartition{topic, p}], high[topicPartition{topic, p}])
+				if pl.Lag > 0 {
+					oldestAt[tp] = append(oldestAt[tp], max(pl.Committed, pl.Low))
+				}
+				gl.Partitions = append(gl.Partitions, pl)
+			}
+		}
+		slices.SortFunc(gl.Partitions, func(x, y PartitionLag) int {
+			return cmp.Or(strings.Compare(x.Topic, y.Topic), cmp.Compare(x.Partition, y.Partition))
+		})
+		out[i] = gl
+	}
+
+	stamps, err := a.timestamps(ctx, oldestAt)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for j := range out[i].Partitions {
+			p := &out[i].Partitions[j]
+			if p.Lag > 0 {
+				p.Oldest = stamps[offsetAt{TopicPartition{p.Topic, p.Partition}, max(p.Committed, p.Low)}]
+			}
+		}
+	}
+	return out, nil
+}
+
+func partitionLag(tp TopicPartition, committed map[TopicPartition]int64, low, end int64) PartitionLag {
+	pl := PartitionLag{Topic: tp.Topic, Partition: tp.Partition, Committed: -1, Low: low, End: end}
+	from := low
+	if off, ok := committed[tp]; ok {
+		pl.Committed = off
+		from = off
+	}
+	pl.Lag = max(end-from, 0)
+	return pl
+}
+
+func sortedTopics(offsets map[TopicPartition]int64) []string {
+	var topics []string
+	for tp := range offsets {
+		if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	sort.Strings(topics)
+	return topics
+}
+
+// offsetAt names one record.
+type offsetAt struct {
+	tp     TopicPartition
+	offset int64
+}
+
+// Timestamp returns the timestamp of the first record at or after offset
+// on one partition (records deleted by compaction, transaction markers and
+// aborted records are skipped); ok is false when the partition holds none
+// past offset or none arrived within the timeout.
+func (a *Admin) Timestamp(ctx context.Context, tp TopicPartition, offset int64) (t time.Time, ok bool, err error) {
+	stamps, err := a.timestamps(ctx, map[TopicPartition][]int64{tp: {offset}})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	t, ok = stamps[offsetAt{tp, offset}]
+	return t, ok, nil
+}
+
+// oldestDefaults make a consumer that fetches a little from many partitions
+// and says when a partition has nothing more.
+var oldestDefaults = [][2]string{
+	{"group.id", "evctl-inspect"}, // required, never joined
+	{"enable.auto.commit", "false"},
+	{"enable.auto.offset.store", "false"},
+	{"enable.partition.eof", "true"},
+	{"fetch.wait.max.ms", "100"},
+	{"fetch.message.max.bytes", "65536"},
+	{"queued.min.messages", "1"},
+}
+
+// timestamps reads the first record at or after each offset in at, with
+// one consumer that assigns each partition at one offset per round; all
+// rounds together take at most the timeout, and records that do not
+// arrive in time are left out.
+func (a *Admin) timestamps(ctx context.Context, at map[TopicPartition][]int64) (map[offsetAt]time.Time, error) {
+	out := map[offsetAt]time.Time{}
+	if len(at) == 0 {
+		return out, nil
+	}
+	m, err := a.cfg.configMap(oldestDefaults)
+	if err != nil {
+		return nil, err
+	}
+	c, err := kafka.NewConsumer(m)
+	if err != nil {
+		return nil, configError(err)
+	}
+	drainLogs(c.Logs())
+	defer func() { _ = c.Close() }()
+
+	pending := make(map[TopicPartition][]int64, len(at))
+	for tp, offs := range at {
+		pending[tp] = slices.Compact(slices.Sorted(slices.Values(offs)))
+	}
+	deadline := time.Now().Add(a.cfg.timeout())
+	for len(pending) > 0 && time.Now().Before(deadline) {
+		round := make(map[TopicPartition]int64, len(pending))
+		var assign []kafka.TopicPartition
+		for tp, offs := range pending {
+			round[tp] = offs[0]
+			if len(offs) == 1 {
+				delete(pending, tp)
+			} else {
+				pending[tp] = offs[1:]
+			}
+			topic := tp.Topic
+			assign = append(assign, kafka.TopicPartition{Topic: &topic, Partition: tp.Partition, Offset: kafka.Offset(offs[0])})
+		}
+		if err := c.Assign(assign); err != nil {
+			return nil, fmt.Errorf("cannot assign partitions: %w", err)
+		}
+		if err := firstRecords(ctx, c, round, deadline, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// firstRecords polls until every partition of round has delivered its
+// first record or its end, or the deadline passes.
+func firstRecords(ctx context.Context, c *kafka.Consumer, round map[TopicPartition]int64, deadline time.Time, out map[offsetAt]time.Time) error {
+	left := len(round)
+	settle := func(tp TopicPartition) {
+		if _, ok := round[tp]; ok {
+			delete(round, tp)
+			left--
+			topic := tp.Topic
+			_ = c.Pause([]kafka.TopicPartition{{Topic: &topic, Partition: tp.Partition}}) // only saves fetches
+		}
+	}
+	for left > 0 && time.Now().Before(deadline) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch e := c.Poll(int(pollTimeout / time.Millisecond)).(type) {
+		case *kafka.Message:
+			tp := TopicPartition{topicOf(e.TopicPartition), e.TopicPartition.Partition}
+			off, ok := round[tp]
+			if !ok || e.TopicPartition.Error != nil || int64(e.TopicPartition.Offset) < off {
+				continue
+			}
+			if !e.Timestamp.IsZero() {
+				out[offsetAt{tp, off}] = e.Timestamp.UTC()
+			}
+			settle(tp)
+		case kafka.PartitionEOF:
+			settle(TopicPartition{topicOf(kafka.TopicPartition(e)), e.Partition})
+		case kafka.Error:
+			if e.IsFatal() {
+				return fmt.Errorf("kafka: %w", e)
+			}
+		}
+	}
+	return nil
+}

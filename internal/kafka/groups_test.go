@@ -1,0 +1,156 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// consumeInGroup reads the n records of topic as a member of group, with
+// franz-go, commits those that commit selects, and leaves the group.
+func consumeInGroup(t testing.TB, cfg Config, group, topic string, n int, commit func(*kgo.Record) bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var keep []*kgo.Record
+	for got := 0; got < n; {
+		fs := cl.PollRecords(ctx, n-got)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", got, err)
+		}
+		for _, r := range fs.Records() {
+			if commit(r) {
+				keep = append(keep, r)
+			}
+			got++
+		}
+	}
+	if err := cl.CommitRecords(ctx, keep...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLag(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "events", "other")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	base := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	// Partition 0 holds records 0, 1, 3, 4; partition 1 holds 2 and 5,
+	// record i written at base+i minutes.
+	var rs []*kgo.Record
+	for i := range 6 {
+		rs = append(rs, &kgo.Record{Topic: "events", Partition: int32(i % 3 / 2), Value: []byte(fmt.Sprint(i)),
+			Timestamp: base.Add(time.Duration(i) * time.Minute)})
+	}
+	produce(t, cfg, rs...)
+	produce(t, cfg, &kgo.Record{Topic: "other", Partition: 0, Value: []byte("x")})
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	groups, err := a.Groups(ctx)
+	if err != nil || len(groups) != 0 {
+		t.Fatalf("Groups() = %v, %v; want none", groups, err)
+	}
+	var ute *UnknownGroupError
+	if _, err := a.Lag(ctx, []string{"projector"}); !errors.As(err, &ute) || !strings.Contains(err.Error(), "the cluster has no consumer groups") {
+		t.Errorf("Lag(projector) with no groups = %v, want *UnknownGroupError", err)
+	}
+
+	// projector has consumed records 0, 1, 3 of partition 0 and none of
+	// partition 1; caught-up has consumed everything.
+	consumeInGroup(t, cfg, "projector", "events", 6, func(r *kgo.Record) bool { return r.Partition == 0 && r.Offset < 3 })
+	consumeInGroup(t, cfg, "caught-up", "events", 6, func(*kgo.Record) bool { return true })
+
+	groups, err = a.Groups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]ConsumerGroup{{"caught-up", "Empty"}, {"projector", "Empty"}}, groups); diff != "" {
+		t.Errorf("Groups (-want +got):\n%s", diff)
+	}
+
+	committed, err := a.CommittedOffsets(ctx, "projector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"events", 0}: 3}, committed); diff != "" {
+		t.Errorf("CommittedOffsets (-want +got):\n%s", diff)
+	}
+	if committed, err := a.CommittedOffsets(ctx, "nobody"); err != nil || len(committed) != 0 {
+		t.Errorf("CommittedOffsets(nobody) = %v, %v; want none", committed, err)
+	}
+
+	lags, err := a.Lag(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []GroupLag{
+		{Group: "caught-up", State: "Empty", Partitions: []PartitionLag{
+			{Topic: "events", Partition: 0, Committed: 4, End: 4},
+			{Topic: "events", Partition: 1, Committed: 2, End: 2},
+		}},
+		{Group: "projector", State: "Empty", Partitions: []PartitionLag{
+			{Topic: "events", Partition: 0, Committed: 3, End: 4, Lag: 1, Oldest: base.Add(4 * time.Minute)},
+			{Topic: "events", Partition: 1, Committed: -1, End: 2, Lag: 2, Oldest: base.Add(2 * time.Minute)},
+		}},
+	}
+	if diff := cmp.Diff(want, lags); diff != "" {
+		t.Errorf("Lag (-want +got):\n%s", diff)
+	}
+	if got := lags[1].Lag(); got != 3 {
+		t.Errorf("projector's total lag = %d, want 3", got)
+	}
+	if got := lags[1].Oldest(); !got.Equal(base.Add(2 * time.Minute)) {
+		t.Errorf("projector's oldest = %v, want %v", got, base.Add(2*time.Minute))
+	}
+	if got := lags[0].Oldest(); !got.IsZero() {
+		t.Errorf("caught-up's oldest = %v, want none", got)
+	}
+
+	if _, err := a.Lag(ctx, []string{"projectr"}); !errors.As(err, &ute) || ute.Group != "projectr" ||
+		!cmp.Equal(ute.Similar, []string{"projector"}) {
+		t.Errorf("Lag(projectr) = %v, want *UnknownGroupError similar to projector", err)
+	}
+
+	marks, err := a.Watermarks(ctx, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]Watermark{{"events", 0}: {0, 4}, {"events", 1}: {0, 2}}, marks); diff != "" {
+		t.Errorf("Watermarks (-want +got):\n%s", diff)
+	}
+	var unknownTopic *UnknownTopicError
+	if _, err := a.Watermarks(ctx, []string{"event"}); !errors.As(err, &unknownTopic) {
+		t.Errorf("Watermarks(event) = %v, want *UnknownTopicError", err)
+	}
+
+	ts, ok, err := a.Timestamp(ctx, TopicPartition{"events", 1}, 1)
+	if err != nil || !ok || !ts.Equal(base.Add(5*time.Minute)) {
+		t.Errorf("Timestamp(events[1]@1) = %v, %v, %v; want %v", ts, ok, err, base.Add(5*time.Minute))
+	}
+	// At the end there is no record: the end of the partition says so
+	// without waiting for the timeout.
+	start := time.Now()
+	if _, ok, err := a.Timestamp(ctx, TopicPartition{"events", 1}, 2); err != nil || ok {
+		t.Errorf("Timestamp(events[1]@2) = %v, %v; want no record", ok, err)
+	}
+	if d := time.Since(start); d >= cfg.Timeout {
+		t.Errorf("Timestamp at the end took %s, the whole timeout", d)
+	}
+}
