@@ -26,16 +26,21 @@ import (
 
 var update = flag.Bool("update", os.Getenv("EVCTL_UPDATE_SCRIPTS") != "", "rewrite the expected output in testdata/script/*.txtar")
 
+// scriptT keys the script's testscript.T in Env.Values.
+type scriptT struct{}
+
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"evctl": func() { os.Exit(cli.Main("v0.0.0-test")) },
+		"evctl":    func() { os.Exit(cli.Main("v0.0.0-test")) },
+		"kconsume": func() { os.Exit(kconsumeMain()) },
 	})
 }
 
 // TestScripts runs testdata/script/*.txtar over the real main. Scripts get
 // these commands besides testscript's own:
 //
-//	sandbox [-accounts N] [-events N] [-seed S]  start a sandbox; exports EVCTL_BROKERS, EVCTL_REGISTRY
+//	sandbox [-accounts N] [-events N] [-seed S] [-drift N] [-faults]
+//	                                             start a sandbox; exports EVCTL_BROKERS, EVCTL_REGISTRY
 //	exits N cmd [args...]                        run cmd and require exit status N
 //	kproduce topic key hex-value [h=v...]        produce one record with franz-go (a client evctl did not write);
 //	                                             key or value "-" is null
@@ -45,8 +50,23 @@ func TestMain(m *testing.M) {
 //	interrupt-on regexp N cmd [args...]          run cmd, send SIGINT once its stdout matches regexp, require exit N;
 //	                                             its output lands in interrupted.stdout and interrupted.stderr
 //	sortfile file                                sort a file's lines in place (partitions interleave in no fixed order)
+//	docblock doc.md lang out                     write the first ```lang block of doc.md to out, so docs run as tests
 //	avrov2produce topic                          write records with confluent-kafka-go's avrov2 serializer to topic,
 //	                                             topic.refs and topic.evo (see crosscheck_test.go)
+//	kevent [-p P] [-type T] topic key json [h=v...]  produce one JSON (Schema) event to partition P (see check_test.go)
+//	exec kconsume [-batch N] group topic N       a program, so it runs in the background with &: consume N
+//	                                             records in group with franz-go, committing (groups_test.go)
+//	replay-chaos [-rounds N] [-seed S] [-group G] [-every K] src dst [evctl flags...]
+//	                                             run evctl replay src --to-topic dst, SIGKILL it at a point
+//	                                             -seed picks, N times (--resume after the first), then
+//	                                             --resume to the end; replay-verify src dst (chaos_test.go)
+//	replay-group [-procs N] [-seed S] [-group G] [-every K] src dst [evctl flags...]
+//	                                             N evctl replay processes in one group, one SIGKILLed
+//	                                             midway; the others must finish; replay-verify src dst
+//	interrupt-at topic N status evctl [args...]  run evctl, SIGINT it once topic's committed offsets
+//	                                             reach N, require exit status; stderr lands in interrupted.stderr
+//	replay-verify src dst                        require that a read_committed reader of dst sees every
+//	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "../../testdata/script",
@@ -57,6 +77,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("EVCTL_BROKERS", "")
 			env.Setenv("EVCTL_REGISTRY", "")
+			env.Values[scriptT{}] = env.T() // lets a command skip its script
 			testdata, err := filepath.Abs("../../testdata")
 			env.Setenv("TESTDATA", testdata)
 			return err
@@ -70,7 +91,13 @@ func TestScripts(t *testing.T) {
 			"waitenv":       cmdWaitEnv,
 			"interrupt-on":  cmdInterruptOn,
 			"sortfile":      cmdSortFile,
+			"docblock":      cmdDocBlock,
 			"avrov2produce": cmdAvroV2Produce,
+			"kevent":        cmdKEvent,
+			"replay-chaos":  cmdReplayChaos,
+			"replay-group":  cmdReplayGroup,
+			"interrupt-at":  cmdInterruptAt,
+			"replay-verify": cmdReplayVerify,
 		},
 	})
 }
@@ -84,6 +111,8 @@ func cmdSandbox(ts *testscript.TestScript, neg bool, args []string) {
 	fs.IntVar(&opts.Accounts, "accounts", 20, "")
 	fs.IntVar(&opts.Events, "events", 200, "")
 	fs.Int64Var(&opts.Seed, "seed", 1, "")
+	fs.IntVar(&opts.Drift, "drift", 0, "")
+	fs.BoolVar(&opts.Faults, "faults", false, "")
 	ts.Check(fs.Parse(args))
 	sb, err := sandbox.Start(context.Background(), opts)
 	ts.Check(err)
@@ -276,4 +305,22 @@ func cmdSortFile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	slices.Sort(lines)
 	ts.Check(os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644))
+}
+
+func cmdDocBlock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: docblock doc.md lang out")
+	}
+	doc := ts.ReadFile(args[0])
+	fence := "```" + args[1] + "\n"
+	start := strings.Index(doc, fence)
+	if start < 0 {
+		ts.Fatalf("%s has no %s block", args[0], fence)
+	}
+	body := doc[start+len(fence):]
+	end := strings.Index(body, "```")
+	if end < 0 {
+		ts.Fatalf("%s: the %s block does not end", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(body[:end]), 0o755))
 }

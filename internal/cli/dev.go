@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,12 +39,25 @@ seeded with an event-sourced bank domain, until interrupted:
                          account, computed independently of any projection
   bank.notifications     plain JSON without a schema
 
+--drift N leaves N accounts' live balances in bank.account-balances wrong,
+as a buggy projector would (a missed event, an event applied twice, a lost
+cent); the events stay right, so evctl verify finds exactly those N.
+--faults also seeds bank.account-events.faulty (6 partitions, the same
+schemas, subject bank.account-events.faulty-value) with a small history and
+one instance of each problem evctl check finds: a version gap (acct-0007),
+a duplicate version (acct-0008), a duplicate event id (acct-0009), an
+account on two partitions (acct-0010), an event after AccountClosed
+(acct-0011), a timestamp going backwards (acct-0012), an undecodable record
+(acct-0013), a record without a schema (acct-0014), an unknown event type,
+InterestAccrued (acct-0015), and a negative balance (acct-0016).
+
 The same --seed, --accounts, --events and --now give the same records.
 Events spread over the 7 days before --now (default: the time dev starts).
 dev prints export lines on stdout; paste them into another shell, and
 evctl there talks to the sandbox.`,
 		Example: `  $ evctl dev
   $ evctl dev --broker-port 0 --registry-port 0 --accounts 1000 --events 1000000
+  $ evctl dev --drift 3 --faults
   $ evctl dev --env-file /tmp/evctl.env & until [ -f /tmp/evctl.env ]; do sleep 0.1; done; . /tmp/evctl.env`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -53,6 +67,11 @@ evctl there talks to the sandbox.`,
 					return flagErrorf("invalid --now %q: want RFC3339, like 2026-11-20T12:00:00Z", opts.Now)
 				}
 				opts.Sandbox.Now = t
+			}
+			// Every account has an event, so there are no more accounts than events.
+			accounts := min(opts.Sandbox.Accounts, opts.Sandbox.Events)
+			if d := opts.Sandbox.Drift; d < 0 || accounts > 0 && d > accounts {
+				return flagErrorf("invalid --drift %d: want 0 to %d, the number of accounts", d, max(accounts, 0))
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -68,9 +87,14 @@ evctl there talks to the sandbox.`,
 	fl.IntVar(&opts.Sandbox.Events, "events", 1000, "bank events in all")
 	fl.Int64Var(&opts.Sandbox.Seed, "seed", 1, "random seed")
 	fl.StringVar(&opts.Now, "now", "", "anchor of the seeded history, RFC3339 (default: now)")
+	fl.IntVar(&opts.Sandbox.Drift, "drift", 0, "leave this many accounts' live balances wrong, for evctl verify to find")
+	fl.BoolVar(&opts.Sandbox.Faults, "faults", false, "also seed bank.account-events.faulty, one of each problem evctl check finds")
 	fl.StringVar(&opts.EnvFile, "env-file", "", "also write the export lines to this `file` once ready (removed on exit)")
 	return cmd
 }
+
+// maxListedDrift is how many drifted accounts dev names when it starts.
+const maxListedDrift = 10
 
 func devRun(ctx context.Context, opts *DevOptions) error {
 	errOut := opts.IO.ErrOut
@@ -98,8 +122,18 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		}
 		defer os.Remove(opts.EnvFile)
 	}
-	fmt.Fprintf(errOut, "evctl dev: broker %s, registry %s; seeded %d events for %d accounts (seed %d) in %s. Ctrl-C stops.\n",
-		sb.Brokers(), sb.RegistryURL(), o.Events, o.Accounts, o.Seed, time.Since(start).Round(time.Millisecond))
+	var extras string
+	if o.Drift > 0 {
+		extras += fmt.Sprintf("; %d drifted balances", o.Drift)
+		if o.Drift <= maxListedDrift {
+			extras += " (" + strings.Join(sandbox.DriftedAccounts(o), " ") + ")"
+		}
+	}
+	if o.Faults {
+		extras += fmt.Sprintf("; %d faults in %s", len(sandbox.Faults(o)), sandbox.FaultsTopic)
+	}
+	fmt.Fprintf(errOut, "evctl dev: broker %s, registry %s; seeded %d events for %d accounts (seed %d)%s in %s. Ctrl-C stops.\n",
+		sb.Brokers(), sb.RegistryURL(), o.Events, o.Accounts, o.Seed, extras, time.Since(start).Round(time.Millisecond))
 	<-ctx.Done()
 	fmt.Fprintln(errOut, "evctl dev: stopped")
 	// Stopping is what Ctrl-C is for here, not an interruption.

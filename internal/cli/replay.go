@@ -379,7 +379,7 @@ func (j *replayJob) openSource(ctx context.Context) error {
 	j.total = -1
 	j.finish = func(context.Context) error { return nil }
 	if o.FromFile != "" {
-		in, name := io.Reader(o.IO.In), "stdin"
+		in, name := o.IO.In, "stdin"
 		if o.FromFile != "-" {
 			f, err := os.Open(o.FromFile)
 			if err != nil {

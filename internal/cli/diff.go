@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/diff"
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/schema"
+	"github.com/evctl/evctl/internal/stream"
+)
+
+// DiffOptions are `evctl diff`'s inputs.
+type DiffOptions struct {
+	IO       *iostreams.IOStreams
+	Kafka    func() (kafka.Config, error)
+	Registry func() (*schema.RegistryClient, error)
+
+	A, B          string
+	Mode          string
+	KeyBy         string
+	Ignore        []string
+	IgnoreHeaders bool
+	ValuesOnly    bool
+	Output        string
+	Stat          bool
+
+	compare diff.Options
+	keyBy   diff.KeyFunc
+}
+
+// NewCmdDiff is `evctl diff`.
+func NewCmdDiff(f *Factory, runF func(context.Context, *DiffOptions) error) *cobra.Command {
+	opts := &DiffOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry}
+	cmd := &cobra.Command{
+		Use:   "diff <a> <b> [flags]",
+		Short: "Compare two states or two event histories",
+		Long: `Compare two sides, each a topic, a capture file (any existing path: the
+JSON lines that tail -o json and replay --to-file write) or - for stdin.
+Topics are read from start to the end offsets captured when diff starts.
+
+--mode state (the default) compares the latest value of every key (a
+tombstone deletes its key), as a compacted read model holds them: keys
+added (only in b), removed (only in a) and changed, with each changed
+field by jq path (.balanceCents: 12000 → 9500, .items[2].price). State
+mode compares values only: not headers, timestamps or event types.
+
+--mode history compares every key's (aggregate's) sequence of events:
+events are aligned by their identity (the value, as compared) and reported
+as missing (in a only), extra (in b only), changed (same place, different
+content) or reordered, each named by partition@offset on both sides.
+History mode compares value, event type and headers; --ignore-headers
+leaves headers out, --values-only headers and types.
+
+Values compare as canonical JSON: object members in any order, numbers by
+value (95.0 = 95), strings by their text. Keys compare as text: a string
+key is its text, so the text key acct-1, the JSON key "acct-1" and an Avro
+string key are one key; other keys are compact JSON. When the sides' keys
+are encoded differently and no key is on both sides, diff stops with exit
+status 2 rather than report every key as different.
+
+--key-by identifies records by a jq expression over the record (as
+--filter sees it) instead of their key; records for which it yields null
+are skipped. --ignore leaves a path out (repeatable): paths are over the
+record (.value.updatedAt, .headers["trace-id"], .type), and a path whose
+first name is not a record field is relative to the value (.updatedAt).
+
+Output (-o): text, sorted by key ("-" only in a, "+" only in b, "~"
+changed), coloured on a terminal, then a summary line; json, one report:
+{"mode","a","b","same","added":[{"key","value","at"}],"removed":[...],
+"changed":[{"key","atA","atB","fields":[{"path","a","b"}],
+"events":[{"kind","a","b","type","fields"}]}],"counts":{...}}.
+--stat prints the counts only. The report is printed whole at the end,
+never half: an interrupted diff prints nothing and exits 130.
+
+Memory grows with the number of keys, not their values: a first pass keeps
+a hash per key and side, a second reads back only the keys that differ.
+
+Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
+		Example: `  $ evctl diff bank.account-balances bank.account-balances.rebuilt
+  $ evctl diff bank.account-balances golden/balances.jsonl --ignore .value.updatedAt
+  $ evctl diff bank.account-events bank.account-events.v2 --mode history
+  $ evctl tail bank.account-balances --from start -o json | evctl diff - golden.jsonl --stat
+  $ evctl diff a.jsonl b.jsonl --key-by .value.accountId -o json | jq .counts`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.A, opts.B = args[0], args[1]
+			if err := validateDiff(opts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return diffRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeTopics(f),
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Mode, "mode", "state", "what to compare: {state|history}")
+	fl.StringVar(&opts.KeyBy, "key-by", "", "identify records by this jq `expression` instead of their key")
+	fl.StringArrayVar(&opts.Ignore, "ignore", nil, "leave this jq `path` out of the comparison (repeatable)")
+	fl.BoolVar(&opts.IgnoreHeaders, "ignore-headers", false, "history mode: do not compare headers")
+	fl.BoolVar(&opts.ValuesOnly, "values-only", false, "history mode: compare values only, not headers or event types")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	fl.BoolVar(&opts.Stat, "stat", false, "print the counts only")
+	return cmd
+}
+
+func validateDiff(o *DiffOptions) error {
+	switch {
+	case o.Mode != string(diff.ModeState) && o.Mode != string(diff.ModeHistory):
+		return flagErrorf("invalid --mode %q: want state or history", o.Mode)
+	case o.Output != "text" && o.Output != "json":
+		return flagErrorf("invalid --output %q: want text or json", o.Output)
+	case o.A == "-" && o.B == "-":
+		return flagErrorf("only one side can be - (stdin)")
+	}
+	o.compare = diff.Options{Mode: diff.Mode(o.Mode), IgnoreHeaders: o.IgnoreHeaders, ValuesOnly: o.ValuesOnly, Stat: o.Stat}
+	for _, p := range o.Ignore {
+		if err := o.compare.AddIgnore(p); err != nil {
+			return &FlagError{err: err}
+		}
+	}
+	if o.KeyBy != "" {
+		e, err := filter.CompileExpr(o.KeyBy)
+		if err != nil {
+			return &FlagError{err: fmt.Errorf("--key-by: %w", err)}
+		}
+		o.keyBy = func(ctx context.Context, r *record.Record) (string, bool, error) {
+			v, ok, err := e.Eval(ctx, r)
+			if err != nil {
+				return "", false, fmt.Errorf("--key-by %w", err)
+			}
+			if !ok || v == nil {
+				return "", false, nil
+			}
+			if s, isString := v.(string); isString {
+				return s, true, nil
+			}
+			s, err := e.Text(ctx, r)
+			return s, err == nil, err
+		}
+	}
+	return nil
+}
+
+func diffRun(ctx context.Context, o *DiffOptions) error {
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	var sides [2]diff.Source
+	for i, name := range []string{o.A, o.B} {
+		s, closeSide, err := openDiffSide(ctx, o, name)
+		if closeSide != nil {
+			closers = append(closers, closeSide)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			return err
+		}
+		sides[i] = s
+	}
+	r, err := diff.Compare(ctx, sides[0], sides[1], o.compare)
+	if ctx.Err() != nil {
+		// Nothing half-printed: the report is printed whole or not at all.
+		return errInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s\n", n)
+	}
+	for _, s := range []struct {
+		name string
+		n    int
+	}{{r.A, r.Counts.SkippedA}, {r.B, r.Counts.SkippedB}} {
+		if s.n > 0 {
+			why := "without a key"
+			if o.KeyBy != "" {
+				why = "for which --key-by yielded nothing"
+			}
+			fmt.Fprintf(o.IO.ErrOut, "evctl: warning: skipped %s of %s %s\n", plural(int64(s.n), "record"), s.name, why)
+		}
+	}
+	var out bytes.Buffer
+	switch {
+	case o.Output == "json":
+		err = diff.WriteJSON(&out, r, o.Stat)
+	case o.Stat:
+		err = diff.WriteStat(&out, r, o.IO.Palette())
+	default:
+		err = diff.WriteText(&out, r, o.IO.Palette())
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := o.IO.Out.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if !r.Same {
+		return &ExitError{Code: ExitNegative}
+	}
+	return nil
+}
+
+// openDiffSide resolves a side: - is stdin, an existing path a capture
+// file, anything else a topic.
+func openDiffSide(ctx context.Context, o *DiffOptions, name string) (diff.Source, func(), error) {
+	headers := o.compare.Mode == diff.ModeHistory
+	if name == "-" {
+		// Stdin cannot be read twice: spool it to a temporary file.
+		f, err := os.CreateTemp("", "evctl-diff-*.jsonl")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup := func() { f.Close(); os.Remove(f.Name()) }
+		if _, err := io.Copy(f, o.IO.In); err != nil {
+			return nil, cleanup, fmt.Errorf("reading stdin: %w", err)
+		}
+		return &diff.CaptureSource{Path: f.Name(), Label: "-", KeyBy: o.keyBy, Headers: headers}, cleanup, nil
+	}
+	if st, err := os.Stat(name); err == nil && !st.IsDir() {
+		return &diff.CaptureSource{Path: name, KeyBy: o.keyBy, Headers: headers}, nil, nil
+	}
+	cfg, err := o.Kafka()
+	if errors.Is(err, errNoBrokers) {
+		return nil, nil, fmt.Errorf("%q is neither a file nor a topic: no such file, and no brokers to look for a topic (--brokers, EVCTL_BROKERS or a context)", name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	dec, err := newDecoder(o.Registry, schema.DecoderOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The reader captures the end offsets now; both passes stop there.
+	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{name}})
+	var unknown *kafka.UnknownTopicError
+	if errors.As(err, &unknown) {
+		hint := "the cluster has no topics"
+		switch {
+		case len(unknown.Similar) > 0:
+			hint = "similar topics: " + strings.Join(unknown.Similar, ", ")
+		case len(unknown.Have) > 0:
+			hint = "topics: " + strings.Join(unknown.Have, ", ")
+		}
+		return nil, nil, fmt.Errorf("%q is neither a file nor a topic (%s)", name, hint)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ends := map[int32]int64{}
+	for _, pr := range r.Ranges() {
+		ends[pr.Partition] = pr.End
+	}
+	s := &topicSide{cfg: cfg, topic: name, dec: dec, keyBy: o.keyBy, first: r, ends: ends}
+	return s, s.close, nil
+}
+
+// topicSide reads a topic for diff: decoded in parallel, in order, up to
+// the end offsets captured when diff started.
+type topicSide struct {
+	cfg   kafka.Config
+	topic string
+	dec   *schema.Decoder
+	keyBy diff.KeyFunc
+	first *kafka.Reader // the first pass's reader, opened up front
+	ends  map[int32]int64
+}
+
+func (s *topicSide) Name() string { return s.topic }
+
+func (s *topicSide) close() {
+	if s.first != nil {
+		s.first.Close()
+		s.first = nil
+	}
+}
+
+func (s *topicSide) Scan(ctx context.Context, yield func(*diff.Event) error) error {
+	r := s.first
+	s.first = nil
+	if r == nil {
+		var err error
+		if r, err = kafka.NewReader(ctx, s.cfg, kafka.ReadOptions{Topics: []string{s.topic}}); err != nil {
+			return err
+		}
+	}
+	defer r.Close()
+	_, err := stream.Run(ctx, r, stream.Options{Decoder: s.dec}, func(it stream.Item) error {
+		rec := it.Record
+		if end, ok := s.ends[rec.Partition]; !ok || rec.Offset >= end {
+			return nil // written after diff started
+		}
+		e, err := diff.EventOf(ctx, rec, s.keyBy)
+		if err != nil {
+			return fmt.Errorf("%s %d@%d: %w", s.topic, rec.Partition, rec.Offset, err)
+		}
+		return yield(&e)
+	})
+	return err
+}

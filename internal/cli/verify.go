@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/diff"
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/replay"
+	"github.com/evctl/evctl/internal/schema"
+	"github.com/evctl/evctl/internal/stream"
+)
+
+// VerifyOptions are `evctl verify`'s inputs.
+type VerifyOptions struct {
+	IO       *iostreams.IOStreams
+	Kafka    func() (kafka.Config, error)
+	Registry func() (*schema.RegistryClient, error)
+
+	Sources      []string
+	Projection   string
+	Against      string
+	AtEndOffsets bool
+	Ignore       []string
+	Output       string
+	JUnit        string
+	diff         DiffOptions
+}
+
+// NewCmdVerify is `evctl verify`: the CI gate for projection rebuilds.
+func NewCmdVerify(f *Factory, runF func(context.Context, *VerifyOptions) error) *cobra.Command {
+	opts := &VerifyOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry}
+	cmd := &cobra.Command{
+		Use:   "verify --source <topic> --projection <spec> --against <topic|file> [flags]",
+		Short: "Rebuild a projection from its events and compare it with a read model",
+		Long: `Rebuild a projection in memory from the source topic's events (as
+'evctl replay --projection' does) and compare the rebuilt state, key by
+key, with a live read model topic or a golden capture file (as 'evctl
+diff --mode state' does). Exit 0 when they are equal, 1 when they differ,
+2 on trouble: the CI gate for a projection rebuild, in one command.
+
+The source is read to the end offsets captured when verify starts. The
+read model is read after the rebuild, to its end then; with
+--at-end-offsets its end offsets are captured at the start too, so a live
+system that keeps writing causes no false differences.
+
+--ignore PATH leaves a volatile field out (.updatedAt, relative to the
+value), as for diff. -o json writes the diff report; --junit FILE writes
+a JUnit XML report for CI systems (one test case per differing key).`,
+		Example: `  $ evctl verify --source bank.account-events --projection testdata/projections/account-balance.yaml --against bank.account-balances
+  $ evctl verify --source bank.account-events --projection spec.yaml --against golden/balances.jsonl --ignore .updatedAt --junit report.xml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(opts.Sources) == 0 || opts.Projection == "" || opts.Against == "" {
+				return flagErrorf("verify needs --source, --projection and --against")
+			}
+			opts.diff = DiffOptions{IO: opts.IO, Kafka: opts.Kafka, Registry: opts.Registry, A: "rebuilt", B: opts.Against,
+				Mode: string(diff.ModeState), Ignore: opts.Ignore, Output: opts.Output}
+			if err := validateDiff(&opts.diff); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return verifyRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&opts.Sources, "source", nil, "event `topic` to rebuild from (repeatable)")
+	fl.StringVar(&opts.Projection, "projection", "", "projection spec `file`")
+	fl.StringVar(&opts.Against, "against", "", "read model `topic` or capture file to compare with")
+	fl.BoolVar(&opts.AtEndOffsets, "at-end-offsets", false, "pin the read model to its end offsets when verify starts")
+	fl.StringArrayVar(&opts.Ignore, "ignore", nil, "leave this `path` out of the comparison (repeatable)")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	fl.StringVar(&opts.JUnit, "junit", "", "also write a JUnit XML report to this `file`")
+	return cmd
+}
+
+func verifyRun(ctx context.Context, o *VerifyOptions) error {
+	proj, err := replay.LoadProjection(o.Projection)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.Kafka()
+	if err != nil {
+		return err
+	}
+	dec, err := newDecoder(o.Registry, schema.DecoderOptions{})
+	if err != nil {
+		return err
+	}
+	src, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: o.Sources})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var against diff.Source
+	var closeAgainst func()
+	defer func() {
+		if closeAgainst != nil {
+			closeAgainst()
+		}
+	}()
+	openAgainst := func() error {
+		var err error
+		against, closeAgainst, err = openDiffSide(ctx, &o.diff, o.Against)
+		return err
+	}
+	if o.AtEndOffsets {
+		if err := openAgainst(); err != nil {
+			return err
+		}
+	}
+
+	fold := proj.NewParallelFold(ctx, runtime.GOMAXPROCS(0), nil)
+	var events int64
+	_, err = stream.Run(ctx, src, stream.Options{Decoder: dec}, func(it stream.Item) error {
+		events++
+		return fold.Apply(it.Record)
+	})
+	if cerr := fold.Close(); err == nil {
+		err = cerr
+	}
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	if against == nil {
+		if err := openAgainst(); err != nil {
+			return err
+		}
+	}
+	rebuilt := diff.States("rebuilt "+proj.Name, fold.States)
+	r, err := diff.Compare(ctx, rebuilt, against, o.diff.compare)
+	if ctx.Err() != nil {
+		return errInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if o.Output == "json" {
+		err = diff.WriteJSON(&out, r, false)
+	} else {
+		err = diff.WriteText(&out, r, o.IO.Palette())
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := o.IO.Out.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if o.JUnit != "" {
+		if err := writeVerifyJUnit(o.JUnit, proj.Name, o.Against, r); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
+		plural(int64(fold.Len()), "aggregate"), plural(events, "event"), o.Against, verdict(r))
+	if !r.Same {
+		return &ExitError{Code: ExitNegative}
+	}
+	return nil
+}
+
+func verdict(r *diff.Report) string {
+	if r.Same {
+		return "equal"
+	}
+	return fmt.Sprintf("%d changed, %d only rebuilt, %d only in the read model", r.Counts.Changed, r.Counts.Removed, r.Counts.Added)
+}
+
+// writeVerifyJUnit reports one test case for the whole comparison and one
+// per key that differs, so a CI system lists exactly what broke.
+func writeVerifyJUnit(path, projection, against string, r *diff.Report) error {
+	class := "evctl.verify." + projection
+	whole := junitCase{Name: fmt.Sprintf("projection %s equals %s", projection, against), Classname: class}
+	if !r.Same {
+		whole.Failure = &junitFailure{Message: verdict(r), Type: "differences", Text: diff.Summary(r, diff.Plain{})}
+	}
+	suite := junitSuite{Name: "evctl verify " + projection, Cases: []junitCase{whole}}
+	fail := func(key, message, text string) {
+		suite.Cases = append(suite.Cases, junitCase{Name: "key " + key, Classname: class, Failure: &junitFailure{Message: message, Type: message, Text: text}})
+	}
+	for _, c := range r.Changed {
+		var b strings.Builder
+		for _, f := range c.Fields {
+			fmt.Fprintf(&b, "%s: %s → %s\n", f.Path, orAbsent(f.A), orAbsent(f.B))
+		}
+		fail(c.Key, "changed", b.String())
+	}
+	for _, e := range r.Removed {
+		fail(e.Key, "only in the rebuilt projection", string(e.Value))
+	}
+	for _, e := range r.Added {
+		fail(e.Key, "only in "+against, string(e.Value))
+	}
+	suite.Tests = len(suite.Cases)
+	for _, c := range suite.Cases {
+		if c.Failure != nil {
+			suite.Failures++
+		}
+	}
+	b, err := xml.MarshalIndent(junitSuites{Name: "evctl verify", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+}
+
+func orAbsent(v []byte) string {
+	if v == nil {
+		return "(absent)"
+	}
+	return string(v)
+}

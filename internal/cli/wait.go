@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
+)
+
+// WaitOptions are `evctl wait`'s inputs.
+type WaitOptions struct {
+	IO    *iostreams.IOStreams
+	Kafka func() (kafka.Config, error)
+
+	Group      string
+	CaughtUp   bool
+	Topics     []string
+	For        time.Duration
+	NoProgress bool
+	// Interval is the pause between two reads of the group's offsets.
+	Interval time.Duration
+}
+
+// NewCmdWait is `evctl wait`.
+func NewCmdWait(f *Factory, runF func(context.Context, *WaitOptions) error) *cobra.Command {
+	opts := &WaitOptions{IO: f.IOStreams, Kafka: f.Kafka, Interval: 250 * time.Millisecond}
+	cmd := &cobra.Command{
+		Use:   "wait --group <group> --caught-up [--topic <topic>]... [--for <duration>]",
+		Short: "Wait until a consumer group has consumed everything written before",
+		Long: `Wait until a consumer group (a projector under test, say) has caught up:
+evctl captures the end offsets of the group's topics when it starts, then
+reads the group's committed offsets every 250ms until every partition's
+committed offset has reached the captured end. Records written after the
+start do not count. The end offsets are last stable offsets, as a
+read_committed consumer sees them; offsets committed by a transaction
+count once it commits.
+
+The topics are those the group has committed offsets for, or those named
+with --topic (repeatable), which a group that has committed nothing yet
+needs.
+
+--for bounds the whole wait (default 5m). The global --timeout still
+bounds each call to the brokers, as in every command: 'evctl wait
+--timeout 5m' would not wait five minutes.
+
+A progress line (records still behind) runs on stderr when it is a
+terminal; a summary line ends the wait. Exit status: 0 caught up, 1 not
+caught up within --for (how far behind, per topic), 2 errors (an unknown
+topic, a group with no offsets and no --topic, unreachable brokers).`,
+		Example: `  $ evctl wait --group account-projector --caught-up --for 5m
+  $ evctl wait --group account-projector --caught-up --topic bank.account-events
+  $ evctl replay bank.account-events --to-topic bank.account-events.v2 --create &&
+      evctl wait --group projector-v2 --caught-up --topic bank.account-events.v2 &&
+      evctl verify ...`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Group == "" {
+				return flagErrorf("--group is required: the consumer group to wait for")
+			}
+			if !opts.CaughtUp {
+				return flagErrorf("nothing to wait for: give --caught-up")
+			}
+			if opts.For <= 0 {
+				return flagErrorf("invalid --for %s: want a positive duration, e.g. --for 5m", opts.For)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return waitRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Group, "group", "g", "", "consumer group to wait for")
+	fl.BoolVar(&opts.CaughtUp, "caught-up", false, "wait until the group has consumed every record written before the start")
+	fl.StringArrayVarP(&opts.Topics, "topic", "t", nil, "topic the group consumes (repeatable; default: those it has committed offsets for)")
+	fl.DurationVar(&opts.For, "for", 5*time.Minute, "give up (exit 1) after this long; --timeout bounds each broker call")
+	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
+	_ = cmd.RegisterFlagCompletionFunc("group", completeGroups(f))
+	_ = cmd.RegisterFlagCompletionFunc("topic", completeTopics(f))
+	return cmd
+}
+
+func waitRun(ctx context.Context, opts *WaitOptions) error {
+	start := time.Now()
+	deadline := start.Add(opts.For)
+	cfg, err := opts.Kafka()
+	if err != nil {
+		return err
+	}
+	admin, err := kafka.NewAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+
+	topics, err := waitTopics(ctx, admin, opts)
+	if err != nil {
+		return err
+	}
+	ends, err := admin.Watermarks(ctx, topics)
+	if err != nil {
+		return err
+	}
+	progress := &waitProgress{ios: opts.IO, on: opts.IO.IsStderrTTY() && !opts.NoProgress}
+	var first int64 = -1
+	for {
+		committed, err := admin.CommittedOffsets(ctx, opts.Group)
+		if err != nil {
+			progress.clear()
+			return err
+		}
+		b := behindOf(ends, committed)
+		if first < 0 {
+			first = b.total()
+		}
+		if b.total() == 0 {
+			progress.clear()
+			fmt.Fprintf(opts.IO.ErrOut, "Group %s caught up on %s (%s, %s behind at start) in %s.\n", opts.Group, strings.Join(topics, ", "),
+				plural(int64(len(ends)), "partition"), plural(first, "record"), roundDuration(time.Since(start)))
+			return nil
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			progress.clear()
+			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s did not catch up within %s: %s", opts.Group, opts.For, b)}
+		}
+		progress.draw(fmt.Sprintf("waiting for group %s: %s (%s of %s)", opts.Group, b, roundDuration(now.Sub(start)), opts.For))
+		select {
+		case <-ctx.Done():
+			progress.clear()
+			return ctx.Err()
+		case <-time.After(min(opts.Interval, deadline.Sub(now))):
+		}
+	}
+}
+
+// waitTopics returns the topics named, else those the group has committed
+// offsets for.
+func waitTopics(ctx context.Context, admin *kafka.Admin, opts *WaitOptions) ([]string, error) {
+	if len(opts.Topics) > 0 {
+		return slices.Compact(slices.Sorted(slices.Values(opts.Topics))), nil
+	}
+	committed, err := admin.CommittedOffsets(ctx, opts.Group)
+	if err != nil {
+		return nil, err
+	}
+	var topics []string
+	for tp := range committed {
+		topics = append(topics, tp.Topic)
+	}
+	if len(topics) > 0 {
+		return slices.Compact(slices.Sorted(slices.Values(topics))), nil
+	}
+	if _, err := admin.Group(ctx, opts.Group); err != nil {
+		return nil, fmt.Errorf("%w; to wait for a group that has not started yet, name its topics with --topic", err)
+	}
+	return nil, fmt.Errorf("group %q has committed no offsets yet: name the topics it consumes with --topic", opts.Group)
+}
+
+// behind is how many records a group has still to consume, per topic.
+type behind []topicBehind
+
+type topicBehind struct {
+	topic      string
+	records    int64
+	partitions int // partitions behind
+	of         int // partitions of the topic
+}
+
+func (b behind) total() int64 {
+	var n int64
+	for _, t := range b {
+		n += t.records
+	}
+	return n
+}
+
+// String says "150 records behind on bank.account-events (6 of 6 partitions)".
+func (b behind) String() string {
+	var parts []string
+	for _, t := range b {
+		if t.records > 0 {
+			parts = append(parts, fmt.Sprintf("%s (%d of %s)", t.topic, t.partitions, plural(int64(t.of), "partition")))
+		}
+	}
+	return plural(b.total(), "record") + " behind on " + strings.Join(parts, ", ")
+}
+
+// behindOf compares committed offsets with the captured ends; a partition
+// with nothing to consume (end at low) is caught up whatever is committed.
+func behindOf(ends map[kafka.TopicPartition]kafka.Watermark, committed map[kafka.TopicPartition]int64) behind {
+	tps := slices.SortedFunc(maps.Keys(ends), func(x, y kafka.TopicPartition) int {
+		return cmp.Or(strings.Compare(x.Topic, y.Topic), cmp.Compare(x.Partition, y.Partition))
+	})
+	var b behind
+	for _, tp := range tps {
+		if len(b) == 0 || b[len(b)-1].topic != tp.Topic {
+			b = append(b, topicBehind{topic: tp.Topic})
+		}
+		t := &b[len(b)-1]
+		t.of++
+		w := ends[tp]
+		from := w.Low
+		if c, ok := committed[tp]; ok {
+			from = max(c, w.Low)
+		}
+		if n := w.End - from; n > 0 {
+			t.records += n
+			t.partitions++
+		}
+	}
+	return b
+}
+
+// waitProgress redraws one line on stderr when it is a terminal.
+type waitProgress struct {
+	ios   *iostreams.IOStreams
+	on    bool
+	drawn bool
+}
+
+func (p *waitProgress) draw(line string) {
+	if !p.on {
+		return
+	}
+	fmt.Fprintf(p.ios.ErrOut, "\r\x1b[K%s", line)
+	p.drawn = true
+}
+
+func (p *waitProgress) clear() {
+	if p.drawn {
+		fmt.Fprint(p.ios.ErrOut, "\r\x1b[K")
+		p.drawn = false
+	}
+}
+
+// roundDuration keeps a duration readable: 1.2s, 45s, 3m10s.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/evctl/evctl/internal/kafka"
+)
+
+func TestNewCmdWait(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    WaitOptions
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"--group", "g", "--caught-up"},
+			want: WaitOptions{Group: "g", CaughtUp: true, For: 5 * time.Minute, Interval: 250 * time.Millisecond}},
+		{name: "topics and deadline", args: []string{"-g", "g", "--caught-up", "-t", "a", "--topic", "b", "--for", "2s", "--no-progress"},
+			want: WaitOptions{Group: "g", CaughtUp: true, Topics: []string{"a", "b"}, For: 2 * time.Second, NoProgress: true, Interval: 250 * time.Millisecond}},
+		{name: "no group", args: []string{"--caught-up"}, wantErr: "--group is required"},
+		{name: "no condition", args: []string{"--group", "g"}, wantErr: "nothing to wait for: give --caught-up"},
+		{name: "zero deadline", args: []string{"--group", "g", "--caught-up", "--for", "0s"}, wantErr: "invalid --for 0s"},
+		{name: "no arguments", args: []string{"g", "--caught-up"}, wantErr: "unknown command"},
+	}
+	ignore := cmpopts.IgnoreFields(WaitOptions{}, "IO", "Kafka")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *WaitOptions
+			cmd := NewCmdWait(testFactory(t), func(_ context.Context, o *WaitOptions) error {
+				got = o
+				return nil
+			})
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(&tt.want, got, ignore, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBehindOf(t *testing.T) {
+	ends := map[kafka.TopicPartition]kafka.Watermark{
+		{Topic: "events", Partition: 0}: {Low: 0, End: 10},
+		{Topic: "events", Partition: 1}: {Low: 5, End: 8},   // nothing committed: 3 behind
+		{Topic: "events", Partition: 2}: {Low: 4, End: 4},   // empty: caught up
+		{Topic: "audit", Partition: 0}:  {Low: 0, End: 2},   // committed past the captured end
+		{Topic: "audit", Partition: 1}:  {Low: 10, End: 12}, // committed below low: counts from low
+	}
+	committed := map[kafka.TopicPartition]int64{
+		{Topic: "events", Partition: 0}: 6,
+		{Topic: "audit", Partition: 0}:  5,
+		{Topic: "audit", Partition: 1}:  3,
+		{Topic: "other", Partition: 0}:  1,
+	}
+	b := behindOf(ends, committed)
+	want := behind{
+		{topic: "audit", records: 2, partitions: 1, of: 2},
+		{topic: "events", records: 7, partitions: 2, of: 3},
+	}
+	if diff := cmp.Diff(want, b, cmp.AllowUnexported(topicBehind{})); diff != "" {
+		t.Errorf("behindOf (-want +got):\n%s", diff)
+	}
+	if got, want := b.String(), "9 records behind on audit (1 of 2 partitions), events (2 of 3 partitions)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	committed[kafka.TopicPartition{Topic: "events", Partition: 0}] = 10
+	committed[kafka.TopicPartition{Topic: "events", Partition: 1}] = 8
+	committed[kafka.TopicPartition{Topic: "audit", Partition: 1}] = 12
+	if got := behindOf(ends, committed).total(); got != 0 {
+		t.Errorf("total once caught up = %d, want 0", got)
+	}
+}
