@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,6 +48,10 @@ output. Nothing outside this process is touched.`,
 type demoStep struct {
 	why  string
 	args []string
+	// drifted runs the step against a second sandbox whose read model a
+	// buggy projector left wrong; exit is the status the step must end with.
+	drifted bool
+	exit    int
 }
 
 func demoRun(ctx context.Context, opts *DemoOptions) error {
@@ -73,32 +78,51 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		defer os.Remove(spec)
 	}
 	steps := []demoStep{
-		{"What is on the cluster: topics, partitions, record counts, schemas.", []string{"topics"}},
-		{"The latest events, decoded from Avro through the Schema Registry.", []string{"tail", sandbox.TopicAccountEvents, "-n", "5"}},
-		{"One account's story: every event with its key, from the start.", []string{"tail", sandbox.TopicAccountEvents, "--from", "start", "--key", account}},
-		{"Large withdrawals only, as JSON records for jq: a jq filter over the decoded value.", []string{"tail", sandbox.TopicAccountEvents, "--from", "start", "--type", "MoneyWithdrawn", "--filter", ".value.amount | tonumber > 500", "--max", "2", "-o", "json"}},
-		{"The live read model: one JSON state per account, compacted.", []string{"tail", sandbox.TopicAccountBalances, "--from", "start", "--key", account}},
-		{"A plain JSON topic without schemas decodes too.", []string{"tail", sandbox.TopicNotifications, "-n", "3"}},
-		{"One account's history, folded by a projection spec: its state as it was after its first three events.",
-			[]string{"history", sandbox.TopicAccountEvents, account, "--projection", spec, "--at-version", "3"}},
-		{"Replay the whole stream, exactly once and byte for byte, into a fresh topic.",
-			[]string{"replay", sandbox.TopicAccountEvents, "--to-topic", sandbox.TopicAccountEvents + ".v2", "--create"}},
-		{"Rebuild the read model from the events with the projection, into a fresh compacted topic.",
-			[]string{"replay", sandbox.TopicAccountEvents, "--projection", spec, "--to-topic", sandbox.TopicAccountBalances + ".rebuilt", "--create"}},
-		{"The rebuilt state of the account, which equals the live one of step 5.", []string{"tail", sandbox.TopicAccountBalances + ".rebuilt", "--from", "start", "--key", account}},
+		{why: "What is on the cluster: topics, partitions, record counts, schemas.", args: []string{"topics"}},
+		{why: "The latest events, decoded from Avro through the Schema Registry.", args: []string{"tail", sandbox.TopicAccountEvents, "-n", "5"}},
+		{why: "One account's story: every event with its key, from the start.", args: []string{"tail", sandbox.TopicAccountEvents, "--from", "start", "--key", account}},
+		{why: "Large withdrawals only, as JSON records for jq: a jq filter over the decoded value.", args: []string{"tail", sandbox.TopicAccountEvents, "--from", "start", "--type", "MoneyWithdrawn", "--filter", ".value.amount | tonumber > 500", "--max", "2", "-o", "json"}},
+		{why: "The live read model: one JSON state per account, compacted.", args: []string{"tail", sandbox.TopicAccountBalances, "--from", "start", "--key", account}},
+		{why: "A plain JSON topic without schemas decodes too.", args: []string{"tail", sandbox.TopicNotifications, "-n", "3"}},
+		{why: "One account's history, folded by a projection spec: its state as it was after its first three events.", args: []string{"history", sandbox.TopicAccountEvents, account, "--projection", spec, "--at-version", "3"}},
+		{why: "Replay the whole stream, exactly once and byte for byte, into a fresh topic.", args: []string{"replay", sandbox.TopicAccountEvents, "--to-topic", sandbox.TopicAccountEvents + ".v2", "--create"}},
+		{why: "Rebuild the read model from the events with the projection, into a fresh compacted topic.", args: []string{"replay", sandbox.TopicAccountEvents, "--projection", spec, "--to-topic", sandbox.TopicAccountBalances + ".rebuilt", "--create"}},
+		{why: "The rebuilt state of the account, which equals the live one of step 5.", args: []string{"tail", sandbox.TopicAccountBalances + ".rebuilt", "--from", "start", "--key", account}},
+		{why: "The CI gate in one command: rebuild the projection in memory and compare it with the live read model.", args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances}},
+		{why: "Now a cluster whose projector has a bug (evctl dev --drift 2): verify fails, exit 1, and names the accounts and fields.", args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances}, drifted: true, exit: ExitNegative},
 	}
+	var drifted *sandbox.Sandbox
 	for i, s := range steps {
 		fmt.Fprintf(ios.Out, "\n%s %s\n%s\n", p.Bold(fmt.Sprintf("%d.", i+1)), s.why, p.Cyan("$ evctl "+shellJoin(s.args)))
+		target := sb
+		if s.drifted {
+			if drifted == nil {
+				drifted, err = sandbox.Start(ctx, sandbox.Options{Accounts: opts.Accounts, Events: opts.Events, Drift: 2, Now: f.Now().Truncate(time.Second)})
+				if err != nil {
+					return fmt.Errorf("starting the drifted sandbox: %w", err)
+				}
+				defer drifted.Close()
+			}
+			target = drifted
+		}
 		child := NewFactory(f.Version, ios)
 		child.Now = f.Now
 		// The tour talks to its sandbox only, whatever the user's
 		// environment and contexts say.
-		env := map[string]string{"EVCTL_BROKERS": sb.Brokers(), "EVCTL_REGISTRY": sb.RegistryURL(), "EVCTL_CONFIG": "/dev/null"}
+		env := map[string]string{"EVCTL_BROKERS": target.Brokers(), "EVCTL_REGISTRY": target.RegistryURL(), "EVCTL_CONFIG": "/dev/null"}
 		child.Getenv = func(k string) string { return env[k] }
 		root := NewRootCmd(child)
 		root.SetArgs(s.args)
-		if err := root.ExecuteContext(ctx); err != nil {
+		err := root.ExecuteContext(ctx)
+		var exitErr *ExitError
+		switch {
+		case err == nil && s.exit == 0:
+		case errors.As(err, &exitErr) && exitErr.Code == s.exit:
+			fmt.Fprintln(ios.Out, p.Dim(fmt.Sprintf("(exit status %d, as a CI job would see it)", s.exit)))
+		case err != nil:
 			return fmt.Errorf("demo step %d (evctl %s): %w", i+1, shellJoin(s.args), err)
+		default:
+			return fmt.Errorf("demo step %d (evctl %s) passed, but should have found differences", i+1, shellJoin(s.args))
 		}
 	}
 	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev            # the same sandbox, kept running for your own commands\n  evctl tail --help    # positions, filters, output formats\n", p.Bold("Next:"))

@@ -60,8 +60,12 @@ type Event struct {
 // prehasher is a source that can hash values as it parses them.
 type prehasher interface{ prehash(ignore []Path) }
 
-// At names where the event is: partition@offset.
+// At names where the event is: partition@offset; empty when it has no
+// place in a topic (a state held in memory).
 func (e *Event) At() string {
+	if e.Partition < 0 {
+		return ""
+	}
 	return strconv.Itoa(int(e.Partition)) + "@" + strconv.FormatInt(e.Offset, 10)
 }
 

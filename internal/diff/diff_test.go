@@ -397,7 +397,7 @@ func TestStatesSource(t *testing.T) {
 	}
 	want := `--- a: rebuilt
 +++ b: live
-~ b  0@1 → 0@1
+~ b  b 0@1
     .x: 2 → 3
 a: rebuilt (2 keys), b: live (2 keys): 0 added, 0 removed, 1 changed, 1 same
 `

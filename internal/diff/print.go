@@ -133,7 +133,16 @@ func writeEntry(w io.Writer, p Painter, mark string, e Entry, mode Mode) {
 
 func writeChange(w io.Writer, p Painter, c Change) {
 	if c.Events == nil {
-		fmt.Fprintf(w, "%s %s  %s\n", p.Yellow("~"), p.Bold(c.Key), p.Dim(c.AtA+" → "+c.AtB))
+		at := c.AtA + " → " + c.AtB
+		switch {
+		case c.AtA == "" && c.AtB == "":
+			at = ""
+		case c.AtA == "":
+			at = "b " + c.AtB
+		case c.AtB == "":
+			at = "a " + c.AtA
+		}
+		fmt.Fprintf(w, "%s %s  %s\n", p.Yellow("~"), p.Bold(c.Key), p.Dim(at))
 		writeFields(w, p, c.Fields, "    ")
 		return
 	}

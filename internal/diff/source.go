@@ -248,7 +248,8 @@ func stringField(v []byte) (string, error) {
 
 // States is a Source over a state held elsewhere, such as a projection
 // rebuilt in memory: each call of seq yields key → value as JSON (nil is a
-// tombstone). seq is called once per pass. Offsets number the entries.
+// tombstone). seq is called once per pass. Its entries have no place in a
+// topic: their Partition is -1, and At is empty.
 func States(name string, seq func() iter.Seq2[string, json.RawMessage]) Source {
 	return &stateSource{name: name, seq: seq}
 }
@@ -267,7 +268,7 @@ func (s *stateSource) Scan(ctx context.Context, yield func(*Event) error) error 
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		e := Event{Key: k, Value: v, Offset: n}
+		e := Event{Key: k, Value: v, Partition: -1, Offset: n}
 		n++
 		if err = yield(&e); err != nil {
 			return err
