@@ -63,13 +63,14 @@ var readDefaults = [][2]string{
 	{"enable.auto.commit", "false"},
 	{"enable.auto.offset.store", "false"},
 	{"auto.offset.reset", "earliest"},
-	// The prefetch queue bounds memory: librdkafka stops fetching past 50k
-	// records or 16 MB queued, and each broker's response holds at most
-	// 8 MB (1 MB a partition); with per-record overhead and decompression
-	// that stays near 90 MB whatever the topic size (150 MB budget).
+	// The prefetch queue bounds memory: librdkafka stops fetching past 10k
+	// records (per partition) or 16 MB queued, and each broker's response
+	// holds at most 8 MB (1 MB a partition). 50k records measured 139-149 MB
+	// peak for tail -o json of 1M bank events on 6 partitions, 10k 110 MB at
+	// the same speed (bench/tail.sh; the budget is 150 MB).
 	{"fetch.message.max.bytes", "1048576"},
 	{"fetch.max.bytes", "8388608"},
-	{"queued.min.messages", "50000"},
+	{"queued.min.messages", "10000"},
 	{"queued.max.messages.kbytes", "16384"},
 	// Refill the queue at once: the default 1 s backoff after it fills
 	// leaves a fast reader idle most of the time (7 s against 3 s for 1M
