@@ -44,20 +44,25 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Short: "Inspect, decode and replay Kafka event streams",
 		Long: `evctl inspects and replays event streams on Kafka: it tails and decodes
 topics (Avro and JSON Schema through a Confluent Schema Registry, plain
-JSON, text, bytes), follows one aggregate's history and replays histories
-into fresh topics and projections.
+JSON, text, bytes), follows one aggregate's history, replays histories
+into fresh topics and projections, and checks the result: diff and verify
+compare read models, check lints event streams, lag and wait watch
+consumer groups.
 
 Connection: --brokers (EVCTL_BROKERS), --registry (EVCTL_REGISTRY), -X for
 librdkafka properties, or a named context (evctl config). Flags beat the
 environment, which beats the current context.
 
-Exit status: 0 ok, 1 a negative answer (--strict met undecodable records),
+Exit status: 0 ok, 1 a negative answer (diff or verify found differences,
+check found problems, wait timed out, --strict met undecodable records),
 2 usage errors and failures, 130 interrupted.`,
 		Example: `  $ evctl demo
   $ evctl dev
   $ evctl topics
   $ evctl tail bank.account-events -n 5
-  $ evctl tail bank.account-events --from start --to end -o json | jq .value`,
+  $ evctl tail bank.account-events --from start --to end -o json | jq .value
+  $ evctl replay bank.account-events --to-topic bank.account-events.v2 --create
+  $ evctl verify --source bank.account-events --projection spec.yaml --against bank.account-balances`,
 		Version:       f.Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
