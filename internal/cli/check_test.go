@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -19,16 +18,7 @@ import (
 
 func runCheckCmd(t *testing.T, args ...string) (*CheckOptions, error) {
 	t.Helper()
-	var got *CheckOptions
-	cmd := NewCmdCheck(testFactory(t), func(_ context.Context, o *CheckOptions) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	err := cmd.Execute()
-	return got, err
+	return parseFlags(t, NewCmdCheck, args...)
 }
 
 func TestNewCmdCheck(t *testing.T) {

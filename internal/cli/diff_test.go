@@ -17,16 +17,7 @@ import (
 
 func runDiffCmd(t *testing.T, args ...string) (*DiffOptions, error) {
 	t.Helper()
-	var got *DiffOptions
-	cmd := NewCmdDiff(testFactory(t), func(_ context.Context, o *DiffOptions) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	err := cmd.Execute()
-	return got, err
+	return parseFlags(t, NewCmdDiff, args...)
 }
 
 func TestNewCmdDiff(t *testing.T) {

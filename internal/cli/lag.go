@@ -215,25 +215,13 @@ func ageText(ms *int64, lag int64) string {
 	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
-func completeGroups(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-		cfg, err := f.Kafka()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		a, err := kafka.NewAdmin(cfg)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		defer a.Close()
-		groups, err := a.Groups(cmd.Context())
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
+func completeGroups(f *Factory) cobra.CompletionFunc {
+	return completeNames(f, func(ctx context.Context, a *kafka.Admin) ([]string, error) {
+		groups, err := a.Groups(ctx)
 		ids := make([]string, len(groups))
 		for i, g := range groups {
 			ids[i] = g.ID
 		}
-		return ids, cobra.ShellCompDirectiveNoFileComp
-	}
+		return ids, err
+	})
 }

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +26,7 @@ func TestNewCmdLag(t *testing.T) {
 	ignore := cmpopts.IgnoreFields(LagOptions{}, "IO", "Kafka", "Now")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *LagOptions
-			cmd := NewCmdLag(testFactory(t), func(_ context.Context, o *LagOptions) error {
-				got = o
-				return nil
-			})
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			err := cmd.Execute()
+			got, err := parseFlags(t, NewCmdLag, tt.args...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -13,15 +11,7 @@ import (
 
 func runReplayCmd(t *testing.T, args ...string) (*ReplayOptions, error) {
 	t.Helper()
-	var got *ReplayOptions
-	cmd := NewCmdReplay(testFactory(t), func(_ context.Context, o *ReplayOptions) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	return got, cmd.Execute()
+	return parseFlags(t, NewCmdReplay, args...)
 }
 
 func TestNewCmdReplay(t *testing.T) {

@@ -393,7 +393,12 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 
 // completeTopics completes topic names; it dials only when the user
 // presses tab, never for --help.
-func completeTopics(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+func completeTopics(f *Factory) cobra.CompletionFunc {
+	return completeNames(f, func(ctx context.Context, a *kafka.Admin) ([]string, error) { return a.TopicNames(ctx) })
+}
+
+// completeNames completes with what list finds on the cluster.
+func completeNames(f *Factory, list func(context.Context, *kafka.Admin) ([]string, error)) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 		cfg, err := f.Kafka()
 		if err != nil {
@@ -404,7 +409,7 @@ func completeTopics(f *Factory) func(*cobra.Command, []string, string) ([]string
 			return nil, cobra.ShellCompDirectiveError
 		}
 		defer a.Close()
-		names, err := a.TopicNames(cmd.Context())
+		names, err := list(cmd.Context(), a)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}

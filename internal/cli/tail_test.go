@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -27,16 +25,7 @@ func testFactory(t *testing.T) *Factory {
 // runCmd parses args into opts through runF, without touching the network.
 func runTailCmd(t *testing.T, args ...string) (*TailOptions, error) {
 	t.Helper()
-	var got *TailOptions
-	cmd := NewCmdTail(testFactory(t), func(_ context.Context, o *TailOptions) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	err := cmd.Execute()
-	return got, err
+	return parseFlags(t, NewCmdTail, args...)
 }
 
 func TestNewCmdTail(t *testing.T) {

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -32,15 +30,7 @@ func TestNewCmdWait(t *testing.T) {
 	ignore := cmpopts.IgnoreFields(WaitOptions{}, "IO", "Kafka")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *WaitOptions
-			cmd := NewCmdWait(testFactory(t), func(_ context.Context, o *WaitOptions) error {
-				got = o
-				return nil
-			})
-			cmd.SetArgs(tt.args)
-			cmd.SetOut(io.Discard)
-			cmd.SetErr(io.Discard)
-			err := cmd.Execute()
+			got, err := parseFlags(t, NewCmdWait, tt.args...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

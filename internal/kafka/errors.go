@@ -73,16 +73,21 @@ type UnknownTopicError struct {
 }
 
 func (e *UnknownTopicError) Error() string {
+	return notFound("topic", e.Topic, e.Similar, e.Have)
+}
+
+// notFound says what of kind was not found and what the cluster has.
+func notFound(kind, name string, similar, have []string) string {
 	var hint string
 	switch {
-	case len(e.Similar) > 0:
-		hint = " (similar: " + strings.Join(e.Similar, ", ") + ")"
-	case len(e.Have) > 0:
-		hint = " (have: " + strings.Join(e.Have, ", ") + ")"
+	case len(similar) > 0:
+		hint = " (similar: " + strings.Join(similar, ", ") + ")"
+	case len(have) > 0:
+		hint = " (have: " + strings.Join(have, ", ") + ")"
 	default:
-		hint = " (the cluster has no topics)"
+		hint = " (the cluster has no " + kind + "s)"
 	}
-	return fmt.Sprintf("topic %q not found%s; check the name or --brokers", e.Topic, hint)
+	return fmt.Sprintf("%s %q not found%s; check the name or --brokers", kind, name, hint)
 }
 
 // unknownTopic builds the error for topic given the cluster's topic names.

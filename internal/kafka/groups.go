@@ -76,16 +76,7 @@ type UnknownGroupError struct {
 }
 
 func (e *UnknownGroupError) Error() string {
-	var hint string
-	switch {
-	case len(e.Similar) > 0:
-		hint = " (similar: " + strings.Join(e.Similar, ", ") + ")"
-	case len(e.Have) > 0:
-		hint = " (have: " + strings.Join(e.Have, ", ") + ")"
-	default:
-		hint = " (the cluster has no consumer groups)"
-	}
-	return fmt.Sprintf("consumer group %q not found%s; check the name or --brokers", e.Group, hint)
+	return notFound("consumer group", e.Group, e.Similar, e.Have)
 }
 
 func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
