@@ -32,6 +32,7 @@ type ReplayOptions struct {
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error)
 	Now      func() time.Time
+	Getenv   func(string) string
 
 	Topics   []string
 	FromFile string
@@ -72,7 +73,7 @@ type ReplayOptions struct {
 
 // NewCmdReplay is `evctl replay`.
 func NewCmdReplay(f *Factory, runF func(context.Context, *ReplayOptions) error) *cobra.Command {
-	opts := &ReplayOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
+	opts := &ReplayOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:   "replay <topic>... {--to-topic <topic> | --to-file <file> | --projection <spec>} [flags]",
 		Short: "Replay events into a fresh topic, a capture file or a projection",
@@ -401,6 +402,7 @@ func (j *replayJob) openSource(ctx context.Context) error {
 		return err
 	}
 	if o.ToTopic != "" && o.Projection == "" && !o.DryRun {
+		tuneGCForStreaming(o.Getenv)
 		// Topic to topic: the copier is source and sink at once, so the
 		// source progress commits inside the destination's transactions.
 		return j.openCopier(ctx, cfg, from, to)
@@ -726,6 +728,7 @@ func bar(pct float64, width int) string {
 // aggregate (or per change) to the destination.
 func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Projection) error {
 	o := j.opts
+	tuneGCForFolds(o.Getenv)
 	var out projectionOutput
 	switch {
 	case o.ToTopic != "":

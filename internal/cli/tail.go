@@ -27,6 +27,7 @@ type TailOptions struct {
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error)
 	Now      func() time.Time
+	Getenv   func(string) string
 
 	Topics      []string
 	From, To    string
@@ -49,7 +50,7 @@ type TailOptions struct {
 
 // NewCmdTail is `evctl tail`.
 func NewCmdTail(f *Factory, runF func(context.Context, *TailOptions) error) *cobra.Command {
-	opts := &TailOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
+	opts := &TailOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:   "tail <topic>... [flags]",
 		Short: "Print a topic's records, decoded",
@@ -199,6 +200,7 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	if err != nil {
 		return err
 	}
+	tuneGCForStreaming(opts.Getenv)
 	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{
 		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON,
 		Raw: opts.Raw || opts.Output == "raw",

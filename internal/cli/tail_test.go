@@ -46,7 +46,7 @@ func TestNewCmdTail(t *testing.T) {
 		{name: "template with output", args: []string{"t", "--template", "{{.key}}", "-o", "json"}, wantErr: "--template and --output exclude each other"},
 		{name: "negative max", args: []string{"t", "--max", "-1"}, wantErr: "zero or more"},
 	}
-	ignore := cmpopts.IgnoreFields(TailOptions{}, "IO", "Kafka", "Registry", "Now")
+	ignore := cmpopts.IgnoreFields(TailOptions{}, "IO", "Kafka", "Registry", "Now", "Getenv")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := runTailCmd(t, tt.args...)
