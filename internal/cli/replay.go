@@ -24,6 +24,7 @@ import (
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/replay"
 	"github.com/evctl/evctl/internal/schema"
+	"github.com/evctl/evctl/internal/stream"
 )
 
 // ReplayOptions are `evctl replay`'s inputs.
@@ -262,7 +263,12 @@ func replayRun(ctx context.Context, o *ReplayOptions) error {
 	}
 	progress := newProgress(o.IO, job.total, o.NoProgress)
 	ropts.Progress = progress.update
-	st, err := replay.Run(ctx, job.src, job.sink, ropts)
+	var st replay.Stats
+	if ps, ok := job.sink.(*projectionSink); ok && ps.parallel != nil && o.rate == 0 && o.pace == 0 {
+		st, err = foldInParallel(ctx, job, ps, progress.update)
+	} else {
+		st, err = replay.Run(ctx, job.src, job.sink, ropts)
+	}
 	progress.done()
 	if err == nil {
 		err = job.finish(ctx)
@@ -853,4 +859,47 @@ func (s *projectionSink) finish(ctx context.Context) error {
 		s.written++
 	}
 	return s.out.flush(ctx)
+}
+
+// foldInParallel rebuilds a projection's final states with the record
+// pipeline: decoding runs on every core (the serial replay loop decoded on
+// one), and nothing needs the loop's exact checkpoints, since a fold
+// commits no source progress.
+func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, progress func(replay.Stats)) (replay.Stats, error) {
+	o := job.opts
+	st := replay.Stats{Started: time.Now(), ByType: map[string]int64{}, ByPartition: map[string]int64{}}
+	sopts := stream.Options{Decoder: job.dec, Types: o.Types}
+	if o.Filter != "" {
+		flt, err := filter.Compile(o.Filter)
+		if err != nil {
+			return st, &FlagError{err: fmt.Errorf("--filter: %w", err)}
+		}
+		sopts.Filter = flt
+	}
+	last := st.Started
+	sst, err := stream.Run(ctx, job.src, sopts, func(it stream.Item) error {
+		if o.keySet != nil && !o.keySet[keyString(it.Record)] {
+			st.Filtered++
+			return nil
+		}
+		st.Written++
+		if now := time.Now(); now.Sub(last) >= 200*time.Millisecond {
+			st.Elapsed, last = now.Sub(st.Started), now
+			progress(st)
+		}
+		return ps.parallel.Apply(it.Record)
+	})
+	if sst != nil {
+		st.Read = sst.Read
+		st.Filtered += sst.FilteredOut
+	}
+	if err == nil {
+		err = ps.Checkpoint(ctx)
+	}
+	st.Elapsed = time.Since(st.Started)
+	progress(st)
+	if ctx.Err() != nil {
+		return st, replay.ErrInterrupted
+	}
+	return st, err
 }
