@@ -362,21 +362,9 @@ type avroInterestAccrued struct {
 // InterestAccrued record, and returns their codecs.
 func registerFaultSchemas(reg *registry.Registry) (*faultCodec, error) {
 	cache := &avro.SchemaCache{}
-	var refs []sr.SchemaReference
-	for _, t := range eventTypes() {
-		text, err := fs.ReadFile(schemaFiles, "schemas/"+t+".avsc")
-		if err != nil {
-			return nil, fmt.Errorf("read schema %s: %w", t, err)
-		}
-		subject := "com.bank." + t
-		ss, err := reg.Register(subject, sr.Schema{Schema: string(text)}) // already there: its version
-		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", subject, err)
-		}
-		if _, err := avro.ParseBytesWithCache(text, "", cache); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", t, err)
-		}
-		refs = append(refs, sr.SchemaReference{Name: subject, Subject: subject, Version: ss.Version})
+	refs, err := registerEventTypes(reg, cache)
+	if err != nil {
+		return nil, err
 	}
 	union, err := fs.ReadFile(schemaFiles, "schemas/"+unionFile)
 	if err != nil {

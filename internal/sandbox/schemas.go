@@ -57,10 +57,9 @@ type valueCodec struct {
 	w      *avro.Writer
 }
 
-// registerSchemas registers the event records and the union that references
-// them, and parses the union the way a reader resolving the references would.
-func registerSchemas(reg *registry.Registry) (*valueCodec, error) {
-	cache := &avro.SchemaCache{}
+// registerEventTypes registers each event record under its own subject and
+// parses it into cache, returning the references a union of them needs.
+func registerEventTypes(reg *registry.Registry, cache *avro.SchemaCache) ([]sr.SchemaReference, error) {
 	var refs []sr.SchemaReference
 	for _, t := range eventTypes() {
 		text, err := fs.ReadFile(schemaFiles, "schemas/"+t+".avsc")
@@ -76,6 +75,17 @@ func registerSchemas(reg *registry.Registry) (*valueCodec, error) {
 			return nil, fmt.Errorf("parse %s: %w", t, err)
 		}
 		refs = append(refs, sr.SchemaReference{Name: subject, Subject: subject, Version: ss.Version})
+	}
+	return refs, nil
+}
+
+// registerSchemas registers the event records and the union that references
+// them, and parses the union the way a reader resolving the references would.
+func registerSchemas(reg *registry.Registry) (*valueCodec, error) {
+	cache := &avro.SchemaCache{}
+	refs, err := registerEventTypes(reg, cache)
+	if err != nil {
+		return nil, err
 	}
 
 	text, err := fs.ReadFile(schemaFiles, "schemas/"+unionFile)
