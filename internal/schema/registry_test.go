@@ -69,12 +69,18 @@ func TestRegistryUnknownIDIsCached(t *testing.T) {
 func TestRegistryConcurrentLookupsShareOneRequest(t *testing.T) {
 	f := newFakeRegistry(t)
 	f.seedAvro("bank-value", 1, 7, openedV1)
-	f.setBefore(func(http.ResponseWriter, *http.Request) bool { time.Sleep(50 * time.Millisecond); return false })
+	// The registry holds the first request until every caller has set out,
+	// so all of them find that request in flight.
+	release := make(chan struct{})
+	f.setBefore(func(http.ResponseWriter, *http.Request) bool { <-release; return false })
 	c := f.client(t)
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	schemas := make([]*Schema, 16)
+	started.Add(len(schemas))
+	go func() { started.Wait(); close(release) }()
 	for i := range schemas {
 		wg.Go(func() {
+			started.Done()
 			s, err := c.SchemaByID(ctx(t), 7)
 			if err != nil {
 				t.Error(err)
