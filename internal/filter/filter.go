@@ -3,14 +3,12 @@
 package filter
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/itchyny/gojq"
 
@@ -103,61 +101,22 @@ func (f *Filter) Match(ctx context.Context, r *record.Record) (bool, error) {
 }
 
 // View is the object a filter sees: the capture record with key and value
-// as JSON, plus .headers as an object of header values by key (the last
-// one wins) and .headerList keeping every header in order.
+// as JSON (numbers exact), plus .headers as an object of header values by
+// key (the last one wins) and .headerList keeping every header in order.
+// Safe for concurrent use.
 func View(r *record.Record) (map[string]any, error) {
-	key, err := decodeJSON(r.Key)
+	d := decoders.Get().(*JSONDecoder)
+	defer decoders.Put(d)
+	key, err := d.Decode(r.Key)
 	if err != nil {
 		return nil, fmt.Errorf("record key: %w", err)
 	}
-	value, err := decodeJSON(r.Value)
+	value, err := d.Decode(r.Value)
 	if err != nil {
 		return nil, fmt.Errorf("record value: %w", err)
 	}
-	headers := make(map[string]any, len(r.Headers))
-	list := make([]any, len(r.Headers))
-	for i, h := range r.Headers {
-		headers[h.Key] = h.Value
-		list[i] = map[string]any{"key": h.Key, "value": h.Value}
-	}
-	v := map[string]any{
-		"topic":         r.Topic,
-		"partition":     int(r.Partition),
-		"offset":        int(r.Offset),
-		"timestamp":     r.Timestamp.String(),
-		"key":           key,
-		"value":         value,
-		"headers":       headers,
-		"headerList":    list,
-		"type":          r.Type,
-		"keyEncoding":   r.KeyEncoding,
-		"valueEncoding": r.ValueEncoding,
-	}
-	if r.Schema != nil {
-		v["schema"] = map[string]any{"id": r.Schema.ID, "guid": r.Schema.GUID, "subject": r.Schema.Subject, "format": r.Schema.Format}
-	}
-	if r.Error != "" {
-		v["error"] = r.Error
-	}
-	if r.RawKey != nil {
-		v["rawKey"] = base64.StdEncoding.EncodeToString(r.RawKey)
-	}
-	if r.RawValue != nil {
-		v["rawValue"] = base64.StdEncoding.EncodeToString(r.RawValue)
-	}
-	return v, nil
+	return ViewOf(r, key, value), nil
 }
 
-// decodeJSON keeps numbers exact (json.Number), as jq users expect of ids.
-func decodeJSON(b json.RawMessage) (any, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
+// decoders lend JSONDecoders (not safe for concurrent use) to View.
+var decoders = sync.Pool{New: func() any { return new(JSONDecoder) }}

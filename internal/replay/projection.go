@@ -19,6 +19,7 @@ import (
 	"github.com/itchyny/gojq"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -436,7 +437,7 @@ var ErrUnknownType = errors.New("no handler for the event type")
 type Fold struct {
 	p    *Projection
 	aggs map[string]*projectionAggregate
-	dec  jsonValueDecoder
+	dec  filter.JSONDecoder
 }
 
 type projectionAggregate struct {
@@ -518,7 +519,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		event = view["value"]
 	} else {
 		var err error
-		if event, err = f.dec.decode(r.Value); err != nil {
+		if event, err = f.dec.Decode(r.Value); err != nil {
 			return fail(nil, fmt.Errorf("record value: %w", err))
 		}
 	}
@@ -535,7 +536,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		c.ID, err = aggregateID(view["key"])
 	default:
 		var key any
-		if key, err = f.dec.decode(r.Key); err != nil {
+		if key, err = f.dec.Decode(r.Key); err != nil {
 			return fail(nil, fmt.Errorf("record key: %w", err))
 		}
 		c.ID, err = aggregateID(key)
@@ -568,15 +569,15 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 
 // view builds the record view (filter.View's object).
 func (f *Fold) view(r *record.Record) (map[string]any, error) {
-	key, err := f.dec.decode(r.Key)
+	key, err := f.dec.Decode(r.Key)
 	if err != nil {
 		return nil, fmt.Errorf("record key: %w", err)
 	}
-	value, err := f.dec.decode(r.Value)
+	value, err := f.dec.Decode(r.Value)
 	if err != nil {
 		return nil, fmt.Errorf("record value: %w", err)
 	}
-	return projectionView(r, key, value), nil
+	return filter.ViewOf(r, key, value), nil
 }
 
 // runProjectionProgram runs prog and wants exactly one output.

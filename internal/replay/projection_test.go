@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -405,69 +404,6 @@ handlers:
 	if diff := cmp.Diff(map[string]any{"acct-1": want}, states); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-}
-
-// TestProjectionViewEqualsFilterView keeps the fold's record view the same
-// as the one filters see.
-func TestProjectionViewEqualsFilterView(t *testing.T) {
-	full := opened(1, 2, "acct-1", `Ada \"the first\" Lovelace ☃`, 1)
-	full.RawKey, full.RawValue, full.Error = []byte("acct-1"), []byte{0, 0, 0, 0, 7, 1}, "key: something"
-	full.Headers = append(full.Headers, record.Header{Key: "bin", Value: "AAE=", Encoding: record.EncodingBase64}, record.Header{Key: "event-type", Value: "again"})
-	bare := &record.Record{Topic: "t", Key: json.RawMessage(`12`), Value: json.RawMessage(`[1, 2.50, -0, 1e3, true, false, null, {"a\u00e9": "\ud83d\ude00"}, "x\ty"]`)}
-	empty := &record.Record{Topic: "t"}
-	for i, r := range []*record.Record{full, bare, empty} {
-		want, err := filter.View(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d jsonValueDecoder
-		key, err := d.decode(r.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		value, err := d.decode(r.Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, projectionView(r, key, value)); diff != "" {
-			t.Errorf("record %d: view differs from filter.View (-filter +fold):\n%s", i, diff)
-		}
-	}
-}
-
-// FuzzJSONValueDecoder checks the fold's JSON decoder against encoding/json
-// with UseNumber, the decoder filter.View uses.
-func FuzzJSONValueDecoder(f *testing.F) {
-	for _, s := range []string{
-		`{"accountId":"acct-0001","amount":"120.50","version":3,"tags":{"segment":"retail"},"email":null}`,
-		`[1,-0,0.5,1e10,-2E-3,true,false,null,"",{}]`, `"\u00e9\n"`, `"é"`, "\"\xff\"", `01`, `1.`, `-`, `{"a":1,"a":2}`,
-		` {"a" : [ ] } `, `{"a":1} x`, `[1,]`, `{,}`, `nul`, `"\"`, "\"a\x01\"", `123456789012345678901234567890`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) == 0 {
-			return
-		}
-		var d jsonValueDecoder
-		got, gotErr := d.decode(b)
-		want, wantErr := filterDecode(b)
-		if (gotErr != nil) != (wantErr != nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
-			t.Fatalf("%q: error %v, encoding/json says %v", b, gotErr, wantErr)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("%q: (-encoding/json +decoder):\n%s", b, diff)
-		}
-	})
-}
-
-// filterDecode decodes as filter.View does.
-func filterDecode(b []byte) (any, error) {
-	v, err := filter.View(&record.Record{Value: b})
-	if err != nil {
-		return nil, errors.Unwrap(err)
-	}
-	return v["value"], nil
 }
 
 func TestParallelFold(t *testing.T) {

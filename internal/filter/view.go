@@ -1,4 +1,4 @@
-package replay
+package filter
 
 import (
 	"bytes"
@@ -9,11 +9,10 @@ import (
 	"github.com/evctl/evctl/internal/record"
 )
 
-// projectionView builds the object filter.View builds, which id, type and
-// handlers see as the record, at a fraction of its cost: filter.View spends
-// two json.Decoders per record, more than a small handler takes to run.
-// TestProjectionViewEqualsFilterView keeps the two the same.
-func projectionView(r *record.Record, key, value any) map[string]any {
+// ViewOf builds the object filters see (see View) from a record whose key
+// and value are already decoded, so a caller with its own JSONDecoder (a
+// projection fold) builds it without the pool.
+func ViewOf(r *record.Record, key, value any) map[string]any {
 	headers := make(map[string]any, len(r.Headers))
 	list := make([]any, len(r.Headers))
 	for i, h := range r.Headers {
@@ -47,13 +46,14 @@ func projectionView(r *record.Record, key, value any) map[string]any {
 	return v
 }
 
-// jsonValueDecoder decodes JSON into the values jq takes (numbers as
+// JSONDecoder decodes JSON into the values jq takes (numbers as
 // json.Number, exact), as encoding/json with UseNumber does, about three
-// times faster: it reuses object keys and has no stream to set up. What it
+// times faster (two json.Decoders per record cost more than a small jq
+// program takes to run): it reuses object keys and has no stream to set up. What it
 // does not handle alone (escapes, invalid UTF-8, bad or deep input) it
 // leaves to encoding/json, whose result and errors are then the answer. Not
 // safe for concurrent use.
-type jsonValueDecoder struct {
+type JSONDecoder struct {
 	keys map[string]string // object keys seen, to share their memory
 }
 
@@ -62,8 +62,8 @@ const (
 	jsonMaxKeys  = 4096 // distinct object keys kept
 )
 
-// decode decodes b; empty b is null, as filter.View has it.
-func (d *jsonValueDecoder) decode(b []byte) (any, error) {
+// Decode decodes b; empty b is null.
+func (d *JSONDecoder) Decode(b []byte) (any, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
@@ -86,7 +86,7 @@ func (d *jsonValueDecoder) decode(b []byte) (any, error) {
 	return w, nil
 }
 
-func (d *jsonValueDecoder) key(b []byte) string {
+func (d *JSONDecoder) key(b []byte) string {
 	if k, ok := d.keys[string(b)]; ok {
 		return k
 	}
@@ -101,7 +101,7 @@ func (d *jsonValueDecoder) key(b []byte) string {
 }
 
 type jsonScan struct {
-	d *jsonValueDecoder
+	d *JSONDecoder
 	b []byte
 	i int
 }
