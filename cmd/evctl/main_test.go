@@ -19,6 +19,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/evctl/evctl/internal/cli"
 	"github.com/evctl/evctl/internal/sandbox"
@@ -51,6 +52,7 @@ func TestMain(m *testing.M) {
 //	                                             its output lands in interrupted.stdout and interrupted.stderr
 //	sortfile file                                sort a file's lines in place (partitions interleave in no fixed order)
 //	docblock doc.md lang out                     write the first ```lang block of doc.md to out, so docs run as tests
+//	srregister subject {AVRO|JSON|PROTOBUF} file register a schema in the sandbox's registry; exports SCHEMA_ID
 //	avrov2produce topic                          write records with confluent-kafka-go's avrov2 serializer to topic,
 //	                                             topic.refs and topic.evo (see crosscheck_test.go)
 //	kevent [-p P] [-type T] topic key json [h=v...]  produce one JSON (Schema) event to partition P (see check_test.go)
@@ -92,6 +94,7 @@ func TestScripts(t *testing.T) {
 			"interrupt-on":  cmdInterruptOn,
 			"sortfile":      cmdSortFile,
 			"docblock":      cmdDocBlock,
+			"srregister":    cmdSRRegister,
 			"avrov2produce": cmdAvroV2Produce,
 			"kevent":        cmdKEvent,
 			"replay-chaos":  cmdReplayChaos,
@@ -323,4 +326,19 @@ func cmdDocBlock(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s: the %s block does not end", args[0], args[1])
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(body[:end]), 0o755))
+}
+
+func cmdSRRegister(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: srregister subject {AVRO|JSON|PROTOBUF} file")
+	}
+	var typ sr.SchemaType
+	ts.Check(typ.UnmarshalText([]byte(args[1])))
+	cl, err := sr.NewClient(sr.URLs(ts.Getenv("EVCTL_REGISTRY")))
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ss, err := cl.CreateSchema(ctx, args[0], sr.Schema{Schema: ts.ReadFile(args[2]), Type: typ})
+	ts.Check(err)
+	ts.Setenv("SCHEMA_ID", strconv.Itoa(ss.ID))
 }
