@@ -456,8 +456,7 @@ func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to p
 	if o.Group == "" {
 		o.Group = defaultGroup(o.Topics, o.ToTopic)
 	}
-	srcPartitions, err := j.prepareDestination(ctx, cfg, false)
-	if err != nil {
+	if err := j.prepareDestination(ctx, cfg, false); err != nil {
 		return err
 	}
 	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic})
@@ -471,18 +470,17 @@ func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to p
 	j.copier = c
 	j.src, j.sink = c, c
 	j.total = remaining(c.Ranges())
-	_ = srcPartitions
 	j.summary = j.topicSummary
 	return nil
 }
 
-// prepareDestination checks (or creates) the destination topic and says
-// whether records keep their partition numbers.
-func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, compacted bool) (int, error) {
+// prepareDestination checks (or creates) the destination topic and decides
+// whether records keep their partition numbers (j.byKey).
+func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, compacted bool) error {
 	o := j.opts
 	admin, err := kafka.NewAdmin(cfg)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer admin.Close()
 	srcPartitions := 0
@@ -490,7 +488,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 	if len(o.Topics) > 0 {
 		d, err := admin.DescribeTopic(ctx, o.Topics[0])
 		if err != nil {
-			return 0, err
+			return err
 		}
 		srcPartitions, srcConfigs = d.Partitions, d.Configs
 	}
@@ -499,7 +497,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 	switch {
 	case errors.As(err, &unknown):
 		if !o.Create {
-			return 0, flagErrorf("destination topic %q does not exist; add --create to make it", o.ToTopic)
+			return flagErrorf("destination topic %q does not exist; add --create to make it", o.ToTopic)
 		}
 		partitions := o.Partitions
 		if partitions == 0 {
@@ -512,34 +510,34 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 		for _, kv := range o.Configs {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return 0, flagErrorf("invalid --config %q: want key=value", kv)
+				return flagErrorf("invalid --config %q: want key=value", kv)
 			}
 			configs[k] = v
 		}
 		if err := admin.CreateTopic(ctx, o.ToTopic, partitions, configs); err != nil {
-			return 0, err
+			return err
 		}
 		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s).\n", o.ToTopic, plural(int64(partitions), "partition"))
 		dest = kafka.TopicDescription{Name: o.ToTopic, Partitions: partitions}
 	case err != nil:
-		return 0, err
+		return err
 	default:
 		if o.Create && (o.Partitions > 0 || len(o.Configs) > 0) {
-			return 0, flagErrorf("destination topic %q exists: --partitions and --config apply only to a topic --create makes", o.ToTopic)
+			return flagErrorf("destination topic %q exists: --partitions and --config apply only to a topic --create makes", o.ToTopic)
 		}
 		infos, err := admin.Topics(ctx, o.ToTopic)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if len(infos) == 1 && infos[0].Records > 0 && !o.Append && !o.Resume {
-			return 0, flagErrorf("destination topic %q is not empty; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic)
+			return flagErrorf("destination topic %q is not empty; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic)
 		}
 	}
 	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
 	if j.byKey && !o.ByKey && len(o.Topics) > 0 {
 		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], plural(int64(srcPartitions), "partition"), o.ToTopic, dest.Partitions)
 	}
-	return srcPartitions, nil
+	return nil
 }
 
 // relevantConfigs are the source topic's configs a copy should share.
@@ -584,7 +582,7 @@ func (j *replayJob) openSink(ctx context.Context, proj *replay.Projection) error
 		return err
 	}
 	j.cfg = cfg
-	if _, err := j.prepareDestination(ctx, cfg, false); err != nil {
+	if err := j.prepareDestination(ctx, cfg, false); err != nil {
 		return err
 	}
 	w, err := kafka.NewWriter(cfg)
@@ -742,7 +740,7 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		if err != nil {
 			return err
 		}
-		if _, err := j.prepareDestination(ctx, cfg, true); err != nil {
+		if err := j.prepareDestination(ctx, cfg, true); err != nil {
 			return err
 		}
 		w, err := kafka.NewWriter(cfg)

@@ -399,14 +399,20 @@ func completeTopics(f *Factory) cobra.CompletionFunc {
 	return completeNames(f, func(ctx context.Context, a *kafka.Admin) ([]string, error) { return a.TopicNames(ctx) })
 }
 
+// newAdmin resolves the connection and makes an admin client; it does
+// not dial until the client is used.
+func newAdmin(kafkaConfig func() (kafka.Config, error)) (*kafka.Admin, error) {
+	cfg, err := kafkaConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kafka.NewAdmin(cfg)
+}
+
 // completeNames completes with what list finds on the cluster.
 func completeNames(f *Factory, list func(context.Context, *kafka.Admin) ([]string, error)) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-		cfg, err := f.Kafka()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		a, err := kafka.NewAdmin(cfg)
+		a, err := newAdmin(f.Kafka)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}

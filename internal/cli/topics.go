@@ -74,11 +74,7 @@ header; -o json writes one JSON array.`,
 }
 
 func topicsRun(ctx context.Context, opts *TopicsOptions) error {
-	cfg, err := opts.Kafka()
-	if err != nil {
-		return err
-	}
-	admin, err := kafka.NewAdmin(cfg)
+	admin, err := newAdmin(opts.Kafka)
 	if err != nil {
 		return err
 	}

@@ -91,11 +91,7 @@ topic, a group with no offsets and no --topic, unreachable brokers).`,
 func waitRun(ctx context.Context, opts *WaitOptions) error {
 	start := time.Now()
 	deadline := start.Add(opts.For)
-	cfg, err := opts.Kafka()
-	if err != nil {
-		return err
-	}
-	admin, err := kafka.NewAdmin(cfg)
+	admin, err := newAdmin(opts.Kafka)
 	if err != nil {
 		return err
 	}

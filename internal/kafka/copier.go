@@ -115,7 +115,7 @@ type Copier struct {
 	progress     int64
 	lastProgress time.Time
 	closing      bool
-	downSince    time.Time
+	watch        brokerWatch
 
 	mu sync.Mutex // guards the progress Remaining reports
 }
@@ -159,7 +159,7 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 		_ = c.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
 	}
-	cp := &Copier{cfg: cfg, opts: opts, c: c, ac: ac, logs: logs, parts: map[TopicPartition]*copyPart{}}
+	cp := &Copier{cfg: cfg, opts: opts, c: c, ac: ac, logs: logs, parts: map[TopicPartition]*copyPart{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c}}
 	if err := cp.start(ctx); err != nil {
 		cp.closing = true
 		cp.release()
@@ -454,11 +454,14 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 			}
 			cp.mu.Unlock()
 		case kafka.Error:
-			if err := cp.clientError(ctx, e); err != nil {
+			if err := cp.watch.event(ctx, e); err != nil {
+				if e.IsFatal() {
+					cp.err = err // sticky: the copier can only be closed
+				}
 				return nil, err
 			}
 		case nil:
-			if err := cp.checkDown(ctx); err != nil {
+			if err := cp.watch.check(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -473,7 +476,7 @@ func (cp *Copier) message(e *kafka.Message) (*record.Message, error) {
 	if tp.Error != nil {
 		return nil, fmt.Errorf("cannot read %s[%d]: %w", topicOf(tp), tp.Partition, tp.Error)
 	}
-	cp.downSince = time.Time{}
+	cp.watch.up()
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]
@@ -723,36 +726,6 @@ func (cp *Copier) Abort(ctx context.Context) error {
 			return cp.err
 		}
 	}
-	return nil
-}
-
-// clientError decides whether a client-level error ends the copy.
-func (cp *Copier) clientError(ctx context.Context, e kafka.Error) error {
-	switch {
-	case e.IsFatal():
-		cp.err = fmt.Errorf("kafka: %w", e)
-		return cp.err
-	case e.Code() == kafka.ErrAllBrokersDown:
-		if cp.downSince.IsZero() {
-			cp.downSince = time.Now()
-		}
-		return cp.checkDown(ctx)
-	case e.Code() == kafka.ErrTopicAuthorizationFailed, e.Code() == kafka.ErrGroupAuthorizationFailed,
-		e.Code() == kafka.ErrUnknownTopicOrPart:
-		return fmt.Errorf("kafka: %w", e)
-	}
-	return nil
-}
-
-// checkDown fails the copy once the brokers have been down for the timeout.
-func (cp *Copier) checkDown(ctx context.Context) error {
-	if cp.downSince.IsZero() || time.Since(cp.downSince) < cp.cfg.timeout() {
-		return nil
-	}
-	if _, err := clusterMetadata(ctx, cp.cfg, cp.logs, cp.c); err != nil {
-		return err
-	}
-	cp.downSince = time.Time{}
 	return nil
 }
 

@@ -161,3 +161,47 @@ func editDistance(a, b string) int {
 // isInternal reports whether a topic is the cluster's own (__consumer_offsets,
 // __transaction_state, ...); the Go client's metadata does not carry the flag.
 func isInternal(topic string) bool { return strings.HasPrefix(topic, "__") }
+
+// brokerWatch turns librdkafka's client-level error events into errors.
+// librdkafka retries transient failures on its own, so "all brokers down"
+// ends a read only once the brokers have stayed down for the timeout and a
+// metadata request confirms it; fatal and authorization errors end it at once.
+type brokerWatch struct {
+	cfg       Config
+	logs      *logSink
+	mc        metadataClient
+	downSince time.Time // when librdkafka last reported all brokers down
+}
+
+// event decides whether a client-level error ends the read.
+func (w *brokerWatch) event(ctx context.Context, e kafka.Error) error {
+	switch {
+	case e.IsFatal():
+		return fmt.Errorf("kafka: %w", e)
+	case e.Code() == kafka.ErrAllBrokersDown:
+		if w.downSince.IsZero() {
+			w.downSince = time.Now()
+		}
+		return w.check(ctx)
+	case e.Code() == kafka.ErrTopicAuthorizationFailed, e.Code() == kafka.ErrGroupAuthorizationFailed,
+		e.Code() == kafka.ErrUnknownTopicOrPart:
+		return fmt.Errorf("kafka: %w", e)
+	}
+	return nil
+}
+
+// check fails once the brokers have been down for the timeout and still
+// do not answer; call it when a poll comes back empty.
+func (w *brokerWatch) check(ctx context.Context) error {
+	if w.downSince.IsZero() || time.Since(w.downSince) < w.cfg.timeout() {
+		return nil
+	}
+	if _, err := clusterMetadata(ctx, w.cfg, w.logs, w.mc); err != nil {
+		return err
+	}
+	w.downSince = time.Time{}
+	return nil
+}
+
+// up notes that a record arrived: the brokers answer.
+func (w *brokerWatch) up() { w.downSince = time.Time{} }

@@ -96,8 +96,8 @@ type Reader struct {
 	// parts holds each read partition's state, indexed by partition id.
 	parts     map[string][]*partState
 	bounded   bool
-	remaining int       // partitions not yet done, for a bounded read
-	downSince time.Time // when librdkafka reported all brokers down
+	remaining int // partitions not yet done, for a bounded read
+	watch     brokerWatch
 }
 
 type partState struct {
@@ -137,7 +137,7 @@ func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, erro
 		c.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
 	}
-	r := &Reader{cfg: cfg, c: c, ac: ac, logs: logs, bounded: bounded, parts: map[string][]*partState{}}
+	r := &Reader{cfg: cfg, c: c, ac: ac, logs: logs, bounded: bounded, parts: map[string][]*partState{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c}}
 	if err := r.start(ctx, opts); err != nil {
 		r.Close()
 		return nil, err
@@ -275,11 +275,11 @@ func (r *Reader) Read(ctx context.Context) (*record.Message, error) {
 				r.finish(r.part(*e.Topic, e.Partition))
 			}
 		case kafka.Error:
-			if err := r.clientError(ctx, e); err != nil {
+			if err := r.watch.event(ctx, e); err != nil {
 				return nil, err
 			}
 		case nil:
-			if err := r.checkDown(ctx); err != nil {
+			if err := r.watch.check(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -293,7 +293,7 @@ func (r *Reader) message(e *kafka.Message) (*record.Message, error) {
 	if tp.Error != nil {
 		return nil, fmt.Errorf("cannot read %s[%d]: %w", topicOf(tp), tp.Partition, tp.Error)
 	}
-	r.downSince = time.Time{}
+	r.watch.up()
 	ps := r.part(topicOf(tp), tp.Partition)
 	if ps == nil || ps.done {
 		return nil, nil // prefetched before its partition was done
@@ -355,36 +355,6 @@ func (r *Reader) finish(ps *partState) {
 	r.remaining--
 	// Pausing only saves fetches; a failure changes nothing we return.
 	_ = r.c.Pause([]kafka.TopicPartition{{Topic: &ps.topic, Partition: ps.partition}})
-}
-
-// clientError decides whether a client-level error ends the read:
-// librdkafka retries transient ones on its own.
-func (r *Reader) clientError(ctx context.Context, e kafka.Error) error {
-	switch {
-	case e.IsFatal():
-		return fmt.Errorf("kafka: %w", e)
-	case e.Code() == kafka.ErrAllBrokersDown:
-		if r.downSince.IsZero() {
-			r.downSince = time.Now()
-		}
-		return r.checkDown(ctx)
-	case e.Code() == kafka.ErrTopicAuthorizationFailed, e.Code() == kafka.ErrUnknownTopicOrPart:
-		return fmt.Errorf("kafka: %w", e)
-	}
-	return nil
-}
-
-// checkDown fails the read once the brokers have been down for the
-// timeout and still do not answer.
-func (r *Reader) checkDown(ctx context.Context) error {
-	if r.downSince.IsZero() || time.Since(r.downSince) < r.cfg.timeout() {
-		return nil
-	}
-	if _, err := clusterMetadata(ctx, r.cfg, r.logs, r.c); err != nil {
-		return err
-	}
-	r.downSince = time.Time{}
-	return nil
 }
 
 // Close stops the reader; it commits nothing.
