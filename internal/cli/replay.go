@@ -463,7 +463,11 @@ func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to p
 	if err != nil {
 		return err
 	}
-	j.closers = append(j.closers, func() { _ = c.Close() })
+	j.closers = append(j.closers, func() {
+		if err := c.Close(); err != nil {
+			fmt.Fprintf(o.IO.ErrOut, "evctl: warning: %v\n", err)
+		}
+	})
 	if c.Resumed() && !o.Resume {
 		return flagErrorf("group %q has already replayed part of this into %s; add --resume to continue it, or pick a new --group", o.Group, o.ToTopic)
 	}

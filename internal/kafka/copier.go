@@ -162,7 +162,7 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	cp := &Copier{cfg: cfg, opts: opts, c: c, ac: ac, logs: logs, parts: map[TopicPartition]*copyPart{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c}}
 	if err := cp.start(ctx); err != nil {
 		cp.closing = true
-		cp.release()
+		_ = cp.release()
 		return nil, err
 	}
 	return cp, nil
@@ -176,6 +176,12 @@ func (cp *Copier) start(ctx context.Context) error {
 			return fmt.Errorf("invalid transaction.timeout.ms %q; check -X properties", v)
 		}
 		cp.txnTimeout = time.Duration(ms) * time.Millisecond
+	}
+	// A cooperative rebalance moves partitions between generations in a
+	// way that fences the transactional offset commits; copies rebalance
+	// eagerly.
+	if v, ok := cp.cfg.prop("partition.assignment.strategy"); ok && strings.Contains(v, "cooperative") {
+		return fmt.Errorf("partition.assignment.strategy %q is not supported by an exactly-once replay; use range or roundrobin", v)
 	}
 	cp.checkpointAfter = cp.opts.CheckpointAfter
 	if cp.checkpointAfter == 0 {
@@ -271,6 +277,12 @@ func (cp *Copier) start(ctx context.Context) error {
 		}
 		return fmt.Errorf("cannot start transactions as %q: %w", cp.txnID, err)
 	}
+	if cp.Remaining() == 0 {
+		// The group has done it all: joining would only start a rebalance
+		// that Close then has to settle.
+		cp.eof = true
+		return nil
+	}
 	if err := cp.c.SubscribeTopics(topics, cp.rebalance); err != nil {
 		return fmt.Errorf("cannot join group %q: %w", cp.opts.Group, err)
 	}
@@ -324,8 +336,6 @@ func (cp *Copier) rebalance(_ *kafka.Consumer, ev kafka.Event) error {
 	return nil
 }
 
-func (cp *Copier) incremental() bool { return cp.c.GetRebalanceProtocol() == "COOPERATIVE" }
-
 // assign starts each partition at the group's committed offset, or From.
 func (cp *Copier) assign(tps []kafka.TopicPartition) {
 	if cp.err != nil || cp.closing || len(tps) == 0 {
@@ -364,14 +374,7 @@ func (cp *Copier) assign(tps []kafka.TopicPartition) {
 }
 
 func (cp *Copier) setAssignment(assign, all []kafka.TopicPartition) {
-	var err error
-	if cp.incremental() {
-		// Done partitions stay owned without being fetched.
-		err = cp.c.IncrementalAssign(assign)
-	} else {
-		err = cp.c.Assign(assign)
-	}
-	if err != nil && cp.err == nil {
+	if err := cp.c.Assign(assign); err != nil && cp.err == nil {
 		cp.err = fmt.Errorf("cannot assign %d partitions: %w", len(all), err)
 	}
 }
@@ -393,13 +396,7 @@ func (cp *Copier) revoke(tps []kafka.TopicPartition) {
 		}
 	}
 	cp.mu.Unlock()
-	var err error
-	if cp.incremental() {
-		err = cp.c.IncrementalUnassign(tps)
-	} else {
-		err = cp.c.Unassign()
-	}
-	if err != nil && cp.err == nil && !cp.closing {
+	if err := cp.c.Unassign(); err != nil && cp.err == nil && !cp.closing {
 		cp.err = fmt.Errorf("cannot release partitions: %w", err)
 	}
 }
@@ -743,15 +740,27 @@ func (cp *Copier) Close() error {
 			err = fmt.Errorf("cannot abort the open transaction (the broker aborts it within %s): %w", cp.txnTimeout, err)
 		}
 	}
-	cp.release()
-	return err
+	return errors.Join(err, cp.release())
 }
 
-func (cp *Copier) release() {
+func (cp *Copier) release() (err error) {
 	cp.ac.Close()
 	// Closing leaves the group; the revoke it triggers commits nothing.
-	_ = cp.c.Close()
+	// librdkafka can block for good in the assign that a join completing
+	// during the close calls for; the broker drops a member that did not
+	// leave after its session timeout, so give up waiting after --timeout.
+	closed := make(chan struct{})
+	go func() {
+		_ = cp.c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(cp.cfg.timeout()):
+		err = fmt.Errorf("leaving group %q did not finish within %s; the broker drops this member after its session timeout", cp.opts.Group, cp.cfg.timeout())
+	}
 	if cp.w != nil {
 		cp.w.Close()
 	}
+	return err
 }

@@ -259,6 +259,47 @@ func TestCopyResume(t *testing.T) {
 	checkCopy(t, cfg, "src", "dst")
 }
 
+// TestCopyFinishedGroupStaysOut resumes a group that has copied
+// everything: there is nothing to do, so the copier does not join (a join
+// completing during Close can block librdkafka's close) and the group stays
+// Empty.
+func TestCopyFinishedGroupStaysOut(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "src", "dst")
+	seedSource(t, cfg, "src", 3, 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, first, "dst", 10, 0); err != nil || n != 30 {
+		t.Fatalf("copy: %d records, %v", n, err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if got := again.Remaining(); got != 0 {
+		t.Errorf("Remaining() = %d, want 0", got)
+	}
+	if _, err := again.Read(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("Read() error = %v, want io.EOF", err)
+	}
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	g, err := a.Group(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.State != "Empty" {
+		t.Errorf("group state = %q with a finished copier open, want Empty", g.State)
+	}
+	if err := again.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+}
+
 // TestCopyCrash leaves a transaction open with records and with offsets,
 // as a killed process does, and resumes: the broker aborts the open
 // transaction on its timeout and nothing is duplicated.
@@ -322,7 +363,7 @@ func TestCopyCrash(t *testing.T) {
 func (cp *Copier) crash() {
 	cp.closing = true
 	cp.inTxn = false
-	cp.release()
+	_ = cp.release()
 }
 
 func TestCopyTwoMembers(t *testing.T) {
@@ -362,6 +403,17 @@ func TestCopyTwoMembers(t *testing.T) {
 		t.Errorf("members copied %v records: the group did not split the work", counts)
 	}
 	checkCopy(t, cfg, "src", "dst")
+}
+
+func TestCopyRefusesCooperative(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "src")
+	cfg.Props = [][2]string{{"partition.assignment.strategy", "cooperative-sticky"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := NewCopier(ctx, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if err == nil || !strings.Contains(err.Error(), `"cooperative-sticky" is not supported`) {
+		t.Fatalf("NewCopier() error = %v, want cooperative-sticky refused", err)
+	}
 }
 
 // TestCopyWaitsForGroup: a member whose own partitions are done keeps
