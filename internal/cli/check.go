@@ -19,6 +19,7 @@ import (
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/position"
+	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/replay"
 	"github.com/evctl/evctl/internal/schema"
 	"github.com/evctl/evctl/internal/stream"
@@ -270,7 +271,7 @@ func writeCheckJSON(w io.Writer, rep *check.Report) error {
 func writeCheckTSV(w io.Writer, rep *check.Report) error {
 	for _, f := range rep.Findings {
 		if _, err := fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", f.Rule, f.Topic, f.Partition, f.Offset,
-			oneLine(f.Key), oneLine(f.Message)); err != nil {
+			record.OneLine(f.Key), record.OneLine(f.Message)); err != nil {
 			return err
 		}
 	}
@@ -296,7 +297,7 @@ func writeCheckGrouped(w io.Writer, p iostreams.Palette, rep *check.Report) erro
 			if f.Aggregate != "" {
 				key += " (" + f.Aggregate + ")"
 			}
-			fmt.Fprintf(w, "  %s %s  %s\n", p.Blue(fmt.Sprintf("%s/%d@%d", f.Topic, f.Partition, f.Offset)), p.Magenta(oneLine(key)), oneLine(f.Message))
+			fmt.Fprintf(w, "  %s %s  %s\n", p.Blue(fmt.Sprintf("%s/%d@%d", f.Topic, f.Partition, f.Offset)), p.Magenta(record.OneLine(key)), record.OneLine(f.Message))
 		}
 		if more := n - int64(len(fs)); more > 0 {
 			fmt.Fprintf(w, "  %s\n", p.Dim(fmt.Sprintf("... and %d more (--max-findings)", more)))
@@ -357,7 +358,7 @@ func junitReport(rep *check.Report) junitSuites {
 			listed := 0
 			for _, f := range rep.Findings {
 				if f.Rule == rule {
-					fmt.Fprintf(&b, "%s/%d@%d %s: %s\n", f.Topic, f.Partition, f.Offset, oneLine(f.Key), oneLine(f.Message))
+					fmt.Fprintf(&b, "%s/%d@%d %s: %s\n", f.Topic, f.Partition, f.Offset, record.OneLine(f.Key), record.OneLine(f.Message))
 					listed++
 				}
 			}

@@ -264,7 +264,7 @@ func printHistory(ctx context.Context, opts *HistoryOptions, proj *replay.Projec
 				fmt.Fprintf(out, "%s\n", b)
 			} else {
 				fmt.Fprintf(out, "%s %s %s %s\n", p.Dim(r.Timestamp.String()), p.Blue(fmt.Sprintf("%d@%d", r.Partition, r.Offset)),
-					p.Magenta(shortType(r.Type)), payloadText(r.Value, r.ValueEncoding))
+					p.Magenta(record.ShortType(r.Type)), record.PayloadText(r.Value, r.ValueEncoding))
 				if state != nil {
 					fmt.Fprintf(out, "  %s %s\n", p.Green("→"), state)
 				}

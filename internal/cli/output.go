@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/template"
 
 	"github.com/evctl/evctl/internal/filter"
@@ -55,37 +54,7 @@ func (rawPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
 	if r.RawValue != nil || r.ValueEncoding == record.EncodingNull {
 		return append(append(buf, r.RawValue...), '\n'), nil
 	}
-	return append(append(buf, payloadText(r.Value, r.ValueEncoding)...), '\n'), nil
-}
-
-// payloadText renders a decoded key or value for text output: strings
-// bare, everything else as compact JSON.
-func payloadText(v json.RawMessage, encoding string) string {
-	if len(v) == 0 || encoding == record.EncodingNull {
-		return "null"
-	}
-	if v[0] == '"' {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			if encoding == record.EncodingBase64 {
-				return "base64:" + s
-			}
-			return s
-		}
-	}
-	var out bytes.Buffer
-	if json.Compact(&out, v) != nil {
-		return string(v)
-	}
-	return out.String()
-}
-
-// shortType is the last dotted part of an event type.
-func shortType(t string) string {
-	if i := strings.LastIndexByte(t, '.'); i >= 0 {
-		return t[i+1:]
-	}
-	return t
+	return append(append(buf, record.PayloadText(r.Value, r.ValueEncoding)...), '\n'), nil
 }
 
 // tsvPrinter is text output for pipes: one tab-separated line per record,
@@ -101,7 +70,7 @@ func (tsvPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
 	buf = append(buf, '\t')
 	buf = strconv.AppendInt(buf, r.Offset, 10)
 	buf = append(buf, '\t')
-	buf = append(buf, oneLine(payloadText(r.Key, r.KeyEncoding))...)
+	buf = append(buf, record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))...)
 	buf = append(buf, '\t')
 	if r.Type != "" {
 		buf = append(buf, r.Type...)
@@ -109,16 +78,8 @@ func (tsvPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
 		buf = append(buf, '-')
 	}
 	buf = append(buf, '\t')
-	buf = append(buf, oneLine(payloadText(r.Value, r.ValueEncoding))...)
+	buf = append(buf, record.OneLine(record.PayloadText(r.Value, r.ValueEncoding))...)
 	return append(buf, '\n'), nil
-}
-
-// oneLine keeps text payloads from breaking line-based tools.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\t\n\r") {
-		return s
-	}
-	return strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 // ttyPrinter is text output for people: aligned, coloured when allowed,
@@ -127,16 +88,16 @@ type ttyPrinter struct{ p iostreams.Palette }
 
 func (t ttyPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
 	p := t.p
-	typ := shortType(r.Type)
+	typ := record.ShortType(r.Type)
 	if typ == "" {
 		typ = r.ValueEncoding
 	}
 	buf = fmt.Appendf(buf, "%s %s %s %s %s\n",
 		p.Dim(r.Timestamp.String()),
 		p.Blue(fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)),
-		p.Cyan(oneLine(payloadText(r.Key, r.KeyEncoding))),
+		p.Cyan(record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))),
 		p.Magenta(typ),
-		oneLine(payloadText(r.Value, r.ValueEncoding)))
+		record.OneLine(record.PayloadText(r.Value, r.ValueEncoding)))
 	if r.Error != "" {
 		buf = fmt.Appendf(buf, "  %s %s\n", p.Red("!"), p.Red(r.Error))
 	}
@@ -153,7 +114,7 @@ func newTemplatePrinter(src string) (templatePrinter, error) {
 			b, err := json.Marshal(v)
 			return string(b), err
 		},
-		"short":  shortType,
+		"short":  record.ShortType,
 		"base64": func(b []byte) string { return base64.StdEncoding.EncodeToString(b) },
 	}).Option("missingkey=zero").Parse(src)
 	if err != nil {

@@ -339,7 +339,7 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 		if o.keySet != nil && !o.keySet[keyString(r)] {
 			return false, "", nil
 		}
-		if len(o.Types) > 0 && !slices.Contains(o.Types, r.Type) && !slices.Contains(o.Types, shortType(r.Type)) {
+		if len(o.Types) > 0 && !slices.Contains(o.Types, r.Type) && !slices.Contains(o.Types, record.ShortType(r.Type)) {
 			return false, "", nil
 		}
 		if flt != nil {
@@ -348,13 +348,13 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 				return false, "", nil
 			}
 		}
-		return true, shortType(r.Type), nil
+		return true, record.ShortType(r.Type), nil
 	}, dec, nil
 }
 
 // keyString is the key as text, as --key compares it.
 func keyString(r *record.Record) string {
-	if t := payloadText(r.Key, r.KeyEncoding); r.KeyEncoding != record.EncodingNull {
+	if t := record.PayloadText(r.Key, r.KeyEncoding); r.KeyEncoding != record.EncodingNull {
 		return t
 	}
 	return ""

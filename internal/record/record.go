@@ -3,8 +3,10 @@
 package record
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -140,3 +142,43 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 
 // String formats the timestamp as the capture format does.
 func (t Timestamp) String() string { return t.UTC().Format(TimestampFormat) }
+
+// ShortType is the last dotted part of an event type: MoneyDeposited for
+// com.bank.MoneyDeposited.
+func ShortType(t string) string {
+	if i := strings.LastIndexByte(t, '.'); i >= 0 {
+		return t[i+1:]
+	}
+	return t
+}
+
+// PayloadText renders a decoded key or value for text output: strings
+// bare, everything else as compact JSON.
+func PayloadText(v json.RawMessage, encoding string) string {
+	if len(v) == 0 || encoding == EncodingNull {
+		return "null"
+	}
+	if v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			if encoding == EncodingBase64 {
+				return "base64:" + s
+			}
+			return s
+		}
+	}
+	var out bytes.Buffer
+	if json.Compact(&out, v) != nil {
+		return string(v)
+	}
+	return out.String()
+}
+
+// OneLine escapes tabs and line breaks, so that a payload shown as text
+// stays on one line for line-based tools.
+func OneLine(s string) string {
+	if !strings.ContainsAny(s, "\t\n\r") {
+		return s
+	}
+	return strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
+}
