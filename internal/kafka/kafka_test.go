@@ -541,3 +541,70 @@ func TestReadStartOffsets(t *testing.T) {
 		t.Fatalf("read %v, want %v", got, want)
 	}
 }
+
+func TestReadStopOffsets(t *testing.T) {
+	cfg, _ := newCluster(t, 4, "t")
+	var rs []*kgo.Record
+	for p, n := range []int{10, 5, 4, 3} {
+		for i := range n {
+			rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(p), Value: []byte{byte('a' + i)}})
+		}
+	}
+	produce(t, cfg, rs...)
+
+	r := newReader(t, cfg, ReadOptions{
+		Topics: []string{"t"},
+		StartOffsets: map[TopicPartition]int64{
+			{"t", 0}: 2,
+			{"t", 1}: 3,
+			{"t", 2}: 1,
+			{"t", 3}: 2,
+		},
+		StopOffsets: map[TopicPartition]int64{
+			{"t", 0}: 6,
+			{"t", 1}: 99, // past the end: clamped to it
+			{"t", 2}: 1,  // start == stop: nothing
+			{"t", 3}: 1,  // before the start: nothing
+		},
+	})
+	want := []PartitionRange{
+		{Topic: "t", Partition: 0, Low: 0, High: 10, Start: 2, End: 6},
+		{Topic: "t", Partition: 1, Low: 0, High: 5, Start: 3, End: 5},
+		{Topic: "t", Partition: 2, Low: 0, High: 4, Start: 1, End: 1},
+		{Topic: "t", Partition: 3, Low: 0, High: 3, Start: 2, End: 2},
+	}
+	if diff := cmp.Diff(want, r.Ranges()); diff != "" {
+		t.Errorf("Ranges() (-want +got):\n%s", diff)
+	}
+	got := map[int32][]string{}
+	for _, m := range readAll(t, r) {
+		got[m.Partition] = append(got[m.Partition], fmt.Sprintf("%d=%s", m.Offset, m.Value))
+	}
+	wantRead := map[int32][]string{
+		0: {"2=c", "3=d", "4=e", "5=f"},
+		1: {"3=d", "4=e"},
+	}
+	if diff := cmp.Diff(wantRead, got); diff != "" {
+		t.Errorf("read (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadStopOffsetsOnly(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	var rs []*kgo.Record
+	for i := range 6 {
+		rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(i % 2), Value: []byte{byte('a' + i)}})
+	}
+	produce(t, cfg, rs...)
+
+	// Partition 0 stops early; partition 1, unlisted, reads to To (end).
+	r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}, StopOffsets: map[TopicPartition]int64{{"t", 0}: 1}})
+	var got []string
+	for _, m := range readAll(t, r) {
+		got = append(got, fmt.Sprintf("%d@%d=%s", m.Partition, m.Offset, m.Value))
+	}
+	slices.Sort(got)
+	if want := []string{"0@0=a", "1@0=b", "1@1=d", "1@2=f"}; !slices.Equal(got, want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+}

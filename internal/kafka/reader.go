@@ -33,6 +33,11 @@ type ReadOptions struct {
 	// overriding From for it: a follow resumes exactly where an earlier
 	// bounded read stopped.
 	StartOffsets map[TopicPartition]int64
+	// StopOffsets, when set, names where each listed partition's bounded
+	// read stops, exclusive, overriding To for it (clamped to the
+	// partition's range, never before its start): a browser reads exactly
+	// the offsets it asks for. It has no effect on a followed read.
+	StopOffsets map[TopicPartition]int64
 }
 
 // TopicPartition names one partition of one topic.
@@ -206,7 +211,11 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 			pr.Start = min(max(off, lo), hi)
 		}
 		if r.bounded {
-			pr.End = max(to.Resolve(lo, hi, atTo[tp]), pr.Start)
+			end := to.Resolve(lo, hi, atTo[tp])
+			if off, ok := opts.StopOffsets[TopicPartition{tp.topic, tp.partition}]; ok {
+				end = min(max(off, lo), hi)
+			}
+			pr.End = max(end, pr.Start)
 		}
 		r.ranges = append(r.ranges, pr)
 
