@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/evctl/evctl/internal/check"
 	"github.com/evctl/evctl/internal/iostreams"
@@ -22,12 +21,7 @@ func runCheckCmd(t *testing.T, args ...string) (*CheckOptions, error) {
 }
 
 func TestNewCmdCheck(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		want    CheckOptions
-		wantErr string
-	}{
+	tests := []flagCase[CheckOptions]{
 		{name: "defaults", args: []string{"t"}, want: CheckOptions{Topic: "t", MaxFindings: 100, Output: "text"}},
 		{name: "every rule", args: []string{"t", "--key-by", ".value.id", "--version-field", ".value.version",
 			"--id-field", `.headers["event-id"]`, "--terminal", "AccountClosed,Deleted", "--terminal", "com.x.Gone",
@@ -44,24 +38,7 @@ func TestNewCmdCheck(t *testing.T) {
 		{name: "unknown rule", args: []string{"t", "--skip", "typos"}, wantErr: `--skip: unknown rule "typos" (rules: undecodable,`},
 		{name: "negative cap", args: []string{"t", "--max-findings", "-1"}, wantErr: "--max-findings"},
 	}
-	ignore := cmpopts.IgnoreFields(CheckOptions{}, "IO", "Kafka", "Registry", "Now")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := runCheckCmd(t, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(&tt.want, got, ignore, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("options (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkFlagCases(t, NewCmdCheck, tests, "IO", "Kafka", "Registry", "Now")
 }
 
 // A jq syntax error is a usage error (exit 2), found before any dialling.

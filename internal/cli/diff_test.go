@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
 	"github.com/evctl/evctl/internal/iostreams"
 )
 
@@ -21,12 +18,7 @@ func runDiffCmd(t *testing.T, args ...string) (*DiffOptions, error) {
 }
 
 func TestNewCmdDiff(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		want    DiffOptions
-		wantErr string
-	}{
+	tests := []flagCase[DiffOptions]{
 		{name: "defaults", args: []string{"a", "b"}, want: DiffOptions{A: "a", B: "b", Mode: "state", Output: "text"}},
 		{name: "everything", args: []string{"a.jsonl", "-", "--mode", "history", "--key-by", ".value.accountId", "--ignore", ".updatedAt", "--ignore", `.headers["trace"]`, "--ignore-headers", "--values-only", "-o", "json", "--stat"},
 			want: DiffOptions{A: "a.jsonl", B: "-", Mode: "history", KeyBy: ".value.accountId", Ignore: []string{".updatedAt", `.headers["trace"]`}, IgnoreHeaders: true, ValuesOnly: true, Output: "json", Stat: true}},
@@ -38,24 +30,7 @@ func TestNewCmdDiff(t *testing.T) {
 		{name: "ignore the key", args: []string{"a", "b", "--ignore", ".key"}, wantErr: "use --key-by"},
 		{name: "bad key-by", args: []string{"a", "b", "--key-by", ".value |"}, wantErr: "--key-by: invalid jq filter"},
 	}
-	ignore := cmpopts.IgnoreFields(DiffOptions{}, "IO", "Kafka", "Registry", "compare", "keyBy")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := runDiffCmd(t, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(&tt.want, got, ignore); d != "" {
-				t.Errorf("options (-want +got):\n%s", d)
-			}
-		})
-	}
+	checkFlagCases(t, NewCmdDiff, tests, "IO", "Kafka", "Registry", "compare", "keyBy")
 }
 
 func TestDiffRunFiles(t *testing.T) {

@@ -1,46 +1,20 @@
 package cli
 
 import (
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 )
 
 func TestNewCmdLag(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		want    LagOptions
-		wantErr string
-	}{
+	tests := []flagCase[LagOptions]{
 		{name: "all groups", args: nil, want: LagOptions{Output: "text"}},
 		{name: "some groups as json", args: []string{"a", "b", "-o", "json"}, want: LagOptions{Groups: []string{"a", "b"}, Output: "json"}},
 		{name: "bad output", args: []string{"-o", "yaml"}, wantErr: `invalid --output "yaml"`},
 	}
-	ignore := cmpopts.IgnoreFields(LagOptions{}, "IO", "Kafka", "Now")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseFlags(t, NewCmdLag, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(&tt.want, got, ignore, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("options (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkFlagCases(t, NewCmdLag, tests, "IO", "Kafka", "Now")
 }
 
 // testLagViews are two groups: one behind on two partitions (one never

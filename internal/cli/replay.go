@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/position"
@@ -308,12 +307,9 @@ func loadKeys(o *ReplayOptions) error {
 // replaySelector builds the record selection; it decodes only when a
 // selection (or the destination) needs the decoded record.
 func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schema.Decoder, error) {
-	var flt *filter.Filter
-	if o.Filter != "" {
-		var err error
-		if flt, err = filter.Compile(o.Filter); err != nil {
-			return nil, nil, &FlagError{err: fmt.Errorf("--filter: %w", err)}
-		}
+	flt, err := compileFilter(o.Filter)
+	if err != nil {
+		return nil, nil, err
 	}
 	decode := flt != nil || len(o.Types) > 0 || o.DryRun
 	var dec *schema.Decoder
@@ -871,13 +867,11 @@ func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, pro
 	o := job.opts
 	st := replay.Stats{Started: time.Now(), ByType: map[string]int64{}, ByPartition: map[string]int64{}}
 	sopts := stream.Options{Decoder: job.dec, Types: o.Types}
-	if o.Filter != "" {
-		flt, err := filter.Compile(o.Filter)
-		if err != nil {
-			return st, &FlagError{err: fmt.Errorf("--filter: %w", err)}
-		}
-		sopts.Filter = flt
+	flt, err := compileFilter(o.Filter)
+	if err != nil {
+		return st, err
 	}
+	sopts.Filter = flt
 	last := st.Started
 	sst, err := stream.Run(ctx, job.src, sopts, func(it stream.Item) error {
 		if o.keySet != nil && !o.keySet[keyString(it.Record)] {

@@ -257,6 +257,18 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	return t.finish(ctx, t.stream(ctx, r, sopts))
 }
 
+// compileFilter compiles a --filter expression; "" is no filter.
+func compileFilter(expr string) (*filter.Filter, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	f, err := filter.Compile(expr)
+	if err != nil {
+		return nil, &FlagError{err: fmt.Errorf("--filter: %w", err)}
+	}
+	return f, nil
+}
+
 // newDecoder builds the decoder with the registry when one is configured.
 func newDecoder(registry func() (*schema.RegistryClient, error), o schema.DecoderOptions) (*schema.Decoder, error) {
 	reg, err := registry()

@@ -2,12 +2,10 @@ package cli
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/position"
@@ -29,12 +27,7 @@ func runTailCmd(t *testing.T, args ...string) (*TailOptions, error) {
 }
 
 func TestNewCmdTail(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		want    TailOptions
-		wantErr string
-	}{
+	tests := []flagCase[TailOptions]{
 		{name: "defaults", args: []string{"t"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text"}},
 		{name: "range and selection", args: []string{"a", "b", "--from", "@-1h", "--to", "end", "-p", "0,2", "-k", "acct-1", "-t", "MoneyWithdrawn", "--filter", ".value", "--max", "5", "-o", "json", "--raw"},
 			want: TailOptions{Topics: []string{"a", "b"}, From: "@-1h", To: "end", Partitions: []int32{0, 2}, Key: "acct-1", KeySet: true, Types: []string{"MoneyWithdrawn"}, Filter: ".value", Max: 5, Last: 10, Output: "json", Raw: true}},
@@ -46,24 +39,7 @@ func TestNewCmdTail(t *testing.T) {
 		{name: "template with output", args: []string{"t", "--template", "{{.key}}", "-o", "json"}, wantErr: "--template and --output exclude each other"},
 		{name: "negative max", args: []string{"t", "--max", "-1"}, wantErr: "zero or more"},
 	}
-	ignore := cmpopts.IgnoreFields(TailOptions{}, "IO", "Kafka", "Registry", "Now", "Getenv")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := runTailCmd(t, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(&tt.want, got, ignore, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("options (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkFlagCases(t, NewCmdTail, tests, "IO", "Kafka", "Registry", "Now", "Getenv")
 }
 
 func TestPlanTail(t *testing.T) {

@@ -1,23 +1,16 @@
 package cli
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/evctl/evctl/internal/kafka"
 )
 
 func TestNewCmdWait(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		want    WaitOptions
-		wantErr string
-	}{
+	tests := []flagCase[WaitOptions]{
 		{name: "defaults", args: []string{"--group", "g", "--caught-up"},
 			want: WaitOptions{Group: "g", CaughtUp: true, For: 5 * time.Minute, Interval: 250 * time.Millisecond}},
 		{name: "topics and deadline", args: []string{"-g", "g", "--caught-up", "-t", "a", "--topic", "b", "--for", "2s", "--no-progress"},
@@ -27,24 +20,7 @@ func TestNewCmdWait(t *testing.T) {
 		{name: "zero deadline", args: []string{"--group", "g", "--caught-up", "--for", "0s"}, wantErr: "invalid --for 0s"},
 		{name: "no arguments", args: []string{"g", "--caught-up"}, wantErr: "unknown command"},
 	}
-	ignore := cmpopts.IgnoreFields(WaitOptions{}, "IO", "Kafka")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseFlags(t, NewCmdWait, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(&tt.want, got, ignore, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("options (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkFlagCases(t, NewCmdWait, tests, "IO", "Kafka")
 }
 
 func TestBehindOf(t *testing.T) {
