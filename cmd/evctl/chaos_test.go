@@ -53,12 +53,7 @@ type evctlProc struct {
 // startEvctl starts the script's evctl (the test binary) with args and the
 // script's connection environment.
 func startEvctl(ts *testscript.TestScript, name, stderrFile string, args []string) *evctlProc {
-	cmd := exec.Command(lookPath(ts, "evctl"), args...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = os.Environ()
-	for _, k := range []string{"EVCTL_BROKERS", "EVCTL_REGISTRY", "XDG_CONFIG_HOME", "NO_COLOR", "HOME", "PATH"} {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
-	}
+	cmd := scriptCommand(ts, "evctl", args...)
 	p := &evctlProc{name: name, args: args, cmd: cmd, stderrPath: ts.MkAbs(stderrFile), done: make(chan struct{})}
 	f, err := os.Create(p.stderrPath)
 	ts.Check(err)

@@ -67,6 +67,8 @@ func TestMain(m *testing.M) {
 //	                                             midway; the others must finish; replay-verify src dst
 //	interrupt-at topic N status evctl [args...]  run evctl, SIGINT it once topic's committed offsets
 //	                                             reach N, require exit status; stderr lands in interrupted.stderr
+//	tty [-size WxH] [-exit N] script prog [args] run program in a pseudo-terminal, driven by script's
+//	                                             wait/send/screen lines (tty_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
@@ -101,6 +103,7 @@ func TestScripts(t *testing.T) {
 			"replay-group":  cmdReplayGroup,
 			"interrupt-at":  cmdInterruptAt,
 			"replay-verify": cmdReplayVerify,
+			"tty":           cmdTTY,
 		},
 	})
 }
@@ -227,13 +230,7 @@ func cmdInterruptOn(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	want, err := strconv.Atoi(args[1])
 	ts.Check(err)
-	path := lookPath(ts, args[2])
-	cmd := exec.Command(path, args[3:]...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = os.Environ()
-	for _, k := range []string{"EVCTL_BROKERS", "EVCTL_REGISTRY", "XDG_CONFIG_HOME", "NO_COLOR", "HOME", "PATH"} {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
-	}
+	cmd := scriptCommand(ts, args[2], args[3:]...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -281,6 +278,18 @@ func cmdInterruptOn(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d\nstderr: %s", args[2], got, want, stderr.String())
 	}
+}
+
+// scriptCommand is a program on the script's PATH, run in its work
+// directory with its connection environment.
+func scriptCommand(ts *testscript.TestScript, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(lookPath(ts, name), args...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, k := range []string{"EVCTL_BROKERS", "EVCTL_REGISTRY", "XDG_CONFIG_HOME", "NO_COLOR", "HOME", "PATH"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	return cmd
 }
 
 // lookPath finds a program on the script's PATH, where testscript puts evctl.

@@ -15,11 +15,6 @@ import (
 	"github.com/evctl/evctl/internal/iostreams"
 )
 
-func runCheckCmd(t *testing.T, args ...string) (*CheckOptions, error) {
-	t.Helper()
-	return parseFlags(t, NewCmdCheck, args...)
-}
-
 func TestNewCmdCheck(t *testing.T) {
 	tests := []flagCase[CheckOptions]{
 		{name: "defaults", args: []string{"t"}, want: CheckOptions{Topic: "t", MaxFindings: 100, Output: "text"}},

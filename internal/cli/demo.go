@@ -125,7 +125,7 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 			return fmt.Errorf("demo step %d (evctl %s) passed, but should have found differences", i+1, shellJoin(s.args))
 		}
 	}
-	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev            # the same sandbox, kept running for your own commands\n  evctl tail --help    # positions, filters, output formats\n", p.Bold("Next:"))
+	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev                          # the same sandbox, kept running for your own commands\n  evctl browse bank.account-events   # scroll, filter and inspect its records in a terminal UI\n  evctl tail --help                  # positions, filters, output formats\n", p.Bold("Next:"))
 	return nil
 }
 

@@ -12,11 +12,6 @@ import (
 	"github.com/evctl/evctl/internal/iostreams"
 )
 
-func runDiffCmd(t *testing.T, args ...string) (*DiffOptions, error) {
-	t.Helper()
-	return parseFlags(t, NewCmdDiff, args...)
-}
-
 func TestNewCmdDiff(t *testing.T) {
 	tests := []flagCase[DiffOptions]{
 		{name: "defaults", args: []string{"a", "b"}, want: DiffOptions{A: "a", B: "b", Mode: "state", Output: "text"}},

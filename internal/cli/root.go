@@ -89,6 +89,7 @@ check found problems, wait timed out, --strict met undecodable records),
 
 	cmd.AddCommand(
 		NewCmdTail(f, nil),
+		NewCmdBrowse(f, nil),
 		NewCmdHistory(f, nil),
 		NewCmdReplay(f, nil),
 		NewCmdDiff(f, nil),

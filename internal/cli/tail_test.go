@@ -20,12 +20,6 @@ func testFactory(t *testing.T) *Factory {
 	return f
 }
 
-// runCmd parses args into opts through runF, without touching the network.
-func runTailCmd(t *testing.T, args ...string) (*TailOptions, error) {
-	t.Helper()
-	return parseFlags(t, NewCmdTail, args...)
-}
-
 func TestNewCmdTail(t *testing.T) {
 	tests := []flagCase[TailOptions]{
 		{name: "defaults", args: []string{"t"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text"}},

@@ -18,6 +18,7 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	inTTY    bool
 	outTTY   bool
 	errTTY   bool
 	colour   bool
@@ -30,6 +31,7 @@ type IOStreams struct {
 // or TERM=dumb; CLICOLOR_FORCE=1 forces it on.
 func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	s.inTTY = isTerminal(os.Stdin)
 	s.outTTY = isTerminal(os.Stdout)
 	s.errTTY = isTerminal(os.Stderr)
 	s.colour = colourWanted(s.outTTY)
@@ -62,6 +64,12 @@ func Test() (s *IOStreams, in, out, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &IOStreams{In: in, Out: out, ErrOut: errOut, width: 80}, in, out, errOut
 }
+
+// IsStdinTTY reports whether stdin is a terminal.
+func (s *IOStreams) IsStdinTTY() bool { return s.inTTY }
+
+// SetStdinTTY says whether stdin is a terminal, for tests.
+func (s *IOStreams) SetStdinTTY(tty bool) { s.inTTY = tty }
 
 // IsStdoutTTY reports whether stdout is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.outTTY }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/vt"
+	"github.com/creack/pty"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+const ttyWait = 30 * time.Second
+
+// cmdTTY runs a program in a pseudo-terminal whose output a terminal
+// emulator draws, and drives it by a script:
+//
+//	tty [-size WxH] [-exit N] script program [args...]
+//
+// script lines: `wait REGEXP` (until the screen matches), `send "TEXT"`
+// (types a Go string literal: "\x1b[A" is the up arrow), `screen` (prints
+// the screen to stdout, then a line "---"), `interrupt` (sends SIGINT).
+// After the script the program
+// must exit with status N (default 0).
+func cmdTTY(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! tty")
+	}
+	width, height, status := 100, 20, 0
+	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
+		var err error
+		switch args[0] {
+		case "-size":
+			_, err = fmt.Sscanf(args[1], "%dx%d", &width, &height)
+		case "-exit":
+			status, err = strconv.Atoi(args[1])
+		default:
+			err = fmt.Errorf("unknown option %s", args[0])
+		}
+		ts.Check(err)
+		args = args[2:]
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: tty [-size WxH] [-exit N] script program [args...]")
+	}
+	script, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+
+	t, err := startTTY(scriptCommand(ts, args[1], args[2:]...), width, height)
+	ts.Check(err)
+	defer t.close()
+	var out strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(string(script)))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		verb, arg, _ := strings.Cut(line, " ")
+		switch verb {
+		case "wait":
+			re, err := regexp.Compile(arg)
+			ts.Check(err)
+			ts.Check(t.wait(re, ttyWait))
+		case "send":
+			text, err := strconv.Unquote(arg)
+			ts.Check(err)
+			ts.Check(t.send(text))
+		case "interrupt":
+			ts.Check(t.cmd.Process.Signal(os.Interrupt))
+		case "screen":
+			out.WriteString(t.screen())
+			out.WriteString("\n---\n")
+		default:
+			ts.Fatalf("tty script: unknown line %q", line)
+		}
+	}
+	got, err := t.exitStatus(ttyWait)
+	ts.Check(err)
+	if got != status {
+		ts.Fatalf("%s exited %d, want %d; screen:\n%s", args[1], got, status, t.screen())
+	}
+	_, _ = ts.Stdout().Write([]byte(out.String()))
+}
+
+// ttyRun is a program running in a pseudo-terminal, drawn by an emulator.
+type ttyRun struct {
+	cmd    *exec.Cmd
+	ptmx   *os.File
+	emu    *vt.SafeEmulator
+	drawn  chan struct{} // a token after each write to the screen
+	exited chan error    // cmd.Wait's result, put back by whoever reads it
+}
+
+func startTTY(cmd *exec.Cmd, width, height int) (*ttyRun, error) {
+	cmd.Env = append(cmd.Env, "TERM=xterm-256color")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(width), Rows: uint16(height)})
+	if err != nil {
+		return nil, err
+	}
+	t := &ttyRun{cmd: cmd, ptmx: ptmx, emu: vt.NewSafeEmulator(width, height), drawn: make(chan struct{}, 1), exited: make(chan error, 1)}
+	// The emulator answers the program's terminal queries.
+	go func() { _, _ = io.Copy(ptmx, t.emu) }()
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := ptmx.Read(buf)
+			if n > 0 {
+				_, _ = t.emu.Write(buf[:n])
+				select {
+				case t.drawn <- struct{}{}:
+				default:
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { t.exited <- cmd.Wait() }()
+	return t, nil
+}
+
+// wait waits until the screen matches re, checking each time the program
+// draws; it fails after timeout or when the program exits first.
+func (t *ttyRun) wait(re *regexp.Regexp, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for !re.MatchString(t.screen()) {
+		select {
+		case <-t.drawn:
+		case err := <-t.exited:
+			t.exited <- err
+			if re.MatchString(t.screen()) {
+				return nil
+			}
+			return fmt.Errorf("program exited (%w) before the screen matched %q; screen:\n%s", err, re, t.screen())
+		case <-deadline:
+			return fmt.Errorf("screen did not match %q within %s; screen:\n%s", re, timeout, t.screen())
+		}
+	}
+	return nil
+}
+
+func (t *ttyRun) send(text string) error {
+	_, err := t.ptmx.Write([]byte(text))
+	return err
+}
+
+// exitStatus waits for the program to exit and returns its status.
+func (t *ttyRun) exitStatus(timeout time.Duration) (int, error) {
+	select {
+	case err := <-t.exited:
+		t.exited <- err
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), nil
+		}
+		return 0, err
+	case <-time.After(timeout):
+		return 0, fmt.Errorf("still running %s after the script; screen:\n%s", timeout, t.screen())
+	}
+}
+
+func (t *ttyRun) close() {
+	_ = t.cmd.Process.Kill()
+	_ = t.ptmx.Close()
+	_ = t.emu.Close()
+}
+
+// screen is the emulator's screen as plain text, trailing spaces and
+// blank lines trimmed.
+func (t *ttyRun) screen() string {
+	lines := strings.Split(ansi.Strip(t.emu.Render()), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \r")
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), "\n")
+}

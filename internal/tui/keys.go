@@ -1,0 +1,43 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every key the browser answers to, in one place, with the help
+// line shown at the bottom.
+type KeyMap struct {
+	Up, Down, PageUp, PageDown, Start, End key.Binding
+	Detail, DetailUp, DetailDown           key.Binding
+	Filter, Follow, Help, Quit             key.Binding
+	// Apply and Cancel end the filter prompt.
+	Apply, Cancel key.Binding
+}
+
+// DefaultKeys are less(1)- and k9s-like.
+func DefaultKeys() KeyMap {
+	return KeyMap{
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:     key.NewBinding(key.WithKeys("pgup", "ctrl+b", "b"), key.WithHelp("pgup/b", "page up")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "space"), key.WithHelp("pgdn/space", "page down")),
+		Start:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "first")),
+		End:        key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "last")),
+		Detail:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
+		DetailUp:   key.NewBinding(key.WithKeys("K", "shift+up"), key.WithHelp("K", "scroll details up")),
+		DetailDown: key.NewBinding(key.WithKeys("J", "shift+down"), key.WithHelp("J", "scroll details down")),
+		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Follow:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
+		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
+		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+
+// short is the help line; full adds the rest.
+func (k KeyMap) short() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.Start, k.End, k.Detail, k.Filter, k.Follow, k.Help, k.Quit}
+}
+
+func (k KeyMap) full() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.Follow, k.Help, k.Quit}
+}

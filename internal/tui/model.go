@@ -1,0 +1,618 @@
+// Package tui is evctl's interactive record browser: a bubbletea model
+// over a Source, loading a page at a time, so a topic of any size opens at
+// once at its end and scrolls both ways.
+package tui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/record"
+)
+
+// Options configure a browser.
+type Options struct {
+	// Context bounds every load; cancelling it stops them.
+	Context context.Context
+	Source  Source
+	// Title names what is browsed, for the top line.
+	Title string
+	// FromStart opens at the first records instead of the last.
+	FromStart bool
+	// Follow loads new records as they arrive and keeps the last in view.
+	Follow bool
+	// Filter is a jq expression over the record; records for which it is
+	// false or null are hidden.
+	Filter string
+	// PageSize is how many records a load adds (default 200); MaxRecords
+	// how many the browser holds before it drops the far end (default
+	// 5000).
+	PageSize, MaxRecords int
+	// FollowEvery is how often a follow looks for new records (default 1s).
+	FollowEvery time.Duration
+	Keys        KeyMap
+	// Styles default to DefaultStyles.
+	Styles *Styles
+}
+
+// Model is the browser's state. Update changes it in answer to keys and
+// loaded pages; loads run as commands, never in Update.
+type Model struct {
+	o      Options
+	keys   KeyMap
+	styles Styles
+
+	width, height int
+
+	bounds map[Partition]Bounds
+	order  []Partition // partitions as Bounds listed them
+	win    window
+	recs   []*record.Record // loaded, in display order
+	// visible indexes recs: the records the filter keeps.
+	visible []int
+	cursor  int // index into visible
+	top     int // first visible row shown
+
+	flt        *filter.Filter
+	filterErrs int
+	prompt     textinput.Model
+	prompting  bool
+
+	follow    bool
+	detail    bool
+	detailTop int
+	help      bool
+	loading   bool
+	seq       int // the load in flight; older answers are dropped
+	pending   int // cursor move waiting for the load in flight
+	autoLoads int // loads in a row that found nothing the filter keeps
+	err       error
+}
+
+// pageMsg answers a load.
+type pageMsg struct {
+	kind   loadKind
+	seq    int
+	bounds []Bounds
+	ranges []Range
+	runs   map[Partition][]*record.Record
+	err    error
+}
+
+type followTick struct{}
+
+const maxAutoLoads = 50
+
+// New returns a browser; run it with tea.NewProgram.
+func New(o Options) *Model {
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 200
+	}
+	if o.MaxRecords < 2*o.PageSize {
+		o.MaxRecords = max(5000, 2*o.PageSize)
+	}
+	if o.FollowEvery <= 0 {
+		o.FollowEvery = time.Second
+	}
+	if o.Keys.Quit.Keys() == nil {
+		o.Keys = DefaultKeys()
+	}
+	styles := DefaultStyles()
+	if o.Styles != nil {
+		styles = *o.Styles
+	}
+	p := textinput.New()
+	p.Prompt = "jq filter: "
+	p.Placeholder = `.type | endswith("Withdrawn")`
+	// A steady cursor: a blinking one is a timer running for ever.
+	ps := p.Styles()
+	ps.Cursor.Blink = false
+	p.SetStyles(ps)
+	m := &Model{o: o, keys: o.Keys, styles: styles, prompt: p, follow: o.Follow, width: 80, height: 24,
+		win: window{first: map[Partition]int64{}, next: map[Partition]int64{}}}
+	if o.Filter != "" {
+		if err := m.setFilter(o.Filter); err != nil {
+			m.err = err
+		}
+	}
+	return m
+}
+
+// Init loads the first page.
+func (m *Model) Init() tea.Cmd {
+	kind := loadEnd
+	if m.o.FromStart && !m.follow {
+		kind = loadStart
+	}
+	cmds := []tea.Cmd{m.load(kind)}
+	if m.follow {
+		cmds = append(cmds, m.tick())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Err is the error that ended the browser, if any: the first load failing
+// ends it, as a broker that cannot be reached ends any other command.
+func (m *Model) Err() error {
+	if len(m.recs) == 0 && m.bounds == nil {
+		return m.err
+	}
+	return nil
+}
+
+// load starts fetching a page; a jump (start or end) replaces any load in
+// flight, a page waits for it.
+func (m *Model) load(kind loadKind) tea.Cmd {
+	m.loading = true
+	m.seq++
+	seq, src, ctx, per := m.seq, m.o.Source, m.o.Context, int64(m.o.PageSize)
+	w := window{first: clone(m.win.first), next: clone(m.win.next)}
+	return func() tea.Msg {
+		bounds, err := src.Bounds(ctx)
+		if err != nil {
+			return pageMsg{kind: kind, seq: seq, err: err}
+		}
+		ranges := plan(kind, bounds, w, per)
+		runs, err := src.Read(ctx, ranges)
+		return pageMsg{kind: kind, seq: seq, bounds: bounds, ranges: ranges, runs: runs, err: err}
+	}
+}
+
+func (m *Model) tick() tea.Cmd {
+	return tea.Tick(m.o.FollowEvery, func(time.Time) tea.Msg { return followTick{} })
+}
+
+func clone(m map[Partition]int64) map[Partition]int64 {
+	out := make(map[Partition]int64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Update answers one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.prompt.SetWidth(max(msg.Width-len(m.prompt.Prompt)-1, 10))
+		m.scrollToCursor()
+		return m, nil
+	case pageMsg:
+		return m, m.applyPage(msg)
+	case followTick:
+		if !m.follow {
+			return m, nil
+		}
+		if m.loading {
+			return m, m.tick()
+		}
+		return m, tea.Batch(m.load(loadNewer), m.tick())
+	case tea.KeyPressMsg:
+		if m.prompting {
+			return m, m.promptKey(msg)
+		}
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.help = !m.help
+	case key.Matches(msg, k.Up):
+		return m.move(-1)
+	case key.Matches(msg, k.Down):
+		return m.move(1)
+	case key.Matches(msg, k.PageUp):
+		return m.move(-m.listHeight())
+	case key.Matches(msg, k.PageDown):
+		return m.move(m.listHeight())
+	case key.Matches(msg, k.Start):
+		m.follow = false
+		m.pending = 0
+		return m.load(loadStart)
+	case key.Matches(msg, k.End):
+		m.pending = 0
+		return m.load(loadEnd)
+	case key.Matches(msg, k.Detail):
+		m.detail = !m.detail
+		m.detailTop = 0
+		m.scrollToCursor()
+	case key.Matches(msg, k.DetailUp):
+		m.detailTop = max(m.detailTop-1, 0)
+	case key.Matches(msg, k.DetailDown):
+		m.detailTop++
+	case key.Matches(msg, k.Filter):
+		m.prompting = true
+		m.prompt.SetValue(m.filterText())
+		m.prompt.CursorEnd()
+		return m.prompt.Focus()
+	case key.Matches(msg, k.Follow):
+		m.follow = !m.follow
+		if m.follow {
+			m.pending = 0
+			return tea.Batch(m.load(loadEnd), m.tick())
+		}
+	}
+	return nil
+}
+
+func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.Cancel):
+		m.prompting = false
+		m.prompt.Blur()
+		return nil
+	case key.Matches(msg, m.keys.Apply):
+		if err := m.setFilter(m.prompt.Value()); err != nil {
+			m.err = err // the prompt stays open to fix it
+			return nil
+		}
+		m.err = nil
+		m.prompting = false
+		m.prompt.Blur()
+		m.refilter(nil)
+		if m.loading {
+			return nil
+		}
+		// Fill the screen with matches from older records.
+		m.autoLoads = 0
+		return m.continueFilter(loadOlder, len(m.visible))
+	}
+	var cmd tea.Cmd
+	m.prompt, cmd = m.prompt.Update(msg)
+	return cmd
+}
+
+func (m *Model) filterText() string {
+	if m.flt == nil {
+		return ""
+	}
+	return m.flt.String()
+}
+
+func (m *Model) setFilter(expr string) error {
+	if expr == "" {
+		m.flt = nil
+		return nil
+	}
+	f, err := filter.Compile(expr)
+	if err != nil {
+		return fmt.Errorf("filter: %w", err)
+	}
+	m.flt = f
+	return nil
+}
+
+// keep reports whether the filter shows r; a filter failing on a record
+// hides it and is counted.
+func (m *Model) keep(r *record.Record) bool {
+	if m.flt == nil {
+		return true
+	}
+	ok, err := m.flt.Match(m.o.Context, r)
+	if err != nil {
+		m.filterErrs++
+		return false
+	}
+	return ok
+}
+
+// refilter recomputes visible, keeping the cursor on the record it was
+// on (or the nearest kept before it); at is that record's index in recs,
+// nil for the current one.
+func (m *Model) refilter(at *int) {
+	cur := -1
+	if at != nil {
+		cur = *at
+	} else if m.cursor < len(m.visible) {
+		cur = m.visible[m.cursor]
+	}
+	m.visible = m.visible[:0]
+	m.filterErrs = 0
+	m.cursor = 0
+	for i, r := range m.recs {
+		if m.keep(r) {
+			if i <= cur {
+				m.cursor = len(m.visible)
+			}
+			m.visible = append(m.visible, i)
+		}
+	}
+	m.scrollToCursor()
+}
+
+// move moves the cursor by delta rows, loading the next page when it
+// runs past what is loaded.
+func (m *Model) move(delta int) tea.Cmd {
+	target := m.cursor + delta
+	m.detailTop = 0
+	switch {
+	case target < 0 && !m.atStart():
+		m.cursor = 0
+		m.follow = false
+		return m.page(loadOlder, target)
+	case target >= len(m.visible) && !m.atEnd():
+		m.cursor = max(len(m.visible)-1, 0)
+		return m.page(loadNewer, target-m.cursor)
+	}
+	if delta < 0 {
+		m.follow = false
+	}
+	m.cursor = max(min(target, len(m.visible)-1), 0)
+	m.scrollToCursor()
+	return nil
+}
+
+// page loads the next page in a direction unless a load is in flight;
+// the rest of the move waits for it.
+func (m *Model) page(kind loadKind, rest int) tea.Cmd {
+	if m.loading {
+		return nil
+	}
+	m.pending = rest
+	m.autoLoads = 0
+	return m.load(kind)
+}
+
+func (m *Model) atStart() bool {
+	for _, b := range m.bounds {
+		if first, ok := m.win.first[b.Partition]; !ok || first > b.Low {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Model) atEnd() bool {
+	for _, b := range m.bounds {
+		if next, ok := m.win.next[b.Partition]; !ok || next < b.End {
+			return false
+		}
+	}
+	return true
+}
+
+// applyPage merges a loaded page into the window.
+func (m *Model) applyPage(msg pageMsg) tea.Cmd {
+	if msg.seq != m.seq {
+		return nil
+	}
+	m.loading = false
+	if msg.err != nil {
+		m.err = msg.err
+		if m.bounds == nil {
+			return tea.Quit // nothing to show: the command reports it
+		}
+		return nil
+	}
+	m.err = nil
+	m.bounds = make(map[Partition]Bounds, len(msg.bounds))
+	m.order = m.order[:0]
+	for _, b := range msg.bounds {
+		m.bounds[b.Partition] = b
+		m.order = append(m.order, b.Partition)
+	}
+	n := m.o.PageSize
+	switch msg.kind {
+	case loadEnd, loadStart:
+		var page []*record.Record
+		m.win = window{first: map[Partition]int64{}, next: map[Partition]int64{}}
+		if msg.kind == loadEnd {
+			page = takeLatest(msg.runs, n)
+			for _, b := range msg.bounds {
+				m.win.first[b.Partition], m.win.next[b.Partition] = b.End, b.End
+			}
+		} else {
+			page = takeEarliest(msg.runs, n)
+			for _, b := range msg.bounds {
+				m.win.first[b.Partition], m.win.next[b.Partition] = b.Low, b.Low
+			}
+		}
+		m.recs = page
+		m.cover(msg, page)
+		last := len(page) - 1
+		if msg.kind == loadStart {
+			last = 0
+		}
+		m.top = 0
+		m.refilter(&last)
+		if msg.kind == loadStart {
+			m.cursor = 0
+		}
+		return m.continueFilter(msg.kind, len(m.visible))
+	case loadOlder:
+		page := takeLatest(msg.runs, n)
+		m.cover(msg, page)
+		cur := len(page)
+		if m.cursor < len(m.visible) {
+			cur += m.visible[m.cursor]
+		}
+		m.recs = append(page, m.recs...)
+		before := len(m.visible)
+		m.refilter(&cur)
+		added := len(m.visible) - before
+		m.trim(false)
+		if added > 0 {
+			m.cursor = max(min(m.cursor+m.pending, len(m.visible)-1), 0)
+			m.pending = 0
+		}
+		m.scrollToCursor()
+		return m.continueFilter(loadOlder, added)
+	case loadNewer:
+		page := takeEarliest(msg.runs, n)
+		m.cover(msg, page)
+		atBottom := m.cursor >= len(m.visible)-1
+		before := len(m.visible)
+		for _, r := range page {
+			m.recs = append(m.recs, r)
+			if m.keep(r) {
+				m.visible = append(m.visible, len(m.recs)-1)
+			}
+		}
+		added := len(m.visible) - before
+		switch {
+		case m.follow && atBottom:
+			m.cursor = len(m.visible) - 1
+		case m.pending > 0 && added > 0:
+			m.cursor = min(m.cursor+m.pending, len(m.visible)-1)
+			m.pending = 0
+		}
+		m.trim(true)
+		m.scrollToCursor()
+		if m.follow {
+			return nil
+		}
+		return m.continueFilter(loadNewer, added)
+	}
+	return nil
+}
+
+// continueFilter loads on in the same direction while the screen is not
+// full, or a filter hid everything the last load brought, up to
+// maxAutoLoads pages in a row.
+func (m *Model) continueFilter(kind loadKind, added int) tea.Cmd {
+	short := len(m.visible) < m.listHeight()
+	hidden := m.flt != nil && added == 0
+	if (!short && !hidden) || m.autoLoads >= maxAutoLoads {
+		m.autoLoads = 0
+		return nil
+	}
+	m.autoLoads++
+	switch {
+	case (kind == loadEnd || kind == loadOlder) && !m.atStart():
+		return m.load(loadOlder)
+	case (kind == loadStart || kind == loadNewer) && !m.atEnd():
+		return m.load(loadNewer)
+	}
+	m.autoLoads = 0
+	return nil
+}
+
+// cover moves the window's edges over a loaded page: to the records it
+// kept, and past the whole range of a partition whose records were all
+// kept, since a range can end in offsets that hold no record (transaction
+// markers, compacted keys).
+func (m *Model) cover(msg pageMsg, page []*record.Record) {
+	taken := map[Partition]int{}
+	for _, r := range page {
+		p := partitionOf(r)
+		taken[p]++
+		if first, ok := m.win.first[p]; !ok || r.Offset < first {
+			m.win.first[p] = r.Offset
+		}
+		if next, ok := m.win.next[p]; !ok || r.Offset+1 > next {
+			m.win.next[p] = r.Offset + 1
+		}
+	}
+	for _, rg := range msg.ranges {
+		p := rg.Partition
+		if taken[p] < len(msg.runs[p]) {
+			continue
+		}
+		if msg.kind == loadEnd || msg.kind == loadOlder {
+			m.win.first[p] = min(m.win.first[p], rg.From)
+		} else {
+			m.win.next[p] = max(m.win.next[p], rg.To)
+		}
+	}
+}
+
+// trim drops records beyond MaxRecords from the end away from where the
+// user went (the front after a newer page), moving that edge of the
+// window so the dropped records load again when the user comes back.
+func (m *Model) trim(front bool) {
+	drop := len(m.recs) - m.o.MaxRecords
+	if drop <= 0 {
+		return
+	}
+	if front {
+		gone := m.recs[:drop]
+		m.recs = append([]*record.Record(nil), m.recs[drop:]...)
+		m.win.first = edges(gone, m.recs, m.win.first, true)
+	} else {
+		gone := m.recs[len(m.recs)-drop:]
+		m.recs = append([]*record.Record(nil), m.recs[:len(m.recs)-drop]...)
+		m.win.next = edges(gone, m.recs, m.win.next, false)
+	}
+	cur := -1
+	if m.cursor < len(m.visible) {
+		cur = m.visible[m.cursor]
+		if front {
+			cur -= drop
+		}
+	}
+	m.refilter(&cur)
+}
+
+// edges recomputes one edge of the window after dropping records: a
+// partition's first (or next) is its first kept record's offset (or the
+// one after its last), or just past what was dropped when nothing of it
+// is kept.
+func edges(gone, kept []*record.Record, old map[Partition]int64, first bool) map[Partition]int64 {
+	out := clone(old)
+	for _, r := range gone {
+		p := partitionOf(r)
+		if first {
+			out[p] = max(out[p], r.Offset+1)
+		} else if v, ok := out[p]; !ok || r.Offset < v {
+			out[p] = r.Offset
+		}
+	}
+	// A partition that lost records and kept some starts (or ends) at the
+	// first (last) record kept.
+	touched := map[Partition]bool{}
+	for _, r := range gone {
+		touched[partitionOf(r)] = true
+	}
+	if first {
+		for _, r := range kept {
+			if p := partitionOf(r); touched[p] {
+				touched[p] = false
+				out[p] = r.Offset
+			}
+		}
+	} else {
+		for i := len(kept) - 1; i >= 0; i-- {
+			if p := partitionOf(kept[i]); touched[p] {
+				touched[p] = false
+				out[p] = kept[i].Offset + 1
+			}
+		}
+	}
+	return out
+}
+
+// scrollToCursor keeps the cursor's row on screen.
+func (m *Model) scrollToCursor() {
+	h := m.listHeight()
+	switch {
+	case m.cursor < m.top:
+		m.top = m.cursor
+	case m.cursor >= m.top+h:
+		m.top = m.cursor - h + 1
+	}
+	m.top = max(min(m.top, len(m.visible)-h), 0)
+}
+
+// Selected is the record under the cursor, nil when none is shown.
+func (m *Model) Selected() *record.Record {
+	if m.cursor < len(m.visible) {
+		return m.recs[m.visible[m.cursor]]
+	}
+	return nil
+}

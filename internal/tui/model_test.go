@@ -1,0 +1,444 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// sliceSource serves records from memory, each followed by a transaction
+// commit marker: offsets have holes and every partition ends in one.
+type sliceSource struct {
+	mu    sync.Mutex
+	parts map[Partition][]*record.Record
+	order []Partition
+	fail  error
+	reads int
+}
+
+var base = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// newSliceSource spreads n records over partitions of topic, timestamps
+// interleaved across partitions so that a merge has work to do.
+func newSliceSource(topic string, partitions, n int) *sliceSource {
+	s := &sliceSource{parts: map[Partition][]*record.Record{}}
+	for p := range partitions {
+		s.order = append(s.order, Partition{topic, int32(p)})
+	}
+	for i := range n {
+		s.add(topic, int32((i*7)%partitions), base.Add(time.Duration(i)*time.Second), fmt.Sprintf("acct-%02d", i%13), i)
+	}
+	return s
+}
+
+func (s *sliceSource) add(topic string, partition int32, ts time.Time, key string, i int) *record.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := Partition{topic, partition}
+	run := s.parts[p]
+	off := int64(0)
+	if len(run) > 0 {
+		off = run[len(run)-1].Offset + 2 // after the commit marker
+	}
+	typ := "com.bank.MoneyDeposited"
+	if i%3 == 0 {
+		typ = "com.bank.MoneyWithdrawn"
+	}
+	r := &record.Record{Topic: topic, Partition: partition, Offset: off, Timestamp: record.Timestamp{Time: ts},
+		Key: []byte(`"` + key + `"`), Value: fmt.Appendf(nil, `{"n":%d}`, i), Type: typ,
+		KeyEncoding: record.EncodingText, ValueEncoding: record.EncodingAvro}
+	s.parts[p] = append(run, r)
+	return r
+}
+
+func (s *sliceSource) Bounds(context.Context) ([]Bounds, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	var out []Bounds
+	for _, p := range s.order {
+		run := s.parts[p]
+		b := Bounds{Partition: p}
+		if len(run) > 0 {
+			b.Low, b.End = run[0].Offset, run[len(run)-1].Offset+2 // the last is a marker
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (s *sliceSource) Read(_ context.Context, ranges []Range) (map[Partition][]*record.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	out := map[Partition][]*record.Record{}
+	for _, rg := range ranges {
+		for _, r := range s.parts[rg.Partition] {
+			if r.Offset >= rg.From && r.Offset < rg.To {
+				out[rg.Partition] = append(out[rg.Partition], r)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *sliceSource) all() []*record.Record {
+	var out []*record.Record
+	for _, run := range s.parts {
+		out = append(out, run...)
+	}
+	slices.SortFunc(out, later)
+	return out
+}
+
+// run feeds msg to m and runs the commands it returns, and theirs, until
+// none is left; ticks and quitting are not followed.
+func run(t *testing.T, m *Model, msgs ...tea.Msg) (quit bool) {
+	t.Helper()
+	queue := slices.Clone(msgs)
+	for len(queue) > 0 {
+		msg := queue[0]
+		queue = queue[1:]
+		_, cmd := m.Update(msg)
+		queue = append(queue, exec(cmd, &quit)...)
+	}
+	return quit
+}
+
+func exec(cmd tea.Cmd, quit *bool) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	switch msg := cmd().(type) {
+	case tea.BatchMsg:
+		var out []tea.Msg
+		for _, c := range msg {
+			out = append(out, exec(c, quit)...)
+		}
+		return out
+	case tea.QuitMsg:
+		*quit = true
+	case followTick, nil:
+	default:
+		return []tea.Msg{msg}
+	}
+	return nil
+}
+
+func start(t *testing.T, m *Model) {
+	t.Helper()
+	var quit bool
+	for _, msg := range exec(m.Init(), &quit) {
+		run(t, m, msg)
+	}
+	run(t, m, tea.WindowSizeMsg{Width: 100, Height: 12})
+}
+
+func press(keys ...string) []tea.Msg {
+	out := make([]tea.Msg, len(keys))
+	for i, k := range keys {
+		switch k {
+		case "up":
+			out[i] = tea.KeyPressMsg{Code: tea.KeyUp}
+		case "down":
+			out[i] = tea.KeyPressMsg{Code: tea.KeyDown}
+		case "enter":
+			out[i] = tea.KeyPressMsg{Code: tea.KeyEnter}
+		case "esc":
+			out[i] = tea.KeyPressMsg{Code: tea.KeyEscape}
+		case "space":
+			out[i] = tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+		default:
+			r := []rune(k)[0]
+			out[i] = tea.KeyPressMsg{Code: r, Text: k}
+		}
+	}
+	return out
+}
+
+func typeText(s string) []tea.Msg {
+	var out []tea.Msg
+	for _, r := range s {
+		out = append(out, tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+	return out
+}
+
+func where(r *record.Record) string {
+	if r == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d@%d", r.Partition, r.Offset)
+}
+
+func TestOpensAtTheEnd(t *testing.T) {
+	src := newSliceSource("t", 3, 1000)
+	m := New(Options{Source: src, Title: "t", PageSize: 50, Styles: ptr(PlainStyles())})
+	start(t, m)
+	all := src.all()
+	if got, want := where(m.Selected()), where(all[len(all)-1]); got != want {
+		t.Errorf("selected %s, want the latest record %s", got, want)
+	}
+	if len(m.recs) != 50 {
+		t.Errorf("loaded %d records, want one page of 50", len(m.recs))
+	}
+	if diff := cmp.Diff(wheres(all[len(all)-50:]), wheres(m.recs)); diff != "" {
+		t.Errorf("first page is not the latest 50 records (-want +got):\n%s", diff)
+	}
+}
+
+func wheres(rs []*record.Record) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = where(r)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestWalksEveryRecord scrolls from the end to the start and back with a
+// window smaller than the topic: every record shows exactly once each way,
+// in order, across page loads and dropped pages.
+func TestWalksEveryRecord(t *testing.T) {
+	src := newSliceSource("t", 3, 400)
+	m := New(Options{Source: src, Title: "t", PageSize: 20, MaxRecords: 60, Styles: ptr(PlainStyles())})
+	start(t, m)
+	all := src.all()
+
+	var up []string
+	for range 2 * len(all) {
+		up = append(up, where(m.Selected()))
+		if m.cursor == 0 && m.atStart() {
+			break
+		}
+		run(t, m, press("up")...)
+	}
+	want := wheres(all)
+	slices.Reverse(want)
+	if diff := cmp.Diff(want, up); diff != "" {
+		t.Fatalf("walking up (-want +got):\n%s", diff)
+	}
+	if len(m.recs) > 60 {
+		t.Errorf("holds %d records, more than MaxRecords", len(m.recs))
+	}
+
+	var down []string
+	for range 2 * len(all) {
+		down = append(down, where(m.Selected()))
+		if m.cursor == len(m.visible)-1 && m.atEnd() {
+			break
+		}
+		run(t, m, press("down")...)
+	}
+	if diff := cmp.Diff(wheres(all), down); diff != "" {
+		t.Fatalf("walking down (-want +got):\n%s", diff)
+	}
+}
+
+func TestJumps(t *testing.T) {
+	src := newSliceSource("t", 4, 1000)
+	m := New(Options{Source: src, Title: "t", PageSize: 30, Styles: ptr(PlainStyles())})
+	start(t, m)
+	all := src.all()
+	run(t, m, press("g")...)
+	if got, want := where(m.Selected()), where(all[0]); got != want {
+		t.Errorf("after g: selected %s, want the first record %s", got, want)
+	}
+	if !m.atStart() || m.atEnd() {
+		t.Errorf("after g: atStart %v, atEnd %v", m.atStart(), m.atEnd())
+	}
+	run(t, m, press("G")...)
+	if got, want := where(m.Selected()), where(all[len(all)-1]); got != want {
+		t.Errorf("after G: selected %s, want the last record %s", got, want)
+	}
+	run(t, m, press("space")...)
+	if got, want := where(m.Selected()), where(all[len(all)-1]); got != want {
+		t.Errorf("page down at the end: selected %s, want %s", got, want)
+	}
+	run(t, m, press("b")...)
+	if got, want := where(m.Selected()), where(all[len(all)-1-m.listHeight()]); got != want {
+		t.Errorf("page up: selected %s, want %s", got, want)
+	}
+}
+
+func TestFilter(t *testing.T) {
+	src := newSliceSource("t", 2, 300)
+	m := New(Options{Source: src, Title: "t", PageSize: 40, Styles: ptr(PlainStyles())})
+	start(t, m)
+	msgs := append(press("/"), typeText(`.type | endswith("Withdrawn")`)...)
+	msgs = append(msgs, press("enter")...)
+	run(t, m, msgs...)
+	if m.err != nil || m.prompting {
+		t.Fatalf("filter not applied: err %v, prompting %v", m.err, m.prompting)
+	}
+	if len(m.visible) == 0 {
+		t.Fatal("the filter hides everything")
+	}
+	for _, i := range m.visible {
+		if !strings.HasSuffix(m.recs[i].Type, "Withdrawn") {
+			t.Errorf("visible %s is a %s", where(m.recs[i]), m.recs[i].Type)
+		}
+	}
+	if got := m.statusLine(); !strings.Contains(got, `filter .type | endswith("Withdrawn"): `) {
+		t.Errorf("status line %q does not show the filter", got)
+	}
+
+	// A bad expression keeps the prompt open with the error.
+	msgs = append(press("/"), typeText(` | (`)...)
+	msgs = append(msgs, press("enter")...)
+	run(t, m, msgs...)
+	if m.err == nil || !m.prompting {
+		t.Errorf("bad filter: err %v, prompting %v; want an error and the prompt open", m.err, m.prompting)
+	}
+	run(t, m, press("esc")...)
+	if m.prompting {
+		t.Error("esc did not close the prompt")
+	}
+}
+
+// TestFilterLoadsOn opens on a page where the filter keeps nothing: the
+// browser loads older pages until it finds a match.
+func TestFilterLoadsOn(t *testing.T) {
+	src := newSliceSource("t", 2, 300)
+	// The only match is p0's last offset, with the oldest timestamp of all:
+	// the merge takes it last, after every page of p1.
+	src.add("t", 0, base.Add(-time.Hour), "acct-99", 1)
+	m := New(Options{Source: src, Title: "t", PageSize: 20, Filter: `.key == "acct-99"`, Styles: ptr(PlainStyles())})
+	start(t, m)
+	if got := m.Selected(); got == nil || string(got.Key) != `"acct-99"` {
+		t.Fatalf("selected %s, want the acct-99 record", where(got))
+	}
+}
+
+func TestFollow(t *testing.T) {
+	src := newSliceSource("t", 2, 100)
+	m := New(Options{Source: src, Title: "t", PageSize: 20, Follow: true, FollowEvery: time.Millisecond, Styles: ptr(PlainStyles())})
+	start(t, m)
+	r := src.add("t", 1, base.Add(time.Hour), "acct-new", 1000)
+	run(t, m, followTick{})
+	if got := where(m.Selected()); got != where(r) {
+		t.Errorf("after a follow tick: selected %s, want the new record %s", got, where(r))
+	}
+	// Moving up stops following.
+	run(t, m, press("up")...)
+	if m.follow {
+		t.Error("still following after moving up")
+	}
+	reads := src.reads
+	run(t, m, followTick{})
+	if src.reads != reads {
+		t.Error("a tick loaded records after following stopped")
+	}
+}
+
+func TestFirstLoadFails(t *testing.T) {
+	src := newSliceSource("t", 1, 10)
+	src.fail = errors.New("brokers unreachable")
+	m := New(Options{Source: src, Title: "t"})
+	var quit bool
+	for _, msg := range exec(m.Init(), &quit) {
+		quit = run(t, m, msg) || quit
+	}
+	if !quit {
+		t.Error("the browser did not quit when nothing could be loaded")
+	}
+	if err := m.Err(); err == nil || !strings.Contains(err.Error(), "brokers unreachable") {
+		t.Errorf("Err() = %v", err)
+	}
+}
+
+// TestLaterLoadFails keeps what is shown and says why a page did not load.
+func TestLaterLoadFails(t *testing.T) {
+	src := newSliceSource("t", 1, 100)
+	m := New(Options{Source: src, Title: "t", PageSize: 10, Styles: ptr(PlainStyles())})
+	start(t, m)
+	shown := wheres(m.recs)
+	src.fail = errors.New("registry down")
+	if quit := run(t, m, press("g")...); quit {
+		t.Fatal("quit on a failed page load")
+	}
+	if m.Err() != nil || !slices.Equal(wheres(m.recs), shown) {
+		t.Errorf("Err() = %v, records %v; want nil and the records shown before, %v", m.Err(), wheres(m.recs), shown)
+	}
+	if got := m.statusLine(); !strings.Contains(got, "registry down") {
+		t.Errorf("status %q does not say why", got)
+	}
+}
+
+func TestTakeKeepsRunsContiguous(t *testing.T) {
+	p0, p1 := Partition{"t", 0}, Partition{"t", 1}
+	rec := func(p Partition, off int64, sec int) *record.Record {
+		return &record.Record{Topic: p.Topic, Partition: p.Partition, Offset: off, Timestamp: record.Timestamp{Time: base.Add(time.Duration(sec) * time.Second)}}
+	}
+	// p0's timestamps go backwards after offset 2: sorting by time alone
+	// would keep 0@2 (the latest) and leave 0@3 out, a hole no later load
+	// fills.
+	runs := map[Partition][]*record.Record{
+		p0: {rec(p0, 0, 1), rec(p0, 1, 2), rec(p0, 2, 9), rec(p0, 3, 3)},
+		p1: {rec(p1, 0, 4), rec(p1, 1, 5)},
+	}
+	if diff := cmp.Diff([]string{"0@3", "1@0", "1@1"}, wheres(takeLatest(runs, 3))); diff != "" {
+		t.Errorf("takeLatest (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"0@0", "0@1", "1@0"}, wheres(takeEarliest(runs, 3))); diff != "" {
+		t.Errorf("takeEarliest (-want +got):\n%s", diff)
+	}
+}
+
+// TestRender compares whole screens with golden files (go test -update
+// rewrites them).
+func TestRender(t *testing.T) {
+	src := newSliceSource("bank.account-events", 3, 60)
+	cases := []struct {
+		name string
+		keys []tea.Msg
+	}{
+		{"end", nil},
+		{"detail", press("up", "enter")},
+		{"help", press("?")},
+		{"prompt", append(press("/"), typeText(".key")...)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := New(Options{Source: src, Title: "bank.account-events", PageSize: 25, Styles: ptr(PlainStyles())})
+			start(t, m)
+			run(t, m, c.keys...)
+			got := ansi.Strip(m.Render()) + "\n"
+			golden := filepath.Join("testdata", c.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("screen differs from %s (-want +got):\n%s", golden, diff)
+			}
+			if lines := strings.Count(got, "\n"); lines != 12 {
+				t.Errorf("screen has %d lines, want the window's 12", lines)
+			}
+		})
+	}
+}

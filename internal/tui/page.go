@@ -1,0 +1,130 @@
+package tui
+
+import (
+	"cmp"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// loadKind says which records a load fetches.
+type loadKind int
+
+const (
+	loadEnd   loadKind = iota // the latest records of the topic
+	loadStart                 // the earliest
+	loadOlder                 // the page before the first record loaded
+	loadNewer                 // the page after the last record loaded
+)
+
+// window is what the browser has loaded, per partition: first is the
+// offset of the first record loaded (older loads read below it), next the
+// offset after the last (newer loads read from it).
+type window struct {
+	first, next map[Partition]int64
+}
+
+// plan turns a load into ranges: perPartition records at most of every
+// partition that has any left in that direction.
+func plan(kind loadKind, bounds []Bounds, w window, perPartition int64) []Range {
+	var out []Range
+	for _, b := range bounds {
+		r := Range{Partition: b.Partition}
+		switch kind {
+		case loadEnd:
+			r.From, r.To = max(b.Low, b.End-perPartition), b.End
+		case loadStart:
+			r.From, r.To = b.Low, min(b.End, b.Low+perPartition)
+		case loadOlder:
+			first, ok := w.first[b.Partition]
+			if !ok {
+				first = b.End
+			}
+			r.From, r.To = max(b.Low, first-perPartition), min(first, b.End)
+		case loadNewer:
+			next, ok := w.next[b.Partition]
+			if !ok {
+				next = b.Low
+			}
+			r.From, r.To = max(next, b.Low), min(b.End, max(next, b.Low)+perPartition)
+		}
+		if r.From < r.To {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// later orders records by timestamp, then topic, partition and offset.
+func later(a, b *record.Record) int {
+	if c := a.Timestamp.Compare(b.Timestamp.Time); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Partition, b.Partition); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Offset, b.Offset)
+}
+
+// takeLatest merges the partitions' runs (each in offset order) and keeps
+// the n latest records, oldest first. It takes from the runs' tails, so
+// what it keeps of a partition is always a suffix of its run: records left
+// out are read again by the next older load, none is skipped.
+func takeLatest(runs map[Partition][]*record.Record, n int) []*record.Record {
+	ends := make(map[Partition]int, len(runs))
+	for p, run := range runs {
+		ends[p] = len(run)
+	}
+	out := make([]*record.Record, 0, n)
+	for len(out) < n {
+		var best *record.Record
+		var from Partition
+		for p, end := range ends {
+			if end == 0 {
+				continue
+			}
+			if r := runs[p][end-1]; best == nil || later(r, best) > 0 {
+				best, from = r, p
+			}
+		}
+		if best == nil {
+			break
+		}
+		ends[from]--
+		out = append(out, best)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// takeEarliest merges the runs and keeps the n earliest records, oldest
+// first; what it keeps of a partition is a prefix of its run.
+func takeEarliest(runs map[Partition][]*record.Record, n int) []*record.Record {
+	heads := make(map[Partition]int, len(runs))
+	out := make([]*record.Record, 0, n)
+	for len(out) < n {
+		var best *record.Record
+		var from Partition
+		for p, run := range runs {
+			if i := heads[p]; i < len(run) {
+				if r := run[i]; best == nil || later(r, best) < 0 {
+					best, from = r, p
+				}
+			}
+		}
+		if best == nil {
+			break
+		}
+		heads[from]++
+		out = append(out, best)
+	}
+	return out
+}
+
+func partitionOf(r *record.Record) Partition {
+	return Partition{Topic: r.Topic, Partition: r.Partition}
+}

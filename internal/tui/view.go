@@ -1,0 +1,249 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/evctl/evctl/internal/record"
+)
+
+// View draws the screen; it reads the model and changes nothing.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.WindowTitle = "evctl browse " + m.o.Title
+	return v
+}
+
+// Render is the screen as text, m.height lines of at most m.width cells.
+func (m *Model) Render() string {
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.titleLine())
+	lines = append(lines, m.listLines()...)
+	if m.detail {
+		lines = append(lines, m.styles.Faint.Render(strings.Repeat("─", m.width)))
+		lines = append(lines, m.detailLines()...)
+	}
+	lines = append(lines, m.statusLine())
+	lines = append(lines, m.helpLines()...)
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, m.width, "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// listHeight is how many record rows fit.
+func (m *Model) listHeight() int {
+	h := m.height - 2 - len(m.helpLines()) // title, status, help
+	if m.detail {
+		h -= m.detailHeight() + 1
+	}
+	return max(h, 1)
+}
+
+func (m *Model) detailHeight() int { return max((m.height-4)/2, 1) }
+
+func (m *Model) titleLine() string {
+	var total int64
+	topics := map[string]bool{}
+	for _, b := range m.bounds {
+		total += b.End - b.Low
+		topics[b.Topic] = true
+	}
+	parts := []string{m.styles.Title.Render(m.o.Title)}
+	if m.bounds != nil {
+		parts = append(parts, plural(len(m.bounds), "partition"), plural(int(total), "record"))
+	}
+	if m.follow {
+		parts = append(parts, m.styles.Title.Render("following"))
+	}
+	left := strings.Join(parts, " · ")
+	right := ""
+	if len(m.visible) > 0 {
+		right = fmt.Sprintf("%d/%d", m.cursor+1, len(m.visible))
+	}
+	return pad(left, right, m.width)
+}
+
+func (m *Model) listLines() []string {
+	h := m.listHeight()
+	out := make([]string, 0, h)
+	switch {
+	case len(m.visible) == 0 && m.loading:
+		out = append(out, m.styles.Faint.Render("loading…"))
+	case len(m.visible) == 0 && len(m.recs) > 0:
+		out = append(out, m.styles.Faint.Render(fmt.Sprintf("the filter hides all %s loaded", plural(len(m.recs), "record"))))
+	case len(m.visible) == 0 && m.bounds != nil:
+		out = append(out, m.styles.Faint.Render("no records"))
+	}
+	multi := len(m.topics()) > 1
+	// The cursor stays on screen whatever changed the list's height.
+	top := max(min(m.top, m.cursor), m.cursor-h+1, 0)
+	for i := top; i < len(m.visible) && len(out) < h; i++ {
+		out = append(out, m.row(m.recs[m.visible[i]], i == m.cursor, multi))
+	}
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out
+}
+
+func (m *Model) topics() map[string]bool {
+	t := map[string]bool{}
+	for p := range m.bounds {
+		t[p.Topic] = true
+	}
+	return t
+}
+
+// row renders one record on one line: time, where, key, type, value.
+func (m *Model) row(r *record.Record, selected, withTopic bool) string {
+	where := strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
+	if withTopic {
+		where = r.Topic + "/" + where
+	}
+	typ := record.ShortType(r.Type)
+	if typ == "" {
+		typ = r.ValueEncoding
+	}
+	ts := r.Timestamp.UTC().Format("2006-01-02 15:04:05.000")
+	key := record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))
+	value := record.OneLine(record.PayloadText(r.Value, r.ValueEncoding))
+	mark := " "
+	if r.Error != "" {
+		mark = "!"
+	}
+	if selected {
+		plain := fmt.Sprintf("%s%s %-9s %-10s %-16s %s", mark, ts, where, key, typ, value)
+		return m.styles.Selected.Render(padRight(ansi.Truncate(plain, m.width, "…"), m.width))
+	}
+	if r.Error != "" {
+		mark = m.styles.Error.Render(mark)
+	}
+	return fmt.Sprintf("%s%s %s %s %s %s", mark, m.styles.Time.Render(ts),
+		m.styles.Where.Render(padRight(where, 9)), m.styles.Key.Render(padRight(key, 10)),
+		m.styles.Type.Render(padRight(typ, 16)), value)
+}
+
+// detailLines show the selected record in the capture format, indented.
+func (m *Model) detailLines() []string {
+	h := m.detailHeight()
+	var lines []string
+	if r := m.Selected(); r != nil {
+		lines = detailText(r)
+	}
+	top := max(min(m.detailTop, len(lines)-h), 0)
+	out := make([]string, 0, h)
+	for i := top; i < len(lines) && len(out) < h; i++ {
+		out = append(out, lines[i])
+	}
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out
+}
+
+func detailText(r *record.Record) []string {
+	b, err := record.AppendJSON(nil, r)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return []string{string(b)}
+	}
+	return strings.Split(out.String(), "\n")
+}
+
+func (m *Model) statusLine() string {
+	switch {
+	case m.prompting:
+		return m.prompt.View()
+	case m.err != nil:
+		return m.styles.Error.Render(record.OneLine(m.err.Error()))
+	}
+	var parts []string
+	if m.loading {
+		parts = append(parts, "loading…")
+	}
+	if m.flt != nil {
+		parts = append(parts, fmt.Sprintf("filter %s: %d of %d loaded", m.flt.String(), len(m.visible), len(m.recs)))
+		if m.filterErrs > 0 {
+			parts = append(parts, fmt.Sprintf("failed on %s", plural(m.filterErrs, "record")))
+		}
+	} else if len(m.recs) > 0 {
+		parts = append(parts, plural(len(m.recs), "record")+" loaded")
+	}
+	if m.bounds != nil {
+		switch {
+		case m.atStart() && m.atEnd():
+			parts = append(parts, "all of it")
+		case m.atStart():
+			parts = append(parts, "from the start")
+		case m.atEnd():
+			parts = append(parts, "up to the end")
+		}
+	}
+	return m.styles.Status.Render(strings.Join(parts, " · "))
+}
+
+// helpLines is one line of keys, or with ? all of them, wrapped.
+func (m *Model) helpLines() []string {
+	switch {
+	case m.prompting:
+		return m.helpFor([]key.Binding{m.keys.Apply, m.keys.Cancel}, false)
+	case m.help:
+		return m.helpFor(m.keys.full(), true)
+	}
+	return m.helpFor(m.keys.short(), false)
+}
+
+func (m *Model) helpFor(bs []key.Binding, wrap bool) []string {
+	sep := m.styles.Faint.Render(" · ")
+	var lines []string
+	line := ""
+	for _, b := range bs {
+		h := b.Help()
+		item := m.styles.HelpKey.Render(h.Key) + " " + m.styles.Faint.Render(h.Desc)
+		switch {
+		case line == "":
+			line = item
+		case wrap && ansi.StringWidth(line+sep+item) > m.width:
+			lines = append(lines, line)
+			line = item
+		default:
+			line += sep + item
+		}
+	}
+	return append(lines, line)
+}
+
+// pad puts right at the right edge of a width-wide line after left.
+func pad(left, right string, width int) string {
+	gap := width - ansi.StringWidth(left) - ansi.StringWidth(right)
+	if gap < 1 {
+		return left + " " + right
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func padRight(s string, n int) string {
+	if w := ansi.StringWidth(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
