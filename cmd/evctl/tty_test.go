@@ -20,6 +20,10 @@ import (
 
 const ttyWait = 30 * time.Second
 
+// errNoPTY is a machine without pseudo-terminals (no /dev/ptmx): the
+// scripts that need one skip there.
+var errNoPTY = errors.New("this machine has no pseudo-terminals")
+
 // cmdTTY runs a program in a pseudo-terminal whose output a terminal
 // emulator draws, and drives it by a script:
 //
@@ -55,6 +59,9 @@ func cmdTTY(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 
 	t, err := startTTY(scriptCommand(ts, args[1], args[2:]...), width, height)
+	if errors.Is(err, errNoPTY) {
+		ts.Value(scriptT{}).(testscript.T).Skip(err.Error())
+	}
 	ts.Check(err)
 	defer t.close()
 	var out strings.Builder
@@ -104,6 +111,9 @@ func startTTY(cmd *exec.Cmd, width, height int) (*ttyRun, error) {
 	cmd.Env = append(cmd.Env, "TERM=xterm-256color")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(width), Rows: uint16(height)})
 	if err != nil {
+		if _, serr := os.Stat("/dev/ptmx"); serr != nil {
+			return nil, fmt.Errorf("%w: %w", errNoPTY, err)
+		}
 		return nil, err
 	}
 	t := &ttyRun{cmd: cmd, ptmx: ptmx, emu: vt.NewSafeEmulator(width, height), drawn: make(chan struct{}, 1), exited: make(chan error, 1)}
