@@ -104,6 +104,7 @@ type ttyRun struct {
 	ptmx   *os.File
 	emu    *vt.SafeEmulator
 	drawn  chan struct{} // a token after each write to the screen
+	read   chan struct{} // closed once the program's output is all drawn
 	exited chan error    // cmd.Wait's result, put back by whoever reads it
 }
 
@@ -116,10 +117,11 @@ func startTTY(cmd *exec.Cmd, width, height int) (*ttyRun, error) {
 		}
 		return nil, err
 	}
-	t := &ttyRun{cmd: cmd, ptmx: ptmx, emu: vt.NewSafeEmulator(width, height), drawn: make(chan struct{}, 1), exited: make(chan error, 1)}
+	t := &ttyRun{cmd: cmd, ptmx: ptmx, emu: vt.NewSafeEmulator(width, height), drawn: make(chan struct{}, 1), read: make(chan struct{}), exited: make(chan error, 1)}
 	// The emulator answers the program's terminal queries.
 	go func() { _, _ = io.Copy(ptmx, t.emu) }()
 	go func() {
+		defer close(t.read)
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := ptmx.Read(buf)
@@ -148,6 +150,11 @@ func (t *ttyRun) wait(re *regexp.Regexp, timeout time.Duration) error {
 		case <-t.drawn:
 		case err := <-t.exited:
 			t.exited <- err
+			// What it wrote before exiting may still be on its way.
+			select {
+			case <-t.read:
+			case <-time.After(timeout):
+			}
 			if re.MatchString(t.screen()) {
 				return nil
 			}
