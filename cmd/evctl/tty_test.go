@@ -31,7 +31,8 @@ var errNoPTY = errors.New("this machine has no pseudo-terminals")
 //
 // script lines: `wait REGEXP` (until the screen matches), `send "TEXT"`
 // (types a Go string literal: "\x1b[A" is the up arrow), `screen` (prints
-// the screen to stdout, then a line "---"), `interrupt` (sends SIGINT).
+// the screen to stdout, then a line "---"), `interrupt` (sends SIGINT),
+// `exited` (waits until the program has exited and its output is drawn).
 // After the script the program
 // must exit with status N (default 0).
 func cmdTTY(ts *testscript.TestScript, neg bool, args []string) {
@@ -83,6 +84,10 @@ func cmdTTY(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Check(t.send(text))
 		case "interrupt":
 			ts.Check(t.cmd.Process.Signal(os.Interrupt))
+		case "exited":
+			_, err := t.exitStatus(ttyWait)
+			ts.Check(err)
+			<-t.read
 		case "screen":
 			out.WriteString(t.screen())
 			out.WriteString("\n---\n")

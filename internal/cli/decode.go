@@ -83,8 +83,11 @@ type decodeView struct {
 }
 
 func decodeRun(ctx context.Context, opts *DecodeOptions) error {
-	payload, err := readPayload(opts)
+	payload, err := readPayload(ctx, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		return err
 	}
 	do := schema.DecoderOptions{AvroJSON: opts.AvroJSON}
@@ -120,8 +123,9 @@ func decodeRun(ctx context.Context, opts *DecodeOptions) error {
 	return nil
 }
 
-func readPayload(opts *DecodeOptions) ([]byte, error) {
-	in, name := opts.IO.In, "standard input"
+func readPayload(ctx context.Context, opts *DecodeOptions) ([]byte, error) {
+	var in io.Reader
+	name := "standard input"
 	if opts.File != "" && opts.File != "-" {
 		f, err := os.Open(opts.File)
 		if err != nil {
@@ -129,6 +133,8 @@ func readPayload(opts *DecodeOptions) ([]byte, error) {
 		}
 		defer f.Close()
 		in, name = f, opts.File
+	} else {
+		in = readStdin(ctx, opts.IO, "the payload")
 	}
 	b, err := io.ReadAll(in)
 	if err != nil {

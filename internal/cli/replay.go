@@ -382,8 +382,11 @@ func (j *replayJob) openSource(ctx context.Context) error {
 	j.total = -1
 	j.finish = func(context.Context) error { return nil }
 	if o.FromFile != "" {
-		in, name := o.IO.In, "stdin"
-		if o.FromFile != "-" {
+		var in io.Reader
+		name := "stdin"
+		if o.FromFile == "-" {
+			in = readStdin(ctx, o.IO, "a capture")
+		} else {
 			f, err := os.Open(o.FromFile)
 			if err != nil {
 				return &FlagError{err: fmt.Errorf("--from-file: %w", err)}

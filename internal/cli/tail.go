@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -267,6 +268,16 @@ func compileFilter(expr string) (*filter.Filter, error) {
 		return nil, &FlagError{err: fmt.Errorf("--filter: %w", err)}
 	}
 	return f, nil
+}
+
+// readStdin is stdin for a command that reads what of it to the end; on a
+// terminal it says so first (else it seems to hang), and Ctrl-C ends the
+// read at once.
+func readStdin(ctx context.Context, ios *iostreams.IOStreams, what string) io.Reader {
+	if ios.IsStdinTTY() {
+		fmt.Fprintf(ios.ErrOut, "evctl: reading %s from the terminal; end it with Ctrl-D\n", what)
+	}
+	return iostreams.Interruptible(ctx, ios.In)
 }
 
 // newDecoder builds the decoder with the registry when one is configured.
