@@ -26,10 +26,11 @@ type BrowseOptions struct {
 	IO       *iostreams.IOStreams
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error)
+	Now      func() time.Time
 
 	Topics      []string
 	Partitions  []int32
-	FromStart   bool
+	From        string
 	Follow      bool
 	Filter      string
 	PageSize    int
@@ -41,31 +42,33 @@ type BrowseOptions struct {
 
 // NewCmdBrowse is `evctl browse`.
 func NewCmdBrowse(f *Factory, runF func(context.Context, *BrowseOptions) error) *cobra.Command {
-	opts := &BrowseOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry}
+	opts := &BrowseOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:     "browse <topic>... [flags]",
 		Aliases: []string{"ui"},
 		Short:   "Browse a topic's records in an interactive terminal UI",
 		Long: `Browse records interactively, decoded as tail decodes them.
 
-browse opens at the latest records of the topics, merged by timestamp, and
-loads a page at a time as you scroll, in either direction: a topic of any
-size opens at once. Enter shows the selected record in the capture format
-(docs/capture-format.md); / filters with a jq expression over the same
-object tail's --filter sees (it applies to what is loaded, and loads on
-until it finds a match); f follows new records.
+browse opens at the latest records of the topics, merged by timestamp, or
+at --from (tail's positions: start, 1234, -100, @-1h, @2026-11-19T10:00:00Z),
+and loads a page at a time as you scroll, in either direction: a topic of
+any size opens at once. Enter shows the selected record in the capture
+format (docs/capture-format.md); / filters with a jq expression over the
+same object tail's --filter sees (it applies to what is loaded, and loads
+on until it finds a match); : goes to a position; f follows new records.
 
 Keys:
   ↑/k ↓/j           move              pgup/b pgdn/space  page
-  g/home G/end      first/last record enter              details
-  J/K               scroll details    /                  jq filter
-  f                 follow            ?                  all keys
-  q, ctrl+c         quit
+  g/home G/end      first/last record :                  go to a position
+  enter             details           J/K                scroll details
+  /                 jq filter         f                  follow
+  ?                 all keys          q, ctrl+c          quit
 
 browse needs a terminal; for pipes and scripts use evctl tail. Like tail,
 it never joins a consumer group and never commits offsets.`,
 		Example: `  $ evctl browse bank.account-events
-  $ evctl browse bank.account-events --from-start --filter '.key == "acct-0042"'
+  $ evctl browse bank.account-events --from start --filter '.key == "acct-0042"'
+  $ evctl browse bank.account-events --from @2026-11-19T10:00:00Z
   $ evctl browse bank.account-events -f`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,8 +76,8 @@ it never joins a consumer group and never commits offsets.`,
 			if opts.PageSize < 1 {
 				return flagErrorf("--page-size takes a count of one or more")
 			}
-			if opts.FromStart && opts.Follow {
-				return flagErrorf("--from-start and --follow exclude each other")
+			if opts.From != "" && opts.Follow {
+				return flagErrorf("--from and --follow exclude each other")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -84,7 +87,7 @@ it never joins a consumer group and never commits offsets.`,
 		ValidArgsFunction: completeTopics(f),
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&opts.FromStart, "from-start", false, "open at the first records instead of the last")
+	fl.StringVar(&opts.From, "from", "", "open at this `position` (default: the latest records)")
 	fl.BoolVarP(&opts.Follow, "follow", "f", false, "load new records as they arrive")
 	fl.Int32SliceVarP(&opts.Partitions, "partition", "p", nil, "browse only these partitions (repeatable, comma-separated)")
 	fl.StringVar(&opts.Filter, "filter", "", "show only records for which this jq `expression` is truthy")
@@ -99,6 +102,13 @@ it never joins a consumer group and never commits offsets.`,
 func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	if _, err := compileFilter(opts.Filter); err != nil {
 		return err
+	}
+	var from position.Position
+	if opts.From != "" {
+		var err error
+		if from, err = position.Parse(opts.From, opts.Now()); err != nil {
+			return &FlagError{err: fmt.Errorf("--from: %w", err)}
+		}
 	}
 	if !opts.IO.IsStdinTTY() || !opts.IO.IsStdoutTTY() {
 		return flagErrorf("browse needs a terminal; use evctl tail %s to print records", strings.Join(opts.Topics, " "))
@@ -129,7 +139,7 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	}
 	m := tui.New(tui.Options{
 		Context: ctx, Source: src, Title: strings.Join(opts.Topics, ", "),
-		FromStart: opts.FromStart, Follow: opts.Follow, Filter: opts.Filter,
+		From: from, Now: opts.Now, Follow: opts.Follow, Filter: opts.Filter,
 		PageSize: opts.PageSize, FollowEvery: opts.FollowEvery, Styles: &styles,
 	})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(opts.IO.In), tea.WithOutput(opts.IO.Out))
@@ -261,6 +271,22 @@ func (s *kafkaBrowseSource) Read(ctx context.Context, ranges []tui.Range) (map[t
 			continue // between two ranges of its partition
 		}
 		out[p] = append(out[p], s.dec.Decode(ctx, m))
+	}
+	return out, nil
+}
+
+// OffsetsForTime returns each browsed partition's offset of its first
+// record at or after t, -1 when it has none.
+func (s *kafkaBrowseSource) OffsetsForTime(ctx context.Context, t time.Time) (map[tui.Partition]int64, error) {
+	at, err := s.admin.OffsetsForTime(ctx, s.topics, t)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[tui.Partition]int64, len(at))
+	for tp, off := range at {
+		if s.partitions == nil || slices.Contains(s.partitions, tp.Partition) {
+			out[tui.Partition{Topic: tp.Topic, Partition: tp.Partition}] = off
+		}
 	}
 	return out, nil
 }

@@ -66,6 +66,27 @@ func TestKafkaBrowseSource(t *testing.T) {
 		t.Fatalf("Bounds (-want +got):\n%s", diff)
 	}
 
+	// Offsets for a time: each partition's first event at or after it, -1
+	// when it has none.
+	at := want[0][3].OccurredAt
+	wantAt := map[tui.Partition]int64{}
+	for p := range int32(sandbox.AccountEventsPartitions) {
+		wantAt[part(p)] = -1
+		for i, e := range want[p] {
+			if !e.OccurredAt.Before(at) {
+				wantAt[part(p)] = int64(i)
+				break
+			}
+		}
+	}
+	gotAt, err := src.OffsetsForTime(ctx, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantAt, gotAt); diff != "" || gotAt[part(0)] != 3 {
+		t.Errorf("OffsetsForTime (-want +got):\n%s", diff)
+	}
+
 	// The partition with the most events, the one with the fewest, and one
 	// more asked for nothing.
 	big, small, other := int32(0), int32(0), int32(0)
@@ -192,12 +213,12 @@ func checkDecoded(t *testing.T, r *record.Record, e sandbox.Event) {
 func TestNewCmdBrowse(t *testing.T) {
 	tests := []flagCase[BrowseOptions]{
 		{name: "defaults", args: []string{"t"}, want: BrowseOptions{Topics: []string{"t"}, PageSize: 200, FollowEvery: time.Second}},
-		{name: "everything", args: []string{"a", "b", "--from-start", "-p", "1,3", "--filter", ".value", "--page-size", "50", "--key-schema", "k.avsc", "--avro-json"},
-			want: BrowseOptions{Topics: []string{"a", "b"}, FromStart: true, Partitions: []int32{1, 3}, Filter: ".value", PageSize: 50, FollowEvery: time.Second, KeySchema: "k.avsc", AvroJSON: true}},
+		{name: "everything", args: []string{"a", "b", "--from", "@-1h", "-p", "1,3", "--filter", ".value", "--page-size", "50", "--key-schema", "k.avsc", "--avro-json"},
+			want: BrowseOptions{Topics: []string{"a", "b"}, From: "@-1h", Partitions: []int32{1, 3}, Filter: ".value", PageSize: 50, FollowEvery: time.Second, KeySchema: "k.avsc", AvroJSON: true}},
 		{name: "follow", args: []string{"t", "-f", "--follow-every", "250ms"}, want: BrowseOptions{Topics: []string{"t"}, Follow: true, PageSize: 200, FollowEvery: 250 * time.Millisecond}},
 		{name: "no topic", args: []string{}, wantErr: "requires at least 1 arg(s)"},
-		{name: "start and follow", args: []string{"t", "--from-start", "-f"}, wantErr: "--from-start and --follow exclude each other"},
+		{name: "from and follow", args: []string{"t", "--from", "start", "-f"}, wantErr: "--from and --follow exclude each other"},
 		{name: "page size", args: []string{"t", "--page-size", "0"}, wantErr: "--page-size takes a count of one or more"},
 	}
-	checkFlagCases(t, NewCmdBrowse, tests, "IO", "Kafka", "Registry")
+	checkFlagCases(t, NewCmdBrowse, tests, "IO", "Kafka", "Registry", "Now")
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/evctl/evctl/internal/position"
 )
 
 // ConsumerGroup is one consumer group as the brokers list it.
@@ -192,6 +194,46 @@ type Watermark struct {
 // Watermarks returns the watermarks of every partition of topics; an
 // *UnknownTopicError for a topic that does not exist.
 func (a *Admin) Watermarks(ctx context.Context, topics []string) (map[TopicPartition]Watermark, error) {
+	tps, err := a.partitionsOf(ctx, topics)
+	if err != nil {
+		return nil, err
+	}
+	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, isolation(a.cfg))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]Watermark, len(tps))
+	for _, tp := range tps {
+		out[TopicPartition{tp.topic, tp.partition}] = Watermark{Low: low[tp], End: high[tp]}
+	}
+	return out, nil
+}
+
+// OffsetsForTime returns each partition of topics' offset of its first
+// record at or after t, or -1 when it has none yet.
+func (a *Admin) OffsetsForTime(ctx context.Context, topics []string, t time.Time) (map[TopicPartition]int64, error) {
+	tps, err := a.partitionsOf(ctx, topics)
+	if err != nil {
+		return nil, err
+	}
+	at, err := offsetsForTime(ctx, a.cfg, a.logs, a.ac, position.Position{Kind: position.Time, Time: t}, tps, isolation(a.cfg))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]int64, len(tps))
+	for _, tp := range tps {
+		off, ok := at[tp]
+		if !ok {
+			off = -1
+		}
+		out[TopicPartition{tp.topic, tp.partition}] = off
+	}
+	return out, nil
+}
+
+// partitionsOf lists every partition of topics; an *UnknownTopicError for
+// a topic the cluster does not have.
+func (a *Admin) partitionsOf(ctx context.Context, topics []string) ([]topicPartition, error) {
 	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
 	if err != nil {
 		return nil, err
@@ -206,15 +248,7 @@ func (a *Admin) Watermarks(ctx context.Context, topics []string) (map[TopicParti
 			tps = append(tps, topicPartition{topic, p.ID})
 		}
 	}
-	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, isolation(a.cfg))
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[TopicPartition]Watermark, len(tps))
-	for _, tp := range tps {
-		out[TopicPartition{tp.topic, tp.partition}] = Watermark{Low: low[tp], End: high[tp]}
-	}
-	return out, nil
+	return tps, nil
 }
 
 // Lag measures each group's lag on every partition of the topics it has

@@ -140,6 +140,21 @@ func TestLag(t *testing.T) {
 		t.Errorf("Watermarks(event) = %v, want *UnknownTopicError", err)
 	}
 
+	at, err := a.OffsetsForTime(ctx, []string{"events"}, base.Add(3*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"events", 0}: 2, {"events", 1}: 1}, at); diff != "" {
+		t.Errorf("OffsetsForTime(+3m) (-want +got):\n%s", diff)
+	}
+	at, err = a.OffsetsForTime(ctx, []string{"events"}, base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"events", 0}: -1, {"events", 1}: -1}, at); diff != "" {
+		t.Errorf("OffsetsForTime(+1h) (-want +got):\n%s", diff)
+	}
+
 	ts, ok, err := a.Timestamp(ctx, TopicPartition{"events", 1}, 1)
 	if err != nil || !ok || !ts.Equal(base.Add(5*time.Minute)) {
 		t.Errorf("Timestamp(events[1]@1) = %v, %v, %v; want %v", ts, ok, err, base.Add(5*time.Minute))

@@ -6,6 +6,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -13,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -23,8 +25,12 @@ type Options struct {
 	Source  Source
 	// Title names what is browsed, for the top line.
 	Title string
-	// FromStart opens at the first records instead of the last.
-	FromStart bool
+	// From is where the browser opens (the tail grammar: start, @-1h,
+	// @2026-11-19T10:00:00Z, 1234, -100...); the zero Position is the end.
+	From position.Position
+	// Now anchors relative times typed at the go-to prompt (default
+	// time.Now).
+	Now func() time.Time
 	// Follow loads new records as they arrive and keeps the last in view.
 	Follow bool
 	// Filter is a jq expression over the record; records for which it is
@@ -51,9 +57,9 @@ type Model struct {
 	width, height int
 
 	bounds map[Partition]Bounds
-	order  []Partition // partitions as Bounds listed them
 	win    window
-	recs   []*record.Record // loaded, in display order
+	jump   position.Position // where the loadAt in flight starts
+	recs   []*record.Record  // loaded, in display order
 	// visible indexes recs: the records the filter keeps.
 	visible []int
 	cursor  int // index into visible
@@ -63,6 +69,7 @@ type Model struct {
 	filterErrs int
 	prompt     textinput.Model
 	prompting  bool
+	goingTo    bool // the prompt asks for a position, not a filter
 
 	follow    bool
 	detail    bool
@@ -80,6 +87,7 @@ type pageMsg struct {
 	kind   loadKind
 	seq    int
 	bounds []Bounds
+	starts map[Partition]int64 // for loadAt: where each partition starts
 	ranges []Range
 	runs   map[Partition][]*record.Record
 	err    error
@@ -103,6 +111,9 @@ func New(o Options) *Model {
 	if o.FollowEvery <= 0 {
 		o.FollowEvery = time.Second
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Keys.Quit.Keys() == nil {
 		o.Keys = DefaultKeys()
 	}
@@ -111,8 +122,6 @@ func New(o Options) *Model {
 		styles = *o.Styles
 	}
 	p := textinput.New()
-	p.Prompt = "jq filter: "
-	p.Placeholder = `.type | endswith("Withdrawn")`
 	// A steady cursor: a blinking one is a timer running for ever.
 	ps := p.Styles()
 	ps.Cursor.Blink = false
@@ -130,8 +139,8 @@ func New(o Options) *Model {
 // Init loads the first page.
 func (m *Model) Init() tea.Cmd {
 	kind := loadEnd
-	if m.o.FromStart && !m.follow {
-		kind = loadStart
+	if !m.o.From.IsZero() && m.o.From.Kind != position.End && !m.follow {
+		kind, m.jump = loadAt, m.o.From
 	}
 	cmds := []tea.Cmd{m.load(kind)}
 	if m.follow {
@@ -149,21 +158,37 @@ func (m *Model) Err() error {
 	return nil
 }
 
-// load starts fetching a page; a jump (start or end) replaces any load in
-// flight, a page waits for it.
+// load starts fetching a page; a jump (to the end, or to m.jump) replaces
+// any load in flight, a page waits for it.
 func (m *Model) load(kind loadKind) tea.Cmd {
 	m.loading = true
 	m.seq++
-	seq, src, ctx, per := m.seq, m.o.Source, m.o.Context, int64(m.o.PageSize)
+	seq, src, ctx, per, jump := m.seq, m.o.Source, m.o.Context, int64(m.o.PageSize), m.jump
 	w := window{first: clone(m.win.first), next: clone(m.win.next)}
 	return func() tea.Msg {
 		bounds, err := src.Bounds(ctx)
 		if err != nil {
 			return pageMsg{kind: kind, seq: seq, err: err}
 		}
+		if kind == loadAt {
+			var at map[Partition]int64
+			if jump.NeedsTime() {
+				if at, err = src.OffsetsForTime(ctx, jump.Time); err != nil {
+					return pageMsg{kind: kind, seq: seq, err: err}
+				}
+			}
+			w.first = make(map[Partition]int64, len(bounds))
+			for _, b := range bounds {
+				off, ok := at[b.Partition]
+				if !ok {
+					off = -1
+				}
+				w.first[b.Partition] = jump.Resolve(b.Low, b.End, off)
+			}
+		}
 		ranges := plan(kind, bounds, w, per)
 		runs, err := src.Read(ctx, ranges)
-		return pageMsg{kind: kind, seq: seq, bounds: bounds, ranges: ranges, runs: runs, err: err}
+		return pageMsg{kind: kind, seq: seq, bounds: bounds, starts: w.first, ranges: ranges, runs: runs, err: err}
 	}
 }
 
@@ -222,9 +247,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.PageDown):
 		return m.move(m.listHeight())
 	case key.Matches(msg, k.Start):
-		m.follow = false
-		m.pending = 0
-		return m.load(loadStart)
+		return m.goTo(position.StartPos)
 	case key.Matches(msg, k.End):
 		m.pending = 0
 		return m.load(loadEnd)
@@ -237,10 +260,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.DetailDown):
 		m.detailTop++
 	case key.Matches(msg, k.Filter):
-		m.prompting = true
-		m.prompt.SetValue(m.filterText())
-		m.prompt.CursorEnd()
-		return m.prompt.Focus()
+		return m.ask(false, "jq filter: ", `.type | endswith("Withdrawn")`, m.filterText())
+	case key.Matches(msg, k.GoTo):
+		return m.ask(true, "go to: ", "start, end, 1234, -100, @-1h, @2026-11-19T10:00:00Z", "")
 	case key.Matches(msg, k.Follow):
 		m.follow = !m.follow
 		if m.follow {
@@ -251,15 +273,35 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// ask opens the prompt for a filter or a position.
+func (m *Model) ask(goingTo bool, prompt, placeholder, value string) tea.Cmd {
+	m.prompting, m.goingTo = true, goingTo
+	m.prompt.Prompt, m.prompt.Placeholder = prompt, placeholder
+	m.prompt.SetWidth(max(m.width-len(prompt)-1, 10))
+	m.prompt.SetValue(value)
+	m.prompt.CursorEnd()
+	return m.prompt.Focus()
+}
+
 func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.Cancel):
 		m.prompting = false
 		m.prompt.Blur()
 		return nil
+	case key.Matches(msg, m.keys.Apply) && m.goingTo:
+		pos, err := position.Parse(strings.TrimSpace(m.prompt.Value()), m.o.Now())
+		if err != nil {
+			m.err = err // the prompt stays open to fix it
+			return nil
+		}
+		m.err = nil
+		m.prompting = false
+		m.prompt.Blur()
+		return m.goTo(pos)
 	case key.Matches(msg, m.keys.Apply):
 		if err := m.setFilter(m.prompt.Value()); err != nil {
-			m.err = err // the prompt stays open to fix it
+			m.err = err
 			return nil
 		}
 		m.err = nil
@@ -276,6 +318,18 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	var cmd tea.Cmd
 	m.prompt, cmd = m.prompt.Update(msg)
 	return cmd
+}
+
+// goTo loads the records from a position on; the end is the latest
+// records.
+func (m *Model) goTo(pos position.Position) tea.Cmd {
+	m.pending = 0
+	if pos.Kind == position.End {
+		return m.load(loadEnd)
+	}
+	m.follow = false
+	m.jump = pos
+	return m.load(loadAt)
 }
 
 func (m *Model) filterText() string {
@@ -402,14 +456,12 @@ func (m *Model) applyPage(msg pageMsg) tea.Cmd {
 	}
 	m.err = nil
 	m.bounds = make(map[Partition]Bounds, len(msg.bounds))
-	m.order = m.order[:0]
 	for _, b := range msg.bounds {
 		m.bounds[b.Partition] = b
-		m.order = append(m.order, b.Partition)
 	}
 	n := m.o.PageSize
 	switch msg.kind {
-	case loadEnd, loadStart:
+	case loadEnd, loadAt:
 		var page []*record.Record
 		m.win = window{first: map[Partition]int64{}, next: map[Partition]int64{}}
 		if msg.kind == loadEnd {
@@ -420,18 +472,18 @@ func (m *Model) applyPage(msg pageMsg) tea.Cmd {
 		} else {
 			page = takeEarliest(msg.runs, n)
 			for _, b := range msg.bounds {
-				m.win.first[b.Partition], m.win.next[b.Partition] = b.Low, b.Low
+				m.win.first[b.Partition], m.win.next[b.Partition] = msg.starts[b.Partition], msg.starts[b.Partition]
 			}
 		}
 		m.recs = page
 		m.cover(msg, page)
 		last := len(page) - 1
-		if msg.kind == loadStart {
+		if msg.kind == loadAt {
 			last = 0
 		}
 		m.top = 0
 		m.refilter(&last)
-		if msg.kind == loadStart {
+		if msg.kind == loadAt {
 			m.cursor = 0
 		}
 		return m.continueFilter(msg.kind, len(m.visible))
@@ -496,7 +548,7 @@ func (m *Model) continueFilter(kind loadKind, added int) tea.Cmd {
 	switch {
 	case (kind == loadEnd || kind == loadOlder) && !m.atStart():
 		return m.load(loadOlder)
-	case (kind == loadStart || kind == loadNewer) && !m.atEnd():
+	case (kind == loadAt || kind == loadNewer) && !m.atEnd():
 		return m.load(loadNewer)
 	}
 	m.autoLoads = 0

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -94,6 +95,22 @@ func (s *sliceSource) Read(_ context.Context, ranges []Range) (map[Partition][]*
 		for _, r := range s.parts[rg.Partition] {
 			if r.Offset >= rg.From && r.Offset < rg.To {
 				out[rg.Partition] = append(out[rg.Partition], r)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *sliceSource) OffsetsForTime(_ context.Context, t time.Time) (map[Partition]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[Partition]int64{}
+	for _, p := range s.order {
+		out[p] = -1
+		for _, r := range s.parts[p] {
+			if !r.Timestamp.Before(t) {
+				out[p] = r.Offset
+				break
 			}
 		}
 	}
@@ -278,6 +295,63 @@ func TestJumps(t *testing.T) {
 	if got, want := where(m.Selected()), where(all[len(all)-1-m.listHeight()]); got != want {
 		t.Errorf("page up: selected %s, want %s", got, want)
 	}
+}
+
+// TestGoTo jumps to positions typed at the : prompt.
+func TestGoTo(t *testing.T) {
+	src := newSliceSource("t", 3, 600)
+	all := src.all()
+	now := base.Add(600 * time.Second)
+	cases := []struct {
+		typed string
+		want  *record.Record
+	}{
+		{"start", all[0]},
+		{"@2026-11-20T12:05:00Z", all[300]}, // record i is at base+i s
+		{"@-100s", all[500]},
+		{"end", all[len(all)-1]},
+	}
+	for _, c := range cases {
+		t.Run(c.typed, func(t *testing.T) {
+			m := New(Options{Source: src, Title: "t", PageSize: 30, Now: func() time.Time { return now }, Styles: ptr(PlainStyles())})
+			start(t, m)
+			msgs := append(press(":"), typeText(c.typed)...)
+			run(t, m, append(msgs, press("enter")...)...)
+			if m.err != nil || m.prompting {
+				t.Fatalf("err %v, prompting %v", m.err, m.prompting)
+			}
+			if got, want := where(m.Selected()), where(c.want); got != want {
+				t.Errorf("selected %s, want %s", got, want)
+			}
+		})
+	}
+
+	// Scrolling up from a position loads the records before it.
+	m := New(Options{Source: src, Title: "t", PageSize: 30, From: mustPosition(t, "@2026-11-20T12:05:00Z"), Styles: ptr(PlainStyles())})
+	start(t, m)
+	if got, want := where(m.Selected()), where(all[300]); got != want {
+		t.Fatalf("opened at %s, want %s", got, want)
+	}
+	run(t, m, press("up")...)
+	if got, want := where(m.Selected()), where(all[299]); got != want {
+		t.Errorf("up from the position: %s, want %s", got, want)
+	}
+
+	// A position that does not parse keeps the prompt open with the error.
+	msgs := append(press(":"), typeText("@yesterday")...)
+	run(t, m, append(msgs, press("enter")...)...)
+	if m.err == nil || !m.prompting {
+		t.Errorf("bad position: err %v, prompting %v", m.err, m.prompting)
+	}
+}
+
+func mustPosition(t *testing.T, s string) position.Position {
+	t.Helper()
+	p, err := position.Parse(s, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestFilter(t *testing.T) {

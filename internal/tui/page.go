@@ -11,7 +11,7 @@ type loadKind int
 
 const (
 	loadEnd   loadKind = iota // the latest records of the topic
-	loadStart                 // the earliest
+	loadAt                    // the records from a position on (start, @TIME...)
 	loadOlder                 // the page before the first record loaded
 	loadNewer                 // the page after the last record loaded
 )
@@ -24,7 +24,8 @@ type window struct {
 }
 
 // plan turns a load into ranges: perPartition records at most of every
-// partition that has any left in that direction.
+// partition that has any left in that direction. For loadAt, w.first holds
+// where each partition starts.
 func plan(kind loadKind, bounds []Bounds, w window, perPartition int64) []Range {
 	var out []Range
 	for _, b := range bounds {
@@ -32,8 +33,13 @@ func plan(kind loadKind, bounds []Bounds, w window, perPartition int64) []Range 
 		switch kind {
 		case loadEnd:
 			r.From, r.To = max(b.Low, b.End-perPartition), b.End
-		case loadStart:
-			r.From, r.To = b.Low, min(b.End, b.Low+perPartition)
+		case loadAt:
+			from, ok := w.first[b.Partition]
+			if !ok {
+				from = b.Low
+			}
+			r.From = min(max(from, b.Low), b.End)
+			r.To = min(b.End, r.From+perPartition)
 		case loadOlder:
 			first, ok := w.first[b.Partition]
 			if !ok {

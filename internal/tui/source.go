@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"time"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -34,4 +35,7 @@ type Source interface {
 	// may come back with fewer records than it spans (compaction, aborted
 	// transactions) but never with records outside it.
 	Read(ctx context.Context, ranges []Range) (map[Partition][]*record.Record, error)
+	// OffsetsForTime returns each browsed partition's offset of its first
+	// record at or after t, or -1 when it has none.
+	OffsetsForTime(ctx context.Context, t time.Time) (map[Partition]int64, error)
 }
