@@ -61,8 +61,9 @@ Keys:
   ↑/k ↓/j           move              pgup/b pgdn/space  page
   g/home G/end      first/last record :                  go to a position
   enter             details           J/K                scroll details
-  /                 jq filter         f                  follow
-  ?                 all keys          q, ctrl+c          quit
+  /                 jq filter         a                  only this key's records
+  f                 follow            ?                  all keys
+  q, ctrl+c         quit
 
 browse needs a terminal; for pipes and scripts use evctl tail. Like tail,
 it never joins a consumer group and never commits offsets.`,

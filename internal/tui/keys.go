@@ -7,7 +7,8 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Start, End key.Binding
 	Detail, DetailUp, DetailDown           key.Binding
-	Filter, GoTo, Follow, Help, Quit       key.Binding
+	Filter, Aggregate, GoTo, Follow        key.Binding
+	Help, Quit                             key.Binding
 	// Apply and Cancel end the filter prompt.
 	Apply, Cancel key.Binding
 }
@@ -25,6 +26,7 @@ func DefaultKeys() KeyMap {
 		DetailUp:   key.NewBinding(key.WithKeys("K", "shift+up"), key.WithHelp("K", "scroll details up")),
 		DetailDown: key.NewBinding(key.WithKeys("J", "shift+down"), key.WithHelp("J", "scroll details down")),
 		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Aggregate:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "only this key's records (again: all)")),
 		GoTo:       key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "go to (start, 1234, @-1h, @TIME)")),
 		Follow:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
@@ -40,5 +42,5 @@ func (k KeyMap) short() []key.Binding {
 }
 
 func (k KeyMap) full() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo, k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.Follow, k.Help, k.Quit}
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo, k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.Aggregate, k.Follow, k.Help, k.Quit}
 }

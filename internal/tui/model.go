@@ -261,6 +261,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.detailTop++
 	case key.Matches(msg, k.Filter):
 		return m.ask(false, "jq filter: ", `.type | endswith("Withdrawn")`, m.filterText())
+	case key.Matches(msg, k.Aggregate):
+		return m.toggleAggregate()
 	case key.Matches(msg, k.GoTo):
 		return m.ask(true, "go to: ", "start, end, 1234, -100, @-1h, @2026-11-19T10:00:00Z", "")
 	case key.Matches(msg, k.Follow):
@@ -300,24 +302,46 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.prompt.Blur()
 		return m.goTo(pos)
 	case key.Matches(msg, m.keys.Apply):
-		if err := m.setFilter(m.prompt.Value()); err != nil {
-			m.err = err
-			return nil
+		cmd := m.applyFilter(m.prompt.Value())
+		if m.err == nil {
+			m.prompting = false
+			m.prompt.Blur()
 		}
-		m.err = nil
-		m.prompting = false
-		m.prompt.Blur()
-		m.refilter(nil)
-		if m.loading {
-			return nil
-		}
-		// Fill the screen with matches from older records.
-		m.autoLoads = 0
-		return m.continueFilter(loadOlder, len(m.visible))
+		return cmd
 	}
 	var cmd tea.Cmd
 	m.prompt, cmd = m.prompt.Update(msg)
 	return cmd
+}
+
+// toggleAggregate filters on the selected record's key, an aggregate's
+// events in event sourcing; with a filter on already, it clears it.
+func (m *Model) toggleAggregate() tea.Cmd {
+	r := m.Selected()
+	if m.flt != nil || r == nil {
+		return m.applyFilter("")
+	}
+	key := string(r.Key)
+	if len(r.Key) == 0 || r.KeyEncoding == record.EncodingNull {
+		key = "null"
+	}
+	return m.applyFilter(".key == " + key)
+}
+
+// applyFilter sets the filter and shows what it keeps, loading older
+// records until the screen is full of matches.
+func (m *Model) applyFilter(expr string) tea.Cmd {
+	if err := m.setFilter(expr); err != nil {
+		m.err = err
+		return nil
+	}
+	m.err = nil
+	m.refilter(nil)
+	if m.loading {
+		return nil
+	}
+	m.autoLoads = 0
+	return m.continueFilter(loadOlder, len(m.visible))
 }
 
 // goTo loads the records from a position on; the end is the latest

@@ -389,6 +389,38 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestAggregate shows only the selected record's key with a, and
+// everything again with a second a.
+func TestAggregate(t *testing.T) {
+	src := newSliceSource("t", 3, 400)
+	m := New(Options{Source: src, Title: "t", PageSize: 30, Styles: ptr(PlainStyles())})
+	start(t, m)
+	key := string(m.Selected().Key)
+	run(t, m, press("a")...)
+	if m.flt == nil || m.flt.String() != ".key == "+key {
+		t.Fatalf("filter after a = %v, want .key == %s", m.flt, key)
+	}
+	var want []string
+	for _, r := range src.all() {
+		if string(r.Key) == key {
+			want = append(want, where(r))
+		}
+	}
+	var got []string
+	for _, i := range m.visible {
+		got = append(got, where(m.recs[i]))
+	}
+	// The browser loads older pages until the screen is full or the topic
+	// starts: 400 records over 13 keys give 30 or 31 of one key.
+	if diff := cmp.Diff(want[len(want)-len(got):], got); diff != "" || len(got) < m.listHeight() {
+		t.Errorf("records of %s (-want +got):\n%s", key, diff)
+	}
+	run(t, m, press("a")...)
+	if m.flt != nil || len(m.visible) != len(m.recs) {
+		t.Errorf("second a: filter %v, %d of %d shown", m.flt, len(m.visible), len(m.recs))
+	}
+}
+
 // TestFilterLoadsOn opens on a page where the filter keeps nothing: the
 // browser loads older pages until it finds a match.
 func TestFilterLoadsOn(t *testing.T) {
