@@ -510,6 +510,22 @@ func TestTakeKeepsRunsContiguous(t *testing.T) {
 	}
 }
 
+// TestDetailWraps shows a long value whole in the detail pane.
+func TestDetailWraps(t *testing.T) {
+	src := newSliceSource("t", 1, 3)
+	long := strings.Repeat("x", 150)
+	r := src.add("t", 0, base.Add(time.Hour), "acct-long", 7)
+	r.Value = []byte(`{"note":"` + long + `"}`)
+	m := New(Options{Source: src, Title: "t", Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, press("enter")...)
+	run(t, m, tea.WindowSizeMsg{Width: 60, Height: 40})
+	screen := ansi.Strip(m.Render())
+	if got := strings.Count(strings.ReplaceAll(screen, "\n", ""), "x"); got < 150 {
+		t.Errorf("the detail shows %d of the value's 150 x; screen:\n%s", got, screen)
+	}
+}
+
 // TestRender compares whole screens with golden files (go test -update
 // rewrites them).
 func TestRender(t *testing.T) {

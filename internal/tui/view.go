@@ -137,7 +137,8 @@ func (m *Model) detailLines() []string {
 	h := m.detailHeight()
 	var lines []string
 	if r := m.Selected(); r != nil {
-		lines = detailText(r)
+		// Long values wrap: the detail is where a record is read whole.
+		lines = strings.Split(ansi.Hardwrap(strings.Join(detailText(r), "\n"), m.width, true), "\n")
 	}
 	top := max(min(m.detailTop, len(lines)-h), 0)
 	out := make([]string, 0, h)
