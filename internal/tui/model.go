@@ -6,6 +6,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -164,7 +165,7 @@ func (m *Model) load(kind loadKind) tea.Cmd {
 	m.loading = true
 	m.seq++
 	seq, src, ctx, per, jump := m.seq, m.o.Source, m.o.Context, int64(m.o.PageSize), m.jump
-	w := window{first: clone(m.win.first), next: clone(m.win.next)}
+	w := window{first: maps.Clone(m.win.first), next: maps.Clone(m.win.next)}
 	return func() tea.Msg {
 		bounds, err := src.Bounds(ctx)
 		if err != nil {
@@ -194,14 +195,6 @@ func (m *Model) load(kind loadKind) tea.Cmd {
 
 func (m *Model) tick() tea.Cmd {
 	return tea.Tick(m.o.FollowEvery, func(time.Time) tea.Msg { return followTick{} })
-}
-
-func clone(m map[Partition]int64) map[Partition]int64 {
-	out := make(map[Partition]int64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Update answers one message.
@@ -249,8 +242,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Start):
 		return m.goTo(position.StartPos)
 	case key.Matches(msg, k.End):
-		m.pending = 0
-		return m.load(loadEnd)
+		return m.goTo(position.EndPos)
 	case key.Matches(msg, k.Detail):
 		m.detail = !m.detail
 		m.detailTop = 0
@@ -640,7 +632,7 @@ func (m *Model) trim(front bool) {
 // one after its last), or just past what was dropped when nothing of it
 // is kept.
 func edges(gone, kept []*record.Record, old map[Partition]int64, first bool) map[Partition]int64 {
-	out := clone(old)
+	out := maps.Clone(old)
 	for _, r := range gone {
 		p := partitionOf(r)
 		if first {
