@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 //	srregister subject {AVRO|JSON|PROTOBUF} file register a schema in the sandbox's registry; exports SCHEMA_ID
 //	avrov2produce topic                          write records with confluent-kafka-go's avrov2 serializer to topic,
 //	                                             topic.refs and topic.evo (see crosscheck_test.go)
+//	protoproduce topic file.proto records        write records with confluent-kafka-go's Protobuf serializer (crosscheck_test.go)
 //	kevent [-p P] [-type T] topic key json [h=v...]  produce one JSON (Schema) event to partition P (see check_test.go)
 //	exec kconsume [-batch N] group topic N       a program, so it runs in the background with &: consume N
 //	                                             records in group with franz-go, committing (groups_test.go)
@@ -98,6 +99,7 @@ func TestScripts(t *testing.T) {
 			"docblock":      cmdDocBlock,
 			"srregister":    cmdSRRegister,
 			"avrov2produce": cmdAvroV2Produce,
+			"protoproduce":  cmdProtoProduce,
 			"kevent":        cmdKEvent,
 			"replay-chaos":  cmdReplayChaos,
 			"replay-group":  cmdReplayGroup,

@@ -72,8 +72,8 @@ End offsets are captured when tail starts; a bounded read stops there.
 tail never joins a consumer group and never commits offsets.
 
 Decoding, for keys and values: a schema-id header, then the Schema
-Registry's wire format (Avro, JSON Schema; Protobuf is recognised and shown
-raw), then --key-schema/--value-schema (.avsc files, no framing), then
+Registry's wire format (Avro, JSON Schema; Protobuf as canonical JSON, all
+fields), then --key-schema/--value-schema (.avsc files, no framing), then
 JSON, UTF-8 text, and base64. Avro is shown as plain JSON (unions
 unwrapped, timestamps RFC3339, decimals exact strings); --avro-json keeps
 Avro's own JSON encoding. An undecodable record is shown with its error and

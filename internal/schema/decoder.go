@@ -1,7 +1,8 @@
 // Package schema decodes Kafka record payloads: the Confluent wire formats
 // (schema id prefix or schema-id header), Avro through a schema registry or a
-// local .avsc file, JSON Schema, Protobuf (recognised), plain JSON, text and
-// bytes. It also holds the registry client and Avro parsing with references.
+// local .avsc file, JSON Schema, Protobuf, plain JSON, text and bytes. It also
+// holds the registry client, and Avro parsing and Protobuf compiling with
+// references.
 package schema
 
 import (
@@ -43,7 +44,7 @@ type Decoder struct {
 type Payload struct {
 	JSON     json.RawMessage // the value as JSON; never nil
 	Encoding string          // record.Encoding*
-	Type     string          // the Avro named type's full name, or a JSON Schema's title
+	Type     string          // the Avro named type's or Protobuf message's full name, or a JSON Schema's title
 	Schema   *record.SchemaRef
 	Err      error // why the payload could not be decoded as it claims to be
 }
@@ -215,12 +216,9 @@ func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey
 		}
 		return Payload{JSON: compactJSON(rest), Encoding: record.EncodingJSONSchema, Type: s.title, Schema: s.ref}, true
 	case FormatProtobuf:
-		// Shown whole, prefix included, like every payload evctl cannot decode.
-		p := Payload{Encoding: record.EncodingProtobuf, Schema: s.ref, JSON: base64JSON(b)}
-		if _, _, err := splitMessageIndexes(rest); err != nil {
-			p.Err = fmt.Errorf("Protobuf (%s): %w: showing raw bytes", key, err) //nolint:staticcheck // a proper noun, after "value: "
-		} else {
-			p.Err = fmt.Errorf("Protobuf (%s) decoding is not supported yet: showing raw bytes", key) //nolint:staticcheck // a proper noun, after "value: "
+		p, err := decodeProtobuf(s, rest)
+		if err != nil {
+			return Payload{Schema: s.ref, Err: fmt.Errorf("Protobuf (%s): %w: showing raw bytes", key, err)}, false //nolint:staticcheck // a proper noun, after "value: "
 		}
 		return p, true
 	}

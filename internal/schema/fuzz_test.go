@@ -29,13 +29,41 @@ func (m memRegistry) SchemaByGUID(_ context.Context, guid string) (*Schema, erro
 }
 
 const (
+	fuzzCommon = `syntax = "proto3"; package fz; message Money { string currency = 1; sint64 units = 2; }`
+	// fuzzEvents has each kind of field protojson renders its own way.
+	fuzzEvents = `syntax = "proto3"; package fz;
+import "fz/common.proto";
+import "google/protobuf/any.proto";
+import "google/protobuf/duration.proto";
+import "google/protobuf/struct.proto";
+import "google/protobuf/timestamp.proto";
+import "google/protobuf/wrappers.proto";
+message Ping { string id = 1; }
+message Event {
+  message Inner { Money m = 1; Event e = 2; }
+  enum Kind { K0 = 0; K1 = 1; }
+  string id = 1;
+  google.protobuf.Timestamp at = 2;
+  Kind kind = 3;
+  repeated int64 ns = 4;
+  map<string, Inner> by = 5;
+  oneof o { string s = 6; Inner i = 7; }
+  google.protobuf.Any any = 8;
+  google.protobuf.Struct st = 9;
+  google.protobuf.Duration dur = 10;
+  google.protobuf.Int64Value w = 11;
+  double d = 12;
+  bytes b = 13;
+  optional sint32 z = 14;
+  fixed64 f = 15;
+}`
 	fuzzOpened  = `{"type":"record","name":"Opened","namespace":"com.bank","fields":[{"name":"owner","type":"string"},{"name":"tags","type":{"type":"array","items":"null"}}]}`
 	fuzzDeposit = `{"type":"record","name":"Deposited","namespace":"com.bank","fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":40,"scale":2}},{"name":"extra","type":{"type":"map","values":["null","double","Deposited"]}}]}`
 )
 
 func fuzzRegistry(t testing.TB) memRegistry {
 	t.Helper()
-	texts := map[string]string{"com.bank.Opened": fuzzOpened, "com.bank.Deposited": fuzzDeposit}
+	texts := map[string]string{"com.bank.Opened": fuzzOpened, "com.bank.Deposited": fuzzDeposit, "fz.common": fuzzCommon}
 	lookup := func(subject string, _ int) (string, []Reference, error) { return texts[subject], nil, nil }
 	m := memRegistry{}
 	add := func(s *Schema) {
@@ -48,7 +76,7 @@ func fuzzRegistry(t testing.TB) memRegistry {
 	add(&Schema{ID: 3, Format: FormatAvro, Text: `["com.bank.Opened","com.bank.Deposited"]`, References: []Reference{
 		{"com.bank.Opened", "com.bank.Opened", 1}, {"com.bank.Deposited", "com.bank.Deposited", 1}}})
 	add(&Schema{ID: 8, Format: FormatJSON, Text: `{"title":"OrderPlaced"}`})
-	add(&Schema{ID: 9, Format: FormatProtobuf, Text: `syntax = "proto3"; message Ping {}`})
+	add(&Schema{ID: 9, Format: FormatProtobuf, Text: fuzzEvents, References: []Reference{{"fz/common.proto", "fz.common", 1}}})
 	return m
 }
 

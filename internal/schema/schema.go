@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bufbuild/protocompile/linker"
 	"github.com/hamba/avro/v2"
 
 	"github.com/evctl/evctl/internal/record"
@@ -43,6 +44,7 @@ type Schema struct {
 	avro  avro.Schema // parsed Avro schema, references resolved
 	node  *avroNode   // the compiled decoder for avro
 	title string      // a JSON Schema's title
+	proto linker.File // compiled Protobuf schema, imports resolved
 	ref   *record.SchemaRef
 }
 
@@ -64,7 +66,13 @@ const maxReferenceDepth = 32
 // lookup may be nil when refs is empty.
 func ParseAvro(text string, refs []Reference, lookup ReferenceLookup) (avro.Schema, error) {
 	cache := &avro.SchemaCache{}
-	p := refParser{cache: cache, lookup: lookup, done: map[Reference]bool{}, busy: map[Reference]bool{}}
+	add := func(_ Reference, text string) error {
+		if _, err := avro.ParseWithCache(text, "", cache); err != nil {
+			return fmt.Errorf("invalid Avro schema: %w", err)
+		}
+		return nil
+	}
+	p := refParser{add: add, lookup: lookup, done: map[Reference]bool{}, busy: map[Reference]bool{}}
 	if err := p.resolve(refs, 0); err != nil {
 		return nil, err
 	}
@@ -75,8 +83,10 @@ func ParseAvro(text string, refs []Reference, lookup ReferenceLookup) (avro.Sche
 	return s, nil
 }
 
+// refParser walks references depth first, each subject and version once,
+// and hands every referenced schema's text to add after its own references.
 type refParser struct {
-	cache      *avro.SchemaCache
+	add        func(r Reference, text string) error
 	lookup     ReferenceLookup
 	done, busy map[Reference]bool // keyed by subject and version, Name zeroed
 }
@@ -105,8 +115,8 @@ func (p *refParser) resolve(refs []Reference, depth int) error {
 			return err
 		}
 		delete(p.busy, key)
-		if _, err := avro.ParseWithCache(text, "", p.cache); err != nil {
-			return fmt.Errorf("reference %q (subject %q version %d): invalid Avro schema: %w", r.Name, r.Subject, r.Version, err)
+		if err := p.add(r, text); err != nil {
+			return fmt.Errorf("reference %q (subject %q version %d): %w", r.Name, r.Subject, r.Version, err)
 		}
 		p.done[key] = true
 	}
@@ -136,6 +146,11 @@ func (s *Schema) prepare(lookup ReferenceLookup) error {
 		_ = json.Unmarshal([]byte(s.Text), &doc)
 		s.title = doc.Title
 	case FormatProtobuf:
+		f, err := compileProtobuf(s.Text, s.References, lookup)
+		if err != nil {
+			return err
+		}
+		s.proto = f
 	default:
 		return fmt.Errorf("%w %q", errUnknownFormat, s.Format)
 	}
