@@ -75,6 +75,22 @@ func copyLoop(ctx context.Context, cp *Copier, dst string, every, limit int) (in
 	return n, cp.Checkpoint(ctx)
 }
 
+// copyUnchecked copies n records to dst without a checkpoint: they are in
+// the open transaction, which a crash or Close leaves to be aborted.
+func copyUnchecked(ctx context.Context, t testing.TB, cp *Copier, dst string, n int) {
+	t.Helper()
+	for range n {
+		m, err := cp.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Topic = dst
+		if err := cp.Write(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func newCopier(t testing.TB, cfg Config, opts CopyOptions) *Copier {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -228,16 +244,7 @@ func TestCopyResume(t *testing.T) {
 		t.Fatalf("first copy: %d records, %v", n, err)
 	}
 	// Written but never checkpointed: Close aborts it.
-	for range 7 {
-		m, err := first.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Topic = "dst"
-		if err := first.Write(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyUnchecked(ctx, t, first, "dst", 7)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -314,16 +321,7 @@ func TestCopyCrash(t *testing.T) {
 	if n, err := copyLoop(ctx, first, "dst", 50, 100); err != nil || n != 100 {
 		t.Fatalf("first copy: %d records, %v", n, err)
 	}
-	for range 30 {
-		m, err := first.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Topic = "dst"
-		if err := first.Write(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyUnchecked(ctx, t, first, "dst", 30)
 	// Half a checkpoint: the offsets are in the transaction, the commit never comes.
 	var offsets []kafka.TopicPartition
 	for _, p := range first.order {
@@ -545,16 +543,7 @@ func TestCopyAbort(t *testing.T) {
 	if _, err := copyLoop(ctx, cp, "dst", 5, 5); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		m, err := cp.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Topic = "dst"
-		if err := cp.Write(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyUnchecked(ctx, t, cp, "dst", 3)
 	if err := cp.Abort(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -682,16 +671,7 @@ func TestCopyHelperProcess(t *testing.T) {
 	if n, err := copyLoop(ctx, cp, "dst", 500, 1000); err != nil || n != 1000 {
 		t.Fatal(n, err)
 	}
-	for range 200 {
-		m, err := cp.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Topic = "dst"
-		if err := cp.Write(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyUnchecked(ctx, t, cp, "dst", 200)
 	if err := cp.w.p.Flush(10_000); err != 0 {
 		t.Fatalf("%d records not flushed", err)
 	}
