@@ -117,8 +117,8 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topic = args[0]
-			if opts.Output != "text" && opts.Output != "json" {
-				return flagErrorf("invalid --output %q: want text or json", opts.Output)
+			if err := textOrJSON(opts.Output); err != nil {
+				return err
 			}
 			if len(opts.Asserts) > 0 && opts.Projection == "" {
 				return flagErrorf("--assert needs --projection: assertions run over the folded state")

@@ -117,11 +117,12 @@ Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 }
 
 func validateDiff(o *DiffOptions) error {
+	if err := textOrJSON(o.Output); err != nil {
+		return err
+	}
 	switch {
 	case o.Mode != string(diff.ModeState) && o.Mode != string(diff.ModeHistory):
 		return flagErrorf("invalid --mode %q: want state or history", o.Mode)
-	case o.Output != "text" && o.Output != "json":
-		return flagErrorf("invalid --output %q: want text or json", o.Output)
 	case o.A == "-" && o.B == "-":
 		return flagErrorf("only one side can be - (stdin)")
 	}

@@ -83,8 +83,8 @@ when folding.`,
 			if (stops > 0 || opts.Final) && opts.Projection == "" {
 				return flagErrorf("--at, --at-offset, --at-version and --final need --projection")
 			}
-			if opts.Output != "text" && opts.Output != "json" {
-				return flagErrorf("invalid --output %q: want text or json", opts.Output)
+			if err := textOrJSON(opts.Output); err != nil {
+				return err
 			}
 			for _, p := range opts.Partitioners {
 				if _, err := partition.Partition(p, []byte("k"), 1); err != nil {

@@ -78,8 +78,8 @@ be read within --timeout shows as "?".`,
   $ evctl lag | awk -F'\t' '{lag[$1] += $6} END {for (g in lag) print g, lag[g]}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Groups = args
-			if opts.Output != "text" && opts.Output != "json" {
-				return flagErrorf("invalid --output %q: want text or json", opts.Output)
+			if err := textOrJSON(opts.Output); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)

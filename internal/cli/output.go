@@ -179,3 +179,12 @@ type junitFailure struct {
 type junitSkipped struct {
 	Message string `xml:"message,attr"`
 }
+
+// textOrJSON checks --output for the commands that print a report: text
+// for people, json for machines.
+func textOrJSON(output string) error {
+	if output != "text" && output != "json" {
+		return flagErrorf("invalid --output %q: want text or json", output)
+	}
+	return nil
+}

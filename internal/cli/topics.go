@@ -58,8 +58,8 @@ header; -o json writes one JSON array.`,
 			if len(args) == 1 {
 				opts.Pattern = args[0]
 			}
-			if opts.Output != "text" && opts.Output != "json" {
-				return flagErrorf("invalid --output %q: want text or json", opts.Output)
+			if err := textOrJSON(opts.Output); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
