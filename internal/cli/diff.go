@@ -46,7 +46,9 @@ func NewCmdDiff(f *Factory, runF func(context.Context, *DiffOptions) error) *cob
 		Use:   "diff <a> <b> [flags]",
 		Short: "Compare two states or two event histories",
 		Long: `Compare two sides, each a topic, a capture file (any existing path: the
-JSON lines that tail -o json and replay --to-file write) or - for stdin.
+JSON lines that tail -o json and replay --to-file write, or kcat -C -J
+output, whose payload is the value) or - for stdin. A capture line with
+no value (nor payload) is an error naming its line.
 Topics are read from start to the end offsets captured when diff starts.
 
 --mode state (the default) compares the latest value of every key (a

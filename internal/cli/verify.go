@@ -43,9 +43,10 @@ func NewCmdVerify(f *Factory, runF func(context.Context, *VerifyOptions) error) 
 		Short: "Rebuild a projection from its events and compare it with a read model",
 		Long: `Rebuild a projection in memory from the source topic's events (as
 'evctl replay --projection' does) and compare the rebuilt state, key by
-key, with a live read model topic or a golden capture file (as 'evctl
-diff --mode state' does). Exit 0 when they are equal, 1 when they differ,
-2 on trouble: the CI gate for a projection rebuild, in one command.
+key, with a live read model topic or a golden capture file (evctl's
+capture format or kcat -J output), as 'evctl diff --mode state' does.
+Exit 0 when they are equal, 1 when they differ, 2 on trouble: the CI gate
+for a projection rebuild, in one command.
 
 The source is read to the end offsets captured when verify starts. The
 read model is read after the rebuild, to its end then; with

@@ -376,6 +376,49 @@ func TestCaptureSource(t *testing.T) {
 	}
 }
 
+// kcat -J lines are read as what they are: payload is the value (null a
+// tombstone), key and payload are the record's bytes as strings, headers a
+// flat array; a line with neither value nor payload is an error.
+func TestCaptureSourceKcat(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "k.jsonl")
+	lines := `{"topic":"t","partition":1,"offset":3,"tstype":"create","ts":1794575559202,"broker":0,"headers":["event-id","e1","event-id","e2"],"key":"acct-1","payload":"{\"b\":1,\"a\":\"x\"}"}
+{"topic":"t","partition":1,"offset":4,"tstype":"create","ts":1794575559203,"broker":0,"key":"acct-2","payload":null}
+{"topic":"t","partition":2,"offset":0,"tstype":"create","ts":1794575559204,"broker":0,"key":"{\"id\":7}","payload":"plain text"}
+{"topic":"t","partition":2,"offset":1,"tstype":"create","ts":1794575559205,"broker":0,"key":null,"payload":"42"}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []Event
+	s := &CaptureSource{Path: path, Headers: true}
+	if err := s.Scan(context.Background(), func(e *Event) error {
+		got = append(got, *cloneEvent(e))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []Event{
+		{Key: "acct-1", KeyEncoding: "text", Value: json.RawMessage(`{"b":1,"a":"x"}`), Headers: []record.Header{{Key: "event-id", Value: "e1"}, {Key: "event-id", Value: "e2"}}, Partition: 1, Offset: 3},
+		{Key: "acct-2", KeyEncoding: "text", Partition: 1, Offset: 4},
+		{Key: `{"id":7}`, KeyEncoding: "json", Value: json.RawMessage(`"plain text"`), Partition: 2, Offset: 0},
+		{KeyEncoding: "null", Value: json.RawMessage(`42`), Partition: 2, Offset: 1},
+	}
+	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Event{}), cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+
+	// A line with no value to compare is an error naming its line, not a
+	// tombstone.
+	if err := os.WriteFile(path, []byte(lines+`{"topic":"t","key":"acct-3"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Scan(context.Background(), func(*Event) error { return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), path+`:5: the record has no "value" field`) {
+		t.Errorf("Scan = %v, want an error naming line 5", err)
+	}
+}
+
 func TestStatesSource(t *testing.T) {
 	state := map[string]json.RawMessage{"a": json.RawMessage(`{"x":1}`), "b": json.RawMessage(`{"x":2}`)}
 	seq := func() iter.Seq2[string, json.RawMessage] {

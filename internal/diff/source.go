@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/schema"
 )
 
 // KeyFunc computes a record's identity instead of its key (--key-by); ok
@@ -111,15 +112,30 @@ func scanCapture(ctx context.Context, r io.Reader, name string, keyBy KeyFunc, h
 		if len(b) == 0 {
 			continue
 		}
-		var err error
-		if keyBy == nil {
-			err = parseCaptureLine(b, &ev, headers, hashing)
-		}
-		if keyBy != nil || err != nil {
-			// The slow path: a whole record, or std's word on a bad line.
+		shape, err := parseCaptureLine(b, &ev, headers, hashing)
+		switch {
+		case err != nil:
+			// std's word on a bad line.
 			var rec record.Record
 			if uerr := json.Unmarshal(b, &rec); uerr != nil {
 				return fmt.Errorf("%s:%d: not a capture record: %w", name, line, uerr)
+			}
+			return fmt.Errorf("%s:%d: not a capture record: %w", name, line, err)
+		case shape == kcatLine:
+			m, err := record.ParseKcat(b)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %w", name, line, err)
+			}
+			if ev, err = EventOf(ctx, kcatDecoder.Decode(ctx, m), keyBy); err != nil {
+				return fmt.Errorf("%s:%d: %w", name, line, err)
+			}
+		case shape == noValueLine:
+			return fmt.Errorf("%s:%d: the record has no \"value\" field: want a capture record (docs/capture-format.md) or kcat -J output (with \"payload\")", name, line)
+		case keyBy != nil:
+			// The slow path: --key-by sees the whole record.
+			var rec record.Record
+			if err := json.Unmarshal(b, &rec); err != nil {
+				return fmt.Errorf("%s:%d: not a capture record: %w", name, line, err)
 			}
 			if ev, err = EventOf(ctx, &rec, keyBy); err != nil {
 				return fmt.Errorf("%s:%d: %w", name, line, err)
@@ -138,13 +154,35 @@ func scanCapture(ctx context.Context, r io.Reader, name string, keyBy KeyFunc, h
 	return ctx.Err()
 }
 
+// lineShape says what kind of record a line holds.
+type lineShape int
+
+const (
+	captureLine lineShape = iota // evctl's capture format
+	kcatLine                     // kcat -J: "payload", no "value"
+	noValueLine                  // neither: no value to compare
+)
+
+// kcatDecoder decodes kcat's payloads as evctl decodes a schemaless
+// record: JSON, else text, else base64 (kcat -J writes bytes as text, so a
+// binary payload such as Avro does not survive it).
+var kcatDecoder = func() *schema.Decoder {
+	d, err := schema.NewDecoder(schema.DecoderOptions{})
+	if err != nil {
+		panic(err) // no local schemas: cannot fail
+	}
+	return d
+}()
+
 // parseCaptureLine reads the fields the comparison needs from one capture
-// line, validating the JSON as it goes; Value points into line.
-func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) error {
+// line, validating the JSON as it goes; Value points into line. A kcat -J
+// line, or one without a value, is only validated: its shape says so.
+func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) (lineShape, error) {
 	*e = Event{}
+	hasValue, hasPayload := false, false
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return synErr(i, "not an object")
+		return 0, synErr(i, "not an object")
 	}
 	i = skipSpace(b, i+1)
 	var key, value, hdrs []byte
@@ -154,15 +192,15 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) error 
 	} else {
 		for {
 			if i >= len(b) || b[i] != '"' {
-				return synErr(i, "want a member name")
+				return 0, synErr(i, "want a member name")
 			}
 			name, end, err := scanString(b, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			i = skipSpace(b, end)
 			if i >= len(b) || b[i] != ':' {
-				return synErr(i, "want ':'")
+				return 0, synErr(i, "want ':'")
 			}
 			i = skipSpace(b, i+1)
 			start := i
@@ -173,14 +211,16 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) error 
 				i, err = skipValue(b, i)
 			}
 			if err != nil {
-				return err
+				return 0, err
 			}
 			v := b[start:i]
 			switch string(name) {
+			case "payload":
+				hasPayload = true
 			case "key":
 				key = v
 			case "value":
-				value = v
+				value, hasValue = v, true
 			case "headers":
 				hdrs = v
 			case "keyEncoding":
@@ -197,7 +237,7 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) error 
 				e.Offset, err = strconv.ParseInt(string(v), 10, 64)
 			}
 			if err != nil {
-				return err
+				return 0, err
 			}
 			i = skipSpace(b, i)
 			if i < len(b) && b[i] == ',' {
@@ -208,16 +248,22 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) error 
 				i++
 				break
 			}
-			return synErr(i, "want ',' or '}'")
+			return 0, synErr(i, "want ',' or '}'")
 		}
 	}
 	if i = skipSpace(b, i); i != len(b) {
-		return synErr(i, "data after the record")
+		return 0, synErr(i, "data after the record")
+	}
+	switch {
+	case !hasValue && hasPayload:
+		return kcatLine, nil
+	case !hasValue:
+		return noValueLine, nil
 	}
 	if e.KeyEncoding != record.EncodingNull {
 		k, err := KeyText(key)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		e.Key = k
 		if e.KeyEncoding == "" && isNull(key) {
@@ -229,10 +275,10 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) error 
 	}
 	if headers && len(hdrs) > 0 && string(hdrs) != "null" {
 		if err := json.Unmarshal(hdrs, &e.Headers); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return captureLine, nil
 }
 
 func stringField(v []byte) (string, error) {
