@@ -347,7 +347,7 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 	if c.topic == "" {
 		c.topic = r.Topic
 	}
-	key := keyText(r.Key)
+	key, _ := r.KeyText() // a null key has none
 	at := func(rule Rule, format string, args ...any) Finding {
 		return Finding{Rule: rule, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Message: fmt.Sprintf(format, args...)}
 	}
@@ -598,7 +598,7 @@ func (c *Checker) terminalType(t string) string {
 	if t == "" {
 		return ""
 	}
-	short := t[strings.LastIndexByte(t, '.')+1:]
+	short := record.ShortType(t)
 	for _, want := range c.terminal {
 		if want == t || want == short {
 			return want // the flag's string: the record's may be large to keep
@@ -710,21 +710,6 @@ func valueText(v any) string {
 	return string(b)
 }
 
-// keyText renders a record key: a JSON string bare, other JSON compact,
-// null as "".
-func keyText(k json.RawMessage) string {
-	if len(k) == 0 || string(k) == "null" {
-		return ""
-	}
-	if k[0] == '"' {
-		var s string
-		if json.Unmarshal(k, &s) == nil {
-			return s
-		}
-	}
-	return string(k)
-}
-
 func decodeJSON(b []byte) (any, error) {
 	if b == nil {
 		return nil, nil
@@ -756,7 +741,7 @@ func typeName(t string) string {
 	if t == "" {
 		return "an event"
 	}
-	return t[strings.LastIndexByte(t, '.')+1:]
+	return record.ShortType(t)
 }
 
 // schemaless says whether a value encoding is one without a schema.

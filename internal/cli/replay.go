@@ -146,7 +146,7 @@ terminal; a summary ends every run.`,
 	fl.StringVar(&opts.ToFile, "to-file", "", "destination capture `file` (- for stdout)")
 	fl.StringVar(&opts.From, "from", "", "start `position` (default: start)")
 	fl.StringVar(&opts.To, "to", "", "stop `position`, exclusive (default: the end when replay starts)")
-	fl.StringArrayVarP(&opts.Keys, "key", "k", nil, "only this key (repeatable)")
+	fl.StringArrayVarP(&opts.Keys, "key", "k", nil, "only this key, as tail prints it (repeatable; a null key never matches)")
 	fl.StringVar(&opts.KeysFrom, "keys-from", "", "only the keys listed in this `file`, one per line")
 	fl.StringSliceVarP(&opts.Types, "type", "t", nil, "only these event types (full or short name)")
 	fl.StringVar(&opts.Filter, "filter", "", "only records for which this jq `expression` is truthy")
@@ -323,19 +323,21 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 		return nil, dec, nil
 	}
 	return func(ctx context.Context, m *record.Message) (bool, string, error) {
-		if o.keySet != nil && !o.keySet[string(m.Key)] {
-			if !decode && (len(m.Key) == 0 || m.Key[0] != 0) {
-				return false, "", nil
+		if o.keySet != nil {
+			if k, ok, plain := dec.PlainKeyText(m); plain {
+				if !ok || !o.keySet[k] {
+					return false, "", nil
+				}
+				if !decode {
+					return true, "", nil
+				}
 			}
 		}
-		if !decode && o.keySet != nil && o.keySet[string(m.Key)] {
-			return true, "", nil
-		}
 		r := dec.Decode(ctx, m)
-		if o.keySet != nil && !o.keySet[keyString(r)] {
+		if o.keySet != nil && !keyIn(r, o.keySet) {
 			return false, "", nil
 		}
-		if len(o.Types) > 0 && !slices.Contains(o.Types, r.Type) && !slices.Contains(o.Types, record.ShortType(r.Type)) {
+		if len(o.Types) > 0 && !record.TypeMatches(r.Type, o.Types) {
 			return false, "", nil
 		}
 		if flt != nil {
@@ -348,12 +350,11 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 	}, dec, nil
 }
 
-// keyString is the key as text, as --key compares it.
-func keyString(r *record.Record) string {
-	if t := record.PayloadText(r.Key, r.KeyEncoding); r.KeyEncoding != record.EncodingNull {
-		return t
-	}
-	return ""
+// keyIn reports whether r's key, as text, is one of keys (--key,
+// --keys-from); a null key never is.
+func keyIn(r *record.Record, keys map[string]bool) bool {
+	k, ok := r.KeyText()
+	return ok && keys[k]
 }
 
 // replayJob holds a replay's source and sink and what they need closed.
@@ -877,7 +878,7 @@ func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, pro
 	sopts.Filter = flt
 	last := st.Started
 	sst, err := stream.Run(ctx, job.src, sopts, func(it stream.Item) error {
-		if o.keySet != nil && !o.keySet[keyString(it.Record)] {
+		if o.keySet != nil && !keyIn(it.Record, o.keySet) {
 			st.Filtered++
 			return nil
 		}

@@ -129,7 +129,7 @@ which it yields false or null are skipped), --partition, --max.`,
 	fl.StringVar(&opts.To, "to", "", "stop `position`, exclusive (default: end)")
 	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new records until interrupted")
 	fl.Int32SliceVarP(&opts.Partitions, "partition", "p", nil, "read only these partitions (repeatable, comma-separated)")
-	fl.StringVarP(&opts.Key, "key", "k", "", "only records with this key (exact text)")
+	fl.StringVarP(&opts.Key, "key", "k", "", "only records with this key, as tail prints it (a null key never matches)")
 	fl.StringVar(&opts.Filter, "filter", "", "only records for which this jq `expression` is truthy")
 	fl.StringSliceVarP(&opts.Types, "type", "t", nil, "only records of these event types (full or short name)")
 	fl.IntVar(&opts.Max, "max", 0, "stop after printing N records (0: no limit)")

@@ -355,30 +355,6 @@ func canonicalNumber(n []byte) string {
 	return sb.String()
 }
 
-// KeyText is how keys are compared: a string key is its text, anything
-// else its compact JSON with object members sorted, null the empty text.
-// So the text key acct-1, the JSON key "acct-1" and an Avro string key
-// acct-1 are one key.
-func KeyText(key json.RawMessage) (string, error) {
-	k := bytes.TrimSpace(key)
-	if len(k) == 0 || string(k) == "null" {
-		return "", nil
-	}
-	if k[0] == '"' {
-		s, end, err := scanString(k, 0)
-		if err == nil && end == len(k) {
-			return string(s), nil
-		}
-	}
-	d := json.NewDecoder(bytes.NewReader(k))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return "", fmt.Errorf("key is not JSON: %w", err)
-	}
-	return compactJSON(v)
-}
-
 // compactJSON marshals v compactly, object members sorted, no HTML escapes.
 func compactJSON(v any) (string, error) {
 	var buf bytes.Buffer

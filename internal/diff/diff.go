@@ -40,7 +40,7 @@ const (
 
 // Event is one record of a source, as the comparison sees it.
 type Event struct {
-	// Key is the key as text (KeyText), or what --key-by made of the record.
+	// Key is the key as text (record.KeyText), or what --key-by made of the record.
 	Key string
 	// KeyEncoding is the record's key encoding (record.Encoding*), "" when
 	// unknown. EncodingNull marks a record without a key: it is skipped.

@@ -173,15 +173,6 @@ func TestCompareKeyEncodings(t *testing.T) {
 	}
 }
 
-func TestKeyText(t *testing.T) {
-	for in, want := range map[string]string{`"acct-1"`: "acct-1", `"a\u0062"`: "ab", `42`: "42", `{"b":1,"a":"<x>"}`: `{"a":"<x>","b":1}`, `null`: "", ``: ""} {
-		got, err := KeyText(json.RawMessage(in))
-		if err != nil || got != want {
-			t.Errorf("KeyText(%s) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
 func TestHashValue(t *testing.T) {
 	same := [][2]string{
 		{`{"a":1,"b":2}`, `{"b":2,"a":1}`},

@@ -39,12 +39,12 @@ func EventOf(ctx context.Context, r *record.Record, keyBy KeyFunc) (Event, error
 		}
 		return e, nil
 	}
-	if r.KeyEncoding == record.EncodingNull {
-		return e, nil
-	}
-	k, err := KeyText(r.Key)
+	k, ok := r.KeyText()
 	e.Key = k
-	return e, err
+	if !ok {
+		e.KeyEncoding = record.EncodingNull
+	}
+	return e, nil
 }
 
 func isNull(v []byte) bool {
@@ -260,15 +260,10 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) (lineS
 	case !hasValue:
 		return noValueLine, nil
 	}
-	if e.KeyEncoding != record.EncodingNull {
-		k, err := KeyText(key)
-		if err != nil {
-			return 0, err
-		}
-		e.Key = k
-		if e.KeyEncoding == "" && isNull(key) {
-			e.KeyEncoding = record.EncodingNull
-		}
+	k, ok := record.KeyText(key, e.KeyEncoding)
+	e.Key = k
+	if !ok {
+		e.KeyEncoding = record.EncodingNull
 	}
 	if valueEnc != record.EncodingNull && (valueEnc != "" || !isNull(value)) {
 		e.Value = value

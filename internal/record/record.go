@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -150,6 +151,12 @@ func ShortType(t string) string {
 		return t[i+1:]
 	}
 	return t
+}
+
+// TypeMatches reports whether event type t is one of types, by its full
+// or its short name (--type accepts either).
+func TypeMatches(t string, types []string) bool {
+	return slices.Contains(types, t) || slices.Contains(types, ShortType(t))
 }
 
 // PayloadText renders a decoded key or value for text output: strings

@@ -159,6 +159,25 @@ func (d *Decoder) DecodePayload(ctx context.Context, b []byte, headers []record.
 	return p
 }
 
+// PlainKeyText is m's key as text (record.KeyText) when the key needs no
+// schema — no schema-id header, no Confluent prefix, no local key schema —
+// so that a --key is compared before anything else is decoded. isPlain is
+// false when the key needs decoding; hasText is false for a null key.
+func (d *Decoder) PlainKeyText(m *record.Message) (text string, hasText, isPlain bool) {
+	if m.Key == nil {
+		return "", false, true
+	}
+	if _, ok := lastHeader(m.Headers, KeySchemaIDHeader); ok || d.keyLocal != nil {
+		return "", false, false
+	}
+	if _, _, ok := splitConfluent(m.Key); ok {
+		return "", false, false
+	}
+	p := plain(m.Key)
+	text, hasText = record.KeyText(p.JSON, p.Encoding)
+	return text, hasText, true
+}
+
 // schemaKey is how a payload names its schema: a registry id or a GUID.
 type schemaKey struct {
 	id   int

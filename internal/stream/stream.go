@@ -5,11 +5,9 @@ package stream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -223,14 +221,16 @@ var ErrStop = errors.New("stop")
 // selectRecord decodes m and applies the cheap selections first: a key
 // that is plain text is compared before anything is decoded.
 func selectRecord(ctx context.Context, m *record.Message, o *Options) (*record.Record, bool, error) {
-	if o.KeySet && plainKeyMismatch(m.Key, o.Key) {
+	if o.KeySet && plainKeyMismatch(m, o) {
 		return nil, false, nil
 	}
 	r := o.Decoder.Decode(ctx, m)
-	if o.KeySet && keyText(r) != o.Key {
-		return nil, false, nil
+	if o.KeySet {
+		if k, ok := r.KeyText(); !ok || k != o.Key {
+			return nil, false, nil
+		}
 	}
-	if len(o.Types) > 0 && !typeMatches(r.Type, o.Types) {
+	if len(o.Types) > 0 && !record.TypeMatches(r.Type, o.Types) {
 		return nil, false, nil
 	}
 	if o.Filter != nil {
@@ -242,33 +242,19 @@ func selectRecord(ctx context.Context, m *record.Message, o *Options) (*record.R
 	return r, true, nil
 }
 
-// plainKeyMismatch is true when the raw key surely is not want: it differs
-// and carries no schema framing that decoding could turn into want.
-func plainKeyMismatch(raw []byte, want string) bool {
-	if string(raw) == want {
+// plainKeyDecoder is a Decoder that can tell a key's text without
+// decoding the record (schema.Decoder).
+type plainKeyDecoder interface {
+	PlainKeyText(m *record.Message) (text string, hasText, plain bool)
+}
+
+// plainKeyMismatch is true when the key surely is not want as text: it
+// needs no schema to decode, and its text (or its null) differs.
+func plainKeyMismatch(m *record.Message, o *Options) bool {
+	d, ok := o.Decoder.(plainKeyDecoder)
+	if !ok {
 		return false
 	}
-	return len(raw) == 0 || (raw[0] != 0x00 && raw[0] != '"')
-}
-
-func keyText(r *record.Record) string {
-	k := r.Key
-	if len(k) >= 2 && k[0] == '"' {
-		var s string
-		if err := json.Unmarshal(k, &s); err == nil {
-			return s
-		}
-	}
-	return string(k)
-}
-
-func typeMatches(t string, types []string) bool {
-	short := t
-	for i := len(t) - 1; i >= 0; i-- {
-		if t[i] == '.' {
-			short = t[i+1:]
-			break
-		}
-	}
-	return slices.Contains(types, t) || slices.Contains(types, short)
+	text, hasText, plain := d.PlainKeyText(m)
+	return plain && (!hasText || text != o.Key)
 }
