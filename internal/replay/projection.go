@@ -478,7 +478,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	}
 
 	if p.typ == nil {
-		c.Type = r.Type[strings.LastIndexByte(r.Type, '.')+1:]
+		c.Type = record.ShortType(r.Type)
 	} else {
 		v, err := runProjectionProgram(ctx, p.typ, view)
 		if err != nil {
