@@ -20,6 +20,7 @@ import (
 
 	"github.com/itchyny/gojq"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/replay"
@@ -623,7 +624,7 @@ func (c *Checker) Report() *Report {
 	noSchemaApplies := c.enabled[RuleNoSchema] && (c.hasSchema || c.opts.RequireSchema)
 	if c.untypedN > 0 && !noSchemaApplies && c.enabled[RuleUnknownType] {
 		f := c.untyped
-		f.Message += fmt.Sprintf(" (%s)", plural(c.untypedN, "record"))
+		f.Message += fmt.Sprintf(" (%s)", english.Plural(c.untypedN, "record"))
 		rep.Counts[RuleUnknownType]++
 		if c.opts.MaxFindings == 0 || c.listed[RuleUnknownType] < c.opts.MaxFindings {
 			rep.Findings = append(rep.Findings, f)
@@ -631,7 +632,7 @@ func (c *Checker) Report() *Report {
 	}
 	for t, i := range c.unknown {
 		if i >= 0 {
-			rep.Findings[i].Message += fmt.Sprintf(" (%s)", plural(c.unknownN[t], "record"))
+			rep.Findings[i].Message += fmt.Sprintf(" (%s)", english.Plural(c.unknownN[t], "record"))
 		}
 	}
 	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
@@ -757,11 +758,4 @@ func encodingName(e string) string {
 		return "text"
 	}
 	return "bytes"
-}
-
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/check"
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/position"
@@ -291,7 +292,7 @@ func writeCheckGrouped(w io.Writer, p iostreams.Palette, rep *check.Report) erro
 		if n == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s %s\n", p.Bold(p.Red(string(rule))), p.Dim("("+plural(n, "finding")+")"))
+		fmt.Fprintf(w, "%s %s\n", p.Bold(p.Red(string(rule))), p.Dim("("+english.Plural(n, "finding")+")"))
 		for _, f := range fs {
 			key := f.Key
 			if f.Aggregate != "" {
@@ -321,9 +322,9 @@ func writeCheckSummary(w io.Writer, p iostreams.Palette, rep *check.Report) {
 		}
 	}
 	if total := rep.Total(); total > 0 {
-		fmt.Fprintf(w, "%s in %s of %s (%s)\n", p.Red(plural(total, "finding")), plural(rep.Records, "record"), rep.Topic, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "%s in %s of %s (%s)\n", p.Red(english.Plural(total, "finding")), english.Plural(rep.Records, "record"), rep.Topic, strings.Join(parts, ", "))
 	} else {
-		fmt.Fprintf(w, "%s in %s of %s (%s)\n", p.Green("no findings"), plural(rep.Records, "record"), rep.Topic, plural(int64(ran), "rule"))
+		fmt.Fprintf(w, "%s in %s of %s (%s)\n", p.Green("no findings"), english.Plural(rep.Records, "record"), rep.Topic, english.Plural(ran, "rule"))
 	}
 	if len(rep.SkippedTypes) > 0 {
 		types := slices.Sorted(func(yield func(string) bool) {
@@ -365,7 +366,7 @@ func junitReport(rep *check.Report) junitSuites {
 			if more := n - int64(listed); more > 0 {
 				fmt.Fprintf(&b, "... and %d more\n", more)
 			}
-			c.Failure = &junitFailure{Message: plural(n, "finding"), Type: string(rule), Text: b.String()}
+			c.Failure = &junitFailure{Message: english.Plural(n, "finding"), Type: string(rule), Text: b.String()}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, c)

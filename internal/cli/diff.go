@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/diff"
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
@@ -198,7 +199,7 @@ func diffRun(ctx context.Context, o *DiffOptions) error {
 			if o.KeyBy != "" {
 				why = "for which --key-by yielded nothing"
 			}
-			fmt.Fprintf(o.IO.ErrOut, "evctl: warning: skipped %s of %s %s\n", plural(int64(s.n), "record"), s.name, why)
+			fmt.Fprintf(o.IO.ErrOut, "evctl: warning: skipped %s of %s %s\n", english.Plural(s.n, "record"), s.name, why)
 		}
 	}
 	var out bytes.Buffer

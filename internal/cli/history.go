@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
@@ -281,7 +282,7 @@ func printHistory(ctx context.Context, opts *HistoryOptions, proj *replay.Projec
 		fmt.Fprintf(out, "%s\n", last)
 	}
 	if fold != nil && opts.Output == "text" {
-		fmt.Fprintf(opts.IO.ErrOut, "%s of %s folded with %s\n", plural(int64(shown), "event"), opts.ID, proj.Name)
+		fmt.Fprintf(opts.IO.ErrOut, "%s of %s folded with %s\n", english.Plural(shown, "event"), opts.ID, proj.Name)
 	}
 	return nil
 }

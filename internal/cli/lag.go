@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 )
@@ -121,7 +122,7 @@ func lagRun(ctx context.Context, opts *LagOptions) error {
 			timeout = kafka.DefaultTimeout
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "evctl: warning: the oldest unconsumed record of %s did not arrive within %s; its age shows as ?\n",
-			plural(int64(missing), "partition"), timeout)
+			english.Plural(missing, "partition"), timeout)
 	}
 	return printLag(opts.IO, opts.Output, views)
 }

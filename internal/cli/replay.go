@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/position"
@@ -521,7 +522,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 		if err := admin.CreateTopic(ctx, o.ToTopic, partitions, configs); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s).\n", o.ToTopic, plural(int64(partitions), "partition"))
+		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s).\n", o.ToTopic, english.Plural(partitions, "partition"))
 		dest = kafka.TopicDescription{Name: o.ToTopic, Partitions: partitions}
 	case err != nil:
 		return err
@@ -539,7 +540,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 	}
 	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
 	if j.byKey && !o.ByKey && len(o.Topics) > 0 {
-		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], plural(int64(srcPartitions), "partition"), o.ToTopic, dest.Partitions)
+		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], english.Plural(srcPartitions, "partition"), o.ToTopic, dest.Partitions)
 	}
 	return nil
 }
@@ -623,7 +624,7 @@ func (j *replayJob) topicSummary(st replay.Stats, err error) {
 	}
 	rate := float64(st.Written) / max(st.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(o.IO.ErrOut, "%s %s into %s (read %d, filtered out %d) in %s, %.0f records/s\n",
-		verb, plural(st.Written, "record"), dest, st.Read, st.Filtered, st.Elapsed.Round(time.Millisecond), rate)
+		verb, english.Plural(st.Written, "record"), dest, st.Read, st.Filtered, st.Elapsed.Round(time.Millisecond), rate)
 	if j.copier != nil && err != nil {
 		fmt.Fprintf(o.IO.ErrOut, "Progress is committed in group %q: run the same command with --resume to continue.\n", o.Group)
 	}
@@ -680,7 +681,7 @@ func printDryRun(ios *iostreams.IOStreams, st replay.Stats, err error) {
 		return
 	}
 	out := ios.Out
-	fmt.Fprintf(out, "would replay %s of %d read (%d filtered out)\n", plural(st.Written, "record"), st.Read, st.Filtered)
+	fmt.Fprintf(out, "would replay %s of %d read (%d filtered out)\n", english.Plural(st.Written, "record"), st.Read, st.Filtered)
 	fmt.Fprintln(out, "by partition:")
 	for _, k := range slices.Sorted(maps.Keys(st.ByPartition)) {
 		fmt.Fprintf(out, "  %-28s %d\n", k, st.ByPartition[k])
@@ -788,7 +789,7 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 			verb = "stopped after folding"
 		}
 		fmt.Fprintf(o.IO.ErrOut, "%s %s into %s with %s (read %d, filtered out %d, skipped %d, wrote %d) in %s, %.0f events/s\n",
-			verb, plural(st.Written, "event"), plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Load(), ps.written,
+			verb, english.Plural(st.Written, "event"), english.Plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Load(), ps.written,
 			st.Elapsed.Round(time.Millisecond), float64(st.Written)/max(st.Elapsed.Seconds(), 1e-9))
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
@@ -408,7 +409,7 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 	}
 	interrupted := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled))
 	if interrupted || (t.opts.IO.IsStderrTTY() && t.undecodable > 0) {
-		fmt.Fprintf(t.opts.IO.ErrOut, "%s shown, %d undecodable, %d filtered out\n", plural(t.shown, "record"), t.undecodable, t.filtered)
+		fmt.Fprintf(t.opts.IO.ErrOut, "%s shown, %d undecodable, %d filtered out\n", english.Plural(t.shown, "record"), t.undecodable, t.filtered)
 	}
 	if interrupted {
 		return errInterrupted
@@ -447,12 +448,4 @@ func completeNames(f *Factory, list func(context.Context, *kafka.Admin) ([]strin
 		sort.Strings(names)
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
-}
-
-// plural says "1 record", "2 records".
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

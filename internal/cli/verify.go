@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/diff"
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/replay"
@@ -167,7 +168,7 @@ func verifyRun(ctx context.Context, o *VerifyOptions) error {
 		}
 	}
 	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
-		plural(int64(fold.Len()), "aggregate"), plural(events, "event"), o.Against, verdict(r))
+		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
 	if !r.Same {
 		return &ExitError{Code: ExitNegative}
 	}

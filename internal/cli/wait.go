@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 )
@@ -120,7 +121,7 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 		if b.total() == 0 {
 			progress.clear()
 			fmt.Fprintf(opts.IO.ErrOut, "Group %s caught up on %s (%s, %s behind at start) in %s.\n", opts.Group, strings.Join(topics, ", "),
-				plural(int64(len(ends)), "partition"), plural(first, "record"), roundDuration(time.Since(start)))
+				english.Plural(len(ends), "partition"), english.Plural(first, "record"), roundDuration(time.Since(start)))
 			return nil
 		}
 		now := time.Now()
@@ -184,10 +185,10 @@ func (b behind) String() string {
 	var parts []string
 	for _, t := range b {
 		if t.records > 0 {
-			parts = append(parts, fmt.Sprintf("%s (%d of %s)", t.topic, t.partitions, plural(int64(t.of), "partition")))
+			parts = append(parts, fmt.Sprintf("%s (%d of %s)", t.topic, t.partitions, english.Plural(t.of, "partition")))
 		}
 	}
-	return plural(b.total(), "record") + " behind on " + strings.Join(parts, ", ")
+	return english.Plural(b.total(), "record") + " behind on " + strings.Join(parts, ", ")
 }
 
 // behindOf compares committed offsets with the captured ends; a partition

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -100,11 +101,11 @@ func protoMessage(f protoreflect.FileDescriptor, indexes []int) (protoreflect.Me
 	for _, i := range indexes {
 		next, n := declaredMessage(msgs, i)
 		if next == nil {
-			where := "the schema declares %d top-level message%s"
+			where := "the schema declares " + english.Plural(n, "top-level message")
 			if md != nil {
-				where = string(md.FullName()) + " declares %d nested message%s"
+				where = string(md.FullName()) + " declares " + english.Plural(n, "nested message")
 			}
-			return nil, fmt.Errorf("message indexes %v name no message: "+where, indexes, n, plural(n))
+			return nil, fmt.Errorf("message indexes %v name no message: %s", indexes, where)
 		}
 		md, msgs = next, next.Messages()
 	}
@@ -173,11 +174,4 @@ func protoJSON(md protoreflect.MessageDescriptor, resolver linker.Resolver, b []
 		return nil, fmt.Errorf("%s cannot be shown as JSON: %w", md.FullName(), err)
 	}
 	return buf.Bytes(), nil
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -59,7 +60,7 @@ func (m *Model) titleLine() string {
 	}
 	parts := []string{m.styles.Title.Render(m.o.Title)}
 	if m.bounds != nil {
-		parts = append(parts, plural(len(m.bounds), "partition"), plural(int(total), "record"))
+		parts = append(parts, english.Plural(len(m.bounds), "partition"), english.Plural(total, "record"))
 	}
 	if m.follow {
 		parts = append(parts, m.styles.Title.Render("following"))
@@ -79,7 +80,7 @@ func (m *Model) listLines() []string {
 	case len(m.visible) == 0 && m.loading:
 		out = append(out, m.styles.Faint.Render("loading…"))
 	case len(m.visible) == 0 && len(m.recs) > 0:
-		out = append(out, m.styles.Faint.Render(fmt.Sprintf("the filter hides all %s loaded", plural(len(m.recs), "record"))))
+		out = append(out, m.styles.Faint.Render(fmt.Sprintf("the filter hides all %s loaded", english.Plural(len(m.recs), "record"))))
 	case len(m.visible) == 0 && m.bounds != nil:
 		out = append(out, m.styles.Faint.Render("no records"))
 	}
@@ -177,10 +178,10 @@ func (m *Model) statusLine() string {
 	if m.flt != nil {
 		parts = append(parts, fmt.Sprintf("filter %s: %d of %d loaded", m.flt.String(), len(m.visible), len(m.recs)))
 		if m.filterErrs > 0 {
-			parts = append(parts, fmt.Sprintf("failed on %s", plural(m.filterErrs, "record")))
+			parts = append(parts, fmt.Sprintf("failed on %s", english.Plural(m.filterErrs, "record")))
 		}
 	} else if len(m.recs) > 0 {
-		parts = append(parts, plural(len(m.recs), "record")+" loaded")
+		parts = append(parts, english.Plural(len(m.recs), "record")+" loaded")
 	}
 	if m.bounds != nil {
 		switch {
@@ -240,11 +241,4 @@ func padRight(s string, n int) string {
 		return s + strings.Repeat(" ", n-w)
 	}
 	return s
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }
