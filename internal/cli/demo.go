@@ -70,12 +70,16 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	account := sandbox.AccountID(7, opts.Accounts)
 	// From a checkout the tour names the spec users will find there; an
 	// installed binary writes its embedded copy to a temporary file.
-	spec := filepath.Join("testdata", "projections", "account-balance.yaml")
+	spec := filepath.Join("testdata", "projections", projectionSpecFile)
 	if _, err := os.Stat(spec); err != nil {
-		if spec, err = writeDemoProjection(); err != nil {
+		dir, err := os.MkdirTemp("", "evctl-demo-")
+		if err != nil {
 			return err
 		}
-		defer os.Remove(spec)
+		defer os.RemoveAll(dir)
+		if spec, err = writeProjectionSpec(dir); err != nil {
+			return err
+		}
 	}
 	steps := []demoStep{
 		{why: "What is on the cluster: topics, partitions, record counts, schemas.", args: []string{"topics"}},
@@ -127,20 +131,6 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	}
 	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev                          # the same sandbox, kept running for your own commands\n  evctl browse bank.account-events   # scroll, filter and inspect its records in a terminal UI\n  evctl tail --help                  # positions, filters, output formats\n", p.Bold("Next:"))
 	return nil
-}
-
-// writeDemoProjection puts the bank's account-balance projection where
-// the tour's commands can read it, as a user would keep theirs in a file.
-func writeDemoProjection() (string, error) {
-	f, err := os.CreateTemp("", "account-balance-*.yaml")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if _, err := f.Write(sandbox.AccountBalanceProjection); err != nil {
-		return "", err
-	}
-	return f.Name(), nil
 }
 
 // shellJoin quotes arguments the way a user would type them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ type DevOptions struct {
 	Sandbox sandbox.Options
 	Now     string // pins the seeded history's anchor, for reproducible data
 	EnvFile string // also write the export lines here once ready, for scripts
+	// WriteSpec is a directory to write the bank's projection spec into,
+	// so a recipe needs nothing but the binary.
+	WriteSpec string
 }
 
 // NewCmdDev is `evctl dev`: a local cluster and registry, seeded.
@@ -51,6 +55,11 @@ account on two partitions (acct-0010), an event after AccountClosed
 (acct-0013), a record without a schema (acct-0014), an unknown event type,
 InterestAccrued (acct-0015), and a negative balance (acct-0016).
 
+--write-spec DIR writes account-balance.yaml, the projection spec whose
+rebuild of bank.account-events equals bank.account-balances, into DIR
+before the sandbox is ready (the binary carries it: a CI job needs no
+checkout of evctl).
+
 The same --seed, --accounts, --events and --now give the same records.
 Events spread over the 7 days before --now (default: the time dev starts).
 dev prints export lines on stdout; paste them into another shell, and
@@ -58,6 +67,7 @@ evctl there talks to the sandbox.`,
 		Example: `  $ evctl dev
   $ evctl dev --broker-port 0 --registry-port 0 --accounts 1000 --events 1000000
   $ evctl dev --drift 3 --faults
+  $ evctl dev --write-spec . # then: evctl verify --projection account-balance.yaml ...
   $ evctl dev --env-file /tmp/evctl.env & until [ -f /tmp/evctl.env ]; do sleep 0.1; done; . /tmp/evctl.env`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -90,6 +100,7 @@ evctl there talks to the sandbox.`,
 	fl.IntVar(&opts.Sandbox.Drift, "drift", 0, "leave this many accounts' live balances wrong, for evctl verify to find")
 	fl.BoolVar(&opts.Sandbox.Faults, "faults", false, "also seed bank.account-events.faulty, one of each problem evctl check finds")
 	fl.StringVar(&opts.EnvFile, "env-file", "", "also write the export lines to this `file` once ready (removed on exit)")
+	fl.StringVar(&opts.WriteSpec, "write-spec", "", "write the bank's projection spec, account-balance.yaml, into this `directory`")
 	return cmd
 }
 
@@ -99,6 +110,11 @@ const maxListedDrift = 10
 func devRun(ctx context.Context, opts *DevOptions) error {
 	errOut := opts.IO.ErrOut
 	start := time.Now()
+	if opts.WriteSpec != "" {
+		if _, err := writeProjectionSpec(opts.WriteSpec); err != nil {
+			return err
+		}
+	}
 	if opts.Sandbox.Events >= 100_000 {
 		opts.Sandbox.Logf = func(format string, args ...any) { fmt.Fprintf(errOut, format+"\n", args...) }
 	}
@@ -138,4 +154,17 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	fmt.Fprintln(errOut, "evctl dev: stopped")
 	// Stopping is what Ctrl-C is for here, not an interruption.
 	return nil
+}
+
+// projectionSpecFile is the name the bank's projection spec is written as.
+const projectionSpecFile = "account-balance.yaml"
+
+// writeProjectionSpec writes the bank's projection spec, embedded in the
+// binary, into dir and returns its path.
+func writeProjectionSpec(dir string) (string, error) {
+	path := filepath.Join(dir, projectionSpecFile)
+	if err := os.WriteFile(path, sandbox.AccountBalanceProjection, 0o644); err != nil {
+		return "", fmt.Errorf("cannot write the projection spec: %w; check --write-spec", err)
+	}
+	return path, nil
 }
