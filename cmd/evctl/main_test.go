@@ -70,6 +70,8 @@ func TestMain(m *testing.M) {
 //	                                             reach N, require exit status; stderr lands in interrupted.stderr
 //	tty [-size WxH] [-exit N] script prog [args] run program in a pseudo-terminal, driven by script's
 //	                                             wait/send/screen lines (tty_test.go)
+//	authregistry                                 export AUTH_REGISTRY: a registry that logs each request's
+//	                                             Authorization header to authregistry.log (read_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
@@ -106,6 +108,7 @@ func TestScripts(t *testing.T) {
 			"interrupt-at":  cmdInterruptAt,
 			"replay-verify": cmdReplayVerify,
 			"tty":           cmdTTY,
+			"authregistry":  cmdAuthRegistry,
 		},
 	})
 }

@@ -18,7 +18,12 @@ func NewCmdConfig(f *Factory) *cobra.Command {
 		Long: `Manage named contexts in $XDG_CONFIG_HOME/evctl/config.yaml (or
 $EVCTL_CONFIG). A context says how to reach one cluster: brokers, registry,
 librdkafka properties, registry auth and TLS. Flags and environment
-variables override the current context.`,
+variables override the current context.
+
+A context's credentials (registry auth, registry client certificate, and
+the SASL and client-certificate librdkafka properties) go only to its own
+brokers and registry: when a flag or the environment names another
+endpoint, they are left out, with a warning on stderr.`,
 		Example: `  $ evctl config set-context local --brokers localhost:9092 --registry http://localhost:8081
   $ evctl config set-context prod --brokers kafka:9093 -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN
   $ evctl config use-context local
@@ -113,7 +118,8 @@ func newCmdConfigSetContext(f *Factory) *cobra.Command {
 		Use:   "set-context <name>",
 		Short: "Create a context or change its fields",
 		Long: `Create a context or change its fields. Only the flags given change;
--X key=value sets a librdkafka property, --unset key removes one.`,
+-X key=value sets a librdkafka property, --unset key removes one. A
+context holds a registry password or a bearer token, not both.`,
 		Example: `  $ evctl config set-context local --brokers localhost:9092 --registry http://localhost:8081 --current`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -148,6 +154,9 @@ func newCmdConfigSetContext(f *Factory) *cobra.Command {
 				}
 				for _, k := range o.unset {
 					delete(c.Kafka, k)
+				}
+				if c.RegistryAuth.Password != "" && c.RegistryAuth.Token != "" {
+					return flagErrorf("context %q would have both a registry password and a token: give one (clear the other with --registry-password '' or --registry-token '')", c.Name)
 				}
 				if o.current || file.CurrentContext == "" {
 					file.CurrentContext = c.Name

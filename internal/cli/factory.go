@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evctl/evctl/internal/config"
@@ -28,6 +30,9 @@ type Factory struct {
 
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error) // nil, nil: no registry configured
+
+	warnMu sync.Mutex
+	warned map[string]bool // warnings already printed
 }
 
 // ConnectionOptions are the persistent connection flags.
@@ -109,26 +114,74 @@ func (f *Factory) kafkaConfig() (kafka.Config, error) {
 	if err != nil {
 		return kafka.Config{}, err
 	}
+	brokers, from := pickFrom(
+		named{f.Conn.Brokers, "--brokers"}, named{f.Getenv("EVCTL_BROKERS"), "EVCTL_BROKERS"}, named{ctx.Brokers, ""})
 	cfg := kafka.Config{
-		Brokers:  pick(f.Conn.Brokers, f.Getenv("EVCTL_BROKERS"), ctx.Brokers),
+		Brokers:  brokers,
 		Timeout:  f.Conn.Timeout,
 		ClientID: "evctl/" + f.Version,
 	}
-	if cfg.Brokers == "" {
-		return cfg, errNoBrokers
-	}
-	// The context's properties come first so -X can override them.
-	for _, k := range slices.Sorted(maps.Keys(ctx.Kafka)) {
-		cfg.Props = append(cfg.Props, [2]string{k, ctx.Kafka[k]})
-	}
+	var props [][2]string
 	for _, kv := range f.Conn.Props {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return cfg, flagErrorf("invalid -X %q: want key=value, e.g. -X security.protocol=SASL_SSL", kv)
 		}
-		cfg.Props = append(cfg.Props, [2]string{k, v})
+		if k == "bootstrap.servers" {
+			brokers, from = v, "-X bootstrap.servers"
+		}
+		props = append(props, [2]string{k, v})
 	}
+	if cfg.Brokers == "" && from == "" {
+		return cfg, errNoBrokers
+	}
+	// A context's credentials go only to its own brokers: when a flag or
+	// the environment names others, they stay behind.
+	own := pick(ctx.Kafka["bootstrap.servers"], ctx.Brokers)
+	var withheld []string
+	// The context's properties come first so -X can override them.
+	for _, k := range slices.Sorted(maps.Keys(ctx.Kafka)) {
+		if from != "" && config.IsCredentialKey(k) && !config.SameBrokers(brokers, own) {
+			withheld = append(withheld, k)
+			continue
+		}
+		if from != "" && k == "bootstrap.servers" {
+			continue
+		}
+		cfg.Props = append(cfg.Props, [2]string{k, ctx.Kafka[k]})
+	}
+	if len(withheld) > 0 {
+		f.warnOnce(fmt.Sprintf("evctl: warning: not sending context %q's credentials (%s) to %s from %s: they are for %s; give -X for these brokers\n",
+			ctx.Name, strings.Join(withheld, ", "), brokers, from, orDash(own)))
+	}
+	cfg.Props = append(cfg.Props, props...)
 	return cfg, nil
+}
+
+// named is a value and where it came from ("" for the context).
+type named struct{ value, from string }
+
+// pickFrom returns the first non-empty value and where it came from.
+func pickFrom(values ...named) (value, from string) {
+	for _, v := range values {
+		if v.value != "" {
+			return v.value, v.from
+		}
+	}
+	return "", ""
+}
+
+// warnOnce prints a warning the first time it is given.
+func (f *Factory) warnOnce(msg string) {
+	f.warnMu.Lock()
+	defer f.warnMu.Unlock()
+	if f.warned == nil {
+		f.warned = map[string]bool{}
+	}
+	if !f.warned[msg] {
+		f.warned[msg] = true
+		fmt.Fprint(f.IOStreams.ErrOut, msg)
+	}
 }
 
 func (f *Factory) registryConfig() (schema.RegistryConfig, bool, error) {
@@ -137,15 +190,25 @@ func (f *Factory) registryConfig() (schema.RegistryConfig, bool, error) {
 		return schema.RegistryConfig{}, false, err
 	}
 	c := f.Conn
+	url, from := pickFrom(named{c.Registry, "--registry"}, named{f.Getenv("EVCTL_REGISTRY"), "EVCTL_REGISTRY"}, named{ctx.Registry, ""})
+	// A context's credentials go only to its own registry.
+	auth, tls := ctx.RegistryAuth, ctx.RegistryTLS
+	if from != "" && !config.SameURL(url, ctx.Registry) {
+		if auth != (config.RegistryAuth{}) || tls.Cert != "" || tls.Key != "" {
+			f.warnOnce(fmt.Sprintf("evctl: warning: not sending context %q's registry credentials to %s from %s: they are for %s; give --registry-user/--registry-password or --registry-token for this registry\n",
+				ctx.Name, url, from, orDash(ctx.Registry)))
+		}
+		auth, tls.Cert, tls.Key = config.RegistryAuth{}, "", ""
+	}
 	cfg := schema.RegistryConfig{
-		URL:                pick(c.Registry, f.Getenv("EVCTL_REGISTRY"), ctx.Registry),
-		Username:           pick(c.RegistryUser, f.Getenv("EVCTL_REGISTRY_USER"), ctx.RegistryAuth.Username),
-		Password:           pick(c.RegistryPassword, f.Getenv("EVCTL_REGISTRY_PASSWORD"), ctx.RegistryAuth.Password),
-		BearerToken:        pick(c.RegistryToken, f.Getenv("EVCTL_REGISTRY_TOKEN"), ctx.RegistryAuth.Token),
-		CAFile:             pick(c.RegistryCA, ctx.RegistryTLS.CA),
-		CertFile:           pick(c.RegistryCert, ctx.RegistryTLS.Cert),
-		KeyFile:            pick(c.RegistryKey, ctx.RegistryTLS.Key),
-		InsecureSkipVerify: c.RegistryInsecure || ctx.RegistryTLS.InsecureSkipVerify,
+		URL:                url,
+		Username:           pick(c.RegistryUser, f.Getenv("EVCTL_REGISTRY_USER"), auth.Username),
+		Password:           pick(c.RegistryPassword, f.Getenv("EVCTL_REGISTRY_PASSWORD"), auth.Password),
+		BearerToken:        pick(c.RegistryToken, f.Getenv("EVCTL_REGISTRY_TOKEN"), auth.Token),
+		CAFile:             pick(c.RegistryCA, tls.CA),
+		CertFile:           pick(c.RegistryCert, tls.Cert),
+		KeyFile:            pick(c.RegistryKey, tls.Key),
+		InsecureSkipVerify: c.RegistryInsecure || tls.InsecureSkipVerify,
 		Timeout:            c.Timeout,
 	}
 	if cfg.URL == "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,6 +156,65 @@ func IsSecretKey(key string) bool {
 		}
 	}
 	return false
+}
+
+// IsCredentialKey reports whether a librdkafka property identifies or
+// authenticates the client to its brokers: a secret, a SASL setting other
+// than the mechanism, or a client certificate or key. A context sends these
+// only to its own brokers.
+func IsCredentialKey(key string) bool {
+	k := strings.ToLower(key)
+	switch {
+	case IsSecretKey(k):
+		return true
+	case k == "sasl.mechanism" || k == "sasl.mechanisms":
+		return false
+	}
+	for _, p := range []string{"sasl.", "ssl.key.", "ssl.certificate.", "ssl.keystore.", "ssl_key", "ssl_certificate"} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// SameBrokers reports whether two bootstrap lists name the same brokers,
+// whatever their order, spacing or letter case.
+func SameBrokers(a, b string) bool {
+	norm := func(s string) []string {
+		var out []string
+		for _, h := range strings.Split(s, ",") {
+			if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+				out = append(out, h)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	na := norm(a)
+	return len(na) > 0 && slices.Equal(na, norm(b))
+}
+
+// SameURL reports whether two registry URLs name the same endpoint: a
+// missing scheme is http; the scheme's and host's case and a trailing
+// slash do not count.
+func SameURL(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return ""
+		}
+		if !strings.Contains(s, "://") {
+			s = "http://" + s
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return s
+		}
+		return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.Path, "/")
+	}
+	na := norm(a)
+	return na != "" && na == norm(b)
 }
 
 // Masked returns a copy with every secret replaced, for printing.
