@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,17 +16,21 @@ import (
 // script command, so that `exec kconsume ... &` runs it in the
 // background):
 //
-//	kconsume [-batch N] group topic N
+//	kconsume [-batch N] [-hold FILE] group topic N
 //
 // It joins group with franz-go (a client evctl did not write), consumes N
 // records of topic from where the group left off (the start when it has
 // committed nothing), commits after every batch of at most -batch records
-// and leaves the group. It reads EVCTL_BROKERS.
+// and leaves the group. With -hold it stays in the group once it has its
+// partitions and N records: it writes FILE, then leaves when FILE is
+// removed (scripts: `exec kconsume -hold held ... &`, `waitenv held`, ...,
+// `rm held`, `wait`). It reads EVCTL_BROKERS.
 func kconsumeMain() int {
 	fs := flag.NewFlagSet("kconsume", flag.ContinueOnError)
 	batch := fs.Int("batch", 10, "commit after this many records at most")
+	hold := fs.String("hold", "", "stay in the group until this file, written once assigned, is removed")
 	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 3 || *batch < 1 {
-		fmt.Fprintln(os.Stderr, "usage: kconsume [-batch N] group topic N")
+		fmt.Fprintln(os.Stderr, "usage: kconsume [-batch N] [-hold FILE] group topic N")
 		return 2
 	}
 	group, topic := fs.Arg(0), fs.Arg(1)
@@ -34,17 +39,20 @@ func kconsumeMain() int {
 		fmt.Fprintln(os.Stderr, "kconsume:", err)
 		return 2
 	}
-	if err := kconsume(os.Getenv("EVCTL_BROKERS"), group, topic, n, *batch); err != nil {
+	if err := kconsume(os.Getenv("EVCTL_BROKERS"), group, topic, n, *batch, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "kconsume:", err)
 		return 1
 	}
 	return 0
 }
 
-func kconsume(brokers, group, topic string, n, batch int) error {
+func kconsume(brokers, group, topic string, n, batch int, hold string) error {
+	assigned := make(chan struct{})
+	var once sync.Once
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(assigned) }) }))
 	if err != nil {
 		return err
 	}
@@ -62,5 +70,36 @@ func kconsume(brokers, group, topic string, n, batch int) error {
 		}
 		got += len(rs)
 	}
-	return nil
+	if hold == "" {
+		return nil
+	}
+	// Keep polling (a member that stops polling is evicted) until the
+	// script removes the file.
+	go func() {
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx)
+		}
+	}()
+	select {
+	case <-assigned:
+	case <-ctx.Done():
+		return fmt.Errorf("no partitions assigned: %w", ctx.Err())
+	}
+	// Written whole, then renamed: waitenv never reads half a file.
+	if err := os.WriteFile(hold+".tmp", []byte("export KCONSUME_HELD=1\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(hold+".tmp", hold); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if _, err := os.Stat(hold); os.IsNotExist(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s was not removed: %w", hold, ctx.Err())
 }

@@ -57,8 +57,9 @@ func TestMain(m *testing.M) {
 //	                                             topic.refs and topic.evo (see crosscheck_test.go)
 //	protoproduce topic file.proto records        write records with confluent-kafka-go's Protobuf serializer (crosscheck_test.go)
 //	kevent [-p P] [-type T] topic key json [h=v...]  produce one JSON (Schema) event to partition P (see check_test.go)
-//	exec kconsume [-batch N] group topic N       a program, so it runs in the background with &: consume N
-//	                                             records in group with franz-go, committing (groups_test.go)
+//	exec kconsume [-batch N] [-hold F] group topic N  a program, so it runs in the background with &: consume N
+//	                                             records in group with franz-go, committing; -hold: then stay
+//	                                             in the group, write F, leave when F is removed (groups_test.go)
 //	replay-chaos [-rounds N] [-seed S] [-group G] [-every K] src dst [evctl flags...]
 //	                                             run evctl replay src --to-topic dst, SIGKILL it at a point
 //	                                             -seed picks, N times (--resume after the first), then

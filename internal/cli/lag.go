@@ -22,6 +22,7 @@ type LagOptions struct {
 	Now   func() time.Time
 
 	Groups []string
+	Topics []string
 	Output string
 }
 
@@ -60,14 +61,21 @@ func NewCmdLag(f *Factory, runF func(context.Context, *LagOptions) error) *cobra
 		Use:   "lag [group...]",
 		Short: "Show consumer groups' lag and the age of their oldest unconsumed record",
 		Long: `Show how far consumer groups are behind: for every partition of the
-topics a group has committed offsets for, its committed offset, the end
+topics a group consumes (those it has committed offsets for, and those its
+members are assigned), its committed offset, the end
 offset (the last stable offset, as a read_committed consumer sees it), the
 lag between them, and the age of the oldest unconsumed record (the record
 at the committed offset, read once per lagging partition). Each group ends
 with a TOTAL row. Where a group has committed nothing on a partition,
 COMMITTED is "-" and the lag counts every record there (end minus low).
-No group given: every group. A group that does not exist is an error
-(exit 2) that lists the existing ones.
+A group that is subscribed but has committed nothing yet shows every
+partition it is assigned, with its whole lag. No group given: every
+group. A group that does not exist is an error (exit 2) that lists the
+existing ones.
+
+--topic (repeatable) measures these topics only: for the groups named,
+every partition of them, committed or not; with no group named, the groups
+that consume them.
 
 On a terminal the output is a table; piped, it is one tab-separated line
 per partition without header or totals (group, topic, partition,
@@ -76,6 +84,7 @@ of groups with their totals and partitions. An oldest age that could not
 be read within --timeout shows as "?".`,
 		Example: `  $ evctl lag
   $ evctl lag account-projector -o json | jq '.[] | {group, lag, oldestAgeMs}'
+  $ evctl lag --topic bank.account-events
   $ evctl lag | awk -F'\t' '{lag[$1] += $6} END {for (g in lag) print g, lag[g]}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Groups = args
@@ -89,7 +98,9 @@ be read within --timeout shows as "?".`,
 		},
 		ValidArgsFunction: completeGroups(f),
 	}
+	cmd.Flags().StringArrayVarP(&opts.Topics, "topic", "t", nil, "measure this `topic` only (repeatable)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	_ = cmd.RegisterFlagCompletionFunc("topic", completeTopics(f))
 	return cmd
 }
 
@@ -103,7 +114,7 @@ func lagRun(ctx context.Context, opts *LagOptions) error {
 		return err
 	}
 	defer admin.Close()
-	lags, err := admin.Lag(ctx, opts.Groups)
+	lags, err := admin.Lag(ctx, opts.Groups, opts.Topics)
 	if err != nil {
 		return err
 	}

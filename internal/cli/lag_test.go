@@ -12,6 +12,7 @@ func TestNewCmdLag(t *testing.T) {
 	tests := []flagCase[LagOptions]{
 		{name: "all groups", args: nil, want: LagOptions{Output: "text"}},
 		{name: "some groups as json", args: []string{"a", "b", "-o", "json"}, want: LagOptions{Groups: []string{"a", "b"}, Output: "json"}},
+		{name: "topics", args: []string{"a", "--topic", "t1", "-t", "t2"}, want: LagOptions{Groups: []string{"a"}, Topics: []string{"t1", "t2"}, Output: "text"}},
 		{name: "bad output", args: []string{"-o", "yaml"}, wantErr: `invalid --output "yaml"`},
 	}
 	checkFlagCases(t, NewCmdLag, tests, "IO", "Kafka", "Now")

@@ -48,7 +48,8 @@ The topics are those the group has committed offsets for, or those named
 with --topic (repeatable), which a group that has committed nothing yet
 needs.
 
---for bounds the whole wait (default 5m). The global --timeout still
+--for bounds the whole wait (default 5m); --for 0 checks once and
+answers at once (exit 0 caught up, 1 not). The global --timeout still
 bounds each call to the brokers, as in every command: 'evctl wait
 --timeout 5m' would not wait five minutes.
 
@@ -58,6 +59,7 @@ caught up within --for (how far behind, per topic), 2 errors (an unknown
 topic, a group with no offsets and no --topic, unreachable brokers).`,
 		Example: `  $ evctl wait --group account-projector --caught-up --for 5m
   $ evctl wait --group account-projector --caught-up --topic bank.account-events
+  $ evctl wait --group account-projector --caught-up --for 0   # check once
   $ evctl replay bank.account-events --to-topic bank.account-events.v2 --create &&
       evctl wait --group projector-v2 --caught-up --topic bank.account-events.v2 &&
       evctl verify ...`,
@@ -69,8 +71,8 @@ topic, a group with no offsets and no --topic, unreachable brokers).`,
 			if !opts.CaughtUp {
 				return flagErrorf("nothing to wait for: give --caught-up")
 			}
-			if opts.For <= 0 {
-				return flagErrorf("invalid --for %s: want a positive duration, e.g. --for 5m", opts.For)
+			if opts.For < 0 {
+				return flagErrorf("invalid --for %s: want a duration, e.g. --for 5m (0: check once)", opts.For)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -82,7 +84,7 @@ topic, a group with no offsets and no --topic, unreachable brokers).`,
 	fl.StringVarP(&opts.Group, "group", "g", "", "consumer group to wait for")
 	fl.BoolVar(&opts.CaughtUp, "caught-up", false, "wait until the group has consumed every record written before the start")
 	fl.StringArrayVarP(&opts.Topics, "topic", "t", nil, "topic the group consumes (repeatable; default: those it has committed offsets for)")
-	fl.DurationVar(&opts.For, "for", 5*time.Minute, "give up (exit 1) after this long; --timeout bounds each broker call")
+	fl.DurationVar(&opts.For, "for", 5*time.Minute, "give up (exit 1) after this long (0: check once); --timeout bounds each broker call")
 	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
 	_ = cmd.RegisterFlagCompletionFunc("group", completeGroups(f))
 	_ = cmd.RegisterFlagCompletionFunc("topic", completeTopics(f))
@@ -127,6 +129,9 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 		now := time.Now()
 		if !now.Before(deadline) {
 			progress.clear()
+			if opts.For == 0 {
+				return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s has not caught up: %s", opts.Group, b)}
+			}
 			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s did not catch up within %s: %s", opts.Group, opts.For, b)}
 		}
 		progress.draw(fmt.Sprintf("waiting for group %s: %s (%s of %s)", opts.Group, b, roundDuration(now.Sub(start)), opts.For))

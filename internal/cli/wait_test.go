@@ -17,7 +17,9 @@ func TestNewCmdWait(t *testing.T) {
 			want: WaitOptions{Group: "g", CaughtUp: true, Topics: []string{"a", "b"}, For: 2 * time.Second, NoProgress: true, Interval: 250 * time.Millisecond}},
 		{name: "no group", args: []string{"--caught-up"}, wantErr: "--group is required"},
 		{name: "no condition", args: []string{"--group", "g"}, wantErr: "nothing to wait for: give --caught-up"},
-		{name: "zero deadline", args: []string{"--group", "g", "--caught-up", "--for", "0s"}, wantErr: "invalid --for 0s"},
+		{name: "check once", args: []string{"--group", "g", "--caught-up", "--for", "0"},
+			want: WaitOptions{Group: "g", CaughtUp: true, Interval: 250 * time.Millisecond}},
+		{name: "negative deadline", args: []string{"--group", "g", "--caught-up", "--for", "-1s"}, wantErr: "invalid --for -1s"},
 		{name: "no arguments", args: []string{"g", "--caught-up"}, wantErr: "unknown command"},
 	}
 	checkFlagCases(t, NewCmdWait, tests, "IO", "Kafka")

@@ -251,12 +251,17 @@ func (a *Admin) partitionsOf(ctx context.Context, topics []string) ([]topicParti
 	return tps, nil
 }
 
-// Lag measures each group's lag on every partition of the topics it has
-// committed offsets for (topics deleted since are left out), and reads
-// the timestamp of the first unconsumed record of each lagging partition.
-// No groups means all of them. A group that does not exist is an
-// *UnknownGroupError, reported before anything else is read.
-func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
+// Lag measures each group's lag on every partition of the topics it
+// consumes: those it has committed offsets for and those its members are
+// assigned (a group that has committed nothing yet lags by everything;
+// topics deleted since are left out). Topics, when given, are the topics
+// measured instead: for named groups every one of them, with no groups
+// only the groups that commit or are assigned there. It reads the
+// timestamp of the first unconsumed record of each lagging partition. No
+// groups means all of them. A group that does not exist is an
+// *UnknownGroupError and a topic an *UnknownTopicError, reported before
+// anything else is read.
+func (a *Admin) Lag(ctx context.Context, groups, topics []string) ([]GroupLag, error) {
 	all, err := a.Groups(ctx)
 	if err != nil {
 		return nil, err
@@ -265,7 +270,8 @@ func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
 	for _, g := range all {
 		states[g.ID] = g.State
 	}
-	if len(groups) == 0 {
+	named := len(groups) > 0
+	if !named {
 		for _, g := range all {
 			groups = append(groups, g.ID)
 		}
@@ -275,20 +281,52 @@ func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
 			return nil, unknownGroup(g, all)
 		}
 	}
+	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+	if err != nil {
+		return nil, err
+	}
+	for _, topic := range topics {
+		if t, ok := md.Topics[topic]; !ok || t.Error.Code() != kafka.ErrNoError {
+			return nil, unknownTopic(topic, topicNames(md))
+		}
+	}
 
+	assigned, err := a.assignedTopics(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
 	committed := make([]map[TopicPartition]int64, len(groups))
+	consumes := make([][]string, len(groups)) // each group's topics, sorted
 	topicSet := map[string]bool{}
 	for i, g := range groups {
 		if committed[i], err = a.CommittedOffsets(ctx, g); err != nil {
 			return nil, err
 		}
+		mine := map[string]bool{}
 		for tp := range committed[i] {
-			topicSet[tp.Topic] = true
+			mine[tp.Topic] = true
 		}
-	}
-	md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
-	if err != nil {
-		return nil, err
+		for _, t := range assigned[g] {
+			mine[t] = true
+		}
+		if len(topics) > 0 {
+			consumesAny := false
+			for _, t := range topics {
+				consumesAny = consumesAny || mine[t]
+			}
+			if !named && !consumesAny {
+				continue
+			}
+			mine = map[string]bool{}
+			for _, t := range topics {
+				mine[t] = true
+			}
+		}
+		for t := range mine {
+			consumes[i] = append(consumes[i], t)
+			topicSet[t] = true
+		}
+		sort.Strings(consumes[i])
 	}
 	partitions := map[string][]int32{}
 	var tps []topicPartition
@@ -307,11 +345,14 @@ func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
 		return nil, err
 	}
 
-	out := make([]GroupLag, len(groups))
+	out := make([]GroupLag, 0, len(groups))
 	oldestAt := map[TopicPartition][]int64{} // the offsets whose timestamps to read
 	for i, g := range groups {
+		if len(topics) > 0 && consumes[i] == nil {
+			continue // with --topic and no group named: not a consumer of those
+		}
 		gl := GroupLag{Group: g, State: states[g]}
-		for _, topic := range sortedTopics(committed[i]) {
+		for _, topic := range consumes[i] {
 			for _, p := range partitions[topic] {
 				tp := TopicPartition{topic, p}
 				pl := partitionLag(tp, committed[i], low[topicPartition{topic, p}], high[topicPartition{topic, p}])
@@ -324,7 +365,7 @@ func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
 		slices.SortFunc(gl.Partitions, func(x, y PartitionLag) int {
 			return cmp.Or(strings.Compare(x.Topic, y.Topic), cmp.Compare(x.Partition, y.Partition))
 		})
-		out[i] = gl
+		out = append(out, gl)
 	}
 
 	stamps, err := a.timestamps(ctx, oldestAt)
@@ -342,6 +383,43 @@ func (a *Admin) Lag(ctx context.Context, groups []string) ([]GroupLag, error) {
 	return out, nil
 }
 
+// assignedTopics returns the topics each group's members are assigned,
+// sorted: what a subscribed group consumes before it commits anything.
+func (a *Admin) assignedTopics(ctx context.Context, groups []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(groups) == 0 {
+		return out, nil
+	}
+	ctx, cancel := a.cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := a.ac.DescribeConsumerGroups(ctx, groups, kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	if err != nil {
+		if isUnreachable(err) || ctx.Err() != nil {
+			return nil, unreachable(ctx, a.cfg, a.logs, err)
+		}
+		return nil, fmt.Errorf("cannot describe consumer groups: %w", err)
+	}
+	for _, d := range res.ConsumerGroupDescriptions {
+		if d.Error.Code() != kafka.ErrNoError {
+			if d.Error.Code() == kafka.ErrGroupIDNotFound {
+				continue
+			}
+			return nil, fmt.Errorf("cannot describe consumer group %q: %w", d.GroupID, d.Error)
+		}
+		var topics []string
+		for _, m := range d.Members {
+			for _, tp := range m.Assignment.TopicPartitions {
+				if t := topicOf(tp); !slices.Contains(topics, t) {
+					topics = append(topics, t)
+				}
+			}
+		}
+		sort.Strings(topics)
+		out[d.GroupID] = topics
+	}
+	return out, nil
+}
+
 func partitionLag(tp TopicPartition, committed map[TopicPartition]int64, low, end int64) PartitionLag {
 	pl := PartitionLag{Topic: tp.Topic, Partition: tp.Partition, Committed: -1, Low: low, End: end}
 	from := low
@@ -351,17 +429,6 @@ func partitionLag(tp TopicPartition, committed map[TopicPartition]int64, low, en
 	}
 	pl.Lag = max(end-from, 0)
 	return pl
-}
-
-func sortedTopics(offsets map[TopicPartition]int64) []string {
-	var topics []string
-	for tp := range offsets {
-		if !slices.Contains(topics, tp.Topic) {
-			topics = append(topics, tp.Topic)
-		}
-	}
-	sort.Strings(topics)
-	return topics
 }
 
 // offsetAt names one record.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -68,7 +70,7 @@ func TestLag(t *testing.T) {
 		t.Fatalf("Groups() = %v, %v; want none", groups, err)
 	}
 	var ute *UnknownGroupError
-	if _, err := a.Lag(ctx, []string{"projector"}); !errors.As(err, &ute) || !strings.Contains(err.Error(), "the cluster has no consumer groups") {
+	if _, err := a.Lag(ctx, []string{"projector"}, nil); !errors.As(err, &ute) || !strings.Contains(err.Error(), "the cluster has no consumer groups") {
 		t.Errorf("Lag(projector) with no groups = %v, want *UnknownGroupError", err)
 	}
 
@@ -96,7 +98,7 @@ func TestLag(t *testing.T) {
 		t.Errorf("CommittedOffsets(nobody) = %v, %v; want none", committed, err)
 	}
 
-	lags, err := a.Lag(ctx, nil)
+	lags, err := a.Lag(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestLag(t *testing.T) {
 		t.Errorf("caught-up's oldest = %v, want none", got)
 	}
 
-	if _, err := a.Lag(ctx, []string{"projectr"}); !errors.As(err, &ute) || ute.Group != "projectr" ||
+	if _, err := a.Lag(ctx, []string{"projectr"}, nil); !errors.As(err, &ute) || ute.Group != "projectr" ||
 		!cmp.Equal(ute.Similar, []string{"projector"}) {
 		t.Errorf("Lag(projectr) = %v, want *UnknownGroupError similar to projector", err)
 	}
@@ -167,5 +169,95 @@ func TestLag(t *testing.T) {
 	}
 	if d := time.Since(start); d >= cfg.Timeout {
 		t.Errorf("Timestamp at the end took %s, the whole timeout", d)
+	}
+}
+
+// joinGroup subscribes a franz-go member of group to topic and returns once
+// it has its partitions; it commits nothing. The member leaves at cleanup.
+func joinGroup(t testing.TB, cfg Config, group, topic string) {
+	t.Helper()
+	assigned := make(chan struct{})
+	var once sync.Once
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(assigned) }) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx) // joining happens while polling
+		}
+	}()
+	select {
+	case <-assigned:
+	case <-ctx.Done():
+		t.Fatalf("%s: no partitions assigned within 30s", group)
+	}
+}
+
+// A group that is subscribed but has committed nothing lags by everything
+// on the partitions it is assigned; --topic measures named topics only.
+func TestLagSubscribedAndTopics(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "events", "other")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	produce(t, cfg, &kgo.Record{Topic: "events", Partition: 0, Value: []byte("0")}, &kgo.Record{Topic: "events", Partition: 1, Value: []byte("1")},
+		&kgo.Record{Topic: "events", Partition: 1, Value: []byte("2")}, &kgo.Record{Topic: "other", Partition: 0, Value: []byte("x")})
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	consumeInGroup(t, cfg, "done", "events", 3, func(*kgo.Record) bool { return true })
+	joinGroup(t, cfg, "fresh", "events")
+
+	lags, err := a.Lag(ctx, []string{"fresh"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignoreOldest := cmpopts.IgnoreFields(PartitionLag{}, "Oldest")
+	want := []GroupLag{{Group: "fresh", State: "Stable", Partitions: []PartitionLag{
+		{Topic: "events", Partition: 0, Committed: -1, End: 1, Lag: 1},
+		{Topic: "events", Partition: 1, Committed: -1, End: 2, Lag: 2},
+	}}}
+	if diff := cmp.Diff(want, lags, ignoreOldest); diff != "" {
+		t.Errorf("Lag(fresh) (-want +got):\n%s", diff)
+	}
+
+	// Named groups and topics: every named topic, committed or not.
+	lags, err = a.Lag(ctx, []string{"done"}, []string{"other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []GroupLag{{Group: "done", State: "Empty", Partitions: []PartitionLag{
+		{Topic: "other", Partition: 0, Committed: -1, End: 1, Lag: 1},
+		{Topic: "other", Partition: 1, Committed: -1},
+	}}}
+	if diff := cmp.Diff(want, lags, ignoreOldest); diff != "" {
+		t.Errorf("Lag(done, other) (-want +got):\n%s", diff)
+	}
+	// Topics without groups: only the groups that consume them.
+	lags, err = a.Lag(ctx, nil, []string{"other"})
+	if err != nil || len(lags) != 0 {
+		t.Errorf("Lag(all, other) = %v, %v; want no group", lags, err)
+	}
+	lags, err = a.Lag(ctx, nil, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range lags {
+		names = append(names, g.Group)
+	}
+	if !cmp.Equal(names, []string{"done", "fresh"}) {
+		t.Errorf("Lag(all, events) groups = %v, want done and fresh", names)
+	}
+	var unknown *UnknownTopicError
+	if _, err := a.Lag(ctx, nil, []string{"event"}); !errors.As(err, &unknown) {
+		t.Errorf("Lag(all, event) = %v, want *UnknownTopicError", err)
 	}
 }
