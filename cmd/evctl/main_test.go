@@ -73,6 +73,8 @@ func TestMain(m *testing.M) {
 //	                                             wait/send/screen lines (tty_test.go)
 //	authregistry                                 export AUTH_REGISTRY: a registry that logs each request's
 //	                                             Authorization header to authregistry.log (read_test.go)
+//	ktxn [-abort] topic N prefix                 write N records keyed prefix-I in one transaction, committed
+//	                                             or aborted (read_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
@@ -110,6 +112,7 @@ func TestScripts(t *testing.T) {
 			"replay-verify": cmdReplayVerify,
 			"tty":           cmdTTY,
 			"authregistry":  cmdAuthRegistry,
+			"ktxn":          cmdKTxn,
 		},
 	})
 }

@@ -59,7 +59,9 @@ func NewCmdTail(f *Factory, runF func(context.Context, *TailOptions) error) *cob
 		Long: `Print records from one or more topics, decoded.
 
 By default tail prints the last 10 records across the topic's partitions,
-ordered by timestamp, and exits, like tail(1). -n sets how many; -f keeps
+ordered by timestamp, and exits, like tail(1). -n sets how many records
+(committed ones: on a transactional topic, where markers and aborted
+records take offsets, tail reads further back until it has them); -f keeps
 following new records; --from/--to read a range instead.
 
 Positions (--from, --to; --to is exclusive):
@@ -218,14 +220,8 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	t := &tailer{opts: opts, printer: printer, out: out}
 
 	if plan.lastN > 0 || (plan.follow && opts.From == "") {
-		r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to})
-		if err != nil {
-			return err
-		}
-		latest, st, err := collectLatest(ctx, r, sopts, plan.lastN)
-		ranges := r.Ranges()
-		r.Close()
-		t.add(st)
+		ro := kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to}
+		latest, ranges, err := readLatest(ctx, cfg, ro, sopts, plan.lastN, t.add)
 		if err != nil {
 			return t.finish(ctx, err)
 		}
@@ -305,38 +301,95 @@ func endOffsets(ranges []kafka.PartitionRange) map[kafka.TopicPartition]int64 {
 	return m
 }
 
-// collectLatest reads everything r yields and keeps the n latest records
-// by timestamp (offset order within a partition breaks ties), in memory
-// bounded by n.
-func collectLatest(ctx context.Context, r stream.Source, sopts stream.Options, n int) ([]*record.Record, *stream.Stats, error) {
-	var keep []*record.Record
-	less := func(a, b *record.Record) int {
-		if c := a.Timestamp.Compare(b.Timestamp.Time); c != 0 {
-			return c
+// readLatest reads ro and keeps the n latest records by timestamp. Where
+// a partition's last n offsets hold fewer than n records (transaction
+// markers and aborted records take offsets), it reads that partition
+// further back, doubling the span each time, until it has n or reaches
+// the partition's start. It returns the first read's ranges: a follow
+// resumes at their ends.
+func readLatest(ctx context.Context, cfg kafka.Config, ro kafka.ReadOptions, sopts stream.Options, n int, stats func(*stream.Stats)) ([]*record.Record, []kafka.PartitionRange, error) {
+	keep := &latestRecords{n: n}
+	var first []kafka.PartitionRange
+	for {
+		r, err := kafka.NewReader(ctx, cfg, ro)
+		if err != nil {
+			return nil, first, err
 		}
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
+		ranges := r.Ranges()
+		if first == nil {
+			first = ranges
 		}
-		if a.Partition != b.Partition {
-			return int(a.Partition - b.Partition)
+		got := map[kafka.TopicPartition]int{}
+		st, err := stream.Run(ctx, r, sopts, func(it stream.Item) error {
+			got[kafka.TopicPartition{Topic: it.Record.Topic, Partition: it.Record.Partition}]++
+			keep.add(it.Record)
+			return nil
+		})
+		r.Close()
+		stats(st)
+		if err != nil {
+			return nil, first, err
 		}
-		return int(a.Offset - b.Offset)
+		// Read again, only further back where a partition fell short.
+		starts := map[kafka.TopicPartition]int64{}
+		stops := map[kafka.TopicPartition]int64{}
+		again := false
+		for _, pr := range ranges {
+			tp := kafka.TopicPartition{Topic: pr.Topic, Partition: pr.Partition}
+			if got[tp] >= n || pr.Start <= pr.Low {
+				starts[tp], stops[tp] = pr.High, pr.High // nothing more to read here
+				continue
+			}
+			again = true
+			span := 2 * max(pr.End-pr.Start, int64(n))
+			starts[tp], stops[tp] = max(pr.Low, pr.Start-span), pr.Start
+		}
+		if !again {
+			return keep.records(), first, nil
+		}
+		ro = kafka.ReadOptions{Topics: ro.Topics, Partitions: ro.Partitions, StartOffsets: starts, StopOffsets: stops}
 	}
-	trim := func() {
-		slices.SortStableFunc(keep, less)
-		if len(keep) > n {
-			keep = append(keep[:0], keep[len(keep)-n:]...)
-		}
+}
+
+// latestRecords keeps the n latest records by timestamp (offset order
+// within a partition breaks ties), in memory bounded by n.
+type latestRecords struct {
+	n    int
+	keep []*record.Record
+}
+
+func (l *latestRecords) add(r *record.Record) {
+	l.keep = append(l.keep, r)
+	if len(l.keep) >= 4*l.n+64 {
+		l.trim()
 	}
-	st, err := stream.Run(ctx, r, sopts, func(it stream.Item) error {
-		keep = append(keep, it.Record)
-		if len(keep) >= 4*n+64 {
-			trim()
-		}
-		return nil
-	})
-	trim()
-	return keep, st, err
+}
+
+func (l *latestRecords) trim() {
+	slices.SortStableFunc(l.keep, byTime)
+	if len(l.keep) > l.n {
+		l.keep = append(l.keep[:0], l.keep[len(l.keep)-l.n:]...)
+	}
+}
+
+// records returns the kept records, oldest first.
+func (l *latestRecords) records() []*record.Record {
+	l.trim()
+	return l.keep
+}
+
+// byTime orders records by timestamp, then topic, partition and offset.
+func byTime(a, b *record.Record) int {
+	if c := a.Timestamp.Compare(b.Timestamp.Time); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	if a.Partition != b.Partition {
+		return int(a.Partition - b.Partition)
+	}
+	return int(a.Offset - b.Offset)
 }
 
 // tailer prints records and keeps the counts for the summary line.
