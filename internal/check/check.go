@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -491,7 +490,8 @@ func (c *Checker) checkVersion(ctx context.Context, a *aggregate, isNew bool, r 
 		c.add(mk(RuleFieldError, "--version-field %s: %v", c.version.src, err))
 		return
 	}
-	version, valid := versionNumber(v)
+	version, valid := replay.EventVersion(v)
+	valid = valid && version >= 1
 	if !ok || !valid {
 		got := "nothing"
 		if ok {
@@ -666,40 +666,6 @@ func run(ctx context.Context, p *program, input any) (any, bool, error) {
 		return nil, false, err
 	}
 	return v, true, nil
-}
-
-// versionNumber accepts integers, as numbers or decimal strings, from 1.
-func versionNumber(v any) (int64, bool) {
-	var n int64
-	switch v := v.(type) {
-	case int:
-		n = int64(v)
-	case float64:
-		if v != math.Trunc(v) || v > math.MaxInt64 {
-			return 0, false
-		}
-		n = int64(v)
-	case json.Number:
-		i, err := v.Int64()
-		if err != nil {
-			return 0, false
-		}
-		n = i
-	case *big.Int:
-		if !v.IsInt64() {
-			return 0, false
-		}
-		n = v.Int64()
-	case string:
-		i, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		n = i
-	default:
-		return 0, false
-	}
-	return n, n >= 1
 }
 
 // valueText renders an id: strings as they are, anything else as JSON.

@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/itchyny/gojq"
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/english"
@@ -31,42 +35,52 @@ type HistoryOptions struct {
 
 	Topic         string
 	ID            string
-	Aggregate     string // jq expression for the aggregate id; "" = the key
+	Aggregate     string // jq expression for the aggregate id; "" = the spec's id:, else the key
 	Partitioners  []string
 	AllPartitions bool
 	Projection    string
+	VersionField  string // jq expression for the version; "" = the spec's version:
 	Final         bool
 	At            string
-	AtOffset      int64
-	AtVersion     int
+	AtOffset      int64 // -1: not given
+	AtVersion     int64 // -1: not given
 	Output        string
 }
 
 // NewCmdHistory is `evctl history`.
 func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error) *cobra.Command {
-	opts := &HistoryOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, AtOffset: -1}
+	opts := &HistoryOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, AtOffset: -1, AtVersion: -1}
 	cmd := &cobra.Command{
 		Use:   "history <topic> <aggregate-id> [flags]",
 		Short: "Show one aggregate's events in order, and its state as it evolved",
 		Long: `Show every event of one aggregate, in offset order, decoded.
 
 The aggregate id is the record key, unless --aggregate names a jq
-expression over the record (like '.value.accountId'). For a key, history
-reads only the partitions the key can be on: producers place a key with
-their partitioner, so by default it tries Java's murmur2 and librdkafka's
-consistent (crc32) hash, at most two partitions. --partitioner names the
-one your producers use; --all-partitions scans everything (also what
---aggregate does).
+expression over the record (like '.value.accountId'), or the --projection
+spec has an id: expression. A JSON key (an object) matches whatever its
+spacing and member order. For a key, history reads only the partitions
+the key can be on: producers place a key with their partitioner, so by
+default it tries Java's murmur2 and librdkafka's consistent (crc32) hash,
+at most two partitions. --partitioner names the one your producers use;
+--all-partitions scans everything (also what an id expression does).
+
+--at TIME, --at-offset N and --at-version N stop at a point: history lists
+the events up to it (the event at offset N, the event with version N
+included), and nothing when the aggregate's first event comes later.
+--at-version reads each event's version with --version-field, or the
+spec's version: expression; versions may start at 0. A version the
+aggregate never had is an error (exit 1), naming the versions it has.
 
 With --projection (a spec, see docs/projections.md) history folds the
 events and shows the state after each one; --final shows only the end
-state. --at TIME, --at-offset N or --at-version N stop the fold there: the
-aggregate as it was then, and the events that made it.
+state (null when no event came before the stop).
 
 -o json writes the events as capture records, each with a "state" field
 when folding.`,
 		Example: `  $ evctl history bank.account-events acct-0042
-  $ evctl history bank.account-events acct-0042 --projection testdata/projections/account-balance.yaml --at @2026-11-18T00:00:00Z
+  $ evctl history bank.account-events acct-0042 --at @2026-11-18T00:00:00Z
+  $ evctl history bank.account-events acct-0042 --projection testdata/projections/account-balance.yaml --at-version 3 --final
+  $ evctl history shop.orders o-17 --version-field .value.seq --at-version 0
   $ evctl history bank.account-events acct-0042 --aggregate .value.accountId -o json | jq .value`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,8 +95,14 @@ when folding.`,
 			if stops > 1 {
 				return flagErrorf("--at, --at-offset and --at-version exclude each other")
 			}
-			if (stops > 0 || opts.Final) && opts.Projection == "" {
-				return flagErrorf("--at, --at-offset, --at-version and --final need --projection")
+			if fl.Changed("at-offset") && opts.AtOffset < 0 {
+				return flagErrorf("invalid --at-offset %d: want an offset, 0 or more", opts.AtOffset)
+			}
+			if fl.Changed("at-version") && opts.AtVersion < 0 {
+				return flagErrorf("invalid --at-version %d: want a version, 0 or more", opts.AtVersion)
+			}
+			if opts.Final && opts.Projection == "" {
+				return flagErrorf("--final needs --projection: the state comes from folding the events")
 			}
 			if err := textOrJSON(opts.Output); err != nil {
 				return err
@@ -99,14 +119,15 @@ when folding.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Aggregate, "aggregate", "", "jq `expression` for the aggregate id (default: the record key)")
+	fl.StringVar(&opts.Aggregate, "aggregate", "", "jq `expression` for the aggregate id (default: the spec's id:, else the record key)")
 	fl.StringSliceVar(&opts.Partitioners, "partitioner", nil, "producer partitioner(s): {murmur2_random|consistent_random|murmur2|consistent|crc32|fnv1a|fnv1a_random}")
 	fl.BoolVar(&opts.AllPartitions, "all-partitions", false, "scan every partition")
 	fl.StringVar(&opts.Projection, "projection", "", "fold the events with this projection spec `file`")
+	fl.StringVar(&opts.VersionField, "version-field", "", "jq `expression` for each event's version, for --at-version (default: the spec's version:)")
 	fl.BoolVar(&opts.Final, "final", false, "with --projection: show only the final state")
 	fl.StringVar(&opts.At, "at", "", "stop at this `@TIME` (same forms as --from @TIME)")
-	fl.Int64Var(&opts.AtOffset, "at-offset", -1, "stop after the event at this offset")
-	fl.IntVar(&opts.AtVersion, "at-version", 0, "stop after the N-th event")
+	fl.Int64Var(&opts.AtOffset, "at-offset", -1, "stop after the event at this `offset`")
+	fl.Int64Var(&opts.AtVersion, "at-version", -1, "stop after the event with this `version`")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
 	return cmd
 }
@@ -131,18 +152,36 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 			return err
 		}
 	}
+	idExpr, idFrom := opts.Aggregate, "--aggregate"
+	if idExpr == "" && proj != nil && proj.IDExpr() != "" {
+		idExpr, idFrom = proj.IDExpr(), "the spec's id:"
+	}
 	var aggregate *filter.Expr
-	if opts.Aggregate != "" {
+	if idExpr != "" {
 		var err error
-		if aggregate, err = filter.CompileExpr(opts.Aggregate); err != nil {
-			return &FlagError{err: fmt.Errorf("--aggregate: %w", err)}
+		if aggregate, err = filter.CompileExpr(idExpr); err != nil {
+			return &FlagError{err: fmt.Errorf("%s: %w", idFrom, err)}
+		}
+	}
+	var version *filter.Expr
+	if opts.AtVersion >= 0 {
+		src, from := opts.VersionField, "--version-field"
+		if src == "" && proj != nil {
+			src, from = proj.VersionExpr(), "the spec's version:"
+		}
+		if src == "" {
+			return flagErrorf("--at-version needs each event's version: give --version-field (like .value.version), or version: in the --projection spec")
+		}
+		var err error
+		if version, err = filter.CompileExpr(src); err != nil {
+			return &FlagError{err: fmt.Errorf("%s: %w", from, err)}
 		}
 	}
 	cfg, err := opts.Kafka()
 	if err != nil {
 		return err
 	}
-	partitions, err := historyPartitions(ctx, cfg, opts)
+	partitions, err := historyPartitions(ctx, cfg, opts, idFrom, aggregate != nil)
 	if err != nil {
 		return err
 	}
@@ -156,9 +195,16 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	}
 	defer r.Close()
 
+	// A JSON key matches whatever its spacing and member order: keys
+	// compare as record.KeyText writes them.
+	key, isJSONID := opts.ID, false
+	if id := strings.TrimSpace(opts.ID); aggregate == nil && (strings.HasPrefix(id, "{") || strings.HasPrefix(id, "[")) && json.Valid([]byte(id)) {
+		key, _ = record.KeyText(json.RawMessage(id), record.EncodingJSON)
+		isJSONID = true
+	}
 	sopts := stream.Options{Decoder: dec}
 	if aggregate == nil {
-		sopts.Key, sopts.KeySet = opts.ID, true
+		sopts.Key, sopts.KeySet = key, true
 	}
 	var events []*record.Record
 	_, err = stream.Run(ctx, r, sopts, func(it stream.Item) error {
@@ -181,14 +227,88 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	// not the key may span partitions, where time is the only order.
 	slices.SortStableFunc(events, func(a, b *record.Record) int {
 		if a.Partition == b.Partition {
-			return int(a.Offset - b.Offset)
+			return cmp.Compare(a.Offset, b.Offset)
 		}
 		return a.Timestamp.Compare(b.Timestamp.Time)
 	})
 	if len(events) == 0 {
-		return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("no events for %q in %s (partitions %v); check the id, --aggregate or --partitioner", opts.ID, opts.Topic, partitionsText(partitions))}
+		hint := "check the id, --aggregate or --partitioner"
+		if isJSONID && partitions != nil {
+			hint = "check the id, or add --all-partitions: producers may have written the key with other spacing or member order"
+		}
+		return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("no events for %q in %s (partitions %v); %s", opts.ID, opts.Topic, partitionsText(partitions), hint)}
 	}
-	return printHistory(ctx, opts, proj, events, stopAt)
+	n, err := historyStop(ctx, opts, events, stopAt, version)
+	if err != nil {
+		return err
+	}
+	return printHistory(ctx, opts, proj, events[:n], events)
+}
+
+// historyStop is how many of the aggregate's events come up to the stop
+// --at, --at-offset or --at-version names.
+func historyStop(ctx context.Context, opts *HistoryOptions, events []*record.Record, stopAt time.Time, version *filter.Expr) (int, error) {
+	switch {
+	case !stopAt.IsZero():
+		// In the aggregate's order: the first event after the time ends it.
+		if i := slices.IndexFunc(events, func(r *record.Record) bool { return r.Timestamp.After(stopAt) }); i >= 0 {
+			return i, nil
+		}
+		return len(events), nil
+	case opts.AtOffset >= 0:
+		if first, last := events[0], events[len(events)-1]; first.Partition != last.Partition {
+			return 0, flagErrorf("--at-offset: %s has events on partitions %d and %d, where offsets do not order them; use --at", opts.ID, first.Partition, last.Partition)
+		}
+		return sort.Search(len(events), func(i int) bool { return events[i].Offset > opts.AtOffset }), nil
+	case version != nil:
+		return versionStop(ctx, opts, events, version)
+	}
+	return len(events), nil
+}
+
+// versionStop is how many events come up to and including the one with
+// version --at-version; a version the aggregate does not have is an error.
+func versionStop(ctx context.Context, opts *HistoryOptions, events []*record.Record, version *filter.Expr) (int, error) {
+	lo, hi := int64(-1), int64(-1)
+	stop := -1
+	for i, r := range events {
+		if r.ValueEncoding == record.EncodingNull {
+			continue // a deletion has no version
+		}
+		v, ok, err := version.Eval(ctx, r)
+		if err != nil {
+			return 0, fmt.Errorf("version of %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		n, valid := replay.EventVersion(v)
+		if !ok || !valid {
+			return 0, fmt.Errorf("version of %s/%d@%d: %s gave %s, want an integer from 0; check --version-field or the spec's version expression",
+				r.Topic, r.Partition, r.Offset, version, previewValue(v, ok))
+		}
+		if lo < 0 || n < lo {
+			lo = n
+		}
+		hi = max(hi, n)
+		if n == opts.AtVersion {
+			stop = i + 1
+		}
+	}
+	if stop < 0 {
+		have := "no versioned events"
+		if lo >= 0 {
+			have = fmt.Sprintf("versions %d to %d", lo, hi)
+		}
+		return 0, &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("%s has no version %d (%s has %s)", opts.ID, opts.AtVersion, opts.ID, have)}
+	}
+	return stop, nil
+}
+
+// previewValue shows what an expression gave, for a message.
+func previewValue(v any, ok bool) string {
+	if !ok {
+		return "nothing"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func partitionsText(ps []int32) string {
@@ -199,12 +319,12 @@ func partitionsText(ps []int32) string {
 }
 
 // historyPartitions is where the aggregate's events can be: nil for all.
-func historyPartitions(ctx context.Context, cfg kafka.Config, opts *HistoryOptions) ([]int32, error) {
+func historyPartitions(ctx context.Context, cfg kafka.Config, opts *HistoryOptions, idFrom string, byExpr bool) ([]int32, error) {
 	if opts.AllPartitions {
 		return nil, nil
 	}
-	if opts.Aggregate != "" {
-		fmt.Fprintln(opts.IO.ErrOut, "evctl: note: --aggregate is not the record key, so every partition is scanned")
+	if byExpr {
+		fmt.Fprintf(opts.IO.ErrOut, "evctl: note: the id comes from %s, not the record key, so every partition is scanned\n", idFrom)
 		return nil, nil
 	}
 	admin, err := kafka.NewAdmin(cfg)
@@ -230,59 +350,68 @@ type historyLine struct {
 	State json.RawMessage `json:"state,omitempty"`
 }
 
-func printHistory(ctx context.Context, opts *HistoryOptions, proj *replay.Projection, events []*record.Record, stopAt time.Time) error {
-	out := opts.IO.Out
+// printHistory shows the events (and, folding, the state after each);
+// all is the aggregate's whole history, for what the stop left out.
+func printHistory(ctx context.Context, opts *HistoryOptions, proj *replay.Projection, events, all []*record.Record) error {
+	out := bufio.NewWriter(opts.IO.Out)
 	p := opts.IO.Palette()
 	var fold *replay.Fold
 	if proj != nil {
 		fold = proj.NewFold()
 	}
-	var last json.RawMessage
-	shown := 0
-	for i, r := range events {
-		if (!stopAt.IsZero() && r.Timestamp.After(stopAt)) || (opts.AtVersion > 0 && i >= opts.AtVersion) {
-			break
-		}
-		var state json.RawMessage
+	// The state as a jq value: encoding it costs as much as it is large,
+	// so --final encodes it once, at the end, not after every event.
+	var state any
+	for _, r := range events {
+		var shown json.RawMessage
 		if fold != nil {
 			ch, err := fold.Apply(ctx, r)
 			if err != nil {
 				return err
 			}
-			state = ch.State()
-			if state == nil {
-				state = json.RawMessage("null")
+			if !ch.Skipped { // an event the spec ignores leaves the state as it was
+				state = ch.Value()
 			}
-			last = state
-		}
-		shown++
-		if !opts.Final {
-			if opts.Output == "json" {
-				b, err := json.Marshal(historyLine{Record: r, State: state})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "%s\n", b)
-			} else {
-				fmt.Fprintf(out, "%s %s %s %s\n", p.Dim(r.Timestamp.String()), p.Blue(fmt.Sprintf("%d@%d", r.Partition, r.Offset)),
-					p.Magenta(record.ShortType(r.Type)), record.PayloadText(r.Value, r.ValueEncoding))
-				if state != nil {
-					fmt.Fprintf(out, "  %s %s\n", p.Green("→"), state)
-				}
+			if opts.Final {
+				continue
+			}
+			if shown, err = gojq.Marshal(state); err != nil {
+				return err
 			}
 		}
-		if opts.AtOffset >= 0 && r.Offset >= opts.AtOffset {
-			break
+		if opts.Final {
+			continue
+		}
+		if opts.Output == "json" {
+			b, err := json.Marshal(historyLine{Record: r, State: shown})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s\n", b)
+		} else {
+			fmt.Fprintf(out, "%s %s %s %s\n", p.Dim(r.Timestamp.String()), p.Blue(fmt.Sprintf("%d@%d", r.Partition, r.Offset)),
+				p.Magenta(record.ShortType(r.Type)), record.PayloadText(r.Value, r.ValueEncoding))
+			if shown != nil {
+				fmt.Fprintf(out, "  %s %s\n", p.Green("→"), shown)
+			}
 		}
 	}
 	if opts.Final {
-		if last == nil {
-			last = json.RawMessage("null") // no event yet at that point
+		b, err := gojq.Marshal(state) // null when no event came before the stop
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "%s\n", last)
+		fmt.Fprintf(out, "%s\n", b)
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		first := all[0]
+		fmt.Fprintf(opts.IO.ErrOut, "evctl: note: %s has no events up to there: its first is %d@%d at %s\n", opts.ID, first.Partition, first.Offset, first.Timestamp)
 	}
 	if fold != nil && opts.Output == "text" {
-		fmt.Fprintf(opts.IO.ErrOut, "%s of %s folded with %s\n", english.Plural(shown, "event"), opts.ID, proj.Name)
+		fmt.Fprintf(opts.IO.ErrOut, "%s of %s folded with %s\n", english.Plural(len(events), "event"), opts.ID, proj.Name)
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ import (
 //	id: .key                         # jq over the record: the aggregate id (default .key)
 //	type: .type | split(".") | last  # jq over the record: the event type
 //	                                 # (default: the record type's short name)
+//	version: .value.version          # jq over the record: the event's version in
+//	                                 # its aggregate (optional; history --at-version, check)
 //	initial: {}                      # the state before the first event (default null)
 //	ignore-unknown: false            # true skips events without a handler
 //	defs: |                          # jq definitions every program can call
@@ -41,7 +43,7 @@ import (
 //
 // id and type see the record as filters do (filter.View): .key, .value,
 // .type, .headers, .timestamp, .topic, .partition, .offset... The id must be
-// a string or a number; the type a string. A handler sees
+// a string, a number or (a JSON key) an object or array; the type a string. A handler sees
 // {state, event, record}: the aggregate's current state (the initial state
 // for a new aggregate), the decoded record value, and the record as id sees
 // it — built only for programs whose text or defs name record, as it costs
@@ -61,6 +63,8 @@ type Projection struct {
 
 	id, typ       *projectionProgram // nil: the defaults, computed without jq
 	idSource      string
+	typeSource    string
+	versionSource string
 	initial       any
 	ignoreUnknown bool
 	handlers      map[string]*projectionProgram
@@ -85,7 +89,7 @@ func LoadProjection(path string) (*Projection, error) {
 }
 
 // projectionKeys are the keys a spec may have, in the order docs list them.
-var projectionKeys = []string{"name", "description", "id", "type", "initial", "ignore-unknown", "defs", "handlers"}
+var projectionKeys = []string{"name", "description", "id", "type", "version", "initial", "ignore-unknown", "defs", "handlers"}
 
 // yamlLineError matches go.yaml.in/yaml's syntax errors, to move the line
 // number to the front as file:line.
@@ -110,7 +114,7 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 			if strings.HasPrefix(m[2], "did not find expected") {
 				line++ // yaml reports its parser's errors a line early
 			}
-			return nil, fail(line, "invalid YAML: %s", m[2])
+			return nil, fail(line, "invalid YAML: %s%s", m[2], objectLiteralHint(m[2], src, line))
 		}
 		return nil, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
@@ -140,7 +144,7 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 			return "", n, nil
 		}
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-			return "", n, fail(n.Line, "%s: want a string, got %s", key, yamlKind(n))
+			return "", n, fail(n.Line, "%s: want a string, got %s%s", key, yamlKind(n), flowHint(n))
 		}
 		return n.Value, n, nil
 	}
@@ -202,16 +206,13 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 		return &projectionProgram{what: what, line: contentLine(n), code: code, usesRecord: usesRecord}, nil
 	}
 
-	for _, key := range []string{"id", "type"} {
+	for _, key := range []string{"id", "type", "version"} {
 		src, n, err := str(key)
 		if err != nil {
 			return nil, err
 		}
 		if strings.TrimSpace(src) == "" {
 			continue
-		}
-		if key == "id" {
-			p.idSource = src
 		}
 		prog, err := compile(key, n, src)
 		if err != nil {
@@ -221,9 +222,13 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 		case key == "id" && strings.TrimSpace(src) == ".key":
 			// The default, written out: no jq to run.
 		case key == "id":
-			p.id = prog
+			p.id, p.idSource = prog, src
+		case key == "type":
+			p.typ, p.typeSource = prog, src
 		default:
-			p.typ = prog
+			// The fold never needs the version: history and check compile
+			// it with their own flags' expressions.
+			p.versionSource = src
 		}
 	}
 
@@ -246,7 +251,7 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 			return nil, fail(k.Line, "%s given twice", what)
 		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" || strings.TrimSpace(v.Value) == "" {
-			return nil, fail(v.Line, "%s: want a jq program, got %s", what, yamlKind(v))
+			return nil, fail(v.Line, "%s: want a jq program, got %s%s", what, yamlKind(v), flowHint(v))
 		}
 		prog, err := compile(what, v, v.Value)
 		if err != nil {
@@ -265,6 +270,42 @@ func (p *Projection) Types() []string {
 	}
 	slices.Sort(types)
 	return types
+}
+
+// IDExpr is the spec's id expression; "" when it is the default, the key.
+func (p *Projection) IDExpr() string { return p.idSource }
+
+// TypeExpr is the spec's type expression; "" when it is the default, the
+// record type's short name.
+func (p *Projection) TypeExpr() string { return p.typeSource }
+
+// VersionExpr is the spec's version expression; "" when it names none.
+func (p *Projection) VersionExpr() string { return p.versionSource }
+
+// quoteJQ is the advice for a jq program YAML read as YAML.
+const quoteJQ = "a jq object literal like {open: true} in an unquoted YAML value is YAML, not jq: " +
+	"quote the program ('.state + {open: true}') or write it as a block (|)"
+
+// flowHint explains a flow mapping or list where a jq program belongs:
+// `OrderPlaced: {open: true}` is YAML's {open: true}, not jq's.
+func flowHint(n *yaml.Node) string {
+	if (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && n.Style&yaml.FlowStyle != 0 {
+		return "; " + quoteJQ
+	}
+	return ""
+}
+
+// objectLiteralHint explains YAML's error for `A: .state + {open: true}`,
+// whose ": " inside the braces YAML takes for a mapping.
+func objectLiteralHint(msg string, src []byte, line int) string {
+	if !strings.HasPrefix(msg, "mapping values are not allowed") {
+		return ""
+	}
+	lines := strings.Split(string(src), "\n")
+	if line < 1 || line > len(lines) || !strings.Contains(lines[line-1], "{") {
+		return ""
+	}
+	return "; " + quoteJQ
 }
 
 func yamlKind(n *yaml.Node) string {
@@ -385,6 +426,11 @@ type Change struct {
 	state   any
 }
 
+// Value is the aggregate's state after the event as a jq value (nil when
+// deleted or skipped): shared with the fold, so read it, never change it.
+// Encoding it costs as much as the state is large; Value costs nothing.
+func (c Change) Value() any { return c.state }
+
 // State is the aggregate's state after the event as JSON; nil when the
 // aggregate was deleted or the event skipped.
 func (c Change) State() json.RawMessage {
@@ -477,18 +523,23 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		}
 	}
 
+	tombstone := r.ValueEncoding == record.EncodingNull
 	if p.typ == nil {
 		c.Type = record.ShortType(r.Type)
 	} else {
 		v, err := runProjectionProgram(ctx, p.typ, view)
-		if err != nil {
-			return fail(p.typ, err)
-		}
 		s, ok := v.(string)
-		if !ok {
+		switch {
+		case tombstone && (err != nil || !ok):
+			// A deletion has no event to name a type from: untyped, as
+			// with the default type (ignore-unknown skips it).
+		case err != nil:
+			return fail(p.typ, err)
+		case !ok:
 			return fail(p.typ, fmt.Errorf("the event type must be a string, got %s", preview(v)))
+		default:
+			c.Type = s
 		}
-		c.Type = s
 	}
 	handler := p.handlers[c.Type]
 	if handler == nil {
@@ -500,7 +551,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		switch {
 		case c.Type != "":
 			err = fmt.Errorf("%w %q (have: %s); add a handler or set ignore-unknown: true in %s", ErrUnknownType, c.Type, strings.Join(p.Types(), ", "), p.File)
-		case r.ValueEncoding == record.EncodingNull:
+		case tombstone:
 			err = fmt.Errorf("%w: the record is a tombstone; set ignore-unknown: true in %s to skip it", ErrUnknownType, p.File)
 		default:
 			err = fmt.Errorf("%w: the record has no schema type; set type: in %s", ErrUnknownType, p.File)
@@ -600,7 +651,8 @@ func runProjectionProgram(ctx context.Context, prog *projectionProgram, input an
 }
 
 // aggregateID turns an id value into the aggregate id: a string as is, a
-// number as jq writes it.
+// number, object or array as jq writes it (compact, object members sorted:
+// the text record.KeyText gives a JSON key).
 func aggregateID(v any) (string, error) {
 	switch v := v.(type) {
 	case string:
@@ -609,11 +661,11 @@ func aggregateID(v any) (string, error) {
 		return v.String(), nil
 	case int:
 		return strconv.Itoa(v), nil
-	case float64, *big.Int:
+	case float64, *big.Int, map[string]any, []any:
 		b, _ := gojq.Marshal(v)
 		return string(b), nil
 	}
-	return "", fmt.Errorf("the aggregate id must be a string or a number, got %s", preview(v))
+	return "", fmt.Errorf("the aggregate id must be a string, a number, an object or an array, got %s", preview(v))
 }
 
 // preview names a value's type and shows it, short: `number 1`, `null`.
@@ -671,4 +723,39 @@ func projectionStates(folds []*Fold) iter.Seq2[string, json.RawMessage] {
 			}
 		}
 	}
+}
+
+// EventVersion reads an event's version, as a spec's version: or a
+// --version-field gives it: an integer from 0, as a number or a decimal
+// string. ok is false for anything else.
+func EventVersion(v any) (n int64, ok bool) {
+	switch v := v.(type) {
+	case int:
+		n = int64(v)
+	case float64:
+		if v != math.Trunc(v) || v > math.MaxInt64 || v < math.MinInt64 {
+			return 0, false
+		}
+		n = int64(v)
+	case json.Number:
+		i, err := v.Int64()
+		if err != nil {
+			return 0, false
+		}
+		n = i
+	case *big.Int:
+		if !v.IsInt64() {
+			return 0, false
+		}
+		n = v.Int64()
+	case string:
+		i, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		n = i
+	default:
+		return 0, false
+	}
+	return n, n >= 0
 }

@@ -87,7 +87,7 @@ func TestParseProjectionErrors(t *testing.T) {
 		{"bad YAML, bad indentation", "handlers:\n  A: .state\n B: .state\n", "spec.yaml:3: invalid YAML: did not find expected key"},
 		{"bad YAML, plain scalar with a colon", "handlers:\n  A: .state + {a: 1}\n", "spec.yaml:2: invalid YAML: mapping values are not allowed in this context"},
 		{"not a mapping", "- a\n- b\n", "spec.yaml:1: a projection spec is a mapping"},
-		{"unknown key", "name: x\nhandler:\n  A: .state\n", `spec.yaml:2: unknown key "handler" (known: name, description, id, type, initial, ignore-unknown, defs, handlers)`},
+		{"unknown key", "name: x\nhandler:\n  A: .state\n", `spec.yaml:2: unknown key "handler" (known: name, description, id, type, version, initial, ignore-unknown, defs, handlers)`},
 		{"key twice", "handlers:\n  A: .state\nid: .key\nid: .value.id\n", `spec.yaml:4: key "id" given twice`},
 		{"no handlers", "name: x\nid: .key\n", "spec.yaml:1: no handlers"},
 		{"handlers a list", "handlers:\n  - .state\n", "spec.yaml:2: handlers: want a mapping"},
@@ -95,6 +95,13 @@ func TestParseProjectionErrors(t *testing.T) {
 		{"handler empty", "handlers:\n  A: .state\n  B:\n", "spec.yaml:3: handler B: want a jq program, got nothing"},
 		{"handler twice", "handlers:\n  A: .state\n  A: .event\n", "spec.yaml:3: handler A given twice"},
 		{"handler not a string", "handlers:\n  A: {x: 1}\n", "spec.yaml:2: handler A: want a jq program, got a mapping"},
+		// A jq object literal unquoted is YAML: the error says so, with the fix.
+		{"jq object literal read as a YAML mapping", "handlers:\n  OrderPlaced: {open: true}\n",
+			"spec.yaml:2: handler OrderPlaced: want a jq program, got a mapping; a jq object literal like {open: true} in an unquoted YAML value is YAML, not jq: quote the program ('.state + {open: true}') or write it as a block (|)"},
+		{"jq object literal after an operator", "handlers:\n  OrderPlaced: .state + {open: true}\n",
+			"spec.yaml:2: invalid YAML: mapping values are not allowed in this context; a jq object literal like {open: true} in an unquoted YAML value is YAML, not jq: quote"},
+		{"type a YAML list", "type: [.type]\nhandlers:\n  A: .state\n", "spec.yaml:1: type: want a string, got a list; a jq object literal"},
+		{"version jq syntax", "version: .value.\nhandlers:\n  A: .state\n", "spec.yaml:1: version: invalid jq"},
 		{"jq syntax in a plain scalar", "handlers:\n  A: .state +\n", "spec.yaml:2: handler A: invalid jq: unexpected end of the program"},
 		{"jq syntax in a block, exact line", "name: x\nhandlers:\n  A: .state\n  MoneyDeposited: |\n    .state\n    | {balance: (.state.balance + )}\n", "spec.yaml:6: handler MoneyDeposited: invalid jq: unexpected \")\"\n  | {balance: (.state.balance + )}\n                                ^"},
 		{"jq unknown function", "handlers:\n  A: |\n    .state | nosuch(1)\n", "spec.yaml:3: handler A: invalid jq: function not defined: nosuch/1"},
@@ -332,7 +339,7 @@ handlers:
 	}
 
 	for _, tt := range []struct{ spec, value, want string }{
-		{"id: .value.id\nhandlers:\n  AccountOpened: .state\n", `{"id":null}`, `bank.account-events/0@1 (AccountOpened): id (spec.yaml:1): the aggregate id must be a string or a number, got null`},
+		{"id: .value.id\nhandlers:\n  AccountOpened: .state\n", `{"id":null}`, `bank.account-events/0@1 (AccountOpened): id (spec.yaml:1): the aggregate id must be a string, a number, an object or an array, got null`},
 		{"id: .value.id[]\nhandlers:\n  AccountOpened: .state\n", `{"id":["a","b"]}`, `id (spec.yaml:1): more than one output: "a", then "b"`},
 		{"type: .value.t\nhandlers:\n  AccountOpened: .state\n", `{"t":1}`, `type (spec.yaml:1): the event type must be a string, got number 1`},
 		{"handlers:\n  AccountOpened: .state\n", `{"a":`, `bank.account-events/0@1 (AccountOpened): record value: unexpected EOF`},
@@ -341,6 +348,57 @@ handlers:
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s on %s: error %v, want %q", strings.TrimSpace(tt.spec), tt.value, err, tt.want)
 		}
+	}
+}
+
+// A JSON key (an object) is an id as the default .key, written as diff
+// writes keys: compact, members sorted.
+func TestFoldObjectKeys(t *testing.T) {
+	p := parseSpec(t, "type: .value.kind\nhandlers:\n  placed: .event.total\n")
+	r := bankEvent(0, 1, "", `{"tenant":"t1","orderId":"o-9"}`, `{"kind":"placed","total":12}`)
+	r.KeyEncoding, r.ValueEncoding, r.Schema = record.EncodingJSON, record.EncodingJSON, nil
+	_, states := foldAll(t, p, r)
+	if diff := cmp.Diff(map[string]any{`{"orderId":"o-9","tenant":"t1"}`: json.Number("12")}, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+// A source tombstone has no event to take a type from: with type: set it
+// is untyped, as with the default type, and ignore-unknown skips it.
+func TestFoldTombstoneWithTypeExpression(t *testing.T) {
+	tombstone := bankEvent(0, 2, "", `"o-1"`, "null")
+	tombstone.Type, tombstone.ValueEncoding, tombstone.Schema = "", record.EncodingNull, nil
+	placed := bankEvent(0, 1, "", `"o-1"`, `{"kind":"placed"}`)
+	placed.Type, placed.ValueEncoding, placed.Schema = "", record.EncodingJSON, nil
+
+	const spec = "type: .value.kind\nhandlers:\n  placed: '{open: true}'\n"
+	f, states := foldAll(t, parseSpec(t, "ignore-unknown: true\n"+spec), placed, tombstone)
+	if diff := cmp.Diff(map[string]any{"o-1": map[string]any{"open": true}}, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if c, err := f.Apply(t.Context(), tombstone); err != nil || !c.Skipped || c.Type != "" {
+		t.Errorf("tombstone: Change %+v, %v; want Skipped and untyped", c, err)
+	}
+	_, err := parseSpec(t, spec).NewFold().Apply(t.Context(), tombstone)
+	if err == nil || !strings.Contains(err.Error(), "the record is a tombstone; set ignore-unknown: true") {
+		t.Errorf("without ignore-unknown: error %v, want the tombstone's", err)
+	}
+	// A type the expression does find (a header, say) still has its handler.
+	withHeader := parseSpec(t, "type: .headers[\"event-type\"]\nhandlers:\n  OrderDeleted: 'null'\n")
+	tombstone.Headers = []record.Header{{Key: "event-type", Value: "OrderDeleted"}}
+	if c, err := withHeader.NewFold().Apply(t.Context(), tombstone); err != nil || !c.Deleted {
+		t.Errorf("typed tombstone: Change %+v, %v; want Deleted", c, err)
+	}
+}
+
+func TestProjectionExpressions(t *testing.T) {
+	p := parseSpec(t, "id: .value.orderId\ntype: .value.kind\nversion: .value.seq\nhandlers:\n  A: .state\n")
+	if p.IDExpr() != ".value.orderId" || p.TypeExpr() != ".value.kind" || p.VersionExpr() != ".value.seq" {
+		t.Errorf("expressions %q %q %q", p.IDExpr(), p.TypeExpr(), p.VersionExpr())
+	}
+	p = parseSpec(t, "id: .key\nhandlers:\n  A: .state\n")
+	if p.IDExpr() != "" || p.TypeExpr() != "" || p.VersionExpr() != "" {
+		t.Errorf("defaults: expressions %q %q %q, want none", p.IDExpr(), p.TypeExpr(), p.VersionExpr())
 	}
 }
 
