@@ -54,6 +54,10 @@ read model is read after the rebuild, to its end then; with
 --at-end-offsets its end offsets are captured at the start too, so a live
 system that keeps writing causes no false differences.
 
+A record the projection fails on is an error (exit 2) naming it; of
+several, the one first by topic, partition and offset, so identical runs
+report the same.
+
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
 value), as for diff. -o json writes the diff report; --junit FILE writes
 a JUnit XML report for CI systems (one test case per differing key).`,

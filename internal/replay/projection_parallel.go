@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,13 +38,34 @@ type ParallelFold struct {
 	batches [][]*record.Record
 	wg      sync.WaitGroup
 	failed  atomic.Pointer[error]
-	closed  bool
+	// first is the failed record first in (topic, partition, offset)
+	// order so far: workers fold on only what comes before it.
+	first  atomic.Pointer[failure]
+	closed bool
+}
+
+// failure is a record the fold failed on, and why.
+type failure struct {
+	topic     string
+	partition int32
+	offset    int64
+	err       error
+}
+
+func (f *failure) before(r *record.Record) bool {
+	return cmp.Or(strings.Compare(f.topic, r.Topic), cmp.Compare(f.partition, r.Partition), cmp.Compare(f.offset, r.Offset)) < 0
 }
 
 // NewParallelFold starts workers (at least one) goroutines. onError sees
 // each failed record's *ApplyError, from any worker goroutine: nil goes on
-// (the record is skipped), an error stops the fold. A nil onError stops at
-// the first failure.
+// (the record is skipped), an error fails the fold. A nil onError fails it
+// at every failure.
+//
+// A failed fold reports the failure first in (topic, partition, offset)
+// order, whatever the order the workers met failures in, so identical runs
+// report the same error: after a failure the fold goes on only with the
+// records before it (the others are dropped unfolded), and Close returns
+// the first. Apply goes on accepting records until the context is done.
 func (p *Projection) NewParallelFold(ctx context.Context, workers int, onError func(error) error) *ParallelFold {
 	workers = max(workers, 1)
 	ctx, cancel := context.WithCancel(ctx)
@@ -67,14 +89,36 @@ func (pf *ParallelFold) work(f *Fold, in <-chan []*record.Record) {
 			if pf.failed.Load() != nil {
 				break // drain, so that Apply never blocks
 			}
+			if first := pf.first.Load(); first != nil && first.before(r) {
+				continue // cannot change which failure is first
+			}
 			if _, err := f.Apply(pf.ctx, r); err != nil {
 				if pf.onError != nil {
 					err = pf.onError(err)
 				}
 				if err != nil {
-					pf.fail(err)
+					pf.failAt(r, err)
 				}
 			}
+		}
+	}
+}
+
+// failAt records a failure at r, unless one before it is known; an
+// interruption stops the fold at once.
+func (pf *ParallelFold) failAt(r *record.Record, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		pf.fail(err)
+		return
+	}
+	f := &failure{topic: r.Topic, partition: r.Partition, offset: r.Offset, err: err}
+	for {
+		old := pf.first.Load()
+		if old != nil && old.before(r) {
+			return
+		}
+		if pf.first.CompareAndSwap(old, f) {
+			return
 		}
 	}
 }
@@ -164,6 +208,9 @@ func (pf *ParallelFold) Close() error {
 		pf.cancel()
 		if err != nil {
 			pf.fail(err)
+		}
+		if first := pf.first.Load(); first != nil {
+			pf.fail(first.err)
 		}
 		if pf.failed.Load() == nil && pf.p.id != nil {
 			if err := pf.checkDisjoint(); err != nil {

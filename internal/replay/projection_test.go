@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -514,6 +515,27 @@ func TestParallelFold(t *testing.T) {
 		}
 		if err != nil && !errors.Is(closeErr, err) {
 			t.Errorf("Apply() = %v, Close() = %v: want the same error", err, closeErr)
+		}
+	})
+
+	t.Run("reports the failure first by partition and offset", func(t *testing.T) {
+		// The stream meets 4@3 long before 1@500 and 1@700: whichever worker
+		// fails first, the fold reports 1@500, run after run.
+		late := deposited(4, 3, "acct-5", "oops", 2)
+		first := deposited(1, 500, "acct-6", "oops", 2)
+		again := deposited(1, 700, "acct-6", "oops", 2)
+		stream := slices.Concat([]*record.Record{late}, records, []*record.Record{first, again})
+		for range 20 {
+			pf := p.NewParallelFold(t.Context(), 4, nil)
+			for _, r := range stream {
+				if err := pf.Apply(r); err != nil {
+					t.Fatalf("Apply() = %v: a failure must not stop the records before it", err)
+				}
+			}
+			var ae *ApplyError
+			if err := pf.Close(); !errors.As(err, &ae) || ae.Partition != 1 || ae.Offset != 500 {
+				t.Fatalf("Close() = %v, want the failure at 1@500", err)
+			}
 		}
 	})
 
