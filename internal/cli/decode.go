@@ -43,7 +43,9 @@ through --registry, or a local Avro schema (--schema, plain Avro binary),
 else JSON, text or base64.
 
 --input says how the bytes are written: raw (default), hex (whitespace
-ignored) or base64. -v prints the whole decoding: value, type, schema,
+ignored) or base64. A raw payload that decodes only without its last
+newline (which tail -o raw and echo add) is decoded without it. Empty input
+is an error. -v prints the whole decoding: value, type, schema,
 encoding and error. Exit status 1 when the payload does not decode.`,
 		Example: `  $ evctl decode --schema testdata/schemas/bank/MoneyDeposited.avsc --input hex < payload.hex
   $ evctl tail bank.account-events -n 1 -o raw | evctl decode -v
@@ -101,6 +103,13 @@ func decodeRun(ctx context.Context, opts *DecodeOptions) error {
 		return err
 	}
 	p := dec.DecodePayload(ctx, payload, nil, opts.IsKey)
+	// tail -o raw and echo end the payload with a newline; a schema-framed
+	// payload decodes only without it.
+	if trimmed, ok := bytes.CutSuffix(payload, []byte("\n")); ok && p.Err != nil && opts.Input == "raw" && len(trimmed) > 0 {
+		if q := dec.DecodePayload(ctx, trimmed, nil, opts.IsKey); q.Err == nil {
+			p = q
+		}
+	}
 	var out any = p.JSON
 	if opts.Verbose {
 		v := decodeView{Value: p.JSON, Type: p.Type, Schema: p.Schema, Encoding: p.Encoding}
@@ -143,17 +152,16 @@ func readPayload(ctx context.Context, opts *DecodeOptions) ([]byte, error) {
 	switch opts.Input {
 	case "hex":
 		s := strings.Join(strings.Fields(string(b)), "")
-		out, err := hex.DecodeString(s)
-		if err != nil {
+		if b, err = hex.DecodeString(s); err != nil {
 			return nil, fmt.Errorf("%s is not hex: %w", name, err)
 		}
-		return out, nil
 	case "base64":
-		out, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b)))
-		if err != nil {
+		if b, err = base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err != nil {
 			return nil, fmt.Errorf("%s is not base64: %w", name, err)
 		}
-		return out, nil
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s is empty: there is no payload to decode; pipe one in, e.g. evctl tail <topic> -n 1 -o raw | evctl decode", name)
 	}
 	return b, nil
 }
