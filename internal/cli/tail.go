@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -366,7 +365,7 @@ func (l *latestRecords) add(r *record.Record) {
 }
 
 func (l *latestRecords) trim() {
-	slices.SortStableFunc(l.keep, byTime)
+	slices.SortStableFunc(l.keep, record.CompareTime)
 	if len(l.keep) > l.n {
 		l.keep = append(l.keep[:0], l.keep[len(l.keep)-l.n:]...)
 	}
@@ -376,20 +375,6 @@ func (l *latestRecords) trim() {
 func (l *latestRecords) records() []*record.Record {
 	l.trim()
 	return l.keep
-}
-
-// byTime orders records by timestamp, then topic, partition and offset.
-func byTime(a, b *record.Record) int {
-	if c := a.Timestamp.Compare(b.Timestamp.Time); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-		return c
-	}
-	if a.Partition != b.Partition {
-		return int(a.Partition - b.Partition)
-	}
-	return int(a.Offset - b.Offset)
 }
 
 // tailer prints records and keeps the counts for the summary line.

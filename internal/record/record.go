@@ -4,6 +4,7 @@ package record
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -143,6 +144,14 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 
 // String formats the timestamp as the capture format does.
 func (t Timestamp) String() string { return t.UTC().Format(TimestampFormat) }
+
+// CompareTime orders records by time, as a merge of partitions shows
+// them: by timestamp, then topic, partition and offset, so that equal
+// timestamps keep each partition's order and the result is reproducible.
+func CompareTime(a, b *Record) int {
+	return cmp.Or(a.Timestamp.Compare(b.Timestamp.Time), cmp.Compare(a.Topic, b.Topic),
+		cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+}
 
 // ShortType is the last dotted part of an event type: MoneyDeposited for
 // com.bank.MoneyDeposited.

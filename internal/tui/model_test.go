@@ -122,7 +122,7 @@ func (s *sliceSource) all() []*record.Record {
 	for _, run := range s.parts {
 		out = append(out, run...)
 	}
-	slices.SortFunc(out, later)
+	slices.SortFunc(out, record.CompareTime)
 	return out
 }
 

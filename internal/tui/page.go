@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"cmp"
-
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -60,20 +58,6 @@ func plan(kind loadKind, bounds []Bounds, w window, perPartition int64) []Range 
 	return out
 }
 
-// later orders records by timestamp, then topic, partition and offset.
-func later(a, b *record.Record) int {
-	if c := a.Timestamp.Compare(b.Timestamp.Time); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Topic, b.Topic); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Partition, b.Partition); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Offset, b.Offset)
-}
-
 // takeLatest merges the partitions' runs (each in offset order) and keeps
 // the n latest records, oldest first. It takes from the runs' tails, so
 // what it keeps of a partition is always a suffix of its run: records left
@@ -91,7 +75,7 @@ func takeLatest(runs map[Partition][]*record.Record, n int) []*record.Record {
 			if end == 0 {
 				continue
 			}
-			if r := runs[p][end-1]; best == nil || later(r, best) > 0 {
+			if r := runs[p][end-1]; best == nil || record.CompareTime(r, best) > 0 {
 				best, from = r, p
 			}
 		}
@@ -117,7 +101,7 @@ func takeEarliest(runs map[Partition][]*record.Record, n int) []*record.Record {
 		var from Partition
 		for p, run := range runs {
 			if i := heads[p]; i < len(run) {
-				if r := run[i]; best == nil || later(r, best) < 0 {
+				if r := run[i]; best == nil || record.CompareTime(r, best) < 0 {
 					best, from = r, p
 				}
 			}
