@@ -692,20 +692,19 @@ func printDryRun(ios *iostreams.IOStreams, st replay.Stats, err error) {
 	}
 }
 
-// progress draws one line on stderr when it is a terminal.
+// progress is replay's progress line: counts, rate, and with a known
+// total a bar and an ETA.
 type progress struct {
-	ios   *iostreams.IOStreams
+	line  *iostreams.Progress
 	total int64
-	on    bool
-	drawn bool
 }
 
 func newProgress(ios *iostreams.IOStreams, total int64, off bool) *progress {
-	return &progress{ios: ios, total: total, on: ios.IsStderrTTY() && !off}
+	return &progress{line: ios.Progress(off), total: total}
 }
 
 func (p *progress) update(st replay.Stats) {
-	if !p.on {
+	if !p.line.On() {
 		return
 	}
 	rate := float64(st.Read) / max(st.Elapsed.Seconds(), 1e-9)
@@ -718,15 +717,10 @@ func (p *progress) update(st replay.Stats) {
 		}
 		line = fmt.Sprintf("%s %3.0f%% %d/%d records, %.0f/s, ETA %s", bar(pct, 24), pct, st.Read, p.total, rate, eta)
 	}
-	fmt.Fprintf(p.ios.ErrOut, "\r\x1b[K%s", line)
-	p.drawn = true
+	p.line.Draw(line)
 }
 
-func (p *progress) done() {
-	if p.drawn {
-		fmt.Fprint(p.ios.ErrOut, "\r\x1b[K")
-	}
-}
+func (p *progress) done() { p.line.Clear() }
 
 func bar(pct float64, width int) string {
 	n := int(pct / 100 * float64(width))

@@ -108,12 +108,12 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 	if err != nil {
 		return err
 	}
-	progress := &waitProgress{ios: opts.IO, on: opts.IO.IsStderrTTY() && !opts.NoProgress}
+	progress := opts.IO.Progress(opts.NoProgress)
 	var first int64 = -1
 	for {
 		committed, err := admin.CommittedOffsets(ctx, opts.Group)
 		if err != nil {
-			progress.clear()
+			progress.Clear()
 			return err
 		}
 		b := behindOf(ends, committed)
@@ -121,23 +121,23 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 			first = b.total()
 		}
 		if b.total() == 0 {
-			progress.clear()
+			progress.Clear()
 			fmt.Fprintf(opts.IO.ErrOut, "Group %s caught up on %s (%s, %s behind at start) in %s.\n", opts.Group, strings.Join(topics, ", "),
 				english.Plural(len(ends), "partition"), english.Plural(first, "record"), roundDuration(time.Since(start)))
 			return nil
 		}
 		now := time.Now()
 		if !now.Before(deadline) {
-			progress.clear()
+			progress.Clear()
 			if opts.For == 0 {
 				return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s has not caught up: %s", opts.Group, b)}
 			}
 			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s did not catch up within %s: %s", opts.Group, opts.For, b)}
 		}
-		progress.draw(fmt.Sprintf("waiting for group %s: %s (%s of %s)", opts.Group, b, roundDuration(now.Sub(start)), opts.For))
+		progress.Draw(fmt.Sprintf("waiting for group %s: %s (%s of %s)", opts.Group, b, roundDuration(now.Sub(start)), opts.For))
 		select {
 		case <-ctx.Done():
-			progress.clear()
+			progress.Clear()
 			return ctx.Err()
 		case <-time.After(min(opts.Interval, deadline.Sub(now))):
 		}
@@ -220,28 +220,6 @@ func behindOf(ends map[kafka.TopicPartition]kafka.Watermark, committed map[kafka
 		}
 	}
 	return b
-}
-
-// waitProgress redraws one line on stderr when it is a terminal.
-type waitProgress struct {
-	ios   *iostreams.IOStreams
-	on    bool
-	drawn bool
-}
-
-func (p *waitProgress) draw(line string) {
-	if !p.on {
-		return
-	}
-	fmt.Fprintf(p.ios.ErrOut, "\r\x1b[K%s", line)
-	p.drawn = true
-}
-
-func (p *waitProgress) clear() {
-	if p.drawn {
-		fmt.Fprint(p.ios.ErrOut, "\r\x1b[K")
-		p.drawn = false
-	}
 }
 
 // roundDuration keeps a duration readable: 1.2s, 45s, 3m10s.
