@@ -152,12 +152,9 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescriptio
 	if err != nil {
 		return TopicDescription{}, err
 	}
-	t, ok := md.Topics[name]
-	if !ok || t.Error.Code() == kafka.ErrUnknownTopicOrPart || t.Error.Code() == kafka.ErrUnknownTopic {
-		return TopicDescription{}, unknownTopic(name, topicNames(md))
-	}
-	if t.Error.Code() != kafka.ErrNoError {
-		return TopicDescription{}, fmt.Errorf("topic %q: %w", name, t.Error)
+	t, err := topicIn(md, name)
+	if err != nil {
+		return TopicDescription{}, err
 	}
 	desc := TopicDescription{Name: name, Partitions: len(t.Partitions), Configs: map[string]string{}}
 
@@ -227,9 +224,9 @@ func (a *Admin) GroupOffsets(ctx context.Context, group string, topics []string)
 	}
 	var tps []TopicPartition
 	for _, topic := range topics {
-		t, ok := md.Topics[topic]
-		if !ok || t.Error.Code() != kafka.ErrNoError {
-			return nil, unknownTopic(topic, topicNames(md))
+		t, err := topicIn(md, topic)
+		if err != nil {
+			return nil, err
 		}
 		for _, p := range t.Partitions {
 			tps = append(tps, TopicPartition{topic, p.ID})

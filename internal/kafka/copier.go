@@ -198,9 +198,9 @@ func (cp *Copier) start(ctx context.Context) error {
 		if slices.Index(topics, topic) < i {
 			continue
 		}
-		t, ok := md.Topics[topic]
-		if !ok || t.Error.Code() != kafka.ErrNoError {
-			return unknownTopic(topic, topicNames(md))
+		t, err := topicIn(md, topic)
+		if err != nil {
+			return err
 		}
 		ids := make([]int32, len(t.Partitions))
 		for i, p := range t.Partitions {
@@ -212,9 +212,9 @@ func (cp *Copier) start(ctx context.Context) error {
 		}
 	}
 	if cp.opts.DestTopic != "" {
-		t, ok := md.Topics[cp.opts.DestTopic]
-		if !ok || t.Error.Code() != kafka.ErrNoError {
-			return unknownTopic(cp.opts.DestTopic, topicNames(md))
+		t, err := topicIn(md, cp.opts.DestTopic)
+		if err != nil {
+			return err
 		}
 		cp.destPartitions = len(t.Partitions)
 	}

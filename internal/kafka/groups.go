@@ -240,9 +240,9 @@ func (a *Admin) partitionsOf(ctx context.Context, topics []string) ([]topicParti
 	}
 	var tps []topicPartition
 	for _, topic := range topics {
-		t, ok := md.Topics[topic]
-		if !ok || t.Error.Code() != kafka.ErrNoError {
-			return nil, unknownTopic(topic, topicNames(md))
+		t, err := topicIn(md, topic)
+		if err != nil {
+			return nil, err
 		}
 		for _, p := range t.Partitions {
 			tps = append(tps, topicPartition{topic, p.ID})

@@ -35,6 +35,20 @@ func clusterMetadata(ctx context.Context, cfg Config, logs *logSink, mc metadata
 	return md, nil
 }
 
+// topicIn finds topic in md. Only a topic the cluster does not have is an
+// *UnknownTopicError; any other error of the topic's (not authorized, a
+// leader being elected) is the broker's own, wrapped.
+func topicIn(md *kafka.Metadata, topic string) (kafka.TopicMetadata, error) {
+	t, ok := md.Topics[topic]
+	if !ok || t.Error.Code() == kafka.ErrUnknownTopicOrPart || t.Error.Code() == kafka.ErrUnknownTopic {
+		return t, unknownTopic(topic, topicNames(md))
+	}
+	if t.Error.Code() != kafka.ErrNoError {
+		return t, fmt.Errorf("topic %q: %w", topic, t.Error)
+	}
+	return t, nil
+}
+
 // topicNames lists the topics in md that exist.
 func topicNames(md *kafka.Metadata) []string {
 	names := make([]string, 0, len(md.Topics))

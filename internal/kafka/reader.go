@@ -161,12 +161,9 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		if slices.Index(topics, topic) < i {
 			continue // named twice
 		}
-		t, ok := md.Topics[topic]
-		if !ok || t.Error.Code() == kafka.ErrUnknownTopicOrPart || t.Error.Code() == kafka.ErrUnknownTopic {
-			return unknownTopic(topic, topicNames(md))
-		}
-		if t.Error.Code() != kafka.ErrNoError {
-			return fmt.Errorf("topic %q: %w", topic, t.Error)
+		t, err := topicIn(md, topic)
+		if err != nil {
+			return err
 		}
 		have := make([]int32, len(t.Partitions))
 		for i, p := range t.Partitions {
