@@ -79,7 +79,9 @@ fields), then --key-schema/--value-schema (.avsc files, no framing), then
 JSON, UTF-8 text, and base64. Avro is shown as plain JSON (unions
 unwrapped, timestamps RFC3339, decimals exact strings); --avro-json keeps
 Avro's own JSON encoding. An undecodable record is shown with its error and
-never stops the stream; --strict makes it end the run with exit status 1.
+never stops the stream; at the end a warning on stderr says how many did
+not decode and why (the first error); --strict makes the first one end
+the run with exit status 1.
 
 Output (-o):
   text  on a terminal: one readable line per record, coloured (NO_COLOR
@@ -386,6 +388,7 @@ type tailer struct {
 
 	shown, undecodable, filtered, filterErrs int64
 	firstFilterErr                           error
+	firstUndecodable                         string // where and why, for the warning
 }
 
 func (t *tailer) add(st *stream.Stats) {
@@ -417,6 +420,9 @@ func (t *tailer) print(r *record.Record, out []byte) error {
 	t.shown++
 	if r.Error != "" {
 		t.undecodable++
+		if t.firstUndecodable == "" {
+			t.firstUndecodable = fmt.Sprintf("%s/%d@%d: %s", r.Topic, r.Partition, r.Offset, r.Error)
+		}
 		if t.opts.Strict {
 			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("%s/%d@%d is undecodable (--strict): %s", r.Topic, r.Partition, r.Offset, r.Error)}
 		}
@@ -445,8 +451,13 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 	if t.filterErrs > 0 {
 		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: --filter failed on %d records, skipped them (first: %v)\n", t.filterErrs, t.firstFilterErr)
 	}
+	var strict *ExitError
+	if t.undecodable > 0 && !errors.As(err, &strict) {
+		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: %d of %s could not be decoded, shown with their raw bytes (first %s)\n",
+			t.undecodable, english.Plural(t.shown, "record"), t.firstUndecodable)
+	}
 	interrupted := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled))
-	if interrupted || (t.opts.IO.IsStderrTTY() && t.undecodable > 0) {
+	if interrupted {
 		fmt.Fprintf(t.opts.IO.ErrOut, "%s shown, %d undecodable, %d filtered out\n", english.Plural(t.shown, "record"), t.undecodable, t.filtered)
 	}
 	if interrupted {
