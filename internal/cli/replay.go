@@ -95,7 +95,7 @@ between them. Ctrl-C stops at a transaction boundary.
 The destination must exist (--create makes it with the source's partition
 count and configs; --partitions and --config change them); a destination
 that already holds records needs --append, so nobody replays twice into
-one topic by mistake.
+one topic by mistake. A topic never replays into itself.
 
 Selection: --from/--to positions (as tail), --key (repeatable) or
 --keys-from FILE (one key per line), --type (event types, full or short
@@ -198,6 +198,10 @@ func validateReplay(o *ReplayOptions) error {
 		return flagErrorf("--create, --partitions and --config go with --to-topic")
 	case o.Raw && o.ToFile == "":
 		return flagErrorf("--raw goes with --to-file")
+	case o.ToTopic != "" && slices.Contains(o.Topics, o.ToTopic):
+		// Even with --append: the copy would read its own writes, and an
+		// event log that holds every event twice is not one to undo.
+		return flagErrorf("cannot replay %s into itself; name another --to-topic", o.ToTopic)
 	}
 	if o.Rate != "" {
 		n, err := strconv.ParseFloat(strings.TrimSuffix(o.Rate, "/s"), 64)

@@ -41,6 +41,9 @@ func TestNewCmdReplay(t *testing.T) {
 		{[]string{"--from-file", "f", "--to-topic", "b", "--resume"}, "a file replays whole"},
 		{[]string{"a", "--projection", "p.yaml", "--emit", "all"}, "invalid --emit"},
 		{[]string{"a", "--to-topic", "b", "--timestamps", "later"}, "invalid --timestamps"},
+		{[]string{"a", "--to-topic", "a", "--append"}, "cannot replay a into itself"},
+		{[]string{"b", "a", "--to-topic", "a"}, "cannot replay a into itself"},
+		{[]string{"a", "--projection", "p.yaml", "--to-topic", "a"}, "cannot replay a into itself"},
 	} {
 		if _, err := runReplayCmd(t, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want %q", tt.args, err, tt.want)
