@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
@@ -111,6 +113,9 @@ type ttyRun struct {
 	drawn  chan struct{} // a token after each write to the screen
 	read   chan struct{} // closed once the program's output is all drawn
 	exited chan error    // cmd.Wait's result, put back by whoever reads it
+
+	rawMu sync.Mutex
+	raw   []byte // every byte the program wrote, undrawn (README examples compare these)
 }
 
 func startTTY(cmd *exec.Cmd, width, height int) (*ttyRun, error) {
@@ -136,6 +141,9 @@ func startTTY(cmd *exec.Cmd, width, height int) (*ttyRun, error) {
 		for {
 			n, err := ptmx.Read(buf)
 			if n > 0 {
+				t.rawMu.Lock()
+				t.raw = append(t.raw, buf[:n]...)
+				t.rawMu.Unlock()
 				_, _ = t.emu.Write(buf[:n])
 				select {
 				case t.drawn <- struct{}{}:
@@ -200,6 +208,14 @@ func (t *ttyRun) close() {
 	_ = t.cmd.Process.Kill()
 	_ = t.ptmx.Close()
 	_ = t.emu.Close()
+}
+
+// output is everything the program wrote so far, as bytes: what a
+// terminal's scrollback would hold, escape sequences included.
+func (t *ttyRun) output() []byte {
+	t.rawMu.Lock()
+	defer t.rawMu.Unlock()
+	return slices.Clone(t.raw)
 }
 
 // screen is the emulator's screen as plain text, trailing spaces and
