@@ -3,12 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/itchyny/gojq"
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/diff"
@@ -79,11 +81,12 @@ record (.value.updatedAt, .headers["trace-id"], .type), and a path whose
 first name is not a record field is relative to the value (.updatedAt).
 
 Output (-o): text, sorted by key ("-" only in a, "+" only in b, "~"
-changed), coloured on a terminal, then a summary line; json, one report:
-{"mode","a","b","same","added":[{"key","value","at"}],"removed":[...],
-"changed":[{"key","atA","atB","fields":[{"path","a","b"}],
-"events":[{"kind","a","b","type","fields"}]}],"counts":{...}}.
---stat prints the counts only. The report is printed whole at the end,
+changed), coloured on a terminal, then a summary line; json, one report
+(docs/report-format.md, version 1): {"version","mode","a","b","equal",
+"added":[{"key","value","at"}],"removed":[...],"changed":[{"key","atA",
+"atB","fields":[{"path","a","b"}],"events":[{"kind","a","b","type",
+"fields"}]}],"counts":{...}}, keys as their JSON values (an object key is
+an object). --stat prints the counts only. The report is printed whole at the end,
 never half: an interrupted diff prints nothing and exits 130.
 
 Memory grows with the number of keys, not their values: a first pass keeps
@@ -140,19 +143,15 @@ func validateDiff(o *DiffOptions) error {
 		if err != nil {
 			return &FlagError{err: fmt.Errorf("--key-by: %w", err)}
 		}
-		o.keyBy = func(ctx context.Context, r *record.Record) (string, bool, error) {
+		o.keyBy = func(ctx context.Context, r *record.Record) (json.RawMessage, error) {
 			v, ok, err := e.Eval(ctx, r)
 			if err != nil {
-				return "", false, fmt.Errorf("--key-by %w", err)
+				return nil, fmt.Errorf("--key-by %w", err)
 			}
 			if !ok || v == nil {
-				return "", false, nil
+				return nil, nil
 			}
-			if s, isString := v.(string); isString {
-				return s, true, nil
-			}
-			s, err := e.Text(ctx, r)
-			return s, err == nil, err
+			return gojq.Marshal(v)
 		}
 	}
 	return nil
@@ -217,7 +216,7 @@ func diffRun(ctx context.Context, o *DiffOptions) error {
 	if _, err := o.IO.Out.Write(out.Bytes()); err != nil {
 		return err
 	}
-	if !r.Same {
+	if !r.Equal {
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil

@@ -59,7 +59,8 @@ several, the one first by topic, partition and offset, so identical runs
 report the same.
 
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
-value), as for diff. -o json writes the diff report; --junit FILE writes
+value), as for diff. -o json writes diff's report
+(docs/report-format.md); --junit FILE writes
 a JUnit XML report for CI systems (one test case per differing key).`,
 		Example: `  $ evctl verify --source bank.account-events --projection testdata/projections/account-balance.yaml --against bank.account-balances
   $ evctl verify --source bank.account-events --projection spec.yaml --against golden/balances.jsonl --ignore .updatedAt --junit report.xml`,
@@ -173,14 +174,14 @@ func verifyRun(ctx context.Context, o *VerifyOptions) error {
 	}
 	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
-	if !r.Same {
+	if !r.Equal {
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil
 }
 
 func verdict(r *diff.Report) string {
-	if r.Same {
+	if r.Equal {
 		return "equal"
 	}
 	return fmt.Sprintf("%d changed, %d only rebuilt, %d only in the read model", r.Counts.Changed, r.Counts.Removed, r.Counts.Added)
@@ -191,7 +192,7 @@ func verdict(r *diff.Report) string {
 func writeVerifyJUnit(path, projection, against string, r *diff.Report) error {
 	class := "evctl.verify." + projection
 	whole := junitCase{Name: fmt.Sprintf("projection %s equals %s", projection, against), Classname: class}
-	if !r.Same {
+	if !r.Equal {
 		whole.Failure = &junitFailure{Message: verdict(r), Type: "differences", Text: diff.Summary(r, diff.Plain{})}
 	}
 	suite := junitSuite{Name: "evctl verify " + projection, Cases: []junitCase{whole}}
@@ -203,13 +204,13 @@ func writeVerifyJUnit(path, projection, against string, r *diff.Report) error {
 		for _, f := range c.Fields {
 			fmt.Fprintf(&b, "%s: %s → %s\n", f.Path, orAbsent(f.A), orAbsent(f.B))
 		}
-		fail(c.Key, "changed", b.String())
+		fail(c.Key.Text, "changed", b.String())
 	}
 	for _, e := range r.Removed {
-		fail(e.Key, "only in the rebuilt projection", string(e.Value))
+		fail(e.Key.Text, "only in the rebuilt projection", string(e.Value))
 	}
 	for _, e := range r.Added {
-		fail(e.Key, "only in "+against, string(e.Value))
+		fail(e.Key.Text, "only in "+against, string(e.Value))
 	}
 	suite.Tests = len(suite.Cases)
 	for _, c := range suite.Cases {

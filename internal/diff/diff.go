@@ -42,6 +42,9 @@ const (
 type Event struct {
 	// Key is the key as text (record.KeyText), or what --key-by made of the record.
 	Key string
+	// KeyJSON is the key as its JSON value (or what --key-by made of the
+	// record); nil when unknown.
+	KeyJSON json.RawMessage
 	// KeyEncoding is the record's key encoding (record.Encoding*), "" when
 	// unknown. EncodingNull marks a record without a key: it is skipped.
 	KeyEncoding string
@@ -138,13 +141,19 @@ func (o *Options) AddIgnore(expr string) error {
 	return nil
 }
 
+// ReportVersion is the version of the JSON report (-o json) documented in
+// docs/report-format.md.
+const ReportVersion = 1
+
 // Report is the outcome of a comparison: the view that every output format
-// renders.
+// renders (docs/report-format.md).
 type Report struct {
-	Mode Mode   `json:"mode"`
-	A    string `json:"a"`
-	B    string `json:"b"`
-	Same bool   `json:"same"`
+	Version int    `json:"version"`
+	Mode    Mode   `json:"mode"`
+	A       string `json:"a"`
+	B       string `json:"b"`
+	// Equal says the sides are the same: nothing added, removed or changed.
+	Equal bool `json:"equal"`
 	// Added are keys only b has, Removed keys only a has (state: with their
 	// value; history: with their event count). Sorted by key.
 	Added   []Entry  `json:"added"`
@@ -156,9 +165,29 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
+// Key is a compared key: its text (what text reports print and keys are
+// matched by) and its JSON value (what JSON reports hold).
+type Key struct {
+	Text string
+	JSON json.RawMessage
+}
+
+// MarshalJSON writes the key as its JSON value: "acct-1", 42, {"id":7}.
+func (k Key) MarshalJSON() ([]byte, error) {
+	if len(k.JSON) > 0 && json.Valid(k.JSON) {
+		var b bytes.Buffer
+		if err := json.Compact(&b, k.JSON); err == nil {
+			return b.Bytes(), nil
+		}
+	}
+	return quoteJSON(k.Text), nil
+}
+
+func keyOf(e *Event) Key { return Key{Text: e.Key, JSON: e.KeyJSON} }
+
 // Entry is a key present on one side only.
 type Entry struct {
-	Key    string          `json:"key"`
+	Key    Key             `json:"key"`
 	Value  json.RawMessage `json:"value,omitempty"`  // state mode: its latest value
 	At     string          `json:"at,omitempty"`     // state mode: partition@offset of that value
 	Events int             `json:"events,omitempty"` // history mode: how many events
@@ -166,7 +195,7 @@ type Entry struct {
 
 // Change is a key whose value (state) or history differs.
 type Change struct {
-	Key string `json:"key"`
+	Key Key `json:"key"`
 	// AtA and AtB are where each side's latest value is (state mode).
 	AtA    string        `json:"atA,omitempty"`
 	AtB    string        `json:"atB,omitempty"`
@@ -252,16 +281,16 @@ func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
 		func(ctx context.Context) error { return c.hashPass(ctx, c.b) }); err != nil {
 		return nil, err
 	}
-	r := &Report{Mode: opts.Mode, A: a.Name(), B: b.Name(), Added: []Entry{}, Removed: []Entry{}, Changed: []Change{}}
+	r := &Report{Version: ReportVersion, Mode: opts.Mode, A: a.Name(), B: b.Name(), Added: []Entry{}, Removed: []Entry{}, Changed: []Change{}}
 	onlyA, onlyB, differ := c.classify(&r.Counts)
 	if err := c.checkKeys(r, len(onlyA)+len(onlyB)+len(differ)); err != nil {
 		return nil, err
 	}
 	r.Counts.SkippedA, r.Counts.SkippedB = c.a.skipped, c.b.skipped
-	r.Same = len(onlyA)+len(onlyB)+len(differ) == 0
+	r.Equal = len(onlyA)+len(onlyB)+len(differ) == 0
 	// The per-key hashes are done with: let pass 2 reuse their memory.
 	c.a.hashes, c.b.hashes, c.a.counts, c.b.counts = nil, nil, nil, nil
-	if r.Same || (opts.Stat && opts.Mode == ModeState) {
+	if r.Equal || (opts.Stat && opts.Mode == ModeState) {
 		return r, nil
 	}
 	// Pass 2: read back only the keys that differ.
@@ -434,6 +463,7 @@ func cloneEvent(e *Event) *Event {
 	if e.Value != nil {
 		out.Value = bytes.Clone(e.Value)
 	}
+	out.KeyJSON = bytes.Clone(e.KeyJSON)
 	out.Headers = slices.Clone(e.Headers)
 	return &out
 }
@@ -467,12 +497,12 @@ func (c *comparison) collectPass(ctx context.Context, s *side, want map[uint64]s
 func (c *comparison) stateReport(r *Report, onlyA, onlyB, differ []uint64) error {
 	for _, k := range onlyA {
 		if e := c.a.states[k]; e != nil {
-			r.Removed = append(r.Removed, Entry{Key: e.Key, Value: e.Value, At: e.At()})
+			r.Removed = append(r.Removed, Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
 		}
 	}
 	for _, k := range onlyB {
 		if e := c.b.states[k]; e != nil {
-			r.Added = append(r.Added, Entry{Key: e.Key, Value: e.Value, At: e.At()})
+			r.Added = append(r.Added, Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
 		}
 	}
 	for _, k := range differ {
@@ -484,7 +514,7 @@ func (c *comparison) stateReport(r *Report, onlyA, onlyB, differ []uint64) error
 		if err != nil {
 			return fmt.Errorf("key %q: %w", ea.Key, err)
 		}
-		r.Changed = append(r.Changed, Change{Key: ea.Key, AtA: ea.At(), AtB: eb.At(), Fields: fields})
+		r.Changed = append(r.Changed, Change{Key: keyOf(ea), AtA: ea.At(), AtB: eb.At(), Fields: fields})
 	}
 	sortReport(r)
 	return nil
@@ -493,12 +523,12 @@ func (c *comparison) stateReport(r *Report, onlyA, onlyB, differ []uint64) error
 func (c *comparison) historyReport(r *Report, onlyA, onlyB, differ []uint64) error {
 	for _, k := range onlyA {
 		if evs := c.a.hists[k]; len(evs) > 0 {
-			r.Removed = append(r.Removed, Entry{Key: evs[0].Key, Events: len(evs)})
+			r.Removed = append(r.Removed, Entry{Key: keyOf(evs[0]), Events: len(evs)})
 		}
 	}
 	for _, k := range onlyB {
 		if evs := c.b.hists[k]; len(evs) > 0 {
-			r.Added = append(r.Added, Entry{Key: evs[0].Key, Events: len(evs)})
+			r.Added = append(r.Added, Entry{Key: keyOf(evs[0]), Events: len(evs)})
 		}
 	}
 	for _, k := range differ {
@@ -522,16 +552,16 @@ func (c *comparison) historyReport(r *Report, onlyA, onlyB, differ []uint64) err
 				r.Counts.Reordered++
 			}
 		}
-		r.Changed = append(r.Changed, Change{Key: ha[0].Key, Events: changes})
+		r.Changed = append(r.Changed, Change{Key: keyOf(ha[0]), Events: changes})
 	}
 	sortReport(r)
 	return nil
 }
 
 func sortReport(r *Report) {
-	slices.SortFunc(r.Added, func(x, y Entry) int { return strings.Compare(x.Key, y.Key) })
-	slices.SortFunc(r.Removed, func(x, y Entry) int { return strings.Compare(x.Key, y.Key) })
-	slices.SortFunc(r.Changed, func(x, y Change) int { return strings.Compare(x.Key, y.Key) })
+	slices.SortFunc(r.Added, func(x, y Entry) int { return strings.Compare(x.Key.Text, y.Key.Text) })
+	slices.SortFunc(r.Removed, func(x, y Entry) int { return strings.Compare(x.Key.Text, y.Key.Text) })
+	slices.SortFunc(r.Changed, func(x, y Change) int { return strings.Compare(x.Key.Text, y.Key.Text) })
 }
 
 // both runs fa and fb at once; the first error cancels the other.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 	"os"
 	"path/filepath"
@@ -98,14 +99,14 @@ func TestCompareState(t *testing.T) {
 			}
 			var added, removed []string
 			for _, e := range r.Added {
-				added = append(added, e.Key)
+				added = append(added, e.Key.Text)
 			}
 			for _, e := range r.Removed {
-				removed = append(removed, e.Key)
+				removed = append(removed, e.Key.Text)
 			}
 			changed := map[string][]Field{}
 			for _, c := range r.Changed {
-				changed[c.Key] = c.Fields
+				changed[c.Key.Text] = c.Fields
 			}
 			if tt.changed == nil {
 				tt.changed = map[string][]Field{}
@@ -120,8 +121,8 @@ func TestCompareState(t *testing.T) {
 				t.Errorf("changed (-want +got):\n%s", d)
 			}
 			wantSame := len(tt.added)+len(tt.removed)+len(tt.changed) == 0
-			if r.Same != wantSame {
-				t.Errorf("Same = %v, want %v", r.Same, wantSame)
+			if r.Equal != wantSame {
+				t.Errorf("Same = %v, want %v", r.Equal, wantSame)
 			}
 		})
 	}
@@ -168,7 +169,7 @@ func TestCompareKeyEncodings(t *testing.T) {
 	b = src("b", `acct-1={"x":1}`)
 	b.evs[0].KeyEncoding = record.EncodingJSON
 	r, err := Compare(context.Background(), a, b, Options{})
-	if err != nil || !r.Same || len(r.Notes) != 1 {
+	if err != nil || !r.Equal || len(r.Notes) != 1 {
 		t.Errorf("Compare = %+v, %v; want same with one note", r, err)
 	}
 }
@@ -297,8 +298,8 @@ func TestCompareHistory(t *testing.T) {
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("events (-want +got):\n%s", d)
 			}
-			if r.Same != (len(tt.want) == 0) {
-				t.Errorf("Same = %v", r.Same)
+			if r.Equal != (len(tt.want) == 0) {
+				t.Errorf("Same = %v", r.Equal)
 			}
 		})
 	}
@@ -310,7 +311,7 @@ func TestCompareHistoryHeaders(t *testing.T) {
 	a.evs[0].Headers = []record.Header{{Key: "event-id", Value: "e1"}, {Key: "trace", Value: "x"}}
 	b.evs[0].Headers = []record.Header{{Key: "event-id", Value: "e1"}, {Key: "trace", Value: "y"}}
 	r, err := Compare(context.Background(), a, b, Options{Mode: ModeHistory})
-	if err != nil || r.Same || len(r.Changed) != 1 {
+	if err != nil || r.Equal || len(r.Changed) != 1 {
 		t.Fatalf("Compare = %+v, %v", r, err)
 	}
 	want := []Field{{Path: `.headers["trace"]`, A: json.RawMessage(`"x"`), B: json.RawMessage(`"y"`)}}
@@ -319,7 +320,7 @@ func TestCompareHistoryHeaders(t *testing.T) {
 	}
 	for _, o := range []Options{{IgnoreHeaders: true}, {IgnoreHeaderKeys: []string{"trace"}}, {ValuesOnly: true}} {
 		o.Mode = ModeHistory
-		if r, err := Compare(context.Background(), a, b, o); err != nil || !r.Same {
+		if r, err := Compare(context.Background(), a, b, o); err != nil || !r.Equal {
 			t.Errorf("Compare with %+v = %+v, %v; want same", o, r, err)
 		}
 	}
@@ -351,7 +352,7 @@ func TestCaptureSource(t *testing.T) {
 		{Key: "acct-2", KeyEncoding: "text", Headers: []record.Header{}},
 		{Key: "acct-3", Value: json.RawMessage(`{"c":3}`), Headers: []record.Header{}},
 	}
-	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Event{}), cmp.Comparer(func(a, b []record.Header) bool {
+	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Event{}), cmpopts.IgnoreFields(Event{}, "KeyJSON"), cmp.Comparer(func(a, b []record.Header) bool {
 		return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b)
 	})); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
@@ -395,7 +396,7 @@ func TestCaptureSourceKcat(t *testing.T) {
 		{Key: `{"id":7}`, KeyEncoding: "json", Value: json.RawMessage(`"plain text"`), Partition: 2, Offset: 0},
 		{KeyEncoding: "null", Value: json.RawMessage(`42`), Partition: 2, Offset: 1},
 	}
-	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Event{}), cmpopts.EquateEmpty()); d != "" {
+	if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Event{}), cmpopts.IgnoreFields(Event{}, "KeyJSON"), cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
 	}
 
@@ -446,5 +447,58 @@ func TestCompareInterrupted(t *testing.T) {
 	_, err := Compare(ctx, src("a", `k={"x":1}`), src("b", `k={"x":2}`), Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// The JSON report holds keys as their JSON values, says equal once at the
+// top (counts.same counts the keys that are), and carries its version.
+func TestWriteJSONReport(t *testing.T) {
+	a := &events{name: "a", evs: []Event{
+		{Key: `{"id":7}`, KeyJSON: json.RawMessage(`{"id": 7}`), Value: json.RawMessage(`{"x":1}`)},
+		{Key: "acct-1", KeyJSON: json.RawMessage(`"acct-1"`), Value: json.RawMessage(`{"x":1}`)},
+		{Key: "42", KeyJSON: json.RawMessage(`42`), Value: json.RawMessage(`{"x":1}`), Offset: 2},
+	}}
+	b := &events{name: "b", evs: []Event{
+		{Key: `{"id":7}`, KeyJSON: json.RawMessage(`{"id":7}`), Value: json.RawMessage(`{"x":2}`)},
+		{Key: "acct-1", KeyJSON: json.RawMessage(`"acct-1"`), Value: json.RawMessage(`{"x":1}`)},
+		{Key: "acct-2", Value: json.RawMessage(`{"x":1}`), Offset: 1},
+	}}
+	r, err := Compare(context.Background(), a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := WriteJSON(&out, r, false); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["same"]; ok {
+		t.Errorf("top-level \"same\" beside counts.same:\n%s", out.Bytes())
+	}
+	want := map[string]any{
+		"version": float64(1), "mode": "state", "a": "a", "b": "b", "equal": false,
+		"added":   []any{map[string]any{"key": "acct-2", "value": map[string]any{"x": float64(1)}, "at": "0@1"}},
+		"removed": []any{map[string]any{"key": float64(42), "value": map[string]any{"x": float64(1)}, "at": "0@2"}},
+		"changed": []any{map[string]any{"key": map[string]any{"id": float64(7)}, "atA": "0@0", "atB": "0@0",
+			"fields": []any{map[string]any{"path": ".x", "a": float64(1), "b": float64(2)}}}},
+		"counts": map[string]any{"a": float64(3), "b": float64(3), "same": float64(1), "added": float64(1), "removed": float64(1), "changed": float64(1)},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+}
+
+// docs/report-format.md documents the version the reports carry.
+func TestReportFormatDocVersion(t *testing.T) {
+	b, err := os.ReadFile("../../docs/report-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("# The diff report, version %d\n", ReportVersion)
+	if !bytes.HasPrefix(b, []byte(want)) {
+		t.Errorf("docs/report-format.md starts %q, want %q", bytes.SplitN(b, []byte("\n"), 2)[0], want)
 	}
 }

@@ -37,13 +37,14 @@ func WriteJSON(w io.Writer, r *Report, stat bool) error {
 	e.SetIndent("", "  ")
 	if stat {
 		return e.Encode(struct {
-			Mode   Mode     `json:"mode"`
-			A      string   `json:"a"`
-			B      string   `json:"b"`
-			Same   bool     `json:"same"`
-			Counts Counts   `json:"counts"`
-			Notes  []string `json:"notes,omitempty"`
-		}{r.Mode, r.A, r.B, r.Same, r.Counts, r.Notes})
+			Version int      `json:"version"`
+			Mode    Mode     `json:"mode"`
+			A       string   `json:"a"`
+			B       string   `json:"b"`
+			Equal   bool     `json:"equal"`
+			Counts  Counts   `json:"counts"`
+			Notes   []string `json:"notes,omitempty"`
+		}{r.Version, r.Mode, r.A, r.B, r.Equal, r.Counts, r.Notes})
 	}
 	return e.Encode(r)
 }
@@ -59,7 +60,7 @@ func Summary(r *Report, p Painter) string {
 	c := r.Counts
 	if r.Mode == ModeHistory {
 		head := fmt.Sprintf("a: %s (%s, %s), b: %s (%s, %s): ", r.A, count(c.A, "key"), count(c.EventsA, "event"), r.B, count(c.B, "key"), count(c.EventsB, "event"))
-		if r.Same {
+		if r.Equal {
 			return head + p.Green("same")
 		}
 		return head + fmt.Sprintf("%s, %s, %s, %d same; events: %d missing, %d extra, %d changed, %d reordered",
@@ -67,7 +68,7 @@ func Summary(r *Report, p Painter) string {
 			c.Missing, c.Extra, c.ChangedEv, c.Reordered)
 	}
 	head := fmt.Sprintf("a: %s (%s), b: %s (%s): ", r.A, count(c.A, "key"), r.B, count(c.B, "key"))
-	if r.Same {
+	if r.Equal {
 		return head + p.Green("same")
 	}
 	return head + fmt.Sprintf("%s, %s, %s, %d same",
@@ -86,7 +87,7 @@ func count(n int, noun string) string {
 // then the summary line.
 func WriteText(w io.Writer, r *Report, p Painter) error {
 	bw := bufio.NewWriter(w)
-	if !r.Same && len(r.Added)+len(r.Removed)+len(r.Changed) > 0 {
+	if !r.Equal && len(r.Added)+len(r.Removed)+len(r.Changed) > 0 {
 		fmt.Fprintf(bw, "%s\n%s\n", p.Bold("--- a: "+r.A), p.Bold("+++ b: "+r.B))
 	}
 	ia, ir, ic := 0, 0, 0
@@ -94,12 +95,12 @@ func WriteText(w io.Writer, r *Report, p Painter) error {
 		// Merge the three sorted lists by key.
 		next, key := -1, ""
 		if ir < len(r.Removed) {
-			next, key = 0, r.Removed[ir].Key
+			next, key = 0, r.Removed[ir].Key.Text
 		}
-		if ia < len(r.Added) && (next < 0 || r.Added[ia].Key < key) {
-			next, key = 1, r.Added[ia].Key
+		if ia < len(r.Added) && (next < 0 || r.Added[ia].Key.Text < key) {
+			next, key = 1, r.Added[ia].Key.Text
 		}
-		if ic < len(r.Changed) && (next < 0 || r.Changed[ic].Key < key) {
+		if ic < len(r.Changed) && (next < 0 || r.Changed[ic].Key.Text < key) {
 			next = 2
 		}
 		switch next {
@@ -124,10 +125,10 @@ func writeEntry(w io.Writer, p Painter, mark string, e Entry, mode Mode) {
 		paint = p.Red
 	}
 	if mode == ModeHistory {
-		fmt.Fprintf(w, "%s %s  (%s)\n", paint(mark), p.Bold(e.Key), count(e.Events, "event"))
+		fmt.Fprintf(w, "%s %s  (%s)\n", paint(mark), p.Bold(e.Key.Text), count(e.Events, "event"))
 		return
 	}
-	fmt.Fprintf(w, "%s %s  %s\n", paint(mark), p.Bold(e.Key), p.Dim(e.At))
+	fmt.Fprintf(w, "%s %s  %s\n", paint(mark), p.Bold(e.Key.Text), p.Dim(e.At))
 	fmt.Fprintf(w, "    %s\n", paint(string(e.Value)))
 }
 
@@ -142,11 +143,11 @@ func writeChange(w io.Writer, p Painter, c Change) {
 		case c.AtB == "":
 			at = "a " + c.AtA
 		}
-		fmt.Fprintf(w, "%s %s  %s\n", p.Yellow("~"), p.Bold(c.Key), p.Dim(at))
+		fmt.Fprintf(w, "%s %s  %s\n", p.Yellow("~"), p.Bold(c.Key.Text), p.Dim(at))
 		writeFields(w, p, c.Fields, "    ")
 		return
 	}
-	fmt.Fprintf(w, "%s %s\n", p.Yellow("~"), p.Bold(c.Key))
+	fmt.Fprintf(w, "%s %s\n", p.Yellow("~"), p.Bold(c.Key.Text))
 	for _, e := range c.Events {
 		var at string
 		switch {

@@ -16,22 +16,24 @@ import (
 	"github.com/evctl/evctl/internal/schema"
 )
 
-// KeyFunc computes a record's identity instead of its key (--key-by); ok
-// false means the record has none and is skipped.
-type KeyFunc func(ctx context.Context, r *record.Record) (key string, ok bool, err error)
+// KeyFunc computes a record's identity instead of its key (--key-by), as
+// JSON; nil means the record has none and is skipped.
+type KeyFunc func(ctx context.Context, r *record.Record) (key json.RawMessage, err error)
 
 // EventOf turns a decoded record into an Event, keyed by keyBy when set.
 func EventOf(ctx context.Context, r *record.Record, keyBy KeyFunc) (Event, error) {
-	e := Event{KeyEncoding: r.KeyEncoding, Value: r.Value, Type: r.Type, Headers: r.Headers, Partition: r.Partition, Offset: r.Offset}
+	e := Event{KeyEncoding: r.KeyEncoding, KeyJSON: r.Key, Value: r.Value, Type: r.Type, Headers: r.Headers, Partition: r.Partition, Offset: r.Offset}
 	if r.ValueEncoding == record.EncodingNull || (r.ValueEncoding == "" && isNull(r.Value)) {
 		e.Value = nil
 	}
 	if keyBy != nil {
-		k, ok, err := keyBy(ctx, r)
+		k, err := keyBy(ctx, r)
 		if err != nil {
 			return e, err
 		}
-		e.Key = k
+		e.KeyJSON = k
+		text, ok := record.KeyText(k, "")
+		e.Key = text
 		if !ok {
 			e.KeyEncoding = record.EncodingNull
 		} else if e.KeyEncoding == record.EncodingNull {
@@ -260,6 +262,7 @@ func parseCaptureLine(b []byte, e *Event, headers bool, hashing *matcher) (lineS
 	case !hasValue:
 		return noValueLine, nil
 	}
+	e.KeyJSON = key
 	k, ok := record.KeyText(key, e.KeyEncoding)
 	e.Key = k
 	if !ok {
@@ -309,7 +312,7 @@ func (s *stateSource) Scan(ctx context.Context, yield func(*Event) error) error 
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		e := Event{Key: k, Value: v, Partition: -1, Offset: n}
+		e := Event{Key: k, KeyJSON: quoteJSON(k), Value: v, Partition: -1, Offset: n}
 		n++
 		if err = yield(&e); err != nil {
 			return err
