@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -60,8 +62,10 @@ report the same.
 
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
 value), as for diff. -o json writes diff's report
-(docs/report-format.md); --junit FILE writes
-a JUnit XML report for CI systems (one test case per differing key).`,
+(docs/report-format.md); --junit FILE writes a JUnit XML report for CI
+systems (one test case per differing key) on every exit: a run that fails
+(exit 2) or is interrupted is a test case in <error> with the error. The
+file is replaced as soon as verify starts, so an old report never stays.`,
 		Example: `  $ evctl verify --source bank.account-events --projection testdata/projections/account-balance.yaml --against bank.account-balances
   $ evctl verify --source bank.account-events --projection spec.yaml --against golden/balances.jsonl --ignore .updatedAt --junit report.xml`,
 		Args: cobra.NoArgs,
@@ -92,6 +96,31 @@ a JUnit XML report for CI systems (one test case per differing key).`,
 }
 
 func verifyRun(ctx context.Context, o *VerifyOptions) error {
+	if o.JUnit == "" {
+		return verifyAndReport(ctx, o, nil)
+	}
+	// A report saying the run did not end replaces any old one at once, so
+	// that CI never shows a stale report, even after a kill.
+	name := strings.TrimSuffix(filepath.Base(o.Projection), filepath.Ext(o.Projection))
+	if err := writeVerifyJUnit(o.JUnit, name, o.Against, nil, errors.New("evctl verify did not finish")); err != nil {
+		return err
+	}
+	var r *diff.Report
+	err := verifyAndReport(ctx, o, func(projection string, report *diff.Report) { name, r = projection, report })
+	var exit *ExitError
+	failure := err
+	if errors.As(err, &exit) && exit.Code == ExitNegative {
+		failure = nil // differences: the report says which
+	}
+	if jerr := writeVerifyJUnit(o.JUnit, name, o.Against, r, failure); jerr != nil && err == nil {
+		err = jerr
+	}
+	return err
+}
+
+// verifyAndReport rebuilds, compares and prints; compared (when set)
+// learns the projection's name and the report once there is one.
+func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projection string, r *diff.Report)) error {
 	proj, err := replay.LoadProjection(o.Projection)
 	if err != nil {
 		return err
@@ -155,6 +184,9 @@ func verifyRun(ctx context.Context, o *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
+	if compared != nil {
+		compared(proj.Name, r)
+	}
 	var out bytes.Buffer
 	if o.Output == "json" {
 		err = diff.WriteJSON(&out, r, false)
@@ -166,11 +198,6 @@ func verifyRun(ctx context.Context, o *VerifyOptions) error {
 	}
 	if _, err := o.IO.Out.Write(out.Bytes()); err != nil {
 		return err
-	}
-	if o.JUnit != "" {
-		if err := writeVerifyJUnit(o.JUnit, proj.Name, o.Against, r); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
@@ -188,16 +215,24 @@ func verdict(r *diff.Report) string {
 }
 
 // writeVerifyJUnit reports one test case for the whole comparison and one
-// per key that differs, so a CI system lists exactly what broke.
-func writeVerifyJUnit(path, projection, against string, r *diff.Report) error {
+// per key that differs, so a CI system lists exactly what broke. A run
+// that failed (failure) is one test case in error, with the report so far
+// when there is one.
+func writeVerifyJUnit(path, projection, against string, r *diff.Report, failure error) error {
 	class := "evctl.verify." + projection
 	whole := junitCase{Name: fmt.Sprintf("projection %s equals %s", projection, against), Classname: class}
-	if !r.Equal {
+	switch {
+	case failure != nil:
+		whole.Error = &junitError{Message: failure.Error(), Type: "error", Text: "evctl: " + failure.Error()}
+	case !r.Equal:
 		whole.Failure = &junitFailure{Message: verdict(r), Type: "differences", Text: diff.Summary(r, diff.Plain{})}
 	}
 	suite := junitSuite{Name: "evctl verify " + projection, Cases: []junitCase{whole}}
 	fail := func(key, message, text string) {
 		suite.Cases = append(suite.Cases, junitCase{Name: "key " + key, Classname: class, Failure: &junitFailure{Message: message, Type: message, Text: text}})
+	}
+	if r == nil || failure != nil {
+		r = &diff.Report{}
 	}
 	for _, c := range r.Changed {
 		var b strings.Builder
@@ -217,8 +252,11 @@ func writeVerifyJUnit(path, projection, against string, r *diff.Report) error {
 		if c.Failure != nil {
 			suite.Failures++
 		}
+		if c.Error != nil {
+			suite.Errors++
+		}
 	}
-	b, err := xml.MarshalIndent(junitSuites{Name: "evctl verify", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}, "", "  ")
+	b, err := xml.MarshalIndent(junitSuites{Name: "evctl verify", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}, "", "  ")
 	if err != nil {
 		return err
 	}
