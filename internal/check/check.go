@@ -7,10 +7,10 @@ package check
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -107,14 +107,28 @@ type Options struct {
 	// id is null belongs to no aggregate: per-aggregate rules skip it.
 	KeyBy string
 	// VersionField is each event's version within its aggregate, an
-	// integer from 1 ("" turns the version rules off).
+	// integer from FirstVersion ("": the Projection's version: expression,
+	// if any; else the version rules are off).
 	VersionField string
+	// FirstVersion is the version of an aggregate's first event; nil
+	// means 1 (many systems count from 0).
+	FirstVersion *int64
+	// AggregateType names the aggregate's type (jq, like KeyBy): an
+	// aggregate is then its type and id, so aggregates of two types that
+	// share ids have their own versions, terminal events and order.
+	AggregateType string
 	// IDField is each event's id, unique across the topic ("" turns
-	// duplicate-id off).
+	// duplicate-id off). An expression that yields nothing (say
+	// '.headers["event-id"] // empty') means the event has no id: counted
+	// in Report.WithoutID, not a finding.
 	IDField string
 	// Terminal lists event types (full or short names) after which an
-	// aggregate takes no more events.
+	// aggregate takes no more events. With a Projection, event types are
+	// the spec's (its type: expression), so schemaless topics have them.
 	Terminal []string
+	// Reopens lists event types that reopen an aggregate after its
+	// terminal event (an account opened again): no after-terminal finding.
+	Reopens []string
 	// Projection folds every aggregate (unknown-type, fold-error) and feeds
 	// the assertions; nil turns those rules off.
 	Projection *replay.Projection
@@ -145,7 +159,44 @@ type Report struct {
 	// SkippedTypes counts the events of each type a projection that ignores
 	// unknown types skipped: not findings, worth a note.
 	SkippedTypes map[string]int64 `json:"skippedTypes,omitempty"`
+	// WithoutID counts the records IDField yielded nothing for: events
+	// without an id, which duplicate-id did not see.
+	WithoutID int64 `json:"withoutEventId,omitempty"`
+	// UnseenTypes lists the Terminal and Reopens types no event had: a
+	// typo, or types the records do not carry (see Notes).
+	UnseenTypes []string `json:"unseenTypes,omitempty"`
+	// Notes say in words what the report holds besides findings: records
+	// no rule could judge, types the options named and no event had.
+	Notes []string `json:"notes,omitempty"`
 }
+
+// notes is what Report.Notes says.
+func (c *Checker) notes(r *Report) []string {
+	var notes []string
+	if len(r.SkippedTypes) > 0 {
+		types := slices.Sorted(maps.Keys(r.SkippedTypes))
+		for i, t := range types {
+			types[i] = fmt.Sprintf("%s (%d)", strconv.Quote(t), r.SkippedTypes[t])
+		}
+		notes = append(notes, "the projection ignores event types it has no handler for: "+strings.Join(types, ", "))
+	}
+	if r.WithoutID > 0 {
+		notes = append(notes, fmt.Sprintf("%s without an event id (--id-field %s gave nothing): duplicate-id did not see them",
+			english.Plural(r.WithoutID, "record"), c.opts.IDField))
+	}
+	seen := slices.Sorted(slices.Values(c.typesSeen))
+	for _, t := range r.UnseenTypes {
+		if !c.typed {
+			notes = append(notes, fmt.Sprintf("no event has type %q: no record has an event type (schemaless values): give --projection with a spec whose type: names them", t))
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("no event has type %q (types seen: %s)", t, strings.Join(seen, ", ")))
+	}
+	return notes
+}
+
+// maxTypesSeen caps the event types a report lists for a note.
+const maxTypesSeen = 20
 
 // Total is the number of findings, listed or not.
 func (r *Report) Total() int64 {
@@ -159,7 +210,8 @@ func (r *Report) Total() int64 {
 // aggregate is what the checker keeps per aggregate: small, whatever the
 // number of events.
 type aggregate struct {
-	lastVersion     int64 // 0: none yet
+	lastVersion     int64 // valid when versioned
+	versioned       bool
 	lastTime        int64 // unix milliseconds of the last event
 	lastOffset      int64
 	closedOffset    int64 // where the terminal event was
@@ -177,6 +229,7 @@ type idSeen struct {
 }
 
 type program struct {
+	what string // where it comes from, for messages: "--version-field .value.v"
 	src  string
 	code *gojq.Code
 }
@@ -187,11 +240,14 @@ type Checker struct {
 	enabled  map[Rule]bool
 	disabled map[Rule]string
 	keyBy    *program
+	aggType  *program
 	version  *program
+	first    int64
 	id       *program
 	asserts  []*program
 	fold     *replay.Fold
 	terminal []string
+	reopens  []string
 
 	topic     string
 	records   int64
@@ -211,6 +267,10 @@ type Checker struct {
 	skipped   map[string]int64
 	untyped   Finding // the first schemaless record the projection found no type for
 	untypedN  int64
+	withoutID int64
+	matched   map[string]bool // the --terminal and --reopens types some event had
+	typesSeen []string        // the first event types seen, for a note
+	typed     bool            // some record had an event type
 }
 
 // New compiles the options' expressions; errors name the flag's expression.
@@ -230,12 +290,36 @@ func New(opts Options) (*Checker, error) {
 		unknownN:  map[string]int64{},
 		skipped:   map[string]int64{},
 		terminal:  opts.Terminal,
+		reopens:   opts.Reopens,
+		matched:   map[string]bool{},
+		first:     1,
+	}
+	if opts.FirstVersion != nil {
+		c.first = *opts.FirstVersion
+	}
+	if c.first < 0 {
+		return nil, fmt.Errorf("--first-version %d: want a version, 0 or more", c.first)
+	}
+	if len(opts.Reopens) > 0 && len(opts.Terminal) == 0 {
+		return nil, errors.New("--reopens needs --terminal: it names events that reopen an aggregate after its terminal event")
 	}
 	var err error
 	if c.keyBy, err = compile("--key-by", opts.KeyBy); err != nil {
 		return nil, err
 	}
-	if c.version, err = compile("--version-field", opts.VersionField); err != nil {
+	if c.aggType, err = compile("--aggregate-type", opts.AggregateType); err != nil {
+		return nil, err
+	}
+	switch {
+	case opts.VersionField != "":
+		c.version, err = compile("--version-field", opts.VersionField)
+	case opts.Projection != nil && opts.Projection.VersionExpr() != "":
+		c.version, err = compile("version: in "+opts.Projection.File, opts.Projection.VersionExpr())
+		if err == nil {
+			c.version.what = fmt.Sprintf("version %s (%s)", c.version.src, opts.Projection.File)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	if c.id, err = compile("--id-field", opts.IDField); err != nil {
@@ -305,7 +389,7 @@ func compile(flag, src string) (*program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	return &program{src: src, code: code}, nil
+	return &program{what: flag + " " + src, src: src, code: code}, nil
 }
 
 func compileAssert(src string) (*program, error) {
@@ -387,7 +471,9 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 	}
 
 	var view map[string]any
-	if c.keyBy != nil || c.version != nil || c.id != nil || len(c.asserts) > 0 {
+	typed := len(c.terminal) > 0 // whether the rules need the event type
+	if c.keyBy != nil || c.aggType != nil || c.version != nil || c.id != nil || len(c.asserts) > 0 ||
+		(typed && c.opts.Projection != nil && c.opts.Projection.TypeExpr() != "") {
 		var err error
 		if view, err = filter.View(r); err != nil {
 			c.add(at(RuleUndecodable, "%v", err))
@@ -413,6 +499,17 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 			}
 		}
 	}
+	aggKey := aggID // the aggregate: its id, or its type and id
+	if c.aggType != nil && hasAgg {
+		v, ok, err := run(ctx, c.aggType, view)
+		switch {
+		case err != nil:
+			c.add(at(RuleFieldError, "--aggregate-type %s: %v", c.aggType.src, err))
+		case ok && v != nil:
+			t := valueText(v)
+			aggKey, aggregateName = t+"\x00"+aggID, t+" "+aggID
+		}
+	}
 	mk := func(rule Rule, format string, args ...any) Finding {
 		f := at(rule, format, args...)
 		f.Aggregate = aggregateName
@@ -425,7 +522,10 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 		switch {
 		case err != nil:
 			c.add(mk(RuleFieldError, "--id-field %s: %v", c.id.src, err))
-		case !ok || v == nil || v == "":
+		case !ok:
+			// The expression says this event has no id (// empty): counted once.
+			c.withoutID++
+		case v == nil || v == "":
 			if !tombstone {
 				c.add(mk(RuleFieldError, "--id-field %s: no event id", c.id.src))
 			}
@@ -445,16 +545,16 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 		return nil
 	}
 
-	a := c.aggs[aggID]
+	a := c.aggs[aggKey]
 	isNew := a == nil
 	if isNew {
 		a = &aggregate{partition: r.Partition, lastPartition: r.Partition, lastOffset: -1, lastTime: math.MinInt64}
-		c.aggs[aggID] = a
+		c.aggs[aggKey] = a
 	}
 
 	// One aggregate, one partition.
-	if r.Partition != a.partition && !slices.Contains(c.spread[aggID], r.Partition) {
-		c.spread[aggID] = append(c.spread[aggID], r.Partition)
+	if r.Partition != a.partition && !slices.Contains(c.spread[aggKey], r.Partition) {
+		c.spread[aggKey] = append(c.spread[aggKey], r.Partition)
 		c.add(mk(RuleMultiPartition, "aggregate %s is on partitions %d and %d: nothing orders its events across them", aggID, a.partition, r.Partition))
 	}
 
@@ -467,14 +567,22 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 	a.lastTime, a.lastPartition, a.lastOffset = ts, r.Partition, r.Offset
 
 	if !tombstone {
-		// Nothing after a terminal event.
-		if a.closed {
-			c.add(mk(RuleAfterTerminal, "%s after the terminal %s at %d@%d", typeName(r.Type), a.closedType, a.closedPartition, a.closedOffset))
-		} else if t := c.terminalType(r.Type); t != "" {
-			a.closed, a.closedType, a.closedPartition, a.closedOffset = true, t, r.Partition, r.Offset
+		// Nothing after a terminal event, but an event that reopens.
+		if typed {
+			t := c.eventType(ctx, r, view)
+			switch {
+			case a.closed && c.matchType(c.reopens, t) != "":
+				a.closed = false
+			case a.closed:
+				c.add(mk(RuleAfterTerminal, "%s after the terminal %s at %d@%d", typeName(t), a.closedType, a.closedPartition, a.closedOffset))
+			default:
+				if want := c.matchType(c.terminal, t); want != "" {
+					a.closed, a.closedType, a.closedPartition, a.closedOffset = true, want, r.Partition, r.Offset
+				}
+			}
 		}
 
-		// Versions go 1, 2, 3...
+		// Versions go 1, 2, 3... (or 0, 1, 2...)
 		if c.version != nil {
 			c.checkVersion(ctx, a, isNew, r, view, mk)
 		}
@@ -487,26 +595,28 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 func (c *Checker) checkVersion(ctx context.Context, a *aggregate, isNew bool, r *record.Record, view map[string]any, mk func(Rule, string, ...any) Finding) {
 	v, ok, err := run(ctx, c.version, view)
 	if err != nil {
-		c.add(mk(RuleFieldError, "--version-field %s: %v", c.version.src, err))
+		c.add(mk(RuleFieldError, "%s: %v", c.version.what, err))
 		return
 	}
 	version, valid := replay.EventVersion(v)
-	valid = valid && version >= 1
-	if !ok || !valid {
+	if !ok || !valid || version < c.first {
 		got := "nothing"
 		if ok {
 			got = gojq.Preview(v)
 		}
-		c.add(mk(RuleFieldError, "--version-field %s: want a positive integer, got %s", c.version.src, got))
+		c.add(mk(RuleFieldError, "%s: want an integer from %d (--first-version), got %s", c.version.what, c.first, got))
 		return
 	}
 	last := a.lastVersion
+	if !a.versioned {
+		last = c.first - 1
+	}
 	switch {
-	case isNew && c.truncated[r.Partition]:
+	case !a.versioned && isNew && c.truncated[r.Partition]:
 		// The aggregate's earlier events may be gone with the partition's start.
 	case version == last+1:
-	case version > last+1 && last == 0:
-		c.add(mk(RuleVersionGap, "first version is %d, want 1 (%s missing)", version, span(1, version-1)))
+	case version > last+1 && !a.versioned:
+		c.add(mk(RuleVersionGap, "first version is %d, want %d (%s missing)", version, c.first, span(c.first, version-1)))
 	case version > last+1:
 		c.add(mk(RuleVersionGap, "version %d after %d (%s missing)", version, last, span(last+1, version-1)))
 	case version == last:
@@ -516,7 +626,7 @@ func (c *Checker) checkVersion(ctx context.Context, a *aggregate, isNew bool, r 
 		c.add(mk(RuleVersionDuplicate, "version %d after %d", version, last))
 		return
 	}
-	a.lastVersion = version
+	a.lastVersion, a.versioned = version, true
 }
 
 // foldAndAssert folds the record into the projection and runs the
@@ -557,11 +667,9 @@ func (c *Checker) foldAndAssert(ctx context.Context, r *record.Record, view map[
 	if ch.Deleted || len(c.asserts) == 0 {
 		return
 	}
-	state, err := decodeJSON(ch.State())
-	if err != nil {
-		c.add(mk(RuleFoldError, "state: %v", err))
-		return
-	}
+	// The fold's own value: encoding and decoding the state after every
+	// event made --assert quadratic in the state's size.
+	state := ch.Value()
 	input := map[string]any{"state": state, "event": view["value"], "record": view}
 	for _, a := range c.asserts {
 		v, ok, err := run(ctx, a, input)
@@ -595,13 +703,32 @@ func (c *Checker) unknownType(t string, mk func(Rule, string, ...any) Finding) {
 	}
 }
 
-func (c *Checker) terminalType(t string) string {
+// eventType is the record's event type: the projection's, when there is
+// one (its type: expression sees schemaless values), else the record's.
+func (c *Checker) eventType(ctx context.Context, r *record.Record, view map[string]any) string {
+	t := r.Type
+	if c.opts.Projection != nil {
+		// A type: that fails is the fold's finding (fold-error); here it is untyped.
+		t, _ = c.opts.Projection.EventType(ctx, r, view)
+	}
+	if t != "" {
+		c.typed = true
+		if len(c.typesSeen) < maxTypesSeen && !slices.Contains(c.typesSeen, typeName(t)) {
+			c.typesSeen = append(c.typesSeen, typeName(t))
+		}
+	}
+	return t
+}
+
+// matchType returns the listed type (full or short name) t is, or "".
+func (c *Checker) matchType(list []string, t string) string {
 	if t == "" {
 		return ""
 	}
 	short := record.ShortType(t)
-	for _, want := range c.terminal {
+	for _, want := range list {
 		if want == t || want == short {
+			c.matched[want] = true
 			return want // the flag's string: the record's may be large to keep
 		}
 	}
@@ -616,7 +743,7 @@ func (c *Checker) Report() *Report {
 	}
 	if !c.opts.RequireSchema && !c.hasSchema && c.enabled[RuleNoSchema] {
 		// A topic without any schema is not expected to have them.
-		rep.Disabled = maps(c.disabled)
+		rep.Disabled = maps.Clone(c.disabled)
 		rep.Disabled[RuleNoSchema] = "no record in the topic has a schema (see --require-schema)"
 		delete(rep.Counts, RuleNoSchema)
 	}
@@ -645,15 +772,14 @@ func (c *Checker) Report() *Report {
 	if len(c.skipped) > 0 {
 		rep.SkippedTypes = c.skipped
 	}
-	return rep
-}
-
-func maps(m map[Rule]string) map[Rule]string {
-	out := make(map[Rule]string, len(m)+1)
-	for k, v := range m {
-		out[k] = v
+	rep.WithoutID = c.withoutID
+	for _, t := range slices.Concat(c.terminal, c.reopens) {
+		if !c.matched[t] && !slices.Contains(rep.UnseenTypes, t) {
+			rep.UnseenTypes = append(rep.UnseenTypes, t)
+		}
 	}
-	return out
+	rep.Notes = c.notes(rep)
+	return rep
 }
 
 // run runs p and returns its first output.
@@ -675,17 +801,6 @@ func valueText(v any) string {
 	}
 	b, _ := gojq.Marshal(v)
 	return string(b)
-}
-
-func decodeJSON(b []byte) (any, error) {
-	if b == nil {
-		return nil, nil
-	}
-	d := json.NewDecoder(strings.NewReader(string(b)))
-	d.UseNumber()
-	var v any
-	err := d.Decode(&v)
-	return v, err
 }
 
 // preview shortens a state for a message.

@@ -105,6 +105,14 @@ func TestRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	versioned, err := replay.ParseProjection("versioned.yaml", []byte(spec+"version: .value.seq\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typedByKind, err := replay.ParseProjection("kinds.yaml", []byte("type: .value.kind\nhandlers:\n  opened: '{}'\n  closed: .state\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := func(n int) string { return fmt.Sprintf(`{"version":%d}`, n) }
 	versions := Options{VersionField: ".value.version"}
 	tests := []struct {
@@ -132,9 +140,9 @@ func TestRules(t *testing.T) {
 			{p: 0, o: 0, key: "a", value: `{}`}, {p: 0, o: 1, key: "a", value: `{"version":1.5}`}, {p: 0, o: 2, key: "a", value: `{"version":0}`},
 			{p: 0, o: 3, key: "a", value: `"text"`},
 		}, []string{
-			"field-error 0@0 a: --version-field .value.version: want a positive integer, got null",
-			"field-error 0@1 a: --version-field .value.version: want a positive integer, got 1.5",
-			"field-error 0@2 a: --version-field .value.version: want a positive integer, got 0",
+			"field-error 0@0 a: --version-field .value.version: want an integer from 1 (--first-version), got null",
+			"field-error 0@1 a: --version-field .value.version: want an integer from 1 (--first-version), got 1.5",
+			"field-error 0@2 a: --version-field .value.version: want an integer from 1 (--first-version), got 0",
 			`field-error 0@3 a: --version-field .value.version: expected an object but got: string ("text")`,
 		}},
 		{"tombstones have no version", versions, []ev{{p: 0, o: 0, key: "a", value: v(1)}, {p: 0, o: 1, key: "a"}}, nil},
@@ -215,6 +223,39 @@ func TestRules(t *testing.T) {
 			"assertion 0@0 a: .state.balance | error failed: error: 0",
 			`assertion 0@0 a: empty is empty; state {"balance":0}`,
 		}},
+		{"versions from 0", Options{VersionField: ".value.version", FirstVersion: ptr(int64(0))}, []ev{
+			{p: 0, o: 0, key: "a", value: v(0)}, {p: 0, o: 1, key: "a", value: v(1)}, {p: 0, o: 2, key: "b", value: v(1)},
+			{p: 0, o: 3, key: "a", value: v(1)}, {p: 0, o: 4, key: "c", value: `{"version":-1}`},
+		}, []string{
+			"version-gap 0@2 b: first version is 1, want 0 (0 missing)",
+			"version-duplicate 0@3 a: version 1 again",
+			"field-error 0@4 c: --version-field .value.version: want an integer from 0 (--first-version), got -1",
+		}},
+		{"versions from the spec's version:", Options{Projection: versioned}, []ev{
+			{p: 0, o: 0, key: "a", typ: "Opened", value: `{"seq":1}`}, {p: 0, o: 1, key: "a", typ: "Deposited", value: `{"seq":3,"amount":1}`},
+			{p: 0, o: 2, key: "a", typ: "Deposited", value: `{"amount":1}`},
+		}, []string{
+			"version-gap 0@1 a: version 3 after 1 (2 missing)",
+			"field-error 0@2 a: version .value.seq (versioned.yaml): want an integer from 1 (--first-version), got null",
+		}},
+		{"an event that reopens", Options{Terminal: []string{"Closed"}, Reopens: []string{"Opened"}}, []ev{
+			{p: 0, o: 0, key: "a", typ: "Opened", value: `{}`}, {p: 0, o: 1, key: "a", typ: "Closed", value: `{}`},
+			{p: 0, o: 2, key: "a", typ: "Opened", value: `{}`}, {p: 0, o: 3, key: "a", typ: "Deposited", value: `{}`},
+			{p: 0, o: 4, key: "a", typ: "Closed", value: `{}`}, {p: 0, o: 5, key: "a", typ: "Deposited", value: `{}`},
+		}, []string{"after-terminal 0@5 a: Deposited after the terminal Closed at 0@4"}},
+		{"terminal per aggregate type", Options{Terminal: []string{"Closed"}, AggregateType: ".value.agg", VersionField: ".value.v"}, []ev{
+			{p: 0, o: 0, key: "a", typ: "Opened", value: `{"agg":"account","v":1}`}, {p: 0, o: 1, key: "a", typ: "Deposited", value: `{"agg":"card","v":1}`},
+			{p: 0, o: 2, key: "a", typ: "Closed", value: `{"agg":"account","v":2}`}, {p: 0, o: 3, key: "a", typ: "Deposited", value: `{"agg":"card","v":2}`},
+			{p: 0, o: 4, key: "a", typ: "Deposited", value: `{"agg":"account","v":3}`},
+		}, []string{"after-terminal 0@4 a: Deposited after the terminal Closed at 0@2 [account a]"}},
+		{"terminal types from the spec, on schemaless values", Options{Terminal: []string{"closed"}, Projection: typedByKind}, []ev{
+			{p: 0, o: 0, key: "a", value: `{"kind":"opened"}`, enc: record.EncodingJSON}, {p: 0, o: 1, key: "a", value: `{"kind":"closed"}`, enc: record.EncodingJSON},
+			{p: 0, o: 2, key: "a", value: `{"kind":"opened"}`, enc: record.EncodingJSON},
+		}, []string{"after-terminal 0@2 a: opened after the terminal closed at 0@1"}},
+		{"an id expression that yields nothing: no id, no finding", Options{IDField: `.headers["event-id"] // empty`}, []ev{
+			{p: 0, o: 0, key: "a", value: `{}`, id: "e1"}, {p: 0, o: 1, key: "a", value: `{}`}, {p: 0, o: 2, key: "a", value: `{}`},
+			{p: 0, o: 3, key: "a", value: `{}`, id: "e1"},
+		}, []string{"duplicate-id 0@3 a: event id e1 already at 0@0"}},
 		{"skip", Options{Skip: []Rule{RuleTimestampBackwards}}, []ev{
 			{p: 0, o: 0, key: "a", value: `{}`, at: 10}, {p: 0, o: 1, key: "a", value: `{}`, at: 5},
 		}, nil},
@@ -226,6 +267,70 @@ func TestRules(t *testing.T) {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestNotes(t *testing.T) {
+	events := []ev{
+		{p: 0, o: 0, key: "a", typ: "Opened", value: `{}`, id: "e1"}, {p: 0, o: 1, key: "a", typ: "Deposited", value: `{}`},
+		{p: 0, o: 2, key: "a", typ: "Deposited", value: `{}`},
+	}
+	rep := run1(t, Options{IDField: `.headers["event-id"] // empty`, Terminal: []string{"Closed", "AccountClosed"}}, events...)
+	want := []string{
+		`2 records without an event id (--id-field .headers["event-id"] // empty gave nothing): duplicate-id did not see them`,
+		`no event has type "Closed" (types seen: Deposited, Opened)`,
+		`no event has type "AccountClosed" (types seen: Deposited, Opened)`,
+	}
+	if diff := cmp.Diff(want, rep.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	if rep.WithoutID != 2 || rep.Total() != 0 {
+		t.Errorf("WithoutID = %d, %d findings; want 2 and none", rep.WithoutID, rep.Total())
+	}
+
+	// Schemaless values have no type unless a spec names it.
+	rep = run1(t, Options{Terminal: []string{"closed"}}, ev{p: 0, o: 0, key: "a", value: `{"kind":"closed"}`, enc: record.EncodingJSON})
+	want = []string{`no event has type "closed": no record has an event type (schemaless values): give --projection with a spec whose type: names them`}
+	if diff := cmp.Diff(want, rep.Notes); diff != "" {
+		t.Errorf("schemaless notes (-want +got):\n%s", diff)
+	}
+}
+
+// stateAllocs is the allocations one more event costs check --assert when
+// the aggregate's state holds size items.
+func stateAllocs(t *testing.T, size int) float64 {
+	t.Helper()
+	items := make([]string, size)
+	for i := range items {
+		items[i] = fmt.Sprintf(`"item-%06d"`, i)
+	}
+	proj, err := replay.ParseProjection("big.yaml", []byte("initial: {n: 0, items: ["+strings.Join(items, ",")+"]}\nhandlers:\n  Deposited: '.state | .n += 1'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Projection: proj, Asserts: []string{".state.n > 0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var o int64
+	return testing.AllocsPerRun(50, func() {
+		o++
+		if err := c.Check(ctx, ev{p: 0, o: o, key: "a", typ: "Deposited", value: `{"amount":1}`}.record()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// An assertion sees the fold's state as it is: the allocations per event
+// do not grow with the state (they did: the state was encoded and decoded
+// again after every event, quadratic over an aggregate's life).
+func TestAssertCostIndependentOfStateSize(t *testing.T) {
+	small, large := stateAllocs(t, 10), stateAllocs(t, 10_000)
+	if large > small+10 {
+		t.Errorf("check --assert: %.0f allocations per event with a 10,000-item state, %.0f with 10: the state is copied per event", large, small)
 	}
 }
 
@@ -301,6 +406,9 @@ func TestNewErrors(t *testing.T) {
 		{Options{IDField: "foo("}, "--id-field"},
 		{Options{KeyBy: "]"}, "--key-by"},
 		{Options{Asserts: []string{".state"}}, "--assert needs --projection"},
+		{Options{Reopens: []string{"Opened"}}, "--reopens needs --terminal"},
+		{Options{AggregateType: ".value."}, "--aggregate-type"},
+		{Options{VersionField: ".value.v", FirstVersion: ptr(int64(-1))}, "--first-version -1: want a version, 0 or more"},
 	} {
 		_, err := New(tt.opts)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -35,9 +35,12 @@ type CheckOptions struct {
 
 	Topic         string
 	KeyBy         string
+	AggregateType string
 	VersionField  string
+	FirstVersion  int64
 	IDField       string
 	Terminal      []string
+	Reopens       []string
 	Projection    string
 	Asserts       []string
 	RequireSchema bool
@@ -49,7 +52,7 @@ type CheckOptions struct {
 
 // NewCmdCheck is `evctl check`.
 func NewCmdCheck(f *Factory, runF func(context.Context, *CheckOptions) error) *cobra.Command {
-	opts := &CheckOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
+	opts := &CheckOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, FirstVersion: 1}
 	cmd := &cobra.Command{
 		Use:   "check <topic> [flags]",
 		Short: "Lint an event stream: versions, ids, ordering, terminal events, schemas, folded state",
@@ -59,7 +62,12 @@ and report every record that breaks a rule of event-sourced streams.
 Records belong to aggregates: the record key, or --key-by, a jq expression
 over the record (as --filter sees it: .key .value .headers .type
 .timestamp ...). A record whose aggregate id is null belongs to none, and
-the per-aggregate rules skip it. check reads one partition after another,
+the per-aggregate rules skip it. --aggregate-type EXPR keeps aggregates of
+different types apart when they share ids (an account and its card both
+keyed by the account id): each has its own versions and terminal event.
+
+Event types are the record's (its schema's name), or with --projection the
+spec's: its type: expression names them in schemaless topics too. check reads one partition after another,
 each in offset order, so its report is the same on every run; versions
 and timestamps are compared in that order.
 
@@ -71,11 +79,14 @@ Rules (--skip RULE turns one off):
                        one record has a schema; --require-schema reports
                        them in any topic
   field-error          --key-by, --version-field or --id-field failed on a
-                       record, or gave no usable value
-  version-gap          with --version-field: an aggregate's versions must
-                       go 1, 2, 3...; a version above the next one skipped
-                       some (a first version above 1 too, unless retention
-                       deleted the start of the partition)
+                       record, or gave no usable value (an --id-field that
+                       yields nothing, like '.headers["event-id"] // empty',
+                       means the event has no id: counted once in a note)
+  version-gap          with --version-field (or the spec's version:): an
+                       aggregate's versions must go 1, 2, 3... (from
+                       --first-version); a version above the next one
+                       skipped some (a first version above it too, unless
+                       retention deleted the start of the partition)
   version-duplicate    a version at or below the aggregate's last one
   duplicate-id         with --id-field: an event id seen before anywhere in
                        the topic (ids are kept as 64-bit hashes: with n ids
@@ -84,7 +95,9 @@ Rules (--skip RULE turns one off):
   multi-partition      an aggregate with events on more than one partition,
                        where nothing orders them; once per extra partition
   after-terminal       with --terminal TYPE: an event of an aggregate after
-                       its terminal event (full or short type name)
+                       its terminal event (full or short type name), but
+                       one of a --reopens type, which opens it again; a
+                       type no event had is named in a note
   timestamp-backwards  a record timestamp earlier than the aggregate's
                        previous event's
   unknown-type         with --projection: an event type the spec has no
@@ -103,7 +116,9 @@ Output (-o): text on a terminal groups the findings by rule, coloured;
 piped, one tab-separated line per finding: rule, topic, partition, offset,
 key, message. json writes one object: {"topic", "records", "findings":
 [{rule, topic, partition, offset, key, aggregate, message}], "counts":
-{rule: n} for every rule that ran, "disabled": {rule: why}}.
+{rule: n} for every rule that ran, "disabled": {rule: why}, and when
+there are any: "skippedTypes": {type: n}, "withoutEventId": n,
+"unseenTypes": [type]}. Notes on stderr say the same in words.
 --max-findings caps the findings listed per rule; counts stay exact.
 --junit FILE also writes a JUnit XML report for CI: one testcase per rule,
 failing with its findings, skipped when the rule did not run.
@@ -114,7 +129,9 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
       --id-field '.headers["event-id"]' --terminal AccountClosed
   $ evctl check bank.account-events --projection testdata/projections/account-balance.yaml \
       --assert '.state.balanceCents >= 0' --junit check.xml
-  $ evctl check orders --key-by .value.orderId -o json | jq .counts`,
+  $ evctl check orders --key-by .value.orderId -o json | jq .counts
+  $ evctl check shop.orders --projection orders.yaml --first-version 0 \
+      --terminal OrderCancelled --reopens OrderRestored --id-field '.headers["event-id"] // empty'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topic = args[0]
@@ -123,6 +140,12 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 			}
 			if len(opts.Asserts) > 0 && opts.Projection == "" {
 				return flagErrorf("--assert needs --projection: assertions run over the folded state")
+			}
+			if opts.FirstVersion < 0 {
+				return flagErrorf("invalid --first-version %d: want a version, 0 or more", opts.FirstVersion)
+			}
+			if len(opts.Reopens) > 0 && len(opts.Terminal) == 0 {
+				return flagErrorf("--reopens needs --terminal: it names events that reopen an aggregate after its terminal event")
 			}
 			if opts.MaxFindings < 0 {
 				return flagErrorf("--max-findings takes a count of zero (no cap) or more")
@@ -141,9 +164,12 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.KeyBy, "key-by", "", "jq `expression` for the aggregate id (default: the record key)")
-	fl.StringVar(&opts.VersionField, "version-field", "", "jq `expression` for each event's version (like .value.version)")
+	fl.StringVar(&opts.AggregateType, "aggregate-type", "", "jq `expression` for the aggregate's type, when types share ids")
+	fl.StringVar(&opts.VersionField, "version-field", "", "jq `expression` for each event's version (like .value.version; default: the spec's version:)")
+	fl.Int64Var(&opts.FirstVersion, "first-version", 1, "the `version` of an aggregate's first event")
 	fl.StringVar(&opts.IDField, "id-field", "", "jq `expression` for each event's id (like '.headers[\"event-id\"]')")
 	fl.StringSliceVar(&opts.Terminal, "terminal", nil, "event `type` after which an aggregate takes no events (repeatable)")
+	fl.StringSliceVar(&opts.Reopens, "reopens", nil, "event `type` that reopens an aggregate after its terminal event (repeatable)")
 	fl.StringVar(&opts.Projection, "projection", "", "fold the aggregates with this projection spec `file`")
 	fl.StringArrayVar(&opts.Asserts, "assert", nil, "jq `expression` over {state, event, record} that must hold after each event (repeatable)")
 	fl.BoolVar(&opts.RequireSchema, "require-schema", false, "report values without a schema even in a topic where none has one")
@@ -156,8 +182,8 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 
 func checkRun(ctx context.Context, opts *CheckOptions) error {
 	copts := check.Options{
-		KeyBy: opts.KeyBy, VersionField: opts.VersionField, IDField: opts.IDField,
-		Terminal: opts.Terminal, Asserts: opts.Asserts, RequireSchema: opts.RequireSchema,
+		KeyBy: opts.KeyBy, AggregateType: opts.AggregateType, VersionField: opts.VersionField, FirstVersion: &opts.FirstVersion,
+		IDField: opts.IDField, Terminal: opts.Terminal, Reopens: opts.Reopens, Asserts: opts.Asserts, RequireSchema: opts.RequireSchema,
 		MaxFindings: opts.MaxFindings,
 	}
 	for _, s := range opts.Skip {
@@ -326,19 +352,10 @@ func writeCheckSummary(w io.Writer, p iostreams.Palette, rep *check.Report) {
 	} else {
 		fmt.Fprintf(w, "%s in %s of %s (%s)\n", p.Green("no findings"), english.Plural(rep.Records, "record"), rep.Topic, english.Plural(ran, "rule"))
 	}
-	if len(rep.SkippedTypes) > 0 {
-		types := slices.Sorted(func(yield func(string) bool) {
-			for t := range rep.SkippedTypes {
-				if !yield(t) {
-					return
-				}
-			}
-		})
-		for i, t := range types {
-			types[i] = fmt.Sprintf("%s (%d)", strconv.Quote(t), rep.SkippedTypes[t])
-		}
-		fmt.Fprintf(w, "note: the projection ignores event types it has no handler for: %s\n", strings.Join(types, ", "))
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
+
 }
 
 // junitReport turns a report into JUnit: one testcase per rule.

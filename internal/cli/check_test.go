@@ -17,12 +17,12 @@ import (
 
 func TestNewCmdCheck(t *testing.T) {
 	tests := []flagCase[CheckOptions]{
-		{name: "defaults", args: []string{"t"}, want: CheckOptions{Topic: "t", MaxFindings: 100, Output: "text"}},
+		{name: "defaults", args: []string{"t"}, want: CheckOptions{Topic: "t", FirstVersion: 1, MaxFindings: 100, Output: "text"}},
 		{name: "every rule", args: []string{"t", "--key-by", ".value.id", "--version-field", ".value.version",
 			"--id-field", `.headers["event-id"]`, "--terminal", "AccountClosed,Deleted", "--terminal", "com.x.Gone",
 			"--projection", "p.yaml", "--assert", ".state.a >= 0, .state.b >= 0", "--assert", ".state != null",
 			"--require-schema", "--skip", "no-schema,multi-partition", "--max-findings", "0", "-o", "json", "--junit", "r.xml"},
-			want: CheckOptions{Topic: "t", KeyBy: ".value.id", VersionField: ".value.version", IDField: `.headers["event-id"]`,
+			want: CheckOptions{Topic: "t", KeyBy: ".value.id", VersionField: ".value.version", FirstVersion: 1, IDField: `.headers["event-id"]`,
 				Terminal: []string{"AccountClosed", "Deleted", "com.x.Gone"}, Projection: "p.yaml",
 				Asserts:       []string{".state.a >= 0, .state.b >= 0", ".state != null"}, // a jq comma is no separator
 				RequireSchema: true, Skip: []string{"no-schema", "multi-partition"}, Output: "json", JUnit: "r.xml"}},
@@ -32,6 +32,12 @@ func TestNewCmdCheck(t *testing.T) {
 		{name: "assert without projection", args: []string{"t", "--assert", ".state"}, wantErr: "--assert needs --projection"},
 		{name: "unknown rule", args: []string{"t", "--skip", "typos"}, wantErr: `--skip: unknown rule "typos" (rules: undecodable,`},
 		{name: "negative cap", args: []string{"t", "--max-findings", "-1"}, wantErr: "--max-findings"},
+		{name: "versions from 0, reopening, aggregate types", args: []string{"t", "--first-version", "0", "--terminal", "Closed",
+			"--reopens", "Opened,Restored", "--aggregate-type", ".value.agg"},
+			want: CheckOptions{Topic: "t", FirstVersion: 0, Terminal: []string{"Closed"}, Reopens: []string{"Opened", "Restored"},
+				AggregateType: ".value.agg", MaxFindings: 100, Output: "text"}},
+		{name: "negative first version", args: []string{"t", "--first-version", "-1"}, wantErr: "invalid --first-version -1"},
+		{name: "reopens without terminal", args: []string{"t", "--reopens", "Opened"}, wantErr: "--reopens needs --terminal"},
 	}
 	checkFlagCases(t, NewCmdCheck, tests, "IO", "Kafka", "Registry", "Now")
 }
@@ -112,7 +118,7 @@ assertion (3 findings)
 	}
 	summary.Reset()
 	writeCheckSummary(&summary, iostreams.Palette{}, &check.Report{Topic: "t", Records: 1, Counts: map[check.Rule]int64{check.RuleUndecodable: 0},
-		SkippedTypes: map[string]int64{"B": 2, "A": 1}})
+		Notes: []string{`the projection ignores event types it has no handler for: "A" (1), "B" (2)`}})
 	if want := "no findings in 1 record of t (1 rule)\nnote: the projection ignores event types it has no handler for: \"A\" (1), \"B\" (2)\n"; summary.String() != want {
 		t.Errorf("summary = %q, want %q", summary.String(), want)
 	}

@@ -524,22 +524,9 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	}
 
 	tombstone := r.ValueEncoding == record.EncodingNull
-	if p.typ == nil {
-		c.Type = record.ShortType(r.Type)
-	} else {
-		v, err := runProjectionProgram(ctx, p.typ, view)
-		s, ok := v.(string)
-		switch {
-		case tombstone && (err != nil || !ok):
-			// A deletion has no event to name a type from: untyped, as
-			// with the default type (ignore-unknown skips it).
-		case err != nil:
-			return fail(p.typ, err)
-		case !ok:
-			return fail(p.typ, fmt.Errorf("the event type must be a string, got %s", preview(v)))
-		default:
-			c.Type = s
-		}
+	var err error
+	if c.Type, err = p.eventType(ctx, r, view); err != nil {
+		return fail(p.typ, err)
 	}
 	handler := p.handlers[c.Type]
 	if handler == nil {
@@ -561,7 +548,6 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 
 	var event any
 	if view == nil && handler.usesRecord {
-		var err error
 		if view, err = f.view(r); err != nil {
 			return fail(nil, err)
 		}
@@ -569,13 +555,11 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	if view != nil {
 		event = view["value"]
 	} else {
-		var err error
 		if event, err = f.dec.Decode(r.Value); err != nil {
 			return fail(nil, fmt.Errorf("record value: %w", err))
 		}
 	}
 
-	var err error
 	switch {
 	case p.id != nil:
 		var v any
@@ -616,6 +600,39 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	agg.state, agg.deleted = next, next == nil
 	c.state, c.Deleted = next, next == nil
 	return c, nil
+}
+
+// EventType is the record's event type as the spec names it: its type:
+// expression over view (the record as filter.View makes it; nil builds
+// it), or the record type's short name. A tombstone the expression finds
+// no type for is untyped (""), as with the default.
+func (p *Projection) EventType(ctx context.Context, r *record.Record, view map[string]any) (string, error) {
+	if p.typ != nil && view == nil {
+		var err error
+		if view, err = filter.View(r); err != nil {
+			return "", err
+		}
+	}
+	return p.eventType(ctx, r, view)
+}
+
+func (p *Projection) eventType(ctx context.Context, r *record.Record, view map[string]any) (string, error) {
+	if p.typ == nil {
+		return record.ShortType(r.Type), nil
+	}
+	v, err := runProjectionProgram(ctx, p.typ, view)
+	s, ok := v.(string)
+	switch {
+	case r.ValueEncoding == record.EncodingNull && (err != nil || !ok):
+		// A deletion has no event to name a type from: untyped, as with
+		// the default type (ignore-unknown skips it).
+		return "", nil
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", fmt.Errorf("the event type must be a string, got %s", preview(v))
+	}
+	return s, nil
 }
 
 // view builds the record view (filter.View's object).
