@@ -75,6 +75,8 @@ func TestMain(m *testing.M) {
 //	                                             Authorization header to authregistry.log (read_test.go)
 //	ktxn [-abort] topic N prefix                 write N records keyed prefix-I in one transaction, committed
 //	                                             or aborted (read_test.go)
+//	avrokeys topic N partitions partitioner      N records keyed cust-I, keys Avro-serialized by confluent-kafka-go,
+//	                                             placed by librdkafka's partitioner (read_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
@@ -113,6 +115,7 @@ func TestScripts(t *testing.T) {
 			"tty":           cmdTTY,
 			"authregistry":  cmdAuthRegistry,
 			"ktxn":          cmdKTxn,
+			"avrokeys":      cmdAvroKeys,
 		},
 	})
 }

@@ -11,6 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/avrov2"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -76,4 +80,66 @@ func cmdKTxn(ts *testscript.TestScript, neg bool, args []string) {
 		commit = kgo.TryAbort
 	}
 	ts.Check(cl.EndTransaction(ctx, commit))
+}
+
+// cmdAvroKeys implements `avrokeys topic N partitions partitioner`: it
+// creates topic with that many partitions and writes N records keyed
+// cust-0..cust-N-1, the keys serialized by confluent-kafka-go's avrov2
+// serializer (an Avro "string" key schema, auto-registered under
+// topic-key), with a librdkafka producer whose partitioner places them:
+// the usual Confluent setup, none of it evctl's code.
+func cmdAvroKeys(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: avrokeys topic N partitions partitioner")
+	}
+	topic, partitioner := args[0], args[3]
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	partitions, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	conf := &kafka.ConfigMap{"bootstrap.servers": ts.Getenv("EVCTL_BROKERS"), "partitioner": partitioner}
+	p, err := kafka.NewProducer(conf)
+	ts.Check(err)
+	defer p.Close()
+	admin, err := kafka.NewAdminClientFromProducer(p)
+	ts.Check(err)
+	defer admin.Close()
+	res, err := admin.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}})
+	ts.Check(err)
+	for _, r := range res {
+		if r.Error.Code() != kafka.ErrNoError {
+			ts.Fatalf("avrokeys: create %s: %v", topic, r.Error)
+		}
+	}
+
+	reg, err := schemaregistry.NewClient(schemaregistry.NewConfig(ts.Getenv("EVCTL_REGISTRY")))
+	ts.Check(err)
+	defer func() { _ = reg.Close() }()
+	ser, err := avrov2.NewSerializer(reg, serde.KeySerde, avrov2.NewSerializerConfig())
+	ts.Check(err)
+	delivered := make(chan kafka.Event, n)
+	for i := range n {
+		id := fmt.Sprintf("cust-%d", i)
+		key, err := ser.Serialize(topic, &id)
+		ts.Check(err)
+		msg := &kafka.Message{
+			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			Key:            key, Value: []byte(fmt.Sprintf(`{"customer":%q,"n":%d}`, id, i)),
+			Timestamp: time.Date(2026, 11, 20, 12, 0, i, 0, time.UTC),
+		}
+		ts.Check(p.Produce(msg, delivered))
+	}
+	for range n {
+		select {
+		case e := <-delivered:
+			if m, ok := e.(*kafka.Message); ok && m.TopicPartition.Error != nil {
+				ts.Fatalf("avrokeys: %v", m.TopicPartition.Error)
+			}
+		case <-ctx.Done():
+			ts.Fatalf("avrokeys: deliveries not confirmed within 30s")
+		}
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -61,7 +63,10 @@ spec has an id: expression. A JSON key (an object) matches whatever its
 spacing and member order. For a key, history reads only the partitions
 the key can be on: producers place a key with their partitioner, so by
 default it tries Java's murmur2 and librdkafka's consistent (crc32) hash,
-at most two partitions. --partitioner names the one your producers use;
+at most two partitions. It hashes the key as the producers serialized it:
+for keys in the registry's wire format (an Avro or JSON Schema key
+schema) it reads a few of the latest records to learn the key schema and
+encodes the id with it. --partitioner names the one your producers use;
 --all-partitions scans everything (also what an id expression does).
 
 --at TIME, --at-offset N and --at-version N stop at a point: history lists
@@ -181,11 +186,11 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	if err != nil {
 		return err
 	}
-	partitions, err := historyPartitions(ctx, cfg, opts, idFrom, aggregate != nil)
+	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{})
 	if err != nil {
 		return err
 	}
-	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{})
+	partitions, err := historyPartitions(ctx, cfg, dec, opts, idFrom, aggregate != nil)
 	if err != nil {
 		return err
 	}
@@ -233,6 +238,9 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	})
 	if len(events) == 0 {
 		hint := "check the id, --aggregate or --partitioner"
+		if partitions != nil {
+			hint += ", or scan every partition with --all-partitions"
+		}
 		if isJSONID && partitions != nil {
 			hint = "check the id, or add --all-partitions: producers may have written the key with other spacing or member order"
 		}
@@ -319,7 +327,7 @@ func partitionsText(ps []int32) string {
 }
 
 // historyPartitions is where the aggregate's events can be: nil for all.
-func historyPartitions(ctx context.Context, cfg kafka.Config, opts *HistoryOptions, idFrom string, byExpr bool) ([]int32, error) {
+func historyPartitions(ctx context.Context, cfg kafka.Config, dec *schema.Decoder, opts *HistoryOptions, idFrom string, byExpr bool) ([]int32, error) {
 	if opts.AllPartitions {
 		return nil, nil
 	}
@@ -336,11 +344,86 @@ func historyPartitions(ctx context.Context, cfg kafka.Config, opts *HistoryOptio
 	if err != nil {
 		return nil, err
 	}
+	keys, err := encodedKeys(ctx, cfg, dec, opts.Topic, opts.ID)
+	if err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "evctl: note: cannot tell how %s's keys are encoded (%v), so every partition is scanned\n", opts.Topic, err)
+		return nil, nil
+	}
 	partitioners := opts.Partitioners
 	if len(partitioners) == 0 {
 		partitioners = partition.DefaultHistory
 	}
-	return partition.KeyPartitions([]byte(opts.ID), desc.Partitions, partitioners...), nil
+	var out []int32
+	for _, k := range keys {
+		out = append(out, partition.KeyPartitions(k, desc.Partitions, partitioners...)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// keySamplesPerPartition is how many of each partition's last records
+// show how the topic's keys are encoded.
+const keySamplesPerPartition = 4
+
+// encodedKeys returns id encoded as the producers encoded the keys of
+// topic, the bytes their partitioners hashed: it reads a few of the
+// latest records of each partition and encodes id the way each distinct
+// key encoding among them does (the registry's wire format with a key
+// schema, a JSON string, plain text).
+func encodedKeys(ctx context.Context, cfg kafka.Config, dec *schema.Decoder, topic, id string) ([][]byte, error) {
+	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{topic},
+		From: position.Position{Kind: position.BeforeEnd, N: keySamplesPerPartition}, To: position.EndPos})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var samples []*record.Message
+	seen := map[string]bool{}
+	for {
+		m, err := r.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Key == nil {
+			continue
+		}
+		if f := keyFraming(m); !seen[f] {
+			seen[f] = true
+			samples = append(samples, m)
+		}
+	}
+	if len(samples) == 0 {
+		return [][]byte{[]byte(id)}, nil // no keys to learn from: take the text
+	}
+	var keys [][]byte
+	for _, m := range samples {
+		k, err := dec.EncodeKeyLike(ctx, m, id)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// keyFraming tells key encodings apart: the schema-id header or the
+// wire format's 5-byte prefix, else JSON string or not.
+func keyFraming(m *record.Message) string {
+	for i := len(m.Headers) - 1; i >= 0; i-- {
+		if m.Headers[i].Key == schema.KeySchemaIDHeader {
+			return "header:" + string(m.Headers[i].Value)
+		}
+	}
+	if len(m.Key) >= 5 && m.Key[0] == 0 {
+		return "prefix:" + string(m.Key[:5])
+	}
+	if len(m.Key) > 0 && m.Key[0] == '"' {
+		return "json"
+	}
+	return "text"
 }
 
 // historyLine is one event of -o json: the capture record and, when
