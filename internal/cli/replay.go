@@ -104,7 +104,9 @@ names), --filter (jq over the decoded record). Changes on the way:
 evctl-source-topic/-partition/-offset headers), --by-key.
 
 --to-file writes the capture format (--raw: byte-exact, replayable with
---from-file). --projection folds every aggregate's events with a spec
+--from-file). --from-file reads the whole capture before it creates or
+writes anything, so a bad line replays nothing and is named; lines
+written by hand ({"key":"k1","value":{...}}, no encodings) are JSON. --projection folds every aggregate's events with a spec
 (docs/projections.md) and writes one record per aggregate — key the id,
 value the state as JSON, a tombstone when the state is null — to
 --to-topic (created compacted), --to-file, or stdout; --emit changes
@@ -388,20 +390,7 @@ func (j *replayJob) openSource(ctx context.Context) error {
 	j.total = -1
 	j.finish = func(context.Context) error { return nil }
 	if o.FromFile != "" {
-		var in io.Reader
-		name := "stdin"
-		if o.FromFile == "-" {
-			in = readStdin(ctx, o.IO, "a capture")
-		} else {
-			f, err := os.Open(o.FromFile)
-			if err != nil {
-				return &FlagError{err: fmt.Errorf("--from-file: %w", err)}
-			}
-			j.closers = append(j.closers, func() { f.Close() })
-			in, name = f, o.FromFile
-		}
-		j.src = &captureSource{r: record.NewReader(in, name)}
-		return nil
+		return j.openCapture(ctx)
 	}
 	cfg, err := o.Kafka()
 	if err != nil {
@@ -426,6 +415,77 @@ func (j *replayJob) openSource(ctx context.Context) error {
 	j.total = remaining(r.Ranges())
 	j.src = r
 	return nil
+}
+
+// openCapture opens --from-file and reads it through once before the
+// destination is created or anything written: a bad line fails the replay
+// with nothing left behind, and its count is the progress line's total.
+// What cannot be read twice (stdin, a pipe) is kept in a temporary file
+// for the second pass.
+func (j *replayJob) openCapture(ctx context.Context) error {
+	o := j.opts
+	var (
+		name = "stdin"
+		in   io.Reader
+		file *os.File // the capture, when it can be read again
+	)
+	if o.FromFile == "-" {
+		in = readStdin(ctx, o.IO, "a capture")
+	} else {
+		f, err := os.Open(o.FromFile)
+		if err != nil {
+			return &FlagError{err: fmt.Errorf("--from-file: %w", err)}
+		}
+		j.closers = append(j.closers, func() { f.Close() })
+		name, in = o.FromFile, f
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			file = f
+		}
+	}
+	var err error
+	if file != nil {
+		j.total, err = checkCapture(ctx, file, name)
+	} else {
+		if file, err = os.CreateTemp("", "evctl-replay-*.jsonl"); err != nil {
+			return fmt.Errorf("cannot keep %s for the replay: %w", name, err)
+		}
+		spool := file
+		j.closers = append(j.closers, func() { spool.Close(); os.Remove(spool.Name()) })
+		j.total, err = checkCapture(ctx, io.TeeReader(in, spool), name)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	j.src = &captureSource{r: record.NewReader(file, name)}
+	return nil
+}
+
+// checkCapture reads a whole capture and counts its records; the error
+// names the first line that cannot be replayed.
+func checkCapture(ctx context.Context, in io.Reader, name string) (int64, error) {
+	r := record.NewReader(in, name)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		rec, err := r.Read()
+		switch {
+		case errors.Is(err, io.EOF):
+			return n, nil
+		case ctx.Err() != nil:
+			return n, ctx.Err()
+		case err != nil:
+			return n, fmt.Errorf("%w; nothing was replayed", err)
+		}
+		if _, err := rec.Message(); err != nil {
+			return n, fmt.Errorf("%s:%d: %w; nothing was replayed", name, r.Line(), err)
+		}
+		n++
+	}
 }
 
 func replayPositions(o *ReplayOptions) (from, to position.Position, err error) {

@@ -10,8 +10,9 @@ import (
 // Message turns a capture record back into the Kafka record it came from:
 // exact bytes where the capture kept them (--raw), else the payload
 // re-encoded from its decoded form where that is lossless (JSON, text,
-// base64, null). A schema-encoded payload without raw bytes cannot be
-// rebuilt and is an error.
+// base64, null; JSON for a line without encodings, written by hand). A
+// schema-encoded payload without raw bytes cannot be rebuilt and is an
+// error.
 func (r *Record) Message() (*Message, error) {
 	key, err := payload(r.Key, r.RawKey, r.KeyEncoding)
 	if err != nil {
@@ -51,8 +52,11 @@ func payload(decoded json.RawMessage, raw []byte, encoding string) ([]byte, erro
 			return []byte(s), nil
 		}
 		return base64.StdEncoding.DecodeString(s)
-	case "":
-		return nil, fmt.Errorf("no encoding: not a capture record")
+	case "": // a line written by hand, without encodings: JSON, null a null
+		if d := bytes.TrimSpace(decoded); len(d) > 0 && string(d) != "null" {
+			return d, nil
+		}
+		return nil, nil
 	}
 	return nil, fmt.Errorf("%s payload without its raw bytes cannot be replayed exactly; capture it with --raw", encoding)
 }

@@ -28,6 +28,8 @@ func TestRecordMessage(t *testing.T) {
 		{name: "tombstone", key: `"k"`, value: `null`, keyEnc: EncodingText, valEnc: EncodingNull, wantKey: []byte("k"), wantValue: nil},
 		{name: "empty", key: `""`, value: `""`, keyEnc: EncodingText, valEnc: EncodingText, wantKey: []byte{}, wantValue: []byte{}},
 		{name: "base64", key: `"k"`, value: `"//4A"`, keyEnc: EncodingText, valEnc: EncodingBase64, wantKey: []byte("k"), wantValue: []byte{0xff, 0xfe, 0}},
+		{name: "hand-made, no encodings", key: `"k1"`, value: ` {"n":1} `, wantKey: []byte(`"k1"`), wantValue: []byte(`{"n":1}`)},
+		{name: "hand-made null key and tombstone", key: `null`, value: ``, wantKey: nil, wantValue: nil},
 		{name: "avro without raw", key: `"k"`, value: `{"a":1}`, keyEnc: EncodingText, valEnc: EncodingAvro, wantErr: "t/2@9: value: avro payload without its raw bytes cannot be replayed exactly; capture it with --raw"},
 	}
 	for _, tt := range tests {
