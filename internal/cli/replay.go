@@ -110,7 +110,8 @@ written by hand ({"key":"k1","value":{...}}, no encodings) are JSON. --projectio
 (docs/projections.md) and writes one record per aggregate — key the id,
 value the state as JSON, a tombstone when the state is null — to
 --to-topic (created compacted), --to-file, or stdout; --emit changes
-writes every intermediate state instead.
+writes every intermediate state instead (into a topic --create makes with
+cleanup.policy=delete, so compaction keeps the history of changes).
 
 --dry-run counts what would be replayed, per partition and per type.
 --rate N/s caps the throughput; --pace original|Nx keeps the original
@@ -521,7 +522,7 @@ func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to p
 	if o.Group == "" {
 		o.Group = defaultGroup(o.Topics, o.ToTopic)
 	}
-	if err := j.prepareDestination(ctx, cfg, false); err != nil {
+	if err := j.prepareDestination(ctx, cfg, ""); err != nil {
 		return err
 	}
 	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic})
@@ -544,8 +545,9 @@ func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to p
 }
 
 // prepareDestination checks (or creates) the destination topic and decides
-// whether records keep their partition numbers (j.byKey).
-func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, compacted bool) error {
+// whether records keep their partition numbers (j.byKey). A topic it
+// creates gets cleanup.policy policy ("": the source topic's).
+func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, policy string) error {
 	o := j.opts
 	admin, err := kafka.NewAdmin(cfg)
 	if err != nil {
@@ -573,8 +575,8 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, co
 			partitions = max(srcPartitions, 1)
 		}
 		configs := relevantConfigs(srcConfigs)
-		if compacted {
-			configs["cleanup.policy"] = "compact"
+		if policy != "" {
+			configs["cleanup.policy"] = policy
 		}
 		for _, kv := range o.Configs {
 			k, v, ok := strings.Cut(kv, "=")
@@ -651,7 +653,7 @@ func (j *replayJob) openSink(ctx context.Context, proj *replay.Projection) error
 		return err
 	}
 	j.cfg = cfg
-	if err := j.prepareDestination(ctx, cfg, false); err != nil {
+	if err := j.prepareDestination(ctx, cfg, ""); err != nil {
 		return err
 	}
 	w, err := kafka.NewWriter(cfg)
@@ -803,7 +805,13 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		if err != nil {
 			return err
 		}
-		if err := j.prepareDestination(ctx, cfg, true); err != nil {
+		// Final states are a read model: compaction keeps each aggregate's
+		// latest. Changes are a history, which compaction would throw away.
+		policy := "compact"
+		if o.Emit == "changes" {
+			policy = "delete"
+		}
+		if err := j.prepareDestination(ctx, cfg, policy); err != nil {
 			return err
 		}
 		w, err := kafka.NewWriter(cfg)
