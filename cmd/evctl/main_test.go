@@ -44,7 +44,9 @@ func TestMain(m *testing.M) {
 //	                                             start a sandbox; exports EVCTL_BROKERS, EVCTL_REGISTRY
 //	exits N cmd [args...]                        run cmd and require exit status N
 //	kproduce topic key hex-value [h=v...]        produce one record with franz-go (a client evctl did not write);
-//	                                             key or value "-" is null
+//	                                             key or value "-" is null; a header h without =v is null
+//	pyproduce topic key json [h=v|h...]          produce one record with confluent-kafka-python (a header h
+//	                                             alone is null); skips where no python3 has it (headers_test.go)
 //	deadport                                     export DEAD_ADDR: a loopback address nothing listens on
 //	slowregistry                                 export SLOW_REGISTRY: a registry that never answers in time
 //	waitenv file                                 wait for an export file (evctl dev --env-file) and export its variables
@@ -113,6 +115,7 @@ func TestScripts(t *testing.T) {
 			"interrupt-at":  cmdInterruptAt,
 			"replay-verify": cmdReplayVerify,
 			"tty":           cmdTTY,
+			"pyproduce":     cmdPyProduce,
 			"authregistry":  cmdAuthRegistry,
 			"ktxn":          cmdKTxn,
 			"avrokeys":      cmdAvroKeys,
@@ -175,8 +178,12 @@ func cmdKProduce(ts *testscript.TestScript, neg bool, args []string) {
 		rec.Key = nil
 	}
 	for _, h := range args[3:] {
-		k, v, _ := strings.Cut(h, "=")
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		k, v, ok := strings.Cut(h, "=")
+		hdr := kgo.RecordHeader{Key: k}
+		if ok {
+			hdr.Value = []byte(v) // h= is an empty value, h alone a null one
+		}
+		rec.Headers = append(rec.Headers, hdr)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation())
 	ts.Check(err)

@@ -16,8 +16,12 @@ func ViewOf(r *record.Record, key, value any) map[string]any {
 	headers := make(map[string]any, len(r.Headers))
 	list := make([]any, len(r.Headers))
 	for i, h := range r.Headers {
-		headers[h.Key] = h.Value
-		list[i] = map[string]any{"key": h.Key, "value": h.Value}
+		var value any = h.Value
+		if h.IsNull() {
+			value = nil
+		}
+		headers[h.Key] = value
+		list[i] = map[string]any{"key": h.Key, "value": value}
 	}
 	v := make(map[string]any, 16)
 	v["topic"] = r.Topic

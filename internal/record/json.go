@@ -32,15 +32,7 @@ func AppendJSON(dst []byte, r *Record) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"key":`...)
-			b = appendString(b, h.Key)
-			b = append(b, `,"value":`...)
-			b = appendString(b, h.Value)
-			if h.Encoding != "" {
-				b = append(b, `,"encoding":`...)
-				b = appendString(b, h.Encoding)
-			}
-			b = append(b, '}')
+			b = appendHeader(b, h)
 		}
 		b = append(b, ']')
 	}
@@ -184,4 +176,20 @@ func AppendJSONString(b, s []byte) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendHeader writes one header object; a null value is "value":null.
+func appendHeader(b []byte, h Header) []byte {
+	b = append(b, `{"key":`...)
+	b = appendString(b, h.Key)
+	if h.IsNull() {
+		return append(b, `,"value":null}`...)
+	}
+	b = append(b, `,"value":`...)
+	b = appendString(b, h.Value)
+	if h.Encoding != "" {
+		b = append(b, `,"encoding":`...)
+		b = appendString(b, h.Encoding)
+	}
+	return append(b, '}')
 }

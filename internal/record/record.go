@@ -81,11 +81,37 @@ type SchemaRef struct {
 }
 
 // Header is a decoded header. Value is the text when the bytes are UTF-8,
-// else their base64 with Encoding "base64".
+// else their base64 with Encoding "base64". A null value (Kafka tells it
+// from an empty one) has Encoding "null" and is written "value":null.
 type Header struct {
 	Key      string `json:"key"`
 	Value    string `json:"value"`
 	Encoding string `json:"encoding,omitempty"`
+}
+
+// IsNull reports whether the header's value is null, not empty.
+func (h Header) IsNull() bool { return h.Encoding == EncodingNull }
+
+// MarshalJSON writes the header as the capture format does.
+func (h Header) MarshalJSON() ([]byte, error) { return appendHeader(nil, h), nil }
+
+// UnmarshalJSON reads a capture's header; "value":null is a null value.
+func (h *Header) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Key      string  `json:"key"`
+		Value    *string `json:"value"`
+		Encoding string  `json:"encoding"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*h = Header{Key: v.Key, Encoding: v.Encoding}
+	if v.Value == nil {
+		h.Encoding = EncodingNull
+	} else {
+		h.Value = *v.Value
+	}
+	return nil
 }
 
 // DecodeHeaders turns raw headers into printable ones, order kept.
@@ -96,7 +122,9 @@ func DecodeHeaders(hs []RawHeader) []Header {
 	out := make([]Header, len(hs))
 	for i, h := range hs {
 		out[i] = Header{Key: h.Key}
-		if utf8.Valid(h.Value) {
+		if h.Value == nil {
+			out[i].Encoding = EncodingNull
+		} else if utf8.Valid(h.Value) {
 			out[i].Value = string(h.Value)
 		} else {
 			out[i].Value = base64.StdEncoding.EncodeToString(h.Value)
@@ -106,9 +134,12 @@ func DecodeHeaders(hs []RawHeader) []Header {
 	return out
 }
 
-// Bytes returns the header's exact bytes.
+// Bytes returns the header's exact bytes: nil for a null value.
 func (h Header) Bytes() ([]byte, error) {
-	if h.Encoding == EncodingBase64 {
+	switch h.Encoding {
+	case EncodingNull:
+		return nil, nil
+	case EncodingBase64:
 		return base64.StdEncoding.DecodeString(h.Value)
 	}
 	return []byte(h.Value), nil
