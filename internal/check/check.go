@@ -173,12 +173,8 @@ type Report struct {
 // notes is what Report.Notes says.
 func (c *Checker) notes(r *Report) []string {
 	var notes []string
-	if len(r.SkippedTypes) > 0 {
-		types := slices.Sorted(maps.Keys(r.SkippedTypes))
-		for i, t := range types {
-			types[i] = fmt.Sprintf("%s (%d)", strconv.Quote(t), r.SkippedTypes[t])
-		}
-		notes = append(notes, "the projection ignores event types it has no handler for: "+strings.Join(types, ", "))
+	if note := replay.SkippedTypesNote(r.SkippedTypes); note != "" {
+		notes = append(notes, note)
 	}
 	if r.WithoutID > 0 {
 		notes = append(notes, fmt.Sprintf("%s without an event id (--id-field %s gave nothing): duplicate-id did not see them",
@@ -264,7 +260,6 @@ type Checker struct {
 	listed    map[Rule]int
 	unknown   map[string]int // unknown type → index in findings, or -1 when not listed
 	unknownN  map[string]int64
-	skipped   map[string]int64
 	untyped   Finding // the first schemaless record the projection found no type for
 	untypedN  int64
 	withoutID int64
@@ -288,7 +283,6 @@ func New(opts Options) (*Checker, error) {
 		listed:    map[Rule]int{},
 		unknown:   map[string]int{},
 		unknownN:  map[string]int64{},
-		skipped:   map[string]int64{},
 		terminal:  opts.Terminal,
 		reopens:   opts.Reopens,
 		matched:   map[string]bool{},
@@ -661,8 +655,7 @@ func (c *Checker) foldAndAssert(ctx context.Context, r *record.Record, view map[
 		return
 	}
 	if ch.Skipped {
-		c.skipped[ch.Type]++
-		return
+		return // the fold counts it (SkippedTypes)
 	}
 	if ch.Deleted || len(c.asserts) == 0 {
 		return
@@ -769,8 +762,8 @@ func (c *Checker) Report() *Report {
 	if rep.Findings == nil {
 		rep.Findings = []Finding{}
 	}
-	if len(c.skipped) > 0 {
-		rep.SkippedTypes = c.skipped
+	if c.fold != nil && len(c.fold.SkippedTypes()) > 0 {
+		rep.SkippedTypes = maps.Clone(c.fold.SkippedTypes())
 	}
 	rep.WithoutID = c.withoutID
 	for _, t := range slices.Concat(c.terminal, c.reopens) {

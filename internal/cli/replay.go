@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,6 +111,9 @@ value the state as JSON, a tombstone when the state is null — to
 --to-topic (created compacted), --to-file, or stdout; --emit changes
 writes every intermediate state instead (into a topic --create makes with
 cleanup.policy=delete, so compaction keeps the history of changes).
+--on-error skip skips the events a handler fails on; the summary names the
+first five, with why, and counts the rest. Notes name the event types a
+spec's ignore-unknown skipped, and why a rebuild built no aggregate.
 
 --dry-run counts what would be replayed, per partition and per type.
 --rate N/s caps the throughput; --pace original|Nx keeps the original
@@ -841,7 +843,7 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		}
 		out = projectionOutput{write: write, flush: fs.Checkpoint, topic: proj.Name}
 	}
-	ps := &projectionSink{proj: proj, dec: j.dec, out: out, now: o.Now, skip: o.OnError == "skip", errOut: o.IO.ErrOut}
+	ps := &projectionSink{proj: proj, dec: j.dec, out: out, now: o.Now, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(skippedShown)}
 	if o.Emit == "changes" {
 		ps.fold = proj.NewFold()
 	} else {
@@ -855,8 +857,9 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 			verb = "stopped after folding"
 		}
 		fmt.Fprintf(o.IO.ErrOut, "%s %s into %s with %s (read %d, filtered out %d, skipped %d, wrote %d) in %s, %.0f events/s\n",
-			verb, english.Plural(st.Written, "event"), english.Plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Load(), ps.written,
+			verb, english.Plural(st.Written, "event"), english.Plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Len(), ps.written,
 			st.Elapsed.Round(time.Millisecond), float64(st.Written)/max(st.Elapsed.Seconds(), 1e-9))
+		writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: st.Written, aggregates: ps.aggregates, skippedTypes: ps.skippedTypes(), skipped: ps.skipped})
 	}
 	return nil
 }
@@ -879,17 +882,24 @@ type projectionSink struct {
 	errOut     io.Writer
 	fold       *replay.Fold
 	parallel   *replay.ParallelFold
-	skipped    atomic.Int64
+	skipped    *replay.Skipped // records --on-error skip skipped
 	aggregates int64
 	written    int64
 }
 
 func (s *projectionSink) onError(err error) error {
 	if s.skip {
-		s.skipped.Add(1)
+		s.skipped.Add(err)
 		return nil
 	}
 	return err
+}
+
+func (s *projectionSink) skippedTypes() map[string]int64 {
+	if s.parallel != nil {
+		return s.parallel.SkippedTypes()
+	}
+	return s.fold.SkippedTypes()
 }
 
 func (s *projectionSink) Write(ctx context.Context, m *record.Message) error {

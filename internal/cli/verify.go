@@ -201,6 +201,7 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	}
 	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
+	writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes()})
 	if !r.Equal {
 		return &ExitError{Code: ExitNegative}
 	}

@@ -1,11 +1,13 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"math"
 	"math/big"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/itchyny/gojq"
@@ -481,9 +484,10 @@ var ErrUnknownType = errors.New("no handler for the event type")
 // Fold is the running state of every aggregate of one projection. It is
 // not safe for concurrent use; see ParallelFold.
 type Fold struct {
-	p    *Projection
-	aggs map[string]*projectionAggregate
-	dec  filter.JSONDecoder
+	p       *Projection
+	aggs    map[string]*projectionAggregate
+	dec     filter.JSONDecoder
+	skipped map[string]int64 // events of each type ignore-unknown skipped
 }
 
 type projectionAggregate struct {
@@ -493,7 +497,7 @@ type projectionAggregate struct {
 
 // NewFold starts a fold with no aggregates.
 func (p *Projection) NewFold() *Fold {
-	return &Fold{p: p, aggs: map[string]*projectionAggregate{}}
+	return &Fold{p: p, aggs: map[string]*projectionAggregate{}, skipped: map[string]int64{}}
 }
 
 // Apply folds one record into its aggregate. The record's key and value are
@@ -532,6 +536,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	if handler == nil {
 		if p.ignoreUnknown {
 			c.Skipped = true
+			f.skipped[c.Type]++
 			return c, nil
 		}
 		var err error
@@ -695,6 +700,111 @@ func preview(v any) string {
 
 // Len is the number of aggregates seen, deleted ones included.
 func (f *Fold) Len() int { return len(f.aggs) }
+
+// SkippedTypes counts the events of each type the fold skipped because the
+// spec has no handler for it and ignores unknown types ("" for events
+// without a type). The map is the fold's: read it, never change it.
+func (f *Fold) SkippedTypes() map[string]int64 { return f.skipped }
+
+// SkippedTypesNote says which event types a fold skipped as unknown, with
+// how many events of each, sorted: "" when it skipped none.
+func SkippedTypesNote(skipped map[string]int64) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	types := slices.Sorted(maps.Keys(skipped))
+	for i, t := range types {
+		types[i] = fmt.Sprintf("%s (%d)", strconv.Quote(t), skipped[t])
+	}
+	return "the projection ignores event types it has no handler for: " + strings.Join(types, ", ")
+}
+
+// NothingMatched explains a fold of events that built no aggregate, for a
+// hint: every event was of a type the spec has no handler for (skipped
+// counts them, as SkippedTypes does), or there were no events. "" when
+// neither explains it.
+func (p *Projection) NothingMatched(events int64, skipped map[string]int64) string {
+	if events == 0 {
+		return "there were no events to fold: check the topic, and --from, --to or the selection"
+	}
+	var n int64
+	for _, c := range skipped {
+		n += c
+	}
+	if n < events {
+		return ""
+	}
+	types := slices.Sorted(maps.Keys(skipped))
+	if len(types) > 5 {
+		types = append(types[:5], "...")
+	}
+	for i, t := range types {
+		if t == "" {
+			types[i] = "(none)"
+		} else if t != "..." {
+			types[i] = strconv.Quote(t)
+		}
+	}
+	how := "the record type's short name"
+	if p.typeSource != "" {
+		how = strings.TrimSpace(p.typeSource)
+	}
+	return fmt.Sprintf("no event had a type %s handles: its types were %s, its handlers are for %s; check type: (now %s)",
+		p.File, strings.Join(types, ", "), strings.Join(p.Types(), ", "), how)
+}
+
+// Skipped keeps the records a fold skipped after a failure (--on-error
+// skip): how many, and the first few in (topic, partition, offset) order,
+// so that identical runs name the same ones whatever order parallel
+// workers met them in. Safe for concurrent use.
+type Skipped struct {
+	mu    sync.Mutex
+	keep  int
+	n     int64
+	first []*ApplyError
+}
+
+// NewSkipped keeps the first keep records skipped.
+func NewSkipped(keep int) *Skipped { return &Skipped{keep: keep} }
+
+// Add counts a skipped record; err is the fold's *ApplyError for it.
+func (s *Skipped) Add(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	var ae *ApplyError
+	if !errors.As(err, &ae) {
+		return
+	}
+	at := func(e *ApplyError) int {
+		return cmp.Or(strings.Compare(e.Topic, ae.Topic), cmp.Compare(e.Partition, ae.Partition), cmp.Compare(e.Offset, ae.Offset))
+	}
+	i := len(s.first)
+	for i > 0 && at(s.first[i-1]) > 0 {
+		i--
+	}
+	if i < s.keep {
+		s.first = slices.Insert(s.first, i, ae)
+		if len(s.first) > s.keep {
+			s.first = s.first[:s.keep]
+		}
+	}
+}
+
+// Len is the number of records skipped.
+func (s *Skipped) Len() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// First returns the first records skipped, in (topic, partition, offset)
+// order, at most as many as NewSkipped was told to keep.
+func (s *Skipped) First() []*ApplyError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.first)
+}
 
 // Get returns an aggregate's state as JSON; ok is false when the fold has
 // not seen the aggregate, state is nil when it was deleted.

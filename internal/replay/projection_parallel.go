@@ -241,6 +241,21 @@ func (pf *ParallelFold) checkDisjoint() error {
 	return nil
 }
 
+// SkippedTypes counts the events of each type skipped as unknown, over
+// every worker (see Fold.SkippedTypes). Call it after Close.
+func (pf *ParallelFold) SkippedTypes() map[string]int64 {
+	if !pf.closed {
+		return nil // the workers may still be counting
+	}
+	all := map[string]int64{}
+	for _, f := range pf.folds {
+		for t, n := range f.skipped {
+			all[t] += n
+		}
+	}
+	return all
+}
+
 // Len is the number of aggregates seen, deleted ones included. Call it after Close.
 func (pf *ParallelFold) Len() int {
 	n := 0

@@ -141,15 +141,7 @@ func TestAccountBalanceRebuildsSandboxReadModel(t *testing.T) {
 		check(t, fold.States())
 	})
 	t.Run("ParallelFold", func(t *testing.T) {
-		pf := p.NewParallelFold(t.Context(), 3, nil)
-		for _, r := range records {
-			if err := pf.Apply(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := pf.Close(); err != nil {
-			t.Fatal(err)
-		}
+		pf := foldParallel(t, p, 3, records...)
 		if pf.Len() != len(want) {
 			t.Errorf("Len() = %d, want %d", pf.Len(), len(want))
 		}

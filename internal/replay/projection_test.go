@@ -78,6 +78,21 @@ func foldAll(t *testing.T, p *Projection, records ...*record.Record) (*Fold, map
 	return f, states
 }
 
+// foldParallel folds records on a ParallelFold of workers and closes it.
+func foldParallel(t *testing.T, p *Projection, workers int, records ...*record.Record) *ParallelFold {
+	t.Helper()
+	pf := p.NewParallelFold(t.Context(), workers, nil)
+	for _, r := range records {
+		if err := pf.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
 func TestParseProjectionErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
@@ -595,5 +610,48 @@ func TestKeyShard(t *testing.T) {
 		if got := keyShard(json.RawMessage(key)); got != want {
 			t.Errorf("keyShard(%s) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+func TestFoldSkippedTypesAndNothingMatched(t *testing.T) {
+	p := parseSpec(t, "ignore-unknown: true\nhandlers:\n  Opened: .event\n  Closed: .state\n")
+	records := []*record.Record{deposited(0, 1, "a", "1.00", 1), deposited(0, 2, "a", "2.00", 2), bankEvent(0, 3, "MoneyWithdrawn", `"a"`, `{}`)}
+	f, _ := foldAll(t, p, records...)
+	want := map[string]int64{"MoneyDeposited": 2, "MoneyWithdrawn": 1}
+	if diff := cmp.Diff(want, f.SkippedTypes()); diff != "" {
+		t.Errorf("skipped types (-want +got):\n%s", diff)
+	}
+	if got, want := p.NothingMatched(3, f.SkippedTypes()), `no event had a type spec.yaml handles: its types were "MoneyDeposited", "MoneyWithdrawn", its handlers are for Closed, Opened; check type: (now the record type's short name)`; got != want {
+		t.Errorf("NothingMatched:\n%s\nwant:\n%s", got, want)
+	}
+	if got := p.NothingMatched(4, f.SkippedTypes()); got != "" {
+		t.Errorf("NothingMatched with an event folded = %q, want none", got)
+	}
+	if got := p.NothingMatched(0, nil); !strings.Contains(got, "there were no events") {
+		t.Errorf("NothingMatched of nothing = %q", got)
+	}
+
+	pf := foldParallel(t, p, 3, records...)
+	if diff := cmp.Diff(want, pf.SkippedTypes()); diff != "" {
+		t.Errorf("parallel skipped types (-want +got):\n%s", diff)
+	}
+}
+
+// Skipped names the first records by position, whatever order they come in.
+func TestSkipped(t *testing.T) {
+	s := NewSkipped(2)
+	for _, at := range []struct {
+		p int32
+		o int64
+	}{{1, 5}, {0, 9}, {1, 2}, {0, 3}, {2, 0}} {
+		s.Add(&ApplyError{Topic: "t", Partition: at.p, Offset: at.o, Err: errors.New("boom")})
+	}
+	s.Add(errors.New("not an ApplyError"))
+	var got []string
+	for _, e := range s.First() {
+		got = append(got, e.Error())
+	}
+	if diff := cmp.Diff([]string{"t/0@3: boom", "t/0@9: boom"}, got); diff != "" || s.Len() != 6 {
+		t.Errorf("Len %d, first (-want +got):\n%s", s.Len(), diff)
 	}
 }
