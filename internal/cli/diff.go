@@ -37,6 +37,7 @@ type DiffOptions struct {
 	ValuesOnly    bool
 	Output        string
 	Stat          bool
+	MaxChanges    int
 
 	compare diff.Options
 	keyBy   diff.KeyFunc
@@ -89,8 +90,16 @@ changed), coloured on a terminal, then a summary line; json, one report
 an object). --stat prints the counts only. The report is printed whole at the end,
 never half: an interrupted diff prints nothing and exits 130.
 
-Memory grows with the number of keys, not their values: a first pass keeps
-a hash per key and side, a second reads back only the keys that differ.
+The report details at most --max-changes differing keys (default 200),
+the first by key, and says how many more there are; the counts always
+cover every key, and changes that several keys (history mode: events)
+share are grouped: ".version: +1 (40000 keys)", numbers by their exact
+difference, other values as "a → b".
+
+Memory grows with the number of keys, not their values or how many
+differ: a first pass keeps a hash per key and side, a second reads back
+only the keys that differ, in batches when their values would hold more
+than 128 MiB at once.
 
 Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 		Example: `  $ evctl diff bank.account-balances bank.account-balances.rebuilt
@@ -119,6 +128,7 @@ Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 	fl.BoolVar(&opts.ValuesOnly, "values-only", false, "history mode: compare values only, not headers or event types")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
 	fl.BoolVar(&opts.Stat, "stat", false, "print the counts only")
+	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key (0: all); counts cover all")
 	return cmd
 }
 
@@ -132,7 +142,10 @@ func validateDiff(o *DiffOptions) error {
 	case o.A == "-" && o.B == "-":
 		return flagErrorf("only one side can be - (stdin)")
 	}
-	o.compare = diff.Options{Mode: diff.Mode(o.Mode), IgnoreHeaders: o.IgnoreHeaders, ValuesOnly: o.ValuesOnly, Stat: o.Stat}
+	if o.MaxChanges < 0 {
+		return flagErrorf("invalid --max-changes %d: want a number of keys (0: no limit)", o.MaxChanges)
+	}
+	o.compare = diff.Options{Mode: diff.Mode(o.Mode), IgnoreHeaders: o.IgnoreHeaders, ValuesOnly: o.ValuesOnly, Stat: o.Stat, MaxChanges: o.MaxChanges}
 	for _, p := range o.Ignore {
 		if err := o.compare.AddIgnore(p); err != nil {
 			return &FlagError{err: err}

@@ -14,9 +14,10 @@ import (
 
 func TestNewCmdDiff(t *testing.T) {
 	tests := []flagCase[DiffOptions]{
-		{name: "defaults", args: []string{"a", "b"}, want: DiffOptions{A: "a", B: "b", Mode: "state", Output: "text"}},
-		{name: "everything", args: []string{"a.jsonl", "-", "--mode", "history", "--key-by", ".value.accountId", "--ignore", ".updatedAt", "--ignore", `.headers["trace"]`, "--ignore-headers", "--values-only", "-o", "json", "--stat"},
+		{name: "defaults", args: []string{"a", "b"}, want: DiffOptions{A: "a", B: "b", Mode: "state", Output: "text", MaxChanges: 200}},
+		{name: "everything", args: []string{"a.jsonl", "-", "--mode", "history", "--key-by", ".value.accountId", "--ignore", ".updatedAt", "--ignore", `.headers["trace"]`, "--ignore-headers", "--values-only", "-o", "json", "--stat", "--max-changes", "0"},
 			want: DiffOptions{A: "a.jsonl", B: "-", Mode: "history", KeyBy: ".value.accountId", Ignore: []string{".updatedAt", `.headers["trace"]`}, IgnoreHeaders: true, ValuesOnly: true, Output: "json", Stat: true}},
+		{name: "bad max-changes", args: []string{"a", "b", "--max-changes", "-1"}, wantErr: "invalid --max-changes -1"},
 		{name: "one side", args: []string{"a"}, wantErr: "accepts 2 arg(s)"},
 		{name: "bad mode", args: []string{"a", "b", "--mode", "events"}, wantErr: `invalid --mode "events"`},
 		{name: "bad output", args: []string{"a", "b", "-o", "yaml"}, wantErr: `invalid --output "yaml"`},

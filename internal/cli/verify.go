@@ -35,6 +35,7 @@ type VerifyOptions struct {
 	Ignore       []string
 	Output       string
 	JUnit        string
+	MaxChanges   int
 	diff         DiffOptions
 }
 
@@ -63,7 +64,8 @@ report the same.
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
 value), as for diff. -o json writes diff's report
 (docs/report-format.md); --junit FILE writes a JUnit XML report for CI
-systems (one test case per differing key) on every exit: a run that fails
+systems (one test case per detailed key: --max-changes, as for diff,
+bounds both reports) on every exit: a run that fails
 (exit 2) or is interrupted is a test case in <error> with the error. The
 file is replaced as soon as verify starts, so an old report never stays.`,
 		Example: `  $ evctl verify --source bank.account-events --projection testdata/projections/account-balance.yaml --against bank.account-balances
@@ -74,7 +76,7 @@ file is replaced as soon as verify starts, so an old report never stays.`,
 				return flagErrorf("verify needs --source, --projection and --against")
 			}
 			opts.diff = DiffOptions{IO: opts.IO, Kafka: opts.Kafka, Registry: opts.Registry, A: "rebuilt", B: opts.Against,
-				Mode: string(diff.ModeState), Ignore: opts.Ignore, Output: opts.Output}
+				Mode: string(diff.ModeState), Ignore: opts.Ignore, Output: opts.Output, MaxChanges: opts.MaxChanges}
 			if err := validateDiff(&opts.diff); err != nil {
 				return err
 			}
@@ -92,6 +94,7 @@ file is replaced as soon as verify starts, so an old report never stays.`,
 	fl.StringArrayVar(&opts.Ignore, "ignore", nil, "leave this `path` out of the comparison (repeatable)")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
 	fl.StringVar(&opts.JUnit, "junit", "", "also write a JUnit XML report to this `file`")
+	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key (0: all); counts cover all")
 	return cmd
 }
 
@@ -226,7 +229,14 @@ func writeVerifyJUnit(path, projection, against string, r *diff.Report, failure 
 	case failure != nil:
 		whole.Error = &junitError{Message: failure.Error(), Type: "error", Text: "evctl: " + failure.Error()}
 	case !r.Equal:
-		whole.Failure = &junitFailure{Message: verdict(r), Type: "differences", Text: diff.Summary(r, diff.Plain{})}
+		var text bytes.Buffer
+		if err := diff.WriteText(&text, &diff.Report{Mode: r.Mode, A: r.A, B: r.B, Counts: r.Counts, Groups: r.Groups}, diff.Plain{}); err != nil {
+			return err
+		}
+		if r.Truncated {
+			fmt.Fprintf(&text, "the first %d differing keys by key have test cases of their own; --max-changes\n", len(r.Added)+len(r.Removed)+len(r.Changed))
+		}
+		whole.Failure = &junitFailure{Message: verdict(r), Type: "differences", Text: text.String()}
 	}
 	suite := junitSuite{Name: "evctl verify " + projection, Cases: []junitCase{whole}}
 	fail := func(key, message, text string) {

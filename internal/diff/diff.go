@@ -95,6 +95,13 @@ type Options struct {
 	ValuesOnly    bool
 	// Stat: counts only. State mode then skips the second pass.
 	Stat bool
+	// MaxChanges caps how many differing keys the report details (the
+	// first by key); the counts and groups always cover them all. Zero or
+	// less: no cap.
+	MaxChanges int
+	// MemoryBudget bounds what the second pass holds at once (bytes);
+	// zero: DefaultMemoryBudget.
+	MemoryBudget int64
 }
 
 // recordFields are the record view's top-level names (as --filter sees
@@ -160,6 +167,11 @@ type Report struct {
 	Removed []Entry  `json:"removed"`
 	Changed []Change `json:"changed"`
 	Counts  Counts   `json:"counts"`
+	// Truncated says the lists hold only the first MaxChanges differing
+	// keys (by key); Counts and Groups still cover them all.
+	Truncated bool `json:"truncated,omitempty"`
+	// Groups are the changes many keys share, most common first.
+	Groups []Group `json:"groups,omitempty"`
 	// Notes say how the sides were read (different key encodings, records
 	// skipped): worth telling the user, not differences.
 	Notes []string `json:"notes,omitempty"`
@@ -288,29 +300,85 @@ func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
 	}
 	r.Counts.SkippedA, r.Counts.SkippedB = c.a.skipped, c.b.skipped
 	r.Equal = len(onlyA)+len(onlyB)+len(differ) == 0
+	batches := c.batches(onlyA, onlyB, differ)
 	// The per-key hashes are done with: let pass 2 reuse their memory.
 	c.a.hashes, c.b.hashes, c.a.counts, c.b.counts = nil, nil, nil, nil
 	if r.Equal || (opts.Stat && opts.Mode == ModeState) {
 		return r, nil
 	}
-	// Pass 2: read back only the keys that differ.
-	want := make(map[uint64]struct{}, len(onlyA)+len(onlyB)+len(differ))
-	for _, set := range [][]uint64{onlyA, onlyB, differ} {
-		for _, k := range set {
-			want[k] = struct{}{}
+	// Pass 2: read back only the keys that differ, in as many batches as
+	// keep what is held at once within the memory budget.
+	d := newDetails(r, opts.MaxChanges)
+	for i := range batches {
+		want := func(k uint64) bool { return k%uint64(batches) == uint64(i) }
+		if err := both(ctx, func(ctx context.Context) error { return c.collectPass(ctx, c.a, want) },
+			func(ctx context.Context) error { return c.collectPass(ctx, c.b, want) }); err != nil {
+			return nil, err
+		}
+		var err error
+		if opts.Mode == ModeHistory {
+			err = c.historyReport(d, filterKeys(onlyA, want), filterKeys(onlyB, want), filterKeys(differ, want))
+		} else {
+			err = c.stateReport(d, filterKeys(onlyA, want), filterKeys(onlyB, want), filterKeys(differ, want))
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.a.states, c.b.states, c.a.hists, c.b.hists = nil, nil, nil, nil
+	}
+	d.finish()
+	return r, nil
+}
+
+func filterKeys(keys []uint64, want func(uint64) bool) []uint64 {
+	var out []uint64
+	for _, k := range keys {
+		if want(k) {
+			out = append(out, k)
 		}
 	}
-	if err := both(ctx, func(ctx context.Context) error { return c.collectPass(ctx, c.a, want) },
-		func(ctx context.Context) error { return c.collectPass(ctx, c.b, want) }); err != nil {
-		return nil, err
+	return out
+}
+
+// DefaultMemoryBudget bounds what pass 2 holds at once: the values (or
+// events) of the differing keys it reads back, in batches when they would
+// not fit. What pass 1 holds (a hash per key and side) comes on top.
+const DefaultMemoryBudget = 128 << 20
+
+// heldPerEvent is what holding one event in pass 2 costs besides its
+// value: the Event, its slices, the map entry (measured roughly).
+const heldPerEvent = 320
+
+// batches is how many passes over the differing keys keep each within the
+// memory budget, estimated from pass 1 (values' average size, and events
+// per key in history mode).
+func (c *comparison) batches(onlyA, onlyB, differ []uint64) int {
+	budget := c.opts.MemoryBudget
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
 	}
-	var err error
-	if opts.Mode == ModeHistory {
-		err = c.historyReport(r, onlyA, onlyB, differ)
-	} else {
-		err = c.stateReport(r, onlyA, onlyB, differ)
+	var est int64
+	for _, s := range []*side{c.a, c.b} {
+		if s.values == 0 {
+			continue
+		}
+		per := s.valueBytes/int64(s.values) + heldPerEvent
+		var held int64
+		for _, set := range [][]uint64{onlyA, onlyB, differ} {
+			for _, k := range set {
+				if _, ok := s.hashes[k]; !ok {
+					continue
+				}
+				if s.counts != nil {
+					held += int64(s.counts[k])
+				} else {
+					held++
+				}
+			}
+		}
+		est += held * per
 	}
-	return r, err
+	return int(max(1, (est+budget-1)/budget))
 }
 
 // side is one source and what the passes learned of it.
@@ -321,6 +389,10 @@ type side struct {
 	hashes map[uint64]uint64
 	counts map[uint64]int // history: events per key
 	events int
+	// values and valueBytes: how many values pass 1 read and their size,
+	// to estimate what pass 2 will hold.
+	values     int
+	valueBytes int64
 	// encodings seen, each with a sample key.
 	encodings map[string]string
 	skipped   int
@@ -356,6 +428,8 @@ func (c *comparison) hashPass(ctx context.Context, s *side) error {
 			}
 		}
 		kh := keyHash(e.Key)
+		s.values++
+		s.valueBytes += int64(len(e.Value) + len(e.Key))
 		if !history {
 			if e.Value == nil {
 				delete(s.hashes, kh)
@@ -468,7 +542,7 @@ func cloneEvent(e *Event) *Event {
 	return &out
 }
 
-func (c *comparison) collectPass(ctx context.Context, s *side, want map[uint64]struct{}) error {
+func (c *comparison) collectPass(ctx context.Context, s *side, want func(uint64) bool) error {
 	if c.opts.Mode == ModeHistory {
 		s.hists = map[uint64][]*Event{}
 	} else {
@@ -479,7 +553,7 @@ func (c *comparison) collectPass(ctx context.Context, s *side, want map[uint64]s
 			return nil
 		}
 		kh := keyHash(e.Key)
-		if _, ok := want[kh]; !ok {
+		if !want(kh) {
 			return nil
 		}
 		switch {
@@ -494,15 +568,15 @@ func (c *comparison) collectPass(ctx context.Context, s *side, want map[uint64]s
 	})
 }
 
-func (c *comparison) stateReport(r *Report, onlyA, onlyB, differ []uint64) error {
+func (c *comparison) stateReport(d *details, onlyA, onlyB, differ []uint64) error {
 	for _, k := range onlyA {
 		if e := c.a.states[k]; e != nil {
-			r.Removed = append(r.Removed, Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
+			d.removed(Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
 		}
 	}
 	for _, k := range onlyB {
 		if e := c.b.states[k]; e != nil {
-			r.Added = append(r.Added, Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
+			d.added(Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
 		}
 	}
 	for _, k := range differ {
@@ -514,21 +588,20 @@ func (c *comparison) stateReport(r *Report, onlyA, onlyB, differ []uint64) error
 		if err != nil {
 			return fmt.Errorf("key %q: %w", ea.Key, err)
 		}
-		r.Changed = append(r.Changed, Change{Key: keyOf(ea), AtA: ea.At(), AtB: eb.At(), Fields: fields})
+		d.changed(Change{Key: keyOf(ea), AtA: ea.At(), AtB: eb.At(), Fields: fields})
 	}
-	sortReport(r)
 	return nil
 }
 
-func (c *comparison) historyReport(r *Report, onlyA, onlyB, differ []uint64) error {
+func (c *comparison) historyReport(d *details, onlyA, onlyB, differ []uint64) error {
 	for _, k := range onlyA {
 		if evs := c.a.hists[k]; len(evs) > 0 {
-			r.Removed = append(r.Removed, Entry{Key: keyOf(evs[0]), Events: len(evs)})
+			d.removed(Entry{Key: keyOf(evs[0]), Events: len(evs)})
 		}
 	}
 	for _, k := range onlyB {
 		if evs := c.b.hists[k]; len(evs) > 0 {
-			r.Added = append(r.Added, Entry{Key: keyOf(evs[0]), Events: len(evs)})
+			d.added(Entry{Key: keyOf(evs[0]), Events: len(evs)})
 		}
 	}
 	for _, k := range differ {
@@ -543,25 +616,18 @@ func (c *comparison) historyReport(r *Report, onlyA, onlyB, differ []uint64) err
 		for _, ch := range changes {
 			switch ch.Kind {
 			case Missing:
-				r.Counts.Missing++
+				d.r.Counts.Missing++
 			case Extra:
-				r.Counts.Extra++
+				d.r.Counts.Extra++
 			case Changed:
-				r.Counts.ChangedEv++
+				d.r.Counts.ChangedEv++
 			case Reordered:
-				r.Counts.Reordered++
+				d.r.Counts.Reordered++
 			}
 		}
-		r.Changed = append(r.Changed, Change{Key: keyOf(ha[0]), Events: changes})
+		d.changed(Change{Key: keyOf(ha[0]), Events: changes})
 	}
-	sortReport(r)
 	return nil
-}
-
-func sortReport(r *Report) {
-	slices.SortFunc(r.Added, func(x, y Entry) int { return strings.Compare(x.Key.Text, y.Key.Text) })
-	slices.SortFunc(r.Removed, func(x, y Entry) int { return strings.Compare(x.Key.Text, y.Key.Text) })
-	slices.SortFunc(r.Changed, func(x, y Change) int { return strings.Compare(x.Key.Text, y.Key.Text) })
 }
 
 // both runs fa and fb at once; the first error cancels the other.

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -500,5 +501,85 @@ func TestReportFormatDocVersion(t *testing.T) {
 	want := fmt.Sprintf("# The diff report, version %d\n", ReportVersion)
 	if !bytes.HasPrefix(b, []byte(want)) {
 		t.Errorf("docs/report-format.md starts %q, want %q", bytes.SplitN(b, []byte("\n"), 2)[0], want)
+	}
+}
+
+// A report details the first MaxChanges keys by key, counts every key,
+// groups the changes keys share, and is the same whether pass 2 ran in one
+// batch or many (a small memory budget).
+func TestCompareCapsAndGroups(t *testing.T) {
+	var as, bs []string
+	for i := range 1000 {
+		k := fmt.Sprintf("k%04d", i)
+		as = append(as, fmt.Sprintf(`%s={"version":%d,"status":"open","n":%d}`, k, i, i))
+		switch {
+		case i%100 == 2:
+			// removed: not on side b
+		case i%2 == 0:
+			bs = append(bs, fmt.Sprintf(`%s={"version":%d,"status":"closed","n":%d}`, k, i+1, i))
+		default:
+			bs = append(bs, fmt.Sprintf(`%s={"version":%d,"status":"open","n":%d}`, k, i+1, i))
+		}
+	}
+	bs = append(bs, `k9999={"version":1}`)
+	for _, budget := range []int64{0, 2 << 10} {
+		for _, mode := range []Mode{ModeState, ModeHistory} {
+			r, err := Compare(context.Background(), src("a", as...), src("b", bs...), Options{Mode: mode, MaxChanges: 5, MemoryBudget: budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var shown []string
+			for _, e := range r.Removed {
+				shown = append(shown, "-"+e.Key.Text)
+			}
+			for _, e := range r.Added {
+				shown = append(shown, "+"+e.Key.Text)
+			}
+			for _, c := range r.Changed {
+				shown = append(shown, "~"+c.Key.Text)
+			}
+			slices.Sort(shown)
+			if want := []string{"-k0002", "~k0000", "~k0001", "~k0003", "~k0004"}; !slices.Equal(shown, want) {
+				t.Errorf("%s, budget %d: shown %v, want %v", mode, budget, shown, want)
+			}
+			if !r.Truncated || r.Counts.Changed != 990 || r.Counts.Removed != 10 || r.Counts.Added != 1 {
+				t.Errorf("%s, budget %d: truncated %v, counts %+v; want truncated, 990 changed, 10 removed, 1 added", mode, budget, r.Truncated, r.Counts)
+			}
+			path := ".version"
+			if mode == ModeHistory {
+				path = ".value.version"
+				if r.Counts.ChangedEv != 990 {
+					t.Errorf("budget %d: %d changed events, want 990", budget, r.Counts.ChangedEv)
+				}
+			}
+			wantGroups := []Group{{Path: path, Change: "+1", Count: 990}, {Path: strings.Replace(path, "version", "status", 1), Change: `"open" → "closed"`, Count: 490}}
+			if d := cmp.Diff(wantGroups, r.Groups); d != "" {
+				t.Errorf("%s, budget %d: groups (-want +got):\n%s", mode, budget, d)
+			}
+		}
+	}
+}
+
+func TestChangeOf(t *testing.T) {
+	for _, tt := range []struct{ a, b, want string }{
+		{`1`, `2`, "+1"},
+		{`10`, `7`, "-3"},
+		{`1.50`, `1.25`, "-0.25"},
+		{`12345678901234567890`, `12345678901234567891`, "+1"},
+		{`"open"`, `"closed"`, `"open" → "closed"`},
+		{`1`, `"1"`, `1 → "1"`},
+		{``, `1`, "added"},
+		{`1`, ``, "removed"},
+	} {
+		var a, b json.RawMessage
+		if tt.a != "" {
+			a = json.RawMessage(tt.a)
+		}
+		if tt.b != "" {
+			b = json.RawMessage(tt.b)
+		}
+		if got := changeOf(a, b); got != tt.want {
+			t.Errorf("changeOf(%s, %s) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/evctl/evctl/internal/english"
 )
 
 // Painter colours text; iostreams.Palette is one, and Plain leaves text
@@ -59,7 +61,7 @@ func WriteStat(w io.Writer, r *Report, p Painter) error {
 func Summary(r *Report, p Painter) string {
 	c := r.Counts
 	if r.Mode == ModeHistory {
-		head := fmt.Sprintf("a: %s (%s, %s), b: %s (%s, %s): ", r.A, count(c.A, "key"), count(c.EventsA, "event"), r.B, count(c.B, "key"), count(c.EventsB, "event"))
+		head := fmt.Sprintf("a: %s (%s, %s), b: %s (%s, %s): ", r.A, english.Plural(c.A, "key"), english.Plural(c.EventsA, "event"), r.B, english.Plural(c.B, "key"), english.Plural(c.EventsB, "event"))
 		if r.Equal {
 			return head + p.Green("same")
 		}
@@ -67,7 +69,7 @@ func Summary(r *Report, p Painter) string {
 			p.Green(fmt.Sprintf("%d added", c.Added)), p.Red(fmt.Sprintf("%d removed", c.Removed)), p.Yellow(fmt.Sprintf("%d changed", c.Changed)), c.Same,
 			c.Missing, c.Extra, c.ChangedEv, c.Reordered)
 	}
-	head := fmt.Sprintf("a: %s (%s), b: %s (%s): ", r.A, count(c.A, "key"), r.B, count(c.B, "key"))
+	head := fmt.Sprintf("a: %s (%s), b: %s (%s): ", r.A, english.Plural(c.A, "key"), r.B, english.Plural(c.B, "key"))
 	if r.Equal {
 		return head + p.Green("same")
 	}
@@ -75,12 +77,6 @@ func Summary(r *Report, p Painter) string {
 		p.Green(fmt.Sprintf("%d added", c.Added)), p.Red(fmt.Sprintf("%d removed", c.Removed)), p.Yellow(fmt.Sprintf("%d changed", c.Changed)), c.Same)
 }
 
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
 
 // WriteText writes the report for people: every differing key in key
 // order — "-" only in a, "+" only in b, "~" changed, with its fields —
@@ -115,8 +111,36 @@ func WriteText(w io.Writer, r *Report, p Painter) error {
 			ic++
 		}
 	}
+	if r.Truncated {
+		shown := len(r.Added) + len(r.Removed) + len(r.Changed)
+		more := r.Counts.Added + r.Counts.Removed + r.Counts.Changed - shown
+		fmt.Fprintf(bw, "%s\n", p.Dim(fmt.Sprintf("... %s not shown: --max-changes %d shows the first by key", english.Plural(more, "more differing key"), shown)))
+	}
+	writeGroups(bw, p, r)
 	fmt.Fprintln(bw, Summary(r, p))
 	return bw.Flush()
+}
+
+// maxGroupLines bounds the groups text output lists; -o json has them all.
+const maxGroupLines = 20
+
+// writeGroups lists the changes several keys (or events) share.
+func writeGroups(w io.Writer, p Painter, r *Report) {
+	if len(r.Groups) == 0 {
+		return
+	}
+	noun := "key"
+	if r.Mode == ModeHistory {
+		noun = "event"
+	}
+	fmt.Fprintln(w, p.Bold("changes shared by several "+noun+"s:"))
+	for i, g := range r.Groups {
+		if i == maxGroupLines {
+			fmt.Fprintf(w, "    %s\n", p.Dim(fmt.Sprintf("... and %d more (-o json lists them all)", len(r.Groups)-i)))
+			break
+		}
+		fmt.Fprintf(w, "    %s: %s  %s\n", p.Cyan(g.Path), p.Yellow(g.Change), p.Dim("("+english.Plural(g.Count, noun)+")"))
+	}
 }
 
 func writeEntry(w io.Writer, p Painter, mark string, e Entry, mode Mode) {
@@ -125,7 +149,7 @@ func writeEntry(w io.Writer, p Painter, mark string, e Entry, mode Mode) {
 		paint = p.Red
 	}
 	if mode == ModeHistory {
-		fmt.Fprintf(w, "%s %s  (%s)\n", paint(mark), p.Bold(e.Key.Text), count(e.Events, "event"))
+		fmt.Fprintf(w, "%s %s  (%s)\n", paint(mark), p.Bold(e.Key.Text), english.Plural(e.Events, "event"))
 		return
 	}
 	fmt.Fprintf(w, "%s %s  %s\n", paint(mark), p.Bold(e.Key.Text), p.Dim(e.At))
