@@ -77,7 +77,6 @@ func Summary(r *Report, p Painter) string {
 		p.Green(fmt.Sprintf("%d added", c.Added)), p.Red(fmt.Sprintf("%d removed", c.Removed)), p.Yellow(fmt.Sprintf("%d changed", c.Changed)), c.Same)
 }
 
-
 // WriteText writes the report for people: every differing key in key
 // order — "-" only in a, "+" only in b, "~" changed, with its fields —
 // then the summary line.
