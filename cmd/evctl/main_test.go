@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 //	                                             start a sandbox; exports EVCTL_BROKERS, EVCTL_REGISTRY
 //	exits N cmd [args...]                        run cmd and require exit status N
 //	kproduce topic key hex-value [h=v...]        produce one record with franz-go (a client evctl did not write);
+//	                                             hex-value NxHH is N bytes of HH;
 //	                                             key or value "-" is null; a header h without =v is null
 //	pyproduce topic key json [h=v|h...]          produce one record with confluent-kafka-python (a header h
 //	                                             alone is null); skips where no python3 has it (headers_test.go)
@@ -167,7 +169,13 @@ func cmdKProduce(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: kproduce topic key hex-value [header=value...]")
 	}
 	var value []byte
-	if args[2] != "-" {
+	if n, b, ok := strings.Cut(args[2], "x"); ok { // NxHH: N bytes of HH
+		count, err := strconv.Atoi(n)
+		ts.Check(err)
+		c, err := hex.DecodeString(b)
+		ts.Check(err)
+		value = bytes.Repeat(c, count)
+	} else if args[2] != "-" {
 		var err error
 		value, err = hex.DecodeString(args[2])
 		ts.Check(err)
@@ -185,7 +193,7 @@ func cmdKProduce(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		rec.Headers = append(rec.Headers, hdr)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation(), kgo.ProducerBatchMaxBytes(64<<20))
 	ts.Check(err)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

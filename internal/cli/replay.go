@@ -94,7 +94,10 @@ between them. Ctrl-C stops at a transaction boundary.
 The destination must exist (--create makes it with the source's partition
 count and configs; --partitions and --config change them); a destination
 that already holds records needs --append, so nobody replays twice into
-one topic by mistake. A topic never replays into itself.
+one topic by mistake. A topic never replays into itself. Records as
+large as the destination's max.message.bytes replay (--create copies the
+source's; librdkafka's own limit is 1 MB); -X message.max.bytes=N sets it
+by hand, and the fetch limits follow.
 
 Selection: --from/--to positions (as tail), --key (repeatable) or
 --keys-from FILE (one key per line), --type (event types, full or short
@@ -380,6 +383,9 @@ type replayJob struct {
 	summary func(replay.Stats, error)
 	copier  *kafka.Copier
 	cfg     kafka.Config
+	// destMaxBytes is the destination topic's max.message.bytes when it
+	// sets one: the producer is sized to it.
+	destMaxBytes int
 }
 
 func (j *replayJob) close() {
@@ -527,7 +533,7 @@ func (j *replayJob) openCopier(ctx context.Context, cfg kafka.Config, from, to p
 	if err := j.prepareDestination(ctx, cfg, ""); err != nil {
 		return err
 	}
-	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic})
+	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic, MaxMessageBytes: j.destMaxBytes})
 	if err != nil {
 		return err
 	}
@@ -591,7 +597,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, po
 			return err
 		}
 		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s).\n", o.ToTopic, english.Plural(partitions, "partition"))
-		dest = kafka.TopicDescription{Name: o.ToTopic, Partitions: partitions}
+		dest = kafka.TopicDescription{Name: o.ToTopic, Partitions: partitions, Configs: configs}
 	case err != nil:
 		return err
 	default:
@@ -606,6 +612,7 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, po
 			return flagErrorf("destination topic %q is not empty; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic)
 		}
 	}
+	j.destMaxBytes, _ = strconv.Atoi(dest.Configs["max.message.bytes"])
 	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
 	if j.byKey && !o.ByKey && len(o.Topics) > 0 {
 		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], english.Plural(srcPartitions, "partition"), o.ToTopic, dest.Partitions)
@@ -658,7 +665,7 @@ func (j *replayJob) openSink(ctx context.Context, proj *replay.Projection) error
 	if err := j.prepareDestination(ctx, cfg, ""); err != nil {
 		return err
 	}
-	w, err := kafka.NewWriter(cfg)
+	w, err := kafka.NewWriter(cfg, kafka.WriterOptions{MaxMessageBytes: j.destMaxBytes})
 	if err != nil {
 		return err
 	}
@@ -816,7 +823,7 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		if err := j.prepareDestination(ctx, cfg, policy); err != nil {
 			return err
 		}
-		w, err := kafka.NewWriter(cfg)
+		w, err := kafka.NewWriter(cfg, kafka.WriterOptions{MaxMessageBytes: j.destMaxBytes})
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,54 @@ func (c Config) configMap(defaults [][2]string) (*kafka.ConfigMap, error) {
 	for _, kv := range c.Props {
 		m[kv[0]] = goValue(kv[0], kv[1])
 	}
+	c.fitSizes(m)
 	return &m, nil
+}
+
+// librdkafka's defaults for the sizes fitSizes keeps consistent.
+const (
+	defaultMessageMaxBytes        = 1000000
+	defaultFetchMaxBytes          = 52428800
+	defaultReceiveMessageMaxBytes = 100000000
+)
+
+// fitSizes raises the fetch limits to a raised message.max.bytes (a
+// destination's limit, or -X message.max.bytes alone), which librdkafka
+// otherwise refuses: a consumer needs fetch.max.bytes >= message.max.bytes
+// and receive.message.max.bytes >= fetch.max.bytes + 512. What the user
+// set with -X stays as set.
+func (c Config) fitSizes(m kafka.ConfigMap) {
+	size := func(key string, def int) int {
+		if v, ok := m[key]; ok {
+			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
+				return n
+			}
+		}
+		return def
+	}
+	raise := func(key string, to, def int) {
+		if _, set := c.prop(key); !set && size(key, def) < to {
+			m[key] = strconv.Itoa(to)
+		}
+	}
+	msg := size("message.max.bytes", defaultMessageMaxBytes)
+	if msg <= defaultMessageMaxBytes {
+		return
+	}
+	raise("fetch.max.bytes", msg, defaultFetchMaxBytes)
+	raise("fetch.message.max.bytes", msg, 1048576)
+	raise("receive.message.max.bytes", size("fetch.max.bytes", defaultFetchMaxBytes)+512, defaultReceiveMessageMaxBytes)
+}
+
+// sizedFor is the producer setting for a destination topic whose
+// max.message.bytes is limit (0: unknown, the broker's default): records
+// as large as the topic takes, where librdkafka's 1 MB default would
+// refuse them.
+func sizedFor(defaults [][2]string, limit int) [][2]string {
+	if limit <= defaultMessageMaxBytes {
+		return defaults
+	}
+	return append(slices.Clip(defaults), [2]string{"message.max.bytes", strconv.Itoa(limit)})
 }
 
 // goValue types the values of the Go client's own go.* properties, which

@@ -58,6 +58,9 @@ type CopyOptions struct {
 	// never outlives the transaction timeout. Zero means a third of the
 	// transaction timeout; negative never.
 	CheckpointAfter time.Duration
+	// MaxMessageBytes is DestTopic's max.message.bytes, when known: the
+	// producer takes records that large, and the consumer fetches them.
+	MaxMessageBytes int
 }
 
 // copyConsumerDefaults tune the copier's consumer: readDefaults' bulk
@@ -144,7 +147,7 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	if len(opts.Topics) == 0 {
 		return nil, errors.New("no topic to copy")
 	}
-	defaults := append(slices.Clip(copyConsumerDefaults), [2]string{"group.id", opts.Group})
+	defaults := sizedFor(append(slices.Clip(copyConsumerDefaults), [2]string{"group.id", opts.Group}), opts.MaxMessageBytes)
 	m, err := cfg.configMap(defaults)
 	if err != nil {
 		return nil, err
@@ -265,7 +268,7 @@ func (cp *Copier) start(ctx context.Context) error {
 		host, _ := os.Hostname()
 		cp.txnID = fmt.Sprintf("%s-%s-%d", cp.opts.Group, host, os.Getpid())
 	}
-	cp.w, err = newWriter(cp.cfg, append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}))
+	cp.w, err = newWriter(cp.cfg, sizedFor(append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}), cp.opts.MaxMessageBytes))
 	if err != nil {
 		return err
 	}

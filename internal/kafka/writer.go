@@ -49,6 +49,9 @@ type WriterOptions struct {
 	// Partitioners); empty means murmur2_random, where the Java clients put
 	// keys. A -X partitioner property overrides it.
 	Partitioner string
+	// MaxMessageBytes is the destination topic's max.message.bytes, when
+	// known: the producer takes records that large. -X overrides it.
+	MaxMessageBytes int
 }
 
 // NewWriter returns a Writer; it does not touch the network. At most one
@@ -60,6 +63,9 @@ func NewWriter(cfg Config, opts ...WriterOptions) (*Writer, error) {
 			return nil, err
 		}
 		defaults = append(slices.Clip(defaults), [2]string{"partitioner", partition.LibrdkafkaName(opts[0].Partitioner)})
+	}
+	if len(opts) > 0 {
+		defaults = sizedFor(defaults, opts[0].MaxMessageBytes)
 	}
 	return newWriter(cfg, defaults)
 }
