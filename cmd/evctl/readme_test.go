@@ -42,8 +42,8 @@ package main
 //
 //   - EVCTL_UPDATE_README=1 go test ./cmd/evctl -run TestReadme rewrites
 //     the shown output in place from the runs (keeping the shown numbers
-//     where only the placeholders differ); review the diff before
-//     committing it.
+//     where only the placeholders differ; pending blocks stay as they
+//     are); review the diff before committing it.
 
 import (
 	"errors"
@@ -348,7 +348,10 @@ func (s *docSession) runBlock(b docBlock) []docEdit {
 			}
 			continue
 		}
-		edits = append(edits, docEdit{from: c.from, to: c.to, got: got})
+		if b.pending == "" {
+			// A pending block shows what it will print once fixed.
+			edits = append(edits, docEdit{from: c.from, to: c.to, got: got})
+		}
 		d := diff.Diff(fmt.Sprintf("%s:%d (shown)", b.file, c.from+1), []byte(c.want), "ran", []byte(got))
 		if b.pending != "" {
 			showDiff("%s:%d: pending (%s): $ %s\n%s", b.file, c.line, b.pending, c.text, d)

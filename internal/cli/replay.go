@@ -110,10 +110,11 @@ evctl-source-topic/-partition/-offset headers), --by-key.
 writes anything, so a bad line replays nothing and is named; lines
 written by hand ({"key":"k1","value":{...}}, no encodings) are JSON. --projection folds every aggregate's events with a spec
 (docs/projections.md) and writes one record per aggregate — key the id,
-value the state as JSON, a tombstone when the state is null — to
---to-topic (created compacted), --to-file, or stdout; --emit changes
-writes every intermediate state instead (into a topic --create makes with
-cleanup.policy=delete, so compaction keeps the history of changes).
+value the state as JSON, a tombstone when the state is null, timestamp
+the last folded event's — to --to-topic (created compacted), --to-file,
+or stdout; --emit changes writes every intermediate state instead (into a
+topic --create makes with cleanup.policy=delete, so compaction keeps the
+history of changes).
 --on-error skip skips the events a handler fails on; the summary names the
 first five, with why, and counts the rest. Notes name the event types a
 spec's ignore-unknown skipped, and why a rebuild built no aggregate.
@@ -850,7 +851,7 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		}
 		out = projectionOutput{write: write, flush: fs.Checkpoint, topic: proj.Name}
 	}
-	ps := &projectionSink{proj: proj, dec: j.dec, out: out, now: o.Now, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(skippedShown)}
+	ps := &projectionSink{proj: proj, dec: j.dec, out: out, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(skippedShown)}
 	if o.Emit == "changes" {
 		ps.fold = proj.NewFold()
 	} else {
@@ -884,7 +885,6 @@ type projectionSink struct {
 	proj       *replay.Projection
 	dec        *schema.Decoder
 	out        projectionOutput
-	now        func() time.Time
 	skip       bool
 	errOut     io.Writer
 	fold       *replay.Fold
@@ -937,9 +937,9 @@ func (s *projectionSink) finish(ctx context.Context) error {
 		return err
 	}
 	s.aggregates = int64(s.parallel.Len())
-	now := s.now()
 	for id, state := range s.parallel.States() {
-		if err := s.out.write(ctx, &record.Message{Topic: s.out.topic, Partition: -1, Timestamp: now, Key: []byte(id), Value: state}); err != nil {
+		m := &record.Message{Topic: s.out.topic, Partition: -1, Timestamp: s.parallel.Timestamp(id), Key: []byte(id), Value: state}
+		if err := s.out.write(ctx, m); err != nil {
 			return err
 		}
 		s.written++

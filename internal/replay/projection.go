@@ -493,6 +493,7 @@ type Fold struct {
 type projectionAggregate struct {
 	state   any
 	deleted bool
+	at      time.Time // the timestamp of the last record folded in
 }
 
 // NewFold starts a fold with no aggregates.
@@ -602,7 +603,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		agg = &projectionAggregate{}
 		f.aggs[c.ID] = agg
 	}
-	agg.state, agg.deleted = next, next == nil
+	agg.state, agg.deleted, agg.at = next, next == nil, r.Timestamp.Time
 	c.state, c.Deleted = next, next == nil
 	return c, nil
 }
@@ -824,6 +825,16 @@ func (f *Fold) Get(id string) (state json.RawMessage, ok bool) {
 // model. A deleted aggregate yields a nil state (write a tombstone).
 func (f *Fold) States() iter.Seq2[string, json.RawMessage] {
 	return projectionStates([]*Fold{f})
+}
+
+// Timestamp is the timestamp of the last record folded into an aggregate
+// (zero for one the fold has not seen): a read model's record is as old as
+// the event that made it, as each change of --emit changes is.
+func (f *Fold) Timestamp(id string) time.Time {
+	if a := f.aggs[id]; a != nil {
+		return a.at
+	}
+	return time.Time{}
 }
 
 // projectionStates yields the aggregates of folds over disjoint ids, sorted.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -263,6 +264,17 @@ func (pf *ParallelFold) Len() int {
 		n += f.Len()
 	}
 	return n
+}
+
+// Timestamp is the timestamp of the last record folded into an aggregate,
+// as Fold.Timestamp. Call it after Close.
+func (pf *ParallelFold) Timestamp(id string) time.Time {
+	for _, f := range pf.folds {
+		if _, ok := f.aggs[id]; ok {
+			return f.Timestamp(id)
+		}
+	}
+	return time.Time{}
 }
 
 // States yields every aggregate's final state, sorted by id, as

@@ -655,3 +655,32 @@ func TestSkipped(t *testing.T) {
 		t.Errorf("Len %d, first (-want +got):\n%s", s.Len(), diff)
 	}
 }
+
+// A final state is as old as the last event folded into it, in a Fold and
+// in a ParallelFold alike.
+func TestFoldTimestampIsTheLastEvents(t *testing.T) {
+	p := parseSpec(t, "handlers:\n  AccountOpened: .event.owner\n  MoneyDeposited: .state\n")
+	at := func(r *record.Record, hour int) *record.Record {
+		r.Timestamp.Time = time.Date(2026, 11, 20, hour, 0, 0, 0, time.UTC)
+		return r
+	}
+	records := []*record.Record{
+		at(opened(0, 1, "a", "Al", 1), 9), at(opened(1, 1, "b", "Bo", 1), 10),
+		at(deposited(0, 2, "a", "1.00", 2), 11), at(deposited(1, 2, "b", "2.00", 2), 8),
+	}
+	want := map[string]time.Time{
+		"a": time.Date(2026, 11, 20, 11, 0, 0, 0, time.UTC),
+		"b": time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), // the last folded, not the latest
+		"z": {},
+	}
+	f, _ := foldAll(t, p, records...)
+	pf := foldParallel(t, p, 3, records...)
+	for id, w := range want {
+		if got := f.Timestamp(id); !got.Equal(w) {
+			t.Errorf("Fold.Timestamp(%q) = %v, want %v", id, got, w)
+		}
+		if got := pf.Timestamp(id); !got.Equal(w) {
+			t.Errorf("ParallelFold.Timestamp(%q) = %v, want %v", id, got, w)
+		}
+	}
+}
