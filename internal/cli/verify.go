@@ -27,6 +27,7 @@ type VerifyOptions struct {
 	IO       *iostreams.IOStreams
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error)
+	Getenv   func(string) string
 
 	Sources      []string
 	Projection   string
@@ -41,7 +42,7 @@ type VerifyOptions struct {
 
 // NewCmdVerify is `evctl verify`: the CI gate for projection rebuilds.
 func NewCmdVerify(f *Factory, runF func(context.Context, *VerifyOptions) error) *cobra.Command {
-	opts := &VerifyOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry}
+	opts := &VerifyOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Getenv: f.Getenv}
 	cmd := &cobra.Command{
 		Use:   "verify --source <topic> --projection <spec> --against <topic|file> [flags]",
 		Short: "Rebuild a projection from its events and compare it with a read model",
@@ -159,6 +160,7 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 		}
 	}
 
+	tuneGCForFolds(o.Getenv) // replay --projection's fold, with its memory budget
 	fold := proj.NewParallelFold(ctx, runtime.GOMAXPROCS(0), nil)
 	var events int64
 	_, err = stream.Run(ctx, src, stream.Options{Decoder: dec}, func(it stream.Item) error {
