@@ -81,6 +81,8 @@ func TestMain(m *testing.M) {
 //	                                             or aborted (read_test.go)
 //	avrokeys topic N partitions partitioner      N records keyed cust-I, keys Avro-serialized by confluent-kafka-go,
 //	                                             placed by librdkafka's partitioner (read_test.go)
+//	followchange {delete topic|grow topic N key} -- cmd [args...]
+//	                                             change topic under a follower once it printed (read_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
@@ -121,6 +123,7 @@ func TestScripts(t *testing.T) {
 			"authregistry":  cmdAuthRegistry,
 			"ktxn":          cmdKTxn,
 			"avrokeys":      cmdAvroKeys,
+			"followchange":  cmdFollowChange,
 		},
 	})
 }

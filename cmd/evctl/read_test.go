@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +21,9 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/avrov2"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // cmdAuthRegistry starts a registry endpoint that answers every request
@@ -142,4 +149,118 @@ func cmdAvroKeys(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("avrokeys: deliveries not confirmed within 30s")
 		}
 	}
+}
+
+// cmdFollowChange implements
+//
+//	followchange delete topic -- cmd [args...]
+//	followchange grow topic N key -- cmd [args...]
+//
+// It runs cmd (a follower, like evctl tail -f), waits for its first line
+// of output, then changes topic under it: delete removes the topic and
+// waits for cmd to exit; grow adds partitions up to N, writes one record
+// keyed key to the last one, waits for key in cmd's output and interrupts
+// it. cmd's output lands in followchange.stdout and followchange.stderr,
+// its exit status in followchange.status.
+func cmdFollowChange(ts *testscript.TestScript, neg bool, args []string) {
+	sep := slices.Index(args, "--")
+	if neg || sep < 2 || sep == len(args)-1 {
+		ts.Fatalf("usage: followchange {delete topic|grow topic N key} -- cmd [args...]")
+	}
+	change, topic := args[0], args[1]
+	cmd := scriptCommand(ts, args[sep+1], args[sep+2:]...)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	ts.Check(cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitFor := func(what string, ok func() bool) {
+		deadline := time.After(60 * time.Second)
+		for !ok() {
+			select {
+			case err := <-exited:
+				exited <- err
+				ts.Fatalf("%s exited (%v) before %s\nstderr: %s", args[sep+1], err, what, stderr.String())
+			case <-deadline:
+				_ = cmd.Process.Kill()
+				ts.Fatalf("no %s within 60s\nstdout: %s\nstderr: %s", what, stdout.String(), stderr.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("first line of output", func() bool { return strings.Contains(stdout.String(), "\n") })
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ts.Check(err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	switch change {
+	case "delete":
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		req.TopicNames = []string{topic}
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.Topic = &topic
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		ts.Check(err)
+		ts.Check(kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+	case "grow":
+		if sep != 4 {
+			ts.Fatalf("usage: followchange grow topic N key -- cmd [args...]")
+		}
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		key := args[3]
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		rt := kmsg.NewCreatePartitionsRequestTopic()
+		rt.Topic, rt.Count = topic, int32(n)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		ts.Check(err)
+		ts.Check(kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+		rec := &kgo.Record{Topic: topic, Partition: int32(n - 1), Key: []byte(key), Value: []byte(`{"new":true}`)}
+		ts.Check(cl.ProduceSync(ctx, rec).FirstErr())
+		waitFor(key+" in the output", func() bool { return regexp.MustCompile(regexp.QuoteMeta(key)).MatchString(stdout.String()) })
+		ts.Check(cmd.Process.Signal(os.Interrupt))
+	default:
+		ts.Fatalf("followchange: unknown change %q", change)
+	}
+	var werr error
+	select {
+	case werr = <-exited:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		ts.Fatalf("%s did not exit within 60s of the change\nstderr: %s", args[sep+1], stderr.String())
+	}
+	status := 0
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			ts.Fatalf("%s: %v", args[sep+1], werr)
+		}
+		status = ee.ExitCode()
+	}
+	ts.Check(os.WriteFile(ts.MkAbs("followchange.stdout"), []byte(stdout.String()), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs("followchange.stderr"), []byte(stderr.String()), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs("followchange.status"), []byte(strconv.Itoa(status)+"\n"), 0o644))
+}
+
+// syncBuffer is a strings.Builder safe to write from a process's copier
+// while the script reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

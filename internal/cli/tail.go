@@ -61,7 +61,9 @@ By default tail prints the last 10 records across the topic's partitions,
 ordered by timestamp, and exits, like tail(1). -n sets how many records
 (committed ones: on a transactional topic, where markers and aborted
 records take offsets, tail reads further back until it has them); -f keeps
-following new records; --from/--to read a range instead.
+following new records, printed as they arrive; --from/--to read a range
+instead, also merged across partitions (and topics) by timestamp, each
+partition in offset order.
 
 Positions (--from, --to; --to is exclusive):
   start, end        a partition's first offset, or its end when tail starts
@@ -253,7 +255,13 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	}
 	defer r.Close()
 	sopts.Format = printer.Append
-	return t.finish(ctx, t.stream(ctx, r, sopts))
+	// A bounded range comes out in time order across partitions, as the
+	// last-N read does; a follow prints records as they arrive.
+	var src stream.Source = r
+	if !plan.follow && len(r.Ranges()) > 1 {
+		src = stream.MergeByTime(r)
+	}
+	return t.finish(ctx, t.stream(ctx, src, sopts))
 }
 
 // compileFilter compiles a --filter expression; "" is no filter.

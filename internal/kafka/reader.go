@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -103,6 +104,23 @@ type Reader struct {
 	bounded   bool
 	remaining int // partitions not yet done, for a bounded read
 	watch     brokerWatch
+	// A followed read watches its topics' metadata: a deleted topic ends
+	// it, new partitions join it (unless the partitions were named).
+	fixedPartitions bool
+	metadata        chan []kafka.TopicDescription
+	stopWatch       context.CancelFunc
+	watchDone       chan struct{}
+}
+
+// followCheckInterval is how often a followed read looks for deleted
+// topics and added partitions.
+const followCheckInterval = time.Second
+
+// TopicDeletedError ends a followed read whose topic was deleted.
+type TopicDeletedError struct{ Topic string }
+
+func (e *TopicDeletedError) Error() string {
+	return fmt.Sprintf("topic %q was deleted while following it", e.Topic)
 }
 
 type partState struct {
@@ -142,12 +160,88 @@ func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, erro
 		c.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
 	}
-	r := &Reader{cfg: cfg, c: c, ac: ac, logs: logs, bounded: bounded, parts: map[string][]*partState{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c}}
+	r := &Reader{cfg: cfg, c: c, ac: ac, logs: logs, bounded: bounded, parts: map[string][]*partState{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c},
+		fixedPartitions: opts.Partitions != nil}
 	if err := r.start(ctx, opts); err != nil {
 		r.Close()
 		return nil, err
 	}
+	if !bounded {
+		r.watchTopics()
+	}
 	return r, nil
+}
+
+// watchTopics describes the followed topics every followCheckInterval on
+// a goroutine of its own, so a slow broker never holds up Read, which
+// applies what it finds; Close cancels a description under way at once.
+func (r *Reader) watchTopics() {
+	topics := slices.Sorted(maps.Keys(r.parts))
+	r.metadata = make(chan []kafka.TopicDescription, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stopWatch, r.watchDone = cancel, make(chan struct{})
+	go func() {
+		defer close(r.watchDone)
+		tick := time.NewTicker(followCheckInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			dctx, dcancel := r.cfg.withTimeout(ctx)
+			res, err := r.ac.DescribeTopics(dctx, kafka.NewTopicCollectionOfTopicNames(topics))
+			dcancel()
+			if err != nil {
+				continue // brokers that stay down are the broker watch's to report
+			}
+			select {
+			case r.metadata <- res.TopicDescriptions:
+			default: // Read has not taken the last one yet
+			}
+		}
+	}()
+}
+
+// followTopics ends the read when a followed topic is gone, and starts
+// reading partitions added since the read began, from their start.
+func (r *Reader) followTopics(descs []kafka.TopicDescription) error {
+	var add []kafka.TopicPartition
+	for _, t := range descs {
+		switch t.Error.Code() {
+		case kafka.ErrNoError:
+		case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic:
+			return &TopicDeletedError{Topic: t.Name}
+		default:
+			continue
+		}
+		if r.fixedPartitions || r.parts[t.Name] == nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			id := int32(p.Partition)
+			if id < 0 || r.part(t.Name, id) != nil {
+				continue
+			}
+			ps := &partState{topic: t.Name, partition: id, end: -1}
+			byID := r.parts[t.Name]
+			for int(id) >= len(byID) {
+				byID = append(byID, nil)
+			}
+			byID[id] = ps
+			r.parts[t.Name] = byID
+			r.ranges = append(r.ranges, PartitionRange{Topic: t.Name, Partition: id, End: -1})
+			add = append(add, kafka.TopicPartition{Topic: &ps.topic, Partition: id, Offset: kafka.OffsetBeginning})
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if err := r.c.IncrementalAssign(add); err != nil {
+		return fmt.Errorf("cannot read the partitions added to %s: %w", *add[0].Topic, err)
+	}
+	return nil
 }
 
 func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
@@ -271,6 +365,13 @@ func (r *Reader) Read(ctx context.Context) (*record.Message, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		select {
+		case descs := <-r.metadata: // nil channel for a bounded read
+			if err := r.followTopics(descs); err != nil {
+				return nil, err
+			}
+		default:
+		}
 		switch e := r.c.Poll(int(pollTimeout / time.Millisecond)).(type) {
 		case *kafka.Message:
 			if m, err := r.message(e); m != nil || err != nil {
@@ -363,8 +464,41 @@ func (r *Reader) finish(ps *partState) {
 	_ = r.c.Pause([]kafka.TopicPartition{{Topic: &ps.topic, Partition: ps.partition}})
 }
 
+// Open reports whether a partition of a bounded read may still yield
+// records (a followed partition always may).
+func (r *Reader) Open(topic string, partition int32) bool {
+	ps := r.part(topic, partition)
+	return ps != nil && !ps.done
+}
+
+// Remaining is how many partitions of a bounded read may still yield
+// records.
+func (r *Reader) Remaining() int { return r.remaining }
+
+// Pause stops fetching a partition until Resume. What librdkafka fetched
+// of it meanwhile is dropped, and Resume fetches again after the last
+// record Read returned: nothing is lost or repeated.
+func (r *Reader) Pause(topic string, partition int32) error {
+	if err := r.c.Pause([]kafka.TopicPartition{{Topic: &topic, Partition: partition}}); err != nil {
+		return fmt.Errorf("cannot pause %s[%d]: %w", topic, partition, err)
+	}
+	return nil
+}
+
+// Resume undoes Pause.
+func (r *Reader) Resume(topic string, partition int32) error {
+	if err := r.c.Resume([]kafka.TopicPartition{{Topic: &topic, Partition: partition}}); err != nil {
+		return fmt.Errorf("cannot resume %s[%d]: %w", topic, partition, err)
+	}
+	return nil
+}
+
 // Close stops the reader; it commits nothing.
 func (r *Reader) Close() {
+	if r.stopWatch != nil {
+		r.stopWatch()
+		<-r.watchDone
+	}
 	r.ac.Close()
 	// The consumer never joined a group, so closing leaves none.
 	_ = r.c.Close()
