@@ -15,9 +15,9 @@ import (
 // reader that fetched them in turn would: all of the lowest unpaused
 // partition first. A paused partition delivers nothing until resumed.
 type partitionedFake struct {
-	parts              [][]*record.Message
-	next               []int
-	paused             []bool
+	parts     [][]*record.Message
+	next      []int
+	paused    []bool
 	pauses    int
 	delivered int
 }
