@@ -164,24 +164,38 @@ func (g *generator) next(i int) Event {
 	case a.seen == 1:
 		g.open(a, &e)
 	case a.closes && a.seen == a.events:
-		e.Type = TypeAccountClosed
-		e.Reason = pick(g.rng, "customer request", "moved abroad", "duplicate account", "switched bank", "fraud suspected")
+		g.close(&e)
 	case a.balance > 0 && g.rng.IntN(5) < 2:
-		e.Type = TypeMoneyWithdrawn
-		e.AmountCents = 1 + g.rng.Int64N(min(a.balance, 250_000))
-		a.balance -= e.AmountCents
-		if g.rng.IntN(2) == 0 {
-			e.Reference = pick(g.rng, "atm", "card payment", "rent", "groceries", "transfer out")
-		}
+		g.withdraw(a, &e)
 	default:
-		e.Type = TypeMoneyDeposited
-		e.AmountCents = 100 + g.rng.Int64N(300_000)
-		a.balance += e.AmountCents
-		if g.rng.IntN(2) == 0 {
-			e.Reference = pick(g.rng, "salary", "transfer in", "cash deposit", "refund", "interest")
-		}
+		g.deposit(a, &e)
 	}
 	return e
+}
+
+func (g *generator) close(e *Event) {
+	e.Type = TypeAccountClosed
+	e.Reason = pick(g.rng, "customer request", "moved abroad", "duplicate account", "switched bank", "fraud suspected")
+}
+
+// withdraw makes e a withdrawal of at most a's balance, which must be
+// above zero.
+func (g *generator) withdraw(a *account, e *Event) {
+	e.Type = TypeMoneyWithdrawn
+	e.AmountCents = 1 + g.rng.Int64N(min(a.balance, 250_000))
+	a.balance -= e.AmountCents
+	if g.rng.IntN(2) == 0 {
+		e.Reference = pick(g.rng, "atm", "card payment", "rent", "groceries", "transfer out")
+	}
+}
+
+func (g *generator) deposit(a *account, e *Event) {
+	e.Type = TypeMoneyDeposited
+	e.AmountCents = 100 + g.rng.Int64N(300_000)
+	a.balance += e.AmountCents
+	if g.rng.IntN(2) == 0 {
+		e.Reference = pick(g.rng, "salary", "transfer in", "cash deposit", "refund", "interest")
+	}
 }
 
 func (g *generator) open(a *account, e *Event) {

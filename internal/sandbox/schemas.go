@@ -54,6 +54,7 @@ func eventTypes() []string {
 type valueCodec struct {
 	prefix [5]byte
 	union  avro.Schema
+	api    avro.API
 	w      *avro.Writer
 }
 
@@ -106,7 +107,7 @@ func registerSchemas(reg *registry.Registry) (*valueCodec, error) {
 	api.Register(SubjectMoneyDeposited, avroMoney{})
 	api.Register(SubjectMoneyWithdrawn, avroMoneyWithdrawn{})
 	api.Register(SubjectAccountClosed, avroAccountClosed{})
-	c := &valueCodec{union: union, w: avro.NewWriter(nil, 512, avro.WithWriterConfig(api))}
+	c := &valueCodec{union: union, api: api, w: avro.NewWriter(nil, 512, avro.WithWriterConfig(api))}
 	binary.BigEndian.PutUint32(c.prefix[1:], uint32(ss.ID))
 	return c, nil
 }
@@ -167,6 +168,24 @@ type (
 func head(e Event) avroHead {
 	return avroHead{EventID: e.EventID, AccountID: e.AccountID, OccurredAt: e.OccurredAt, Version: int32(e.Version)}
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// cents returns an amount of two decimals in integer cents.
+func cents(amount *big.Rat) int64 {
+	if amount == nil {
+		return 0
+	}
+	return new(big.Rat).Mul(amount, big.NewRat(100, 1)).Num().Int64()
+}
+
+// binaryID is the schema id of a value in the Confluent wire format.
+func binaryID(value []byte) uint32 { return binary.BigEndian.Uint32(value[1:5]) }
 
 func optional(s string) *string {
 	if s == "" {

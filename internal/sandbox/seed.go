@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/sandbox/registry"
 )
 
@@ -73,11 +74,7 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 			Key:       []byte(e.AccountID),
 			Value:     value,
 			Timestamp: e.OccurredAt,
-			Headers: []kgo.RecordHeader{
-				{Key: HeaderEventID, Value: []byte(e.EventID)},
-				{Key: HeaderCorrelationID, Value: []byte(e.CorrelationID)},
-				{Key: HeaderEventType, Value: []byte(e.Type)},
-			},
+			Headers:   kgoHeaders(eventHeaders(e)),
 		})
 		if note, ok := notification(e); ok {
 			if err := p.produceJSON(ctx, TopicNotifications, e.AccountID, note, e.OccurredAt); err != nil {
@@ -112,6 +109,14 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 		return seedFaults(ctx, brokers, reg, opts)
 	}
 	return nil
+}
+
+func kgoHeaders(hs []record.RawHeader) []kgo.RecordHeader {
+	out := make([]kgo.RecordHeader, len(hs))
+	for i, h := range hs {
+		out[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
+	return out
 }
 
 // producer produces asynchronously and keeps the first failure.
