@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -61,6 +62,16 @@ type CopyOptions struct {
 	// MaxMessageBytes is DestTopic's max.message.bytes, when known: the
 	// producer takes records that large, and the consumer fetches them.
 	MaxMessageBytes int
+	// Follow copies for as long as the caller reads, as a service does:
+	// no end offsets are captured (To is ignored), where the group starts
+	// is committed at once, Read waits for new records and never returns
+	// io.EOF, and the caller may stop calling Read for as long as it likes
+	// (to pause) after a Checkpoint.
+	Follow bool
+	// Behind, with Follow, makes Read return a record only once it is this
+	// old by its timestamp, checkpointing what came before while it waits:
+	// a projector that runs behind its source on purpose.
+	Behind time.Duration
 }
 
 // copyConsumerDefaults tune the copier's consumer: readDefaults' bulk
@@ -103,6 +114,7 @@ type Copier struct {
 	checkpointAfter time.Duration
 	ranges          []PartitionRange
 	parts           map[TopicPartition]*copyPart
+	held            *kafka.Message // fetched, not yet Behind old (Follow)
 	order           []*copyPart
 	resumed         bool
 	destPartitions  int
@@ -147,7 +159,15 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	if len(opts.Topics) == 0 {
 		return nil, errors.New("no topic to copy")
 	}
+	if opts.Behind > 0 && !opts.Follow {
+		return nil, errors.New("a copy runs behind its source only when it follows it")
+	}
 	defaults := sizedFor(append(slices.Clip(copyConsumerDefaults), [2]string{"group.id", opts.Group}), opts.MaxMessageBytes)
+	if opts.Follow {
+		// A follower's caller may pause between two Reads for as long as
+		// it likes; the broker still drops a member whose heartbeats stop.
+		defaults = append(defaults, [2]string{"max.poll.interval.ms", "86400000"})
+	}
 	m, err := cfg.configMap(defaults)
 	if err != nil {
 		return nil, err
@@ -252,6 +272,9 @@ func (cp *Copier) start(ctx context.Context) error {
 		lo, hi := low[tp], high[tp]
 		p := &copyPart{tp: key, from: from.Resolve(lo, hi, atFrom[tp]), known: committed[key]}
 		p.end = max(to.Resolve(lo, hi, atTo[tp]), p.from)
+		if cp.opts.Follow {
+			p.end = math.MaxInt64
+		}
 		start := p.from
 		if p.known >= 0 {
 			cp.resumed = true
@@ -259,8 +282,11 @@ func (cp *Copier) start(ctx context.Context) error {
 		}
 		cp.parts[key] = p
 		cp.order = append(cp.order, p)
-		cp.ranges = append(cp.ranges, PartitionRange{Topic: tp.topic, Partition: tp.partition,
-			Low: lo, High: hi, Start: start, End: max(p.end, start)})
+		r := PartitionRange{Topic: tp.topic, Partition: tp.partition, Low: lo, High: hi, Start: start, End: max(p.end, start)}
+		if cp.opts.Follow {
+			r.End = -1
+		}
+		cp.ranges = append(cp.ranges, r)
 	}
 
 	cp.txnID = cp.opts.TransactionalID
@@ -280,7 +306,11 @@ func (cp *Copier) start(ctx context.Context) error {
 		}
 		return fmt.Errorf("cannot start transactions as %q: %w", cp.txnID, err)
 	}
-	if cp.Remaining() == 0 {
+	if cp.opts.Follow {
+		if err := cp.commitStart(ctx); err != nil {
+			return err
+		}
+	} else if cp.Remaining() == 0 {
 		// The group has done it all: joining would only start a rebalance
 		// that Close then has to settle.
 		cp.eof = true
@@ -288,6 +318,45 @@ func (cp *Copier) start(ctx context.Context) error {
 	}
 	if err := cp.c.SubscribeTopics(topics, cp.rebalance); err != nil {
 		return fmt.Errorf("cannot join group %q: %w", cp.opts.Group, err)
+	}
+	return nil
+}
+
+// commitStart commits where a follower starts on the partitions its group
+// has no offset for, before it joins: the group's lag counts from there at
+// once, even while its caller has not read yet.
+func (cp *Copier) commitStart(ctx context.Context) error {
+	var tps []kafka.TopicPartition
+	for _, p := range cp.order {
+		if p.known < 0 {
+			tps = append(tps, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.from)})
+		}
+	}
+	if len(tps) == 0 {
+		return nil
+	}
+	actx, cancel := cp.cfg.withTimeout(ctx)
+	defer cancel()
+	res, err := cp.ac.AlterConsumerGroupOffsets(actx, []kafka.ConsumerGroupTopicPartitions{{Group: cp.opts.Group, Partitions: tps}})
+	if err == nil {
+		for _, g := range res.ConsumerGroupsTopicPartitions {
+			for _, tp := range g.Partitions {
+				if tp.Error != nil && err == nil {
+					err = tp.Error
+				}
+			}
+		}
+	}
+	if err != nil {
+		if isUnreachable(err) || actx.Err() != nil {
+			return unreachable(actx, cp.cfg, cp.logs, err)
+		}
+		return fmt.Errorf("cannot commit where group %q starts: %w", cp.opts.Group, err)
+	}
+	for _, p := range cp.order {
+		if p.known < 0 {
+			p.known = p.from
+		}
 	}
 	return nil
 }
@@ -310,9 +379,13 @@ func (cp *Copier) TransactionalID() string { return cp.txnID }
 // as far as this copier knows: its own partitions' positions and the
 // others' committed offsets when it last looked. An upper bound on the
 // records left (transaction markers and aborted records take offsets).
+// A follower (CopyOptions.Follow) has no end: 0.
 func (cp *Copier) Remaining() int64 {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
+	if cp.opts.Follow {
+		return 0
+	}
 	var n int64
 	for _, p := range cp.order {
 		pos := p.from
@@ -427,7 +500,14 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 				return nil, err
 			}
 		}
-		if cp.ownDone() && time.Since(cp.lastCheck) >= groupCheckInterval {
+		if cp.held != nil {
+			m, err := cp.releaseHeld(ctx)
+			if m != nil || err != nil {
+				return m, err
+			}
+			continue
+		}
+		if !cp.opts.Follow && cp.ownDone() && time.Since(cp.lastCheck) >= groupCheckInterval {
 			if err := cp.Checkpoint(ctx); err != nil {
 				return nil, err
 			}
@@ -443,6 +523,10 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 		}
 		switch e := cp.c.Poll(int(pollTimeout / time.Millisecond)).(type) {
 		case *kafka.Message:
+			if cp.opts.Behind > 0 && e.TopicPartition.Error == nil {
+				cp.held = e
+				continue
+			}
 			m, err := cp.message(e)
 			if m != nil || err != nil {
 				return m, err
@@ -466,6 +550,32 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 			}
 		}
 	}
+}
+
+// releaseHeld returns the held record once it is CopyOptions.Behind old. Until
+// then it checkpoints the records returned before it and waits, without
+// polling: the held record stands first in line, and a rebalance, which
+// only a poll serves, waits for it.
+func (cp *Copier) releaseHeld(ctx context.Context) (*record.Message, error) {
+	wait := time.Until(cp.held.Timestamp.Add(cp.opts.Behind))
+	if wait <= 0 {
+		e := cp.held
+		cp.held = nil
+		return cp.message(e)
+	}
+	if cp.inTxn {
+		if err := cp.Checkpoint(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t := time.NewTimer(min(wait, pollTimeout))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+	}
+	return nil, nil
 }
 
 // message converts a fetched message, or returns nil for one this copier
@@ -688,6 +798,7 @@ func (cp *Copier) discard() {
 		cancel()
 		cp.inTxn = false
 	}
+	cp.held = nil // it is fetched again from the committed offsets
 	cp.mu.Lock()
 	for _, p := range cp.order {
 		if p.assigned {
@@ -712,10 +823,15 @@ func (cp *Copier) Abort(ctx context.Context) error {
 		return cp.txnFailed(actx, "abort the transaction", err)
 	}
 	cp.inTxn = false
+	var held TopicPartition
+	if cp.held != nil {
+		held = TopicPartition{topicOf(cp.held.TopicPartition), cp.held.TopicPartition.Partition}
+		cp.held = nil // the rewind fetches it again
+	}
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	for _, p := range cp.order {
-		if !p.assigned || p.next == p.start {
+		if !p.assigned || p.next == p.start && p.tp != held {
 			continue
 		}
 		p.next, p.done = p.start, p.start >= p.end

@@ -693,3 +693,115 @@ func TestCopyHelperProcess(t *testing.T) {
 	fmt.Println("ready-to-kill")
 	select {} // killed here
 }
+
+// waitCommitted polls group's committed offsets on topic until ok accepts
+// them, then calls then; it fails the test after a minute.
+func waitCommitted(t *testing.T, cfg Config, group, topic string, ok func(map[TopicPartition]int64) bool, then func()) {
+	t.Helper()
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Error(err)
+		then()
+		return
+	}
+	defer a.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got, err := a.GroupOffsets(context.Background(), group, []string{topic})
+		if err == nil && ok(got) {
+			then()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("group %s: committed offsets %v (%v), still not there after a minute", group, got, err)
+			then()
+			return
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+}
+
+// TestCopierFollow: a follower starts at the end, commits that before it
+// reads (so a lag counts from there), returns what arrives later, never io.EOF, and
+// with Behind holds a record back until it is old enough, committing what
+// came before; a new member of the group resumes at the held record.
+func TestCopierFollow(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 10)
+	ctx := context.Background()
+	opts := CopyOptions{Group: "follower", Topics: []string{"src"}, DestTopic: "dst", From: mustPos(t, "end"), Follow: true, Behind: time.Hour}
+	cp, err := NewCopier(ctx, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	for _, r := range cp.Ranges() {
+		if r.Start != 5 || r.End != -1 {
+			t.Errorf("range %+v: want start 5, end -1", r)
+		}
+	}
+	if n := cp.Remaining(); n != 0 {
+		t.Errorf("Remaining = %d, want 0 for a follower", n)
+	}
+
+	// Where it starts is committed before anything is read.
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	committed, err := a.GroupOffsets(ctx, "follower", []string{"src"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[TopicPartition]int64{{"src", 0}: 5, {"src", 1}: 5}; !cmp.Equal(committed, want) {
+		t.Errorf("committed at the start: %v, want %v", committed, want)
+	}
+	// Nothing to read: Read waits.
+	rctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if m, err := cp.Read(rctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read with nothing new = %v, %v; want it to wait until cancelled", m, err)
+	}
+
+	// An old record comes at once; a new one is held back, the old one
+	// committed meanwhile.
+	old := time.Now().Add(-2 * time.Hour)
+	produce(t, cfg, &kgo.Record{Topic: "src", Partition: 1, Value: []byte("old"), Timestamp: old},
+		&kgo.Record{Topic: "src", Partition: 1, Value: []byte("new"), Timestamp: time.Now()})
+	m, err := cp.Read(ctx)
+	if err != nil || string(m.Value) != "old" || m.Offset != 5 {
+		t.Fatalf("Read = %+v, %v; want the old record at 5", m, err)
+	}
+	if err := cp.Write(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel = context.WithCancel(ctx)
+	go waitCommitted(t, cfg, "follower", "src", func(got map[TopicPartition]int64) bool {
+		return got[TopicPartition{"src", 1}] == 6
+	}, cancel)
+	if m, err := cp.Read(rctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read of a record an hour too young = %+v, %v; want it held until cancelled", m, err)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	opts.Behind = 0
+	cp2, err := NewCopier(ctx, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp2.Close()
+	m, err = cp2.Read(ctx)
+	if err != nil || string(m.Value) != "new" || m.Offset != 6 {
+		t.Fatalf("the next member reads %+v, %v; want the held record at 6", m, err)
+	}
+	if err := cp2.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dst := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{"dst"}}))
+	if len(dst) != 1 || string(dst[0].Value) != "old" {
+		t.Errorf("dst holds %d records, want the old one", len(dst))
+	}
+}
