@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/sandbox"
 )
 
@@ -23,6 +24,8 @@ type DevOptions struct {
 	// WriteSpec is a directory to write the bank's projection spec into,
 	// so a recipe needs nothing but the binary.
 	WriteSpec string
+	Live      DevLiveOptions
+	rate      string // --rate as given
 }
 
 // NewCmdDev is `evctl dev`: a local cluster and registry, seeded.
@@ -63,11 +66,14 @@ checkout of evctl).
 The same --seed, --accounts, --events and --now give the same records.
 Events spread over the 7 days before --now (default: the time dev starts).
 dev prints export lines on stdout; paste them into another shell, and
-evctl there talks to the sandbox.`,
+evctl there talks to the sandbox.
+
+` + devLiveHelp,
 		Example: `  $ evctl dev
   $ evctl dev --broker-port 0 --registry-port 0 --accounts 1000 --events 1000000
   $ evctl dev --drift 3 --faults
   $ evctl dev --write-spec . # then: evctl verify --projection account-balance.yaml ...
+  $ evctl dev --live --rate 50/s --projector-delay 5s
   $ evctl dev --env-file /tmp/evctl.env & until [ -f /tmp/evctl.env ]; do sleep 0.1; done; . /tmp/evctl.env`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -82,6 +88,12 @@ evctl there talks to the sandbox.`,
 			accounts := min(opts.Sandbox.Accounts, opts.Sandbox.Events)
 			if d := opts.Sandbox.Drift; d < 0 || accounts > 0 && d > accounts {
 				return flagErrorf("invalid --drift %d: want 0 to %d, the number of accounts", d, max(accounts, 0))
+			}
+			if err := validateDevLive(cmd, &opts.Live, opts.rate); err != nil {
+				return err
+			}
+			if opts.Live.On && opts.Sandbox.Now.After(time.Now()) {
+				return flagErrorf("--live writes events at the current time, after the seeded history: --now %s must not be in the future", opts.Now)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -101,6 +113,7 @@ evctl there talks to the sandbox.`,
 	fl.BoolVar(&opts.Sandbox.Faults, "faults", false, "also seed bank.account-events.faulty, one of each problem evctl check finds")
 	fl.StringVar(&opts.EnvFile, "env-file", "", "also write the export lines to this `file` once ready (removed on exit)")
 	fl.StringVar(&opts.WriteSpec, "write-spec", "", "write the bank's projection spec, account-balance.yaml, into this `directory`")
+	addDevLiveFlags(cmd, &opts.Live, &opts.rate)
 	return cmd
 }
 
@@ -125,6 +138,14 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	defer sb.Close()
 	o := sb.Options()
 	exports := fmt.Sprintf("export EVCTL_BROKERS=%s\nexport EVCTL_REGISTRY=%s\n", sb.Brokers(), sb.RegistryURL())
+	var lv *devLive
+	if opts.Live.On {
+		if lv, err = startDevLive(ctx, opts.Live, sb, kafka.Config{Brokers: sb.Brokers()}, errOut); err != nil {
+			return err
+		}
+		defer lv.Close()
+		exports += fmt.Sprintf("export EVCTL_DEV_PID=%d\n", os.Getpid())
+	}
 	fmt.Fprint(opts.IO.Out, exports)
 	if opts.EnvFile != "" {
 		// Written whole under a temporary name, so a script polling for the
@@ -150,7 +171,9 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	}
 	fmt.Fprintf(errOut, "evctl dev: broker %s, registry %s; seeded %d events for %d accounts (seed %d)%s in %s. Ctrl-C stops.\n",
 		sb.Brokers(), sb.RegistryURL(), o.Events, o.Accounts, o.Seed, extras, time.Since(start).Round(time.Millisecond))
-	<-ctx.Done()
+	if err := lv.wait(ctx, errOut); err != nil {
+		return err
+	}
 	fmt.Fprintln(errOut, "evctl dev: stopped")
 	// Stopping is what Ctrl-C is for here, not an interruption.
 	return nil

@@ -89,12 +89,13 @@ type ProjectorOptions struct {
 // bank.account-balances, writing each new state in a transaction with its
 // source offsets. It starts from the states in bank.account-balances
 // (the seeded ones, or its own from an earlier run) and, the first time,
-// at the end of bank.account-events, where the seeded states stand. Run
-// it once; Pause and Resume from any goroutine.
+// at the end of bank.account-events, where the seeded states stand. Start
+// it, then Run it, once; Pause and Resume from any goroutine.
 type Projector struct {
 	cfg  kafka.Config
 	fold *sandbox.Projector
 	opts ProjectorOptions
+	cp   *kafka.Copier
 
 	mu         sync.Mutex
 	want       bool               // a pause is asked for
@@ -118,10 +119,10 @@ func NewProjector(cfg kafka.Config, fold *sandbox.Projector, opts ProjectorOptio
 // close to what it has applied.
 const checkpointEvery = 100 * time.Millisecond
 
-// Run restores the states, joins the group and projects until ctx is
-// done; it commits its work before it returns. A done ctx is not an error.
-func (p *Projector) Run(ctx context.Context) (err error) {
-	defer p.update(func() { p.stopped = true })
+// Start restores the states and joins the group, whose offsets are then
+// committed: events written after Start returns are projected. Call it
+// once, before Run.
+func (p *Projector) Start(ctx context.Context) error {
 	if err := p.restore(ctx); err != nil {
 		return err
 	}
@@ -131,6 +132,18 @@ func (p *Projector) Run(ctx context.Context) (err error) {
 	})
 	if err != nil {
 		return fmt.Errorf("projector: %w", err)
+	}
+	p.cp = cp
+	return nil
+}
+
+// Run projects until ctx is done, then commits its work and leaves the
+// group. A done ctx is not an error.
+func (p *Projector) Run(ctx context.Context) (err error) {
+	defer p.update(func() { p.stopped = true })
+	cp := p.cp
+	if cp == nil {
+		return errors.New("projector: Run before Start")
 	}
 	defer func() {
 		if cerr := cp.Close(); err == nil {

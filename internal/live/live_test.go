@@ -168,6 +168,9 @@ func TestProjectorPausesAndCatchesUp(t *testing.T) {
 	p := NewProjector(cfg, fold, ProjectorOptions{Behind: 50 * time.Millisecond, Paused: true,
 		Logf: func(format string, args ...any) { logs = append(logs, format) }})
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(ctx) }()
 	if err := p.Pause(ctx); err != nil {

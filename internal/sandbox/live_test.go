@@ -40,7 +40,6 @@ func TestWriteSideKeepsTheBankRules(t *testing.T) {
 		version int
 		balance int64
 		closed  bool
-		last    time.Time
 	}
 	accounts := map[string]*model{}
 	for id, b := range sandbox.ExpectedBalances(s.Options()) {
