@@ -17,7 +17,6 @@ import (
 
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/sandbox"
-	"github.com/evctl/evctl/internal/schema"
 )
 
 // finding is what the reference checker below reports.
@@ -36,14 +35,7 @@ func TestFaultsTopicHoldsOneOfEachProblem(t *testing.T) {
 	s := start(t, opts)
 	ctx := context.Background()
 
-	reg, err := schema.NewRegistryClient(schema.RegistryConfig{URL: s.RegistryURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := schema.NewDecoder(schema.DecoderOptions{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dec := evctlDecoder(t, s)
 	recs := consume(t, s, sandbox.FaultsTopic)
 	if want := sandbox.ExpectedCounts(s.Options())[sandbox.FaultsTopic]; len(recs) != want || want < 40 {
 		t.Errorf("%s: %d records, ExpectedCounts %d", sandbox.FaultsTopic, len(recs), want)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/evctl/evctl/internal/sandbox"
+	"github.com/evctl/evctl/internal/schema"
 )
 
 // testNow anchors every test sandbox so that runs compare.
@@ -111,4 +112,18 @@ func consume(t *testing.T, s *sandbox.Sandbox, topic string) []*kgo.Record {
 		out = append(out, byPartition[p]...)
 	}
 	return out
+}
+
+// evctlDecoder is evctl's own decoder, through the sandbox's registry.
+func evctlDecoder(t *testing.T, s *sandbox.Sandbox) *schema.Decoder {
+	t.Helper()
+	reg, err := schema.NewRegistryClient(schema.RegistryConfig{URL: s.RegistryURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := schema.NewDecoder(schema.DecoderOptions{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dec
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/sandbox"
-	"github.com/evctl/evctl/internal/schema"
 )
 
 // TestWriteSideKeepsTheBankRules runs the live write side for many events
@@ -27,14 +26,7 @@ func TestWriteSideKeepsTheBankRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := schema.NewRegistryClient(schema.RegistryConfig{URL: s.RegistryURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := schema.NewDecoder(schema.DecoderOptions{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dec := evctlDecoder(t, s)
 
 	type model struct {
 		version int
