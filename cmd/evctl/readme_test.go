@@ -39,6 +39,13 @@ package main
 //     $ evctl replay ...
 //     -->                                    hidden commands run before the
 //     block (their output is not compared): prefer showing them
+//     <!-- readme-test
+//     tty wait REGEXP
+//     tty send "TEXT"
+//     -->                                    the block's one command is
+//     interactive: it runs in a terminal as wide and as high as the screen
+//     shown, driven by these tty script lines (tty_test.go's wait, send,
+//     ...), and what it shows must become the screen shown
 //
 //   - EVCTL_UPDATE_README=1 go test ./cmd/evctl -run TestReadme rewrites
 //     the shown output in place from the runs (keeping the shown numbers
@@ -137,6 +144,7 @@ type docBlock struct {
 	skip    string
 	pending string
 	setup   []docCommand // hidden commands, run first, output not compared
+	tty     string       // a tty script (tty_test.go): the block is one interactive program
 	cmds    []docCommand
 }
 
@@ -191,12 +199,15 @@ func parseDocBlocks(file, src string) ([]docBlock, error) {
 			}
 			b := docBlock{file: file, line: fence}
 			if pending != nil {
-				b.skip, b.pending, b.setup = pending.skip, pending.pending, pending.setup
+				b.skip, b.pending, b.setup, b.tty = pending.skip, pending.pending, pending.setup, pending.tty
 				pending = nil
 			}
 			cmds, err := parseCommands(lines, i+1, end)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%w", file, err)
+			}
+			if b.tty != "" && len(cmds) != 1 {
+				return nil, fmt.Errorf("%s:%d: a block with tty lines holds one command, the interactive one", file, fence)
 			}
 			b.cmds = cmds
 			blocks = append(blocks, b)
@@ -226,10 +237,12 @@ func parseDirective(b *docBlock, body []string, line int) error {
 			}
 		case strings.HasPrefix(l, "skip "):
 			b.skip = strings.TrimPrefix(l, "skip ")
+		case strings.HasPrefix(l, "tty "):
+			b.tty += strings.TrimPrefix(l, "tty ") + "\n"
 		case strings.HasPrefix(l, "pending "):
 			b.pending = strings.TrimPrefix(l, "pending ")
 		default:
-			return fmt.Errorf("readme-test: want `skip REASON`, `pending REASON` or `$ command`, not %q", l)
+			return fmt.Errorf("readme-test: want `skip REASON`, `pending REASON`, `tty LINE` or `$ command`, not %q", l)
 		}
 	}
 	if len(cmdLines) > 0 {
@@ -327,7 +340,11 @@ func (s *docSession) runBlock(b docBlock) []docEdit {
 	}
 	var edits []docEdit
 	for _, c := range b.cmds {
-		got, status, err := s.run(c)
+		run := s.run
+		if b.tty != "" {
+			run = func(c docCommand) (string, int, error) { return s.runInteractive(c, b.tty) }
+		}
+		got, status, err := run(c)
 		if err != nil {
 			t.Fatalf("%s:%d: $ %s: %v", b.file, c.line, c.text, err)
 		}
@@ -384,6 +401,34 @@ func (s *docSession) run(c docCommand) (string, int, error) {
 		return s.normalise(tr.output()), 0, errors.New("its output did not end after it exited")
 	}
 	return s.normalise(tr.output()), status, nil
+}
+
+// runInteractive runs an interactive program in a terminal the size of
+// the screen shown, drives it by a tty script, and returns its screen once
+// it equals the one shown (or when ttyWait has passed). Its exit status is
+// not asked: it is killed after.
+func (s *docSession) runInteractive(c docCommand, script string) (string, int, error) {
+	want := strings.TrimSuffix(c.want, "\n")
+	lines := strings.Split(want, "\n")
+	width := 0
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+		width = max(width, ansi.StringWidth(l))
+	}
+	want = strings.Join(lines, "\n")
+	cmd := exec.Command("bash", "-c", "exec "+c.text)
+	cmd.Dir, cmd.Env = s.dir, s.env
+	tr, err := startTTY(cmd, width, len(lines))
+	if err != nil {
+		return "", 0, err
+	}
+	defer tr.close()
+	if _, err := tr.runScript(script); err != nil {
+		return "", 0, fmt.Errorf("tty script: %w", err)
+	}
+	// A mismatch is reported as a diff, not as this wait's error.
+	_ = tr.wait(regexp.MustCompile(`\A`+regexp.QuoteMeta(want)+`\z`), ttyWait)
+	return s.normalise([]byte(tr.screen())) + "\n", c.status, nil
 }
 
 var devReady = regexp.MustCompile(`Ctrl-C stops\.`)

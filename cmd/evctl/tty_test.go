@@ -67,42 +67,56 @@ func cmdTTY(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(err)
 	defer t.close()
-	var out strings.Builder
-	sc := bufio.NewScanner(strings.NewReader(string(script)))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		switch verb {
-		case "wait":
-			re, err := regexp.Compile(arg)
-			ts.Check(err)
-			ts.Check(t.wait(re, ttyWait))
-		case "send":
-			text, err := strconv.Unquote(arg)
-			ts.Check(err)
-			ts.Check(t.send(text))
-		case "interrupt":
-			ts.Check(t.cmd.Process.Signal(os.Interrupt))
-		case "exited":
-			_, err := t.exitStatus(ttyWait)
-			ts.Check(err)
-			<-t.read
-		case "screen":
-			out.WriteString(t.screen())
-			out.WriteString("\n---\n")
-		default:
-			ts.Fatalf("tty script: unknown line %q", line)
-		}
-	}
+	out, err := t.runScript(string(script))
+	ts.Check(err)
 	got, err := t.exitStatus(ttyWait)
 	ts.Check(err)
 	if got != status {
 		ts.Fatalf("%s exited %d, want %d; screen:\n%s", args[1], got, status, t.screen())
 	}
-	_, _ = ts.Stdout().Write([]byte(out.String()))
+	_, _ = ts.Stdout().Write([]byte(out))
+}
+
+// runScript drives the program by a tty script's lines (see cmdTTY) and
+// returns the screens its `screen` lines print.
+func (t *ttyRun) runScript(script string) (string, error) {
+	var out strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(script))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var err error
+		verb, arg, _ := strings.Cut(line, " ")
+		switch verb {
+		case "wait":
+			var re *regexp.Regexp
+			if re, err = regexp.Compile(arg); err == nil {
+				err = t.wait(re, ttyWait)
+			}
+		case "send":
+			var text string
+			if text, err = strconv.Unquote(arg); err == nil {
+				err = t.send(text)
+			}
+		case "interrupt":
+			err = t.cmd.Process.Signal(os.Interrupt)
+		case "exited":
+			if _, err = t.exitStatus(ttyWait); err == nil {
+				<-t.read
+			}
+		case "screen":
+			out.WriteString(t.screen())
+			out.WriteString("\n---\n")
+		default:
+			err = fmt.Errorf("tty script: unknown line %q", line)
+		}
+		if err != nil {
+			return out.String(), fmt.Errorf("%s: %w", line, err)
+		}
+	}
+	return out.String(), nil
 }
 
 // ttyRun is a program running in a pseudo-terminal, drawn by an emulator.
