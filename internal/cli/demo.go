@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/sandbox"
 )
 
@@ -29,7 +31,9 @@ func NewCmdDemo(f *Factory, runF func(context.Context, *DemoOptions) error) *cob
 		Short: "Walk through what evctl does, on an embedded sandbox",
 		Long: `Start the sandbox of 'evctl dev' in-process on free ports and walk through
 what evctl does on it, printing each step's command line before its
-output. Nothing outside this process is touched.`,
+output. It ends with the sandbox in motion, as 'evctl dev --live' runs
+it: a projector that falls behind while paused and catches up once
+resumed. Nothing outside this process is touched.`,
 		Example: `  $ evctl demo`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +56,9 @@ type demoStep struct {
 	// buggy projector left wrong; exit is the status the step must end with.
 	drifted bool
 	exit    int
+	// before runs ahead of the step: the eventual-consistency steps set
+	// the sandbox in motion and pause or resume its projector.
+	before func(context.Context) error
 }
 
 func demoRun(ctx context.Context, opts *DemoOptions) error {
@@ -95,8 +102,16 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		{why: "The CI gate in one command: rebuild the projection in memory and compare it with the live read model.", args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances}},
 		{why: "Now a cluster whose projector has a bug (evctl dev --drift 2): verify fails, exit 1, and names the accounts and fields.", args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances}, drifted: true, exit: ExitNegative},
 	}
+	motion := &demoMotion{sb: sb}
+	defer motion.Close()
+	steps = append(steps, motion.steps(spec)...)
 	var drifted *sandbox.Sandbox
 	for i, s := range steps {
+		if s.before != nil {
+			if err := s.before(ctx); err != nil {
+				return fmt.Errorf("demo step %d: %w", i+1, err)
+			}
+		}
 		fmt.Fprintf(ios.Out, "\n%s %s\n%s\n", p.Bold(fmt.Sprintf("%d.", i+1)), s.why, p.Cyan("$ evctl "+shellJoin(s.args)))
 		target := sb
 		if s.drifted {
@@ -129,7 +144,7 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 			return fmt.Errorf("demo step %d (evctl %s) passed, but should have found differences", i+1, shellJoin(s.args))
 		}
 	}
-	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev                          # the same sandbox, kept running for your own commands\n  evctl browse bank.account-events   # scroll, filter and inspect its records in a terminal UI\n  evctl tail --help                  # positions, filters, output formats\n", p.Bold("Next:"))
+	fmt.Fprintf(ios.Out, "\n%s\n  evctl dev                          # the same sandbox, kept running for your own commands\n  evctl dev --live                   # ... and kept moving, with a projector that lags\n  evctl browse bank.account-events   # scroll, filter and inspect its records in a terminal UI\n  evctl tail --help                  # positions, filters, output formats\n", p.Bold("Next:"))
 	return nil
 }
 
@@ -143,4 +158,79 @@ func shellJoin(args []string) string {
 		out[i] = a
 	}
 	return strings.Join(out, " ")
+}
+
+// demoMotion is the tour's eventual-consistency part: the sandbox set in
+// motion as evctl dev --live does, its projector paused and resumed.
+type demoMotion struct {
+	sb   *sandbox.Sandbox
+	live *devLive
+}
+
+// The tour's write side and projector: quick, and the lag still shows.
+const (
+	demoRate       = 50 // events a second
+	demoDelay      = 500 * time.Millisecond
+	demoPausedLag  = 10 // events the paused projector falls behind before lag shows it
+	demoPausedWait = time.Minute
+)
+
+func (m *demoMotion) steps(spec string) []demoStep {
+	return []demoStep{
+		{why: fmt.Sprintf("The bank in motion, as 'evctl dev --live' runs it: a write side keeps appending events (%d a second), and a projector service, consumer group %s, keeps the read model %s behind. Paused (kill -USR1 on evctl dev), it falls behind: its lag and the age of its oldest unconsumed event grow.",
+			demoRate, sandbox.ProjectorGroup, demoDelay),
+			args: []string{"lag", sandbox.ProjectorGroup}, before: m.pause},
+		{why: "Resumed (kill -USR2), it catches up with everything written before the wait started, while the writes go on: the step a CI job waits on before it verifies.",
+			args: []string{"wait", "--group", sandbox.ProjectorGroup, "--caught-up", "--for", "1m"}, before: m.resume},
+	}
+}
+
+// pause sets the sandbox in motion, pauses its projector and waits until
+// it is demoPausedLag events behind.
+func (m *demoMotion) pause(ctx context.Context) error {
+	cfg := kafka.Config{Brokers: m.sb.Brokers()}
+	var err error
+	m.live, err = startDevLive(ctx, DevLiveOptions{On: true, Rate: demoRate, Delay: demoDelay, Paused: true}, m.sb, cfg, io.Discard)
+	if err != nil {
+		return err
+	}
+	m.live.run()
+	if err := m.live.projector.Pause(ctx); err != nil {
+		return err
+	}
+	admin, err := kafka.NewAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	deadline := time.Now().Add(demoPausedWait)
+	for {
+		lags, err := admin.Lag(ctx, []string{sandbox.ProjectorGroup}, []string{sandbox.TopicAccountEvents})
+		if err != nil {
+			return err
+		}
+		if len(lags) == 1 && lags[0].Lag() >= demoPausedLag {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the paused projector is not %d events behind after %s", demoPausedLag, demoPausedWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (m *demoMotion) resume(context.Context) error {
+	m.live.projector.Resume()
+	return nil
+}
+
+// Close stops the write side and the projector.
+func (m *demoMotion) Close() {
+	if m.live != nil {
+		m.live.Close()
+	}
 }
