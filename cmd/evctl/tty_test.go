@@ -33,7 +33,8 @@ var errNoPTY = errors.New("this machine has no pseudo-terminals")
 //
 // script lines: `wait REGEXP` (until the screen matches), `send "TEXT"`
 // (types a Go string literal: "\x1b[A" is the up arrow), `screen` (prints
-// the screen to stdout, then a line "---"), `interrupt` (sends SIGINT),
+// the screen to stdout, then a line "---"), `raw` (the same for the bytes
+// written so far, quoted, colour codes included), `interrupt` (sends SIGINT),
 // `exited` (waits until the program has exited and its output is drawn).
 // After the script the program
 // must exit with status N (default 0).
@@ -108,6 +109,9 @@ func (t *ttyRun) runScript(script string) (string, error) {
 			}
 		case "screen":
 			out.WriteString(t.screen())
+			out.WriteString("\n---\n")
+		case "raw": // the bytes written so far, escape sequences included, as a Go string literal
+			out.WriteString(strconv.Quote(string(t.output())))
 			out.WriteString("\n---\n")
 		default:
 			err = fmt.Errorf("tty script: unknown line %q", line)

@@ -78,6 +78,15 @@ check found problems, wait timed out, --strict met undecodable records),
 
 	c := f.Conn
 	pf := cmd.PersistentFlags()
+	color := "auto"
+	pf.StringVar(&color, "color", color, "colour output: {auto|always|never} (auto: on a terminal, unless NO_COLOR is set)")
+	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions(iostreams.ColorModes, cobra.ShellCompDirectiveNoFileComp))
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if err := f.IOStreams.SetColorMode(color); err != nil {
+			return &FlagError{err: err}
+		}
+		return nil
+	}
 	pf.StringVarP(&c.Brokers, "brokers", "b", "", "Kafka bootstrap brokers, host:port[,host:port] (env EVCTL_BROKERS)")
 	pf.StringVarP(&c.Registry, "registry", "r", "", "Schema Registry URL (env EVCTL_REGISTRY)")
 	pf.StringArrayVarP(&c.Props, "property", "X", nil, "librdkafka property `key=value` (repeatable), as kcat -X")

@@ -86,8 +86,9 @@ not decode and why (the first error); --strict makes the first one end
 the run with exit status 1.
 
 Output (-o):
-  text  on a terminal: one readable line per record, coloured (NO_COLOR
-        turns colour off); piped: tab-separated timestamp, topic,
+  text  on a terminal: one readable line per record, coloured (--color
+        never or a non-empty NO_COLOR turns colour off); piped:
+        tab-separated timestamp, topic,
         partition, offset, key, type, value
   json  the capture format, one JSON object per line (docs/capture-format.md);
         --raw adds the exact key and value bytes in base64

@@ -5,6 +5,7 @@ package iostreams
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -27,8 +28,8 @@ type IOStreams struct {
 }
 
 // System returns the process's streams, with terminal detection.
-// Colour is on for a terminal unless NO_COLOR is set (https://no-color.org)
-// or TERM=dumb; CLICOLOR_FORCE=1 forces it on.
+// Colour is on for a terminal unless NO_COLOR is set to a non-empty value
+// (https://no-color.org) or TERM=dumb; CLICOLOR_FORCE=1 forces it on.
 func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	s.inTTY = isTerminal(os.Stdin)
@@ -53,7 +54,7 @@ func colourWanted(tty bool) bool {
 	if os.Getenv("CLICOLOR_FORCE") == "1" {
 		return true
 	}
-	if _, ok := os.LookupEnv("NO_COLOR"); ok || os.Getenv("TERM") == "dumb" {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
 		return false
 	}
 	return tty
@@ -94,3 +95,22 @@ func (s *IOStreams) SetStderrTTY(tty bool) { s.errTTY = tty }
 
 // SetColorEnabled turns colour on or off; for tests and --color.
 func (s *IOStreams) SetColorEnabled(on bool) { s.colour = on }
+
+// ColorModes are --color's values.
+var ColorModes = []string{"auto", "always", "never"}
+
+// SetColorMode applies --color: auto keeps what the terminals and the
+// environment say, always and never turn colour on or off on stdout and
+// stderr alike.
+func (s *IOStreams) SetColorMode(mode string) error {
+	switch mode {
+	case "auto":
+	case "always":
+		s.colour, s.errColor = true, true
+	case "never":
+		s.colour, s.errColor = false, false
+	default:
+		return fmt.Errorf("invalid --color %q: want auto, always or never", mode)
+	}
+	return nil
+}

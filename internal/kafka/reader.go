@@ -270,7 +270,7 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		}
 		for _, p := range want {
 			if _, found := slices.BinarySearch(have, p); !found {
-				return fmt.Errorf("topic %q has no partition %d (it has %d: 0-%d); check --partitions",
+				return fmt.Errorf("topic %q has no partition %d (it has %d: 0-%d); check --partition",
 					topic, p, len(have), len(have)-1)
 			}
 			tps = append(tps, topicPartition{topic, p})
