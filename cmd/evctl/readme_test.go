@@ -14,6 +14,8 @@ package main
 //     pipes (`| jq`, the machine's jq), redirections and the terminal-only
 //     formats (tables, indented JSON) are what a user sees; colour is off
 //     (NO_COLOR=1) and other escape sequences are dropped.
+//     In a pipeline, only one program may write to the terminal (`evctl
+//     replay ... | jq` races evctl's summary on stderr against jq's output).
 //   - `evctl` is the real main (testscript.Main puts it on PATH). A command
 //     must exit 0, unless its last line ends in a comment `# exit N`.
 //   - `$ evctl dev ...` starts the file's sandbox (and stops the one
