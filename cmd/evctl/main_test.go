@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"evctl":    func() { os.Exit(cli.Main("v0.0.0-test")) },
 		"kconsume": func() { os.Exit(kconsumeMain()) },
+		"kwrite":   func() { os.Exit(kwriteMain()) },
 	})
 }
 
@@ -64,6 +65,8 @@ func TestMain(m *testing.M) {
 //	exec kconsume [-batch N] [-hold F] group topic N  a program, so it runs in the background with &: consume N
 //	                                             records in group with franz-go, committing; -hold: then stay
 //	                                             in the group, write F, leave when F is removed (groups_test.go)
+//	exec kwrite [-group G] hold src rm           a program: write events to src and their states to rm in
+//	                                             transactions, without pause, until hold is removed (writer_test.go)
 //	replay-chaos [-rounds N] [-seed S] [-group G] [-every K] src dst [evctl flags...]
 //	                                             run evctl replay src --to-topic dst, SIGKILL it at a point
 //	                                             -seed picks, N times (--resume after the first), then

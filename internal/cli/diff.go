@@ -41,6 +41,9 @@ type DiffOptions struct {
 
 	compare diff.Options
 	keyBy   diff.KeyFunc
+	// stopOffsets pins where a topic side's read stops (verify's pinned
+	// read model); nil: its end offsets when it is opened.
+	stopOffsets map[kafka.TopicPartition]int64
 }
 
 // NewCmdDiff is `evctl diff`.
@@ -266,7 +269,7 @@ func openDiffSide(ctx context.Context, o *DiffOptions, name string) (diff.Source
 		return nil, nil, err
 	}
 	// The reader captures the end offsets now; both passes stop there.
-	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{name}})
+	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{name}, StopOffsets: o.stopOffsets})
 	var unknown *kafka.UnknownTopicError
 	if errors.As(err, &unknown) {
 		hint := "the cluster has no topics"

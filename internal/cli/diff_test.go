@@ -26,7 +26,7 @@ func TestNewCmdDiff(t *testing.T) {
 		{name: "ignore the key", args: []string{"a", "b", "--ignore", ".key"}, wantErr: "use --key-by"},
 		{name: "bad key-by", args: []string{"a", "b", "--key-by", ".value |"}, wantErr: "--key-by: invalid jq filter"},
 	}
-	checkFlagCases(t, NewCmdDiff, tests, "IO", "Kafka", "Registry", "compare", "keyBy")
+	checkFlagCases(t, NewCmdDiff, tests, "IO", "Kafka", "Registry", "compare", "keyBy", "stopOffsets")
 }
 
 func TestDiffRunFiles(t *testing.T) {

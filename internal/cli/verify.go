@@ -6,9 +6,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -33,6 +35,7 @@ type VerifyOptions struct {
 	Projection   string
 	Against      string
 	AtEndOffsets bool
+	AsOfGroup    string
 	Ignore       []string
 	Output       string
 	JUnit        string
@@ -54,9 +57,19 @@ Exit 0 when they are equal, 1 when they differ, 2 on trouble: the CI gate
 for a projection rebuild, in one command.
 
 The source is read to the end offsets captured when verify starts. The
-read model is read after the rebuild, to its end then; with
---at-end-offsets its end offsets are captured at the start too, so a live
-system that keeps writing causes no false differences.
+read model is read after the rebuild, to its end then. On a live system:
+
+  --at-end-offsets      captures both sides' end offsets at one instant
+                        (one request) when verify starts: writes after it
+                        cause no differences. A read model that lags its
+                        source (a state not written yet for an event that
+                        is) still differs: that is what --as-of-group is for.
+  --as-of-group GROUP   pins the source at the offsets the projector group
+                        GROUP has committed, and the read model at its end
+                        at the same moment: "the read model is behind, not
+                        wrong". Exact for a projector that commits its
+                        source offsets with its states in one transaction
+                        (as 'evctl replay --projection --group' does).
 
 A record the projection fails on is an error (exit 2) naming it; of
 several, the one first by topic, partition and offset, so identical runs
@@ -70,11 +83,15 @@ bounds both reports) on every exit: a run that fails
 (exit 2) or is interrupted is a test case in <error> with the error. The
 file is replaced as soon as verify starts, so an old report never stays.`,
 		Example: `  $ evctl verify --source bank.account-events --projection testdata/projections/account-balance.yaml --against bank.account-balances
-  $ evctl verify --source bank.account-events --projection spec.yaml --against golden/balances.jsonl --ignore .updatedAt --junit report.xml`,
+  $ evctl verify --source bank.account-events --projection spec.yaml --against golden/balances.jsonl --ignore .updatedAt --junit report.xml
+  $ evctl verify --source bank.account-events --projection spec.yaml --against bank.account-balances --as-of-group account-projector`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(opts.Sources) == 0 || opts.Projection == "" || opts.Against == "" {
 				return flagErrorf("verify needs --source, --projection and --against")
+			}
+			if opts.AtEndOffsets && opts.AsOfGroup != "" {
+				return flagErrorf("--at-end-offsets and --as-of-group pin the source two ways: give one")
 			}
 			opts.diff = DiffOptions{IO: opts.IO, Kafka: opts.Kafka, Registry: opts.Registry, A: "rebuilt", B: opts.Against,
 				Mode: string(diff.ModeState), Ignore: opts.Ignore, Output: opts.Output, MaxChanges: opts.MaxChanges}
@@ -91,7 +108,9 @@ file is replaced as soon as verify starts, so an old report never stays.`,
 	fl.StringSliceVar(&opts.Sources, "source", nil, "event `topic` to rebuild from (repeatable)")
 	fl.StringVar(&opts.Projection, "projection", "", "projection spec `file`")
 	fl.StringVar(&opts.Against, "against", "", "read model `topic` or capture file to compare with")
-	fl.BoolVar(&opts.AtEndOffsets, "at-end-offsets", false, "pin the read model to its end offsets when verify starts")
+	fl.BoolVar(&opts.AtEndOffsets, "at-end-offsets", false, "pin both sides at their end offsets, captured at one instant when verify starts")
+	fl.StringVar(&opts.AsOfGroup, "as-of-group", "", "pin the source at this projector `group`'s committed offsets, the read model at its end then")
+	_ = cmd.RegisterFlagCompletionFunc("as-of-group", completeGroups(f))
 	fl.StringArrayVar(&opts.Ignore, "ignore", nil, "leave this `path` out of the comparison (repeatable)")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
 	fl.StringVar(&opts.JUnit, "junit", "", "also write a JUnit XML report to this `file`")
@@ -137,7 +156,13 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	if err != nil {
 		return err
 	}
-	src, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: o.Sources})
+	var srcStops map[kafka.TopicPartition]int64
+	if o.AtEndOffsets || o.AsOfGroup != "" {
+		if srcStops, o.diff.stopOffsets, err = pinVerifyOffsets(ctx, cfg, o); err != nil {
+			return err
+		}
+	}
+	src, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: o.Sources, StopOffsets: srcStops})
 	if err != nil {
 		return err
 	}
@@ -153,11 +178,6 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 		var err error
 		against, closeAgainst, err = openDiffSide(ctx, &o.diff, o.Against)
 		return err
-	}
-	if o.AtEndOffsets {
-		if err := openAgainst(); err != nil {
-			return err
-		}
 	}
 
 	tuneGCForFolds(o.Getenv) // replay --projection's fold, with its memory budget
@@ -211,6 +231,74 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil
+}
+
+// pinVerifyOffsets captures where each side's read stops: with
+// --at-end-offsets both sides' end offsets in one request; with
+// --as-of-group the group's committed offsets on the source and the read
+// model's end in between two reads of them that agree, so that no
+// transaction committed offsets (and states) meanwhile.
+func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (src, against map[kafka.TopicPartition]int64, err error) {
+	admin, err := kafka.NewAdmin(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer admin.Close()
+	againstTopic := []string{o.Against}
+	if st, err := os.Stat(o.Against); err == nil && !st.IsDir() {
+		againstTopic = nil // a capture file: nothing to pin
+	}
+	split := func(ends map[kafka.TopicPartition]int64) (src, against map[kafka.TopicPartition]int64) {
+		src, against = map[kafka.TopicPartition]int64{}, map[kafka.TopicPartition]int64{}
+		for tp, end := range ends {
+			if slices.Contains(o.Sources, tp.Topic) {
+				src[tp] = end
+			}
+			if slices.Contains(againstTopic, tp.Topic) {
+				against[tp] = end
+			}
+		}
+		return src, against
+	}
+	if o.AsOfGroup == "" {
+		ends, err := admin.EndOffsets(ctx, slices.Concat(o.Sources, againstTopic))
+		if err != nil {
+			return nil, nil, err
+		}
+		src, against = split(ends)
+		return src, against, nil
+	}
+	const tries = 50
+	for range tries {
+		before, err := admin.GroupOffsets(ctx, o.AsOfGroup, o.Sources)
+		if err != nil {
+			return nil, nil, err
+		}
+		ends := map[kafka.TopicPartition]int64{}
+		if againstTopic != nil {
+			if ends, err = admin.EndOffsets(ctx, againstTopic); err != nil {
+				return nil, nil, err
+			}
+		}
+		after, err := admin.GroupOffsets(ctx, o.AsOfGroup, o.Sources)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !maps.Equal(before, after) {
+			continue // the projector committed meanwhile: once more
+		}
+		committed := false
+		for _, off := range before {
+			committed = committed || off >= 0
+		}
+		if !committed {
+			return nil, nil, fmt.Errorf("group %q has committed no offsets on %s: check --as-of-group, or wait for the projector (evctl lag %s)",
+				o.AsOfGroup, strings.Join(o.Sources, ", "), o.AsOfGroup)
+		}
+		_, against = split(ends)
+		return before, against, nil // -1 (nothing committed) stops a partition at its start
+	}
+	return nil, nil, fmt.Errorf("group %q committed offsets on every one of %d reads: cannot pin the sides at one moment; try again, or use --at-end-offsets", o.AsOfGroup, tries)
 }
 
 func verdict(r *diff.Report) string {
