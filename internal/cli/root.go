@@ -116,6 +116,7 @@ check found problems, wait timed out, --strict met undecodable records),
 		NewCmdDemo(f, nil),
 		NewCmdConfig(f),
 		NewCmdCompletion(f),
+		NewCmdVersion(f, nil),
 		NewCmdGenDocs(f, nil),
 	)
 	return cmd

@@ -158,3 +158,9 @@ func waitMs(ctx context.Context) int {
 	}
 	return max(int(time.Until(d)/time.Millisecond), 1)
 }
+
+// LibrdkafkaVersion is the version of the librdkafka evctl is built with.
+func LibrdkafkaVersion() string {
+	_, v := kafka.LibraryVersion()
+	return v
+}
