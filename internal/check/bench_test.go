@@ -56,3 +56,46 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckAssertGrowingState checks one aggregate whose state gains
+// an item per event, with an assertion after each, beside the bare fold:
+// ns/event must grow alike in both (bench/aggregate.sh times the commands).
+func BenchmarkCheckAssertGrowingState(b *testing.B) {
+	proj, err := replay.ParseProjection("cart.yaml", []byte("initial: {items: []}\nhandlers:\n"+
+		"  Added: '.state + {items: (.state.items + [.event.sku])}'\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{2500, 5000, 10000} {
+		records := make([]*record.Record, n)
+		for i := range records {
+			records[i] = ev{p: 0, o: int64(i), key: "cart-1", typ: "Added", value: fmt.Sprintf(`{"sku":"sku-%06d"}`, i)}.record()
+		}
+		ctx := context.Background()
+		b.Run(fmt.Sprintf("fold/events=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				f := proj.NewFold()
+				for _, r := range records {
+					if _, err := f.Apply(ctx, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+		b.Run(fmt.Sprintf("check-assert/events=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				c, err := New(Options{Projection: proj, Asserts: []string{".state.items | length > 0"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range records {
+					if err := c.Check(ctx, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+	}
+}

@@ -465,9 +465,9 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 	}
 
 	var view map[string]any
-	typed := len(c.terminal) > 0 // whether the rules need the event type
+	needType := len(c.terminal) > 0 // whether the rules need the event type
 	if c.keyBy != nil || c.aggType != nil || c.version != nil || c.id != nil || len(c.asserts) > 0 ||
-		(typed && c.opts.Projection != nil && c.opts.Projection.TypeExpr() != "") {
+		(needType && c.opts.Projection != nil && c.opts.Projection.TypeExpr() != "") {
 		var err error
 		if view, err = filter.View(r); err != nil {
 			c.add(at(RuleUndecodable, "%v", err))
@@ -562,7 +562,7 @@ func (c *Checker) Check(ctx context.Context, r *record.Record) error {
 
 	if !tombstone {
 		// Nothing after a terminal event, but an event that reopens.
-		if typed {
+		if needType {
 			t := c.eventType(ctx, r, view)
 			switch {
 			case a.closed && c.matchType(c.reopens, t) != "":

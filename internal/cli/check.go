@@ -32,6 +32,7 @@ type CheckOptions struct {
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error)
 	Now      func() time.Time
+	Getenv   func(string) string
 
 	Topic         string
 	KeyBy         string
@@ -52,7 +53,7 @@ type CheckOptions struct {
 
 // NewCmdCheck is `evctl check`.
 func NewCmdCheck(f *Factory, runF func(context.Context, *CheckOptions) error) *cobra.Command {
-	opts := &CheckOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, FirstVersion: 1}
+	opts := &CheckOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, Getenv: f.Getenv, FirstVersion: 1}
 	cmd := &cobra.Command{
 		Use:   "check <topic> [flags]",
 		Short: "Lint an event stream: versions, ids, ordering, terminal events, schemas, folded state",
@@ -198,6 +199,7 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 		if err != nil {
 			return err
 		}
+		tuneGCForFolds(opts.Getenv) // as replay: the fold's live heap grows with the state
 		copts.Projection = p
 	}
 	checker, err := check.New(copts)

@@ -39,7 +39,7 @@ func TestNewCmdCheck(t *testing.T) {
 		{name: "negative first version", args: []string{"t", "--first-version", "-1"}, wantErr: "invalid --first-version -1"},
 		{name: "reopens without terminal", args: []string{"t", "--reopens", "Opened"}, wantErr: "--reopens needs --terminal"},
 	}
-	checkFlagCases(t, NewCmdCheck, tests, "IO", "Kafka", "Registry", "Now")
+	checkFlagCases(t, NewCmdCheck, tests, "IO", "Kafka", "Registry", "Now", "Getenv")
 }
 
 // A jq syntax error is a usage error (exit 2), found before any dialling.

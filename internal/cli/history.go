@@ -34,6 +34,7 @@ type HistoryOptions struct {
 	Kafka    func() (kafka.Config, error)
 	Registry func() (*schema.RegistryClient, error)
 	Now      func() time.Time
+	Getenv   func(string) string
 
 	Topic         string
 	ID            string
@@ -51,7 +52,7 @@ type HistoryOptions struct {
 
 // NewCmdHistory is `evctl history`.
 func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error) *cobra.Command {
-	opts := &HistoryOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, AtOffset: -1, AtVersion: -1}
+	opts := &HistoryOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, Getenv: f.Getenv, AtOffset: -1, AtVersion: -1}
 	cmd := &cobra.Command{
 		Use:   "history <topic> <aggregate-id> [flags]",
 		Short: "Show one aggregate's events in order, and its state as it evolved",
@@ -156,6 +157,7 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 		if proj, err = replay.LoadProjection(opts.Projection); err != nil {
 			return err
 		}
+		tuneGCForFolds(opts.Getenv) // as replay: the fold's live heap grows with the state
 	}
 	idExpr, idFrom := opts.Aggregate, "--aggregate"
 	if idExpr == "" && proj != nil && proj.IDExpr() != "" {

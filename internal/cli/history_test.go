@@ -27,7 +27,7 @@ func TestNewCmdHistory(t *testing.T) {
 		{name: "two stops", args: []string{"t", "a-1", "--at-offset", "3", "--at", "@-1d"}, wantErr: "exclude each other"},
 		{name: "final without projection", args: []string{"t", "a-1", "--final"}, wantErr: "--final needs --projection"},
 	}
-	checkFlagCases(t, NewCmdHistory, tests, "IO", "Kafka", "Registry", "Now")
+	checkFlagCases(t, NewCmdHistory, tests, "IO", "Kafka", "Registry", "Now", "Getenv")
 }
 
 // orderEvents are one aggregate's plain JSON events at offsets 10, 12, 14...
