@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -41,28 +42,57 @@ endpoint, they are left out, with a warning on stderr.`,
 	return cmd
 }
 
+// contextView is one context in `config get-contexts -o json`; secrets
+// are never in it.
+type contextView struct {
+	Name     string `json:"name"`
+	Current  bool   `json:"current"`
+	Brokers  string `json:"brokers,omitempty"`
+	Registry string `json:"registry,omitempty"`
+}
+
 func newCmdConfigGetContexts(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	output := "text"
+	cmd := &cobra.Command{
 		Use:   "get-contexts",
 		Short: "List the contexts; * marks the current one",
-		Args:  cobra.NoArgs,
+		Long: `List the contexts; * marks the current one. -o json prints an array of
+{"name", "current", "brokers", "registry"}, without secrets.`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if err := textOrJSON(output); err != nil {
+				return err
+			}
 			file, err := config.Load(f.ConfigPath())
 			if err != nil {
 				return err
 			}
+			views := make([]contextView, len(file.Contexts))
+			for i, c := range file.Contexts {
+				views[i] = contextView{Name: c.Name, Current: c.Name == file.CurrentContext, Brokers: c.Brokers, Registry: c.Registry}
+			}
+			if output == "json" {
+				b, err := json.Marshal(views)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(f.IOStreams.Out, "%s\n", b)
+				return err
+			}
 			tw := tabwriter.NewWriter(f.IOStreams.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CURRENT\tNAME\tBROKERS\tREGISTRY")
-			for _, c := range file.Contexts {
+			for _, v := range views {
 				mark := ""
-				if c.Name == file.CurrentContext {
+				if v.Current {
 					mark = "*"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, c.Name, orDash(c.Brokers), orDash(c.Registry))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, v.Name, orDash(v.Brokers), orDash(v.Registry))
 			}
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", output, "output format: {text|json}")
+	return cmd
 }
 
 func newCmdConfigCurrentContext(f *Factory) *cobra.Command {
