@@ -119,6 +119,7 @@ check found problems, wait timed out, --strict met undecodable records),
 		NewCmdVersion(f, nil),
 		NewCmdGenDocs(f, nil),
 	)
+	registerCompletions(f, cmd)
 	return cmd
 }
 
