@@ -85,11 +85,7 @@ func kconsume(brokers, group, topic string, n, batch int, hold string) error {
 	case <-ctx.Done():
 		return fmt.Errorf("no partitions assigned: %w", ctx.Err())
 	}
-	// Written whole, then renamed: waitenv never reads half a file.
-	if err := os.WriteFile(hold+".tmp", []byte("export KCONSUME_HELD=1\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(hold+".tmp", hold); err != nil {
+	if err := writeHold(hold, "KCONSUME_HELD"); err != nil {
 		return err
 	}
 	for ctx.Err() == nil {
@@ -102,4 +98,13 @@ func kconsume(brokers, group, topic string, n, batch int, hold string) error {
 		}
 	}
 	return fmt.Errorf("%s was not removed: %w", hold, ctx.Err())
+}
+
+// writeHold writes a script's hold file, an export line for waitenv:
+// whole, then renamed, so that waitenv never reads half of it.
+func writeHold(path, name string) error {
+	if err := os.WriteFile(path+".tmp", []byte("export "+name+"=1\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }

@@ -87,10 +87,7 @@ func kwrite(brokers, group, hold, src, rm string) error {
 			return fmt.Errorf("round %d: %w", i, err)
 		}
 		if i == 0 {
-			if err := os.WriteFile(hold+".tmp", []byte("export KWRITE_HELD=1\n"), 0o644); err != nil {
-				return err
-			}
-			if err := os.Rename(hold+".tmp", hold); err != nil {
+			if err := writeHold(hold, "KWRITE_HELD"); err != nil {
 				return err
 			}
 		}
