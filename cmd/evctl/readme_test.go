@@ -67,6 +67,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/diff"
 )
 
@@ -227,14 +228,18 @@ func parseDocBlocks(file, src string) ([]docBlock, error) {
 func parseDirective(b *docBlock, body []string, line int) error {
 	body[0] = strings.TrimPrefix(strings.TrimSpace(body[0]), ":")
 	var cmdLines []string
+	cmdLine := 0 // the line of cmdLines' first line
 	for i, l := range body {
 		l = strings.TrimSpace(l)
 		switch {
 		case l == "":
 		case strings.HasPrefix(l, "$ ") || len(cmdLines) > 0 && strings.HasSuffix(cmdLines[len(cmdLines)-1], `\`):
+			if len(cmdLines) == 0 {
+				cmdLine = line + i
+			}
 			cmdLines = append(cmdLines, l)
 			if !strings.HasSuffix(l, `\`) {
-				b.setup = append(b.setup, newDocCommand(line+i, cmdLines))
+				b.setup = append(b.setup, newDocCommand(cmdLine, cmdLines))
 				cmdLines = nil
 			}
 		case strings.HasPrefix(l, "skip "):
@@ -586,5 +591,71 @@ func TestTerminalText(t *testing.T) {
 		if got := terminalText([]byte(tc.out)); got != tc.want {
 			t.Errorf("terminalText(%q) = %q, want %q", tc.out, got, tc.want)
 		}
+	}
+}
+
+func TestParseDocBlocks(t *testing.T) {
+	src := "intro\n" +
+		"```sh\n$ not a console block\n```\n" +
+		"<!-- readme-test: skip not here -->\n\n" +
+		"```console\n$ go install x\n```\n" +
+		"<!-- readme-test\n$ evctl dev --drift 3\n$ evctl replay a \\\n  --to-topic b\n-->\n" +
+		"```console\n$ evctl check t \\\n    --strict  # exit 1\nfinding 1\nfinding 2\n$ evctl lag\n```\n"
+	blocks, err := parseDocBlocks("X.md", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lines are 1-based, from and to (the output's lines) 0-based.
+	want := []docBlock{
+		{file: "X.md", line: 7, skip: "not here", cmds: []docCommand{{line: 8, text: "go install x", from: 8, to: 8}}},
+		{file: "X.md", line: 15,
+			setup: []docCommand{{line: 11, text: "evctl dev --drift 3"}, {line: 12, text: "evctl replay a \\\n--to-topic b"}},
+			cmds: []docCommand{
+				{line: 16, text: "evctl check t \\\n    --strict  # exit 1", status: 1, want: "finding 1\nfinding 2\n", from: 17, to: 19},
+				{line: 20, text: "evctl lag", from: 20, to: 20},
+			}},
+	}
+	if diff := cmp.Diff(want, blocks, cmp.AllowUnexported(docBlock{}, docCommand{})); diff != "" {
+		t.Errorf("blocks (-want +got):\n%s", diff)
+	}
+
+	for _, bad := range []string{
+		"<!-- readme-test: skip x -->\ntext\n```console\n$ a\n```\n",
+		"<!-- readme-test: skip x -->\n```sh\n$ a\n```\n",
+		"<!-- readme-test: frobnicate -->\n```console\n$ a\n```\n",
+		"<!-- readme-test\n$ a \\\n-->\n```console\n$ a\n```\n",
+		"```console\noutput first\n```\n",
+		"```console\n$ a\n",
+		"<!-- readme-test\ntty send \"q\"\n-->\n```console\n$ a\n$ b\n```\n",
+	} {
+		if _, err := parseDocBlocks("X.md", bad); err == nil {
+			t.Errorf("parseDocBlocks(%q) = nil error", bad)
+		}
+	}
+}
+
+func TestDocVolatile(t *testing.T) {
+	shown := "replayed 1000 records (read 1000) in 566ms, 1768 records/s; within 2s\nrebuild  TOTAL  880  13d21h\n"
+	ran := "replayed 1000 records (read 1000) in 1.204s, 830 records/s; within 2s\nrebuild  TOTAL  880  14d02h\n"
+	if docVolatile(shown) != docVolatile(ran) {
+		t.Errorf("docVolatile:\n%s\n%s", docVolatile(shown), docVolatile(ran))
+	}
+	for _, other := range []string{
+		strings.Replace(ran, "read 1000", "read 999", 1),
+		strings.Replace(ran, "within 2s", "within 3s", 1),
+		strings.Replace(ran, "880", "881", 1),
+	} {
+		if docVolatile(shown) == docVolatile(other) {
+			t.Errorf("docVolatile hides a real difference: %q", other)
+		}
+	}
+}
+
+func TestApplyDocEdits(t *testing.T) {
+	src := "```console\n$ a\nold a\n$ b\n$ c\nold c1\nold c2\n```\n"
+	got := string(applyDocEdits([]byte(src), []docEdit{{from: 2, to: 3, got: "new a\n"}, {from: 4, to: 4, got: "new b1\nnew b2\n"}, {from: 5, to: 7, got: ""}}))
+	want := "```console\n$ a\nnew a\n$ b\nnew b1\nnew b2\n$ c\n```\n"
+	if got != want {
+		t.Errorf("applyDocEdits:\n%s\nwant:\n%s", got, want)
 	}
 }
