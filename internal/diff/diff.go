@@ -195,7 +195,18 @@ func (k Key) MarshalJSON() ([]byte, error) {
 	return quoteJSON(k.Text), nil
 }
 
-func keyOf(e *Event) Key { return Key{Text: e.Key, JSON: e.KeyJSON} }
+// keyOf is the key of events that share it, as JSON from the first that
+// knows it (a state held in memory knows only its text).
+func keyOf(evs ...*Event) Key {
+	k := Key{Text: evs[0].Key}
+	for _, e := range evs {
+		if e.KeyJSON != nil {
+			k.JSON = e.KeyJSON
+			break
+		}
+	}
+	return k
+}
 
 // Entry is a key present on one side only.
 type Entry struct {
@@ -588,7 +599,7 @@ func (c *comparison) stateReport(d *details, onlyA, onlyB, differ []uint64) erro
 		if err != nil {
 			return fmt.Errorf("key %q: %w", ea.Key, err)
 		}
-		d.changed(Change{Key: keyOf(ea), AtA: ea.At(), AtB: eb.At(), Fields: fields})
+		d.changed(Change{Key: keyOf(ea, eb), AtA: ea.At(), AtB: eb.At(), Fields: fields})
 	}
 	return nil
 }
@@ -625,7 +636,7 @@ func (c *comparison) historyReport(d *details, onlyA, onlyB, differ []uint64) er
 				d.r.Counts.Reordered++
 			}
 		}
-		d.changed(Change{Key: keyOf(ha[0]), Events: changes})
+		d.changed(Change{Key: keyOf(ha[0], hb[0]), Events: changes})
 	}
 	return nil
 }

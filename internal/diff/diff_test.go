@@ -583,3 +583,22 @@ func TestChangeOf(t *testing.T) {
 		}
 	}
 }
+
+// A state held in memory knows its keys as text only: a changed key's JSON
+// comes from the other side (verify's rebuilt 42 is the read model's 42).
+func TestChangedKeyJSONFromEitherSide(t *testing.T) {
+	rebuilt := States("rebuilt", func() iter.Seq2[string, json.RawMessage] {
+		return func(yield func(string, json.RawMessage) bool) { yield("42", json.RawMessage(`{"x":1}`)) }
+	})
+	rm := &events{name: "rm", evs: []Event{{Key: "42", KeyJSON: json.RawMessage(`42`), KeyEncoding: record.EncodingJSON, Value: json.RawMessage(`{"x":2}`)}}}
+	r, err := Compare(context.Background(), rebuilt, rm, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Changed) != 1 {
+		t.Fatalf("changed %v, want key 42", r.Changed)
+	}
+	if b, _ := json.Marshal(r.Changed[0].Key); string(b) != `42` {
+		t.Errorf("key as JSON = %s, want 42", b)
+	}
+}

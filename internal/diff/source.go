@@ -312,7 +312,7 @@ func (s *stateSource) Scan(ctx context.Context, yield func(*Event) error) error 
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		e := Event{Key: k, KeyJSON: quoteJSON(k), Value: v, Partition: -1, Offset: n}
+		e := Event{Key: k, Value: v, Partition: -1, Offset: n}
 		n++
 		if err = yield(&e); err != nil {
 			return err
