@@ -48,6 +48,9 @@ func TestMain(m *testing.M) {
 //	kproduce topic key hex-value [h=v...]        produce one record with franz-go (a client evctl did not write);
 //	                                             hex-value NxHH is N bytes of HH;
 //	                                             key or value "-" is null; a header h without =v is null
+//	lose-broker topic N status evctl [args...]   run evctl against a sandbox of its own, close the sandbox once
+//	                                             topic has N committed offsets, require exit status; stderr
+//	                                             in lost.stderr (brokerlost_test.go)
 //	pyproduce topic key json [h=v|h...]          produce one record with confluent-kafka-python (a header h
 //	                                             alone is null); skips where no python3 has it (headers_test.go)
 //	deadport                                     export DEAD_ADDR: a loopback address nothing listens on
@@ -123,6 +126,7 @@ func TestScripts(t *testing.T) {
 			"replay-verify": cmdReplayVerify,
 			"tty":           cmdTTY,
 			"pyproduce":     cmdPyProduce,
+			"lose-broker":   cmdLoseBroker,
 			"authregistry":  cmdAuthRegistry,
 			"ktxn":          cmdKTxn,
 			"avrokeys":      cmdAvroKeys,

@@ -89,7 +89,9 @@ source and destination) with the records. Kill it at any moment and run
 it again with --resume: a read_committed reader of the destination sees
 every selected record exactly once, in source order per partition.
 Several processes with the same --group split the source partitions
-between them. Ctrl-C stops at a transaction boundary.
+between them. Ctrl-C stops at a transaction boundary. Brokers that go
+away stop it within about --timeout; the summary then counts only the
+committed records, and --resume continues from them.
 
 The destination must exist (--create makes it with the source's partition
 count and configs; --partitions and --config change them); a destination
@@ -698,9 +700,15 @@ func (j *replayJob) topicSummary(st replay.Stats, err error) {
 	if err != nil {
 		verb = "stopped after replaying"
 	}
-	rate := float64(st.Written) / max(st.Elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(o.IO.ErrOut, "%s %s into %s (read %d, filtered out %d) in %s, %.0f records/s\n",
-		verb, english.Plural(st.Written, "record"), dest, st.Read, st.Filtered, st.Elapsed.Round(time.Millisecond), rate)
+	// Only what the last checkpoint committed counts: records written after
+	// it, in a transaction that failed, are not in the destination.
+	lost := ""
+	if n := st.Written - st.Committed; n > 0 {
+		lost = fmt.Sprintf(", %d written after the last checkpoint not committed", n)
+	}
+	rate := float64(st.Committed) / max(st.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(o.IO.ErrOut, "%s %s into %s (read %d, filtered out %d%s) in %s, %.0f records/s\n",
+		verb, english.Plural(st.Committed, "record"), dest, st.Read, st.Filtered, lost, st.Elapsed.Round(time.Millisecond), rate)
 	if j.copier != nil && err != nil {
 		fmt.Fprintf(o.IO.ErrOut, "Progress is committed in group %q: run the same command with --resume to continue.\n", o.Group)
 	}

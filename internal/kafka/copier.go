@@ -103,14 +103,17 @@ var copyProducerDefaults = append(slices.Clip(writeDefaults),
 // Several copiers in one group split the partitions; a rerun resumes from
 // the committed progress. Not safe for concurrent use.
 type Copier struct {
-	cfg             Config
-	opts            CopyOptions
-	c               *kafka.Consumer
-	ac              *kafka.AdminClient
-	logs            *logSink
-	w               *Writer
-	txnID           string
-	txnTimeout      time.Duration
+	cfg        Config
+	opts       CopyOptions
+	c          *kafka.Consumer
+	ac         *kafka.AdminClient
+	logs       *logSink
+	w          *Writer
+	txnID      string
+	txnTimeout time.Duration
+	// stuck: a transactional call outlived its timeout inside librdkafka;
+	// Close then leaves the producer alone rather than wait for it.
+	stuck           bool
 	checkpointAfter time.Duration
 	ranges          []PartitionRange
 	parts           map[TopicPartition]*copyPart
@@ -539,13 +542,16 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 			cp.mu.Unlock()
 		case kafka.Error:
 			if err := cp.watch.event(ctx, e); err != nil {
-				if e.IsFatal() {
+				if e.IsFatal() || errors.Is(err, ErrUnreachable) {
 					cp.err = err // sticky: the copier can only be closed
 				}
 				return nil, err
 			}
 		case nil:
 			if err := cp.watch.check(ctx); err != nil {
+				if errors.Is(err, ErrUnreachable) {
+					cp.err = err // no abort or commit can reach them either
+				}
 				return nil, err
 			}
 		}
@@ -751,16 +757,31 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// retry runs a transactional call, each try bounded by the timeout, again
-// while librdkafka says it may be retried (a timeout, mostly).
+// retry runs a transactional call again while librdkafka says it may be
+// retried (a timeout, mostly), all tries within one timeout. librdkafka
+// may hold a call well past the deadline it was given (9 s of a 2 s
+// timeout with the broker gone; three tries took 20 s), so retry stops
+// waiting at the deadline and leaves the call to finish on its own.
 func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) error {
+	tctx, cancel := cp.cfg.withTimeout(ctx)
+	defer cancel()
 	var err error
 	for range 3 {
-		tctx, cancel := cp.cfg.withTimeout(ctx)
-		err = call(tctx)
-		cancel()
+		done := make(chan error, 1)
+		go func() { done <- call(tctx) }()
+		select {
+		case err = <-done:
+		case <-tctx.Done():
+			// Give the call a moment to report its own error.
+			select {
+			case err = <-done:
+			case <-time.After(100 * time.Millisecond):
+				cp.stuck = true
+				return tctx.Err()
+			}
+		}
 		var ke kafka.Error
-		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() {
+		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || tctx.Err() != nil {
 			return err
 		}
 	}
@@ -779,7 +800,11 @@ func (cp *Copier) txnFailed(ctx context.Context, what string, err error) error {
 	case errors.As(err, &ke) && ke.IsFatal():
 		cp.err = fmt.Errorf("cannot %s: %w; rerun with --resume", what, err)
 	case isUnreachable(err):
-		cp.discard()
+		// No abort: it would wait the timeout again for brokers that are
+		// gone. The broker aborts the transaction after its timeout, and
+		// no read_committed reader ever sees it.
+		cp.inTxn = false
+		cp.forget()
 		cp.err = unreachable(ctx, cp.cfg, cp.w.logs, err)
 	default:
 		cp.discard()
@@ -798,6 +823,12 @@ func (cp *Copier) discard() {
 		cancel()
 		cp.inTxn = false
 	}
+	cp.forget()
+}
+
+// forget drops the progress not committed: the partitions restart at
+// their last checkpoint.
+func (cp *Copier) forget() {
 	cp.held = nil // it is fetched again from the committed offsets
 	cp.mu.Lock()
 	for _, p := range cp.order {
@@ -850,6 +881,9 @@ func (cp *Copier) Abort(ctx context.Context) error {
 func (cp *Copier) Close() error {
 	cp.closing = true
 	var err error
+	if errors.Is(cp.err, ErrUnreachable) {
+		cp.inTxn = false // the broker aborts it: waiting again would not help
+	}
 	if cp.inTxn && cp.w != nil {
 		ctx, cancel := cp.cfg.withTimeout(context.Background())
 		err = cp.w.p.AbortTransaction(ctx)
@@ -878,7 +912,7 @@ func (cp *Copier) release() (err error) {
 	case <-time.After(cp.cfg.timeout()):
 		err = fmt.Errorf("leaving group %q did not finish within %s; the broker drops this member after its session timeout", cp.opts.Group, cp.cfg.timeout())
 	}
-	if cp.w != nil {
+	if cp.w != nil && !cp.stuck {
 		cp.w.Close()
 	}
 	return err

@@ -196,7 +196,12 @@ func (w *brokerWatch) check(ctx context.Context) error {
 	if w.downSince.IsZero() || time.Since(w.downSince) < w.cfg.timeout() {
 		return nil
 	}
-	if _, err := clusterMetadata(ctx, w.cfg, w.logs, w.mc); err != nil {
+	// The brokers have been down for the whole timeout already: the
+	// confirmation gets a quarter of it (at least 500 ms), not another
+	// timeout, so that a lost cluster ends a command within 1.25 timeouts.
+	cctx, cancel := context.WithTimeout(ctx, max(w.cfg.timeout()/4, 500*time.Millisecond))
+	defer cancel()
+	if _, err := clusterMetadata(cctx, w.cfg, w.logs, w.mc); err != nil {
 		return err
 	}
 	w.downSince = time.Time{}

@@ -81,11 +81,14 @@ type Options struct {
 
 // Stats count a replay's work.
 type Stats struct {
-	Read     int64
-	Written  int64
-	Filtered int64
-	Started  time.Time
-	Elapsed  time.Duration
+	Read    int64
+	Written int64
+	// Committed counts the written records that the last successful
+	// checkpoint made durable: after a failure, what is really there.
+	Committed int64
+	Filtered  int64
+	Started   time.Time
+	Elapsed   time.Duration
 	// ByType counts written records per event type, when the selector
 	// knows it; ByPartition per source topic/partition.
 	ByType      map[string]int64
@@ -123,8 +126,12 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 		// already be over.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if cerr := sink.Checkpoint(cctx); cerr != nil && err == nil {
-			err = cerr
+		if cerr := sink.Checkpoint(cctx); cerr != nil {
+			if err == nil {
+				err = cerr
+			}
+		} else {
+			st.Committed = st.Written
 		}
 		st.Elapsed = opts.Now().Sub(st.Started)
 		if opts.Progress != nil {
@@ -140,12 +147,18 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 	abandon := func(err error) (Stats, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		// A sink that has failed for good answers with the same error:
+		// say it once.
 		if a, ok := sink.(Aborter); ok {
-			if aerr := a.Abort(cctx); aerr != nil {
+			if aerr := a.Abort(cctx); aerr != nil && !errors.Is(err, aerr) {
 				err = errors.Join(err, aerr)
 			}
 		} else if cerr := sink.Checkpoint(cctx); cerr != nil {
-			err = errors.Join(err, cerr)
+			if !errors.Is(err, cerr) {
+				err = errors.Join(err, cerr)
+			}
+		} else {
+			st.Committed = st.Written
 		}
 		st.Elapsed = opts.Now().Sub(st.Started)
 		if opts.Progress != nil {
@@ -201,6 +214,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			if err := sink.Checkpoint(ctx); err != nil {
 				return abandon(err)
 			}
+			st.Committed = st.Written
 			sinceCheckpoint, lastCheckpoint = 0, now
 		}
 		if opts.Progress != nil && now.Sub(lastProgress) >= 200*time.Millisecond {

@@ -231,3 +231,48 @@ func TestRunHandlesTheRecordReadWhenInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// lostSink is a transactional sink whose brokers went away: the checkpoint
+// fails, and from then on every call answers with that same error, as the
+// Kafka copier does.
+type lostSink struct {
+	txSink
+	failCheckpoint int // the checkpoint (1-based) that fails
+	err            error
+}
+
+func (s *lostSink) Checkpoint(ctx context.Context) error {
+	if s.err != nil {
+		return s.err
+	}
+	if len(s.checkpoints)+1 == s.failCheckpoint {
+		s.err = errors.New("cannot reach brokers")
+		return s.err
+	}
+	return s.txSink.Checkpoint(ctx)
+}
+
+func (s *lostSink) Abort(ctx context.Context) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.txSink.Abort(ctx)
+}
+
+// TestRunLostSinkCountsCommittedOnce: the summary's count is what the last
+// checkpoint committed, not what was written into the failed transaction,
+// and the sink's sticky error is reported once.
+func TestRunLostSinkCountsCommittedOnce(t *testing.T) {
+	sink := &lostSink{failCheckpoint: 3}
+	st, err := Run(context.Background(), &memSource{msgs: msgs(40)}, sink, Options{CheckpointEvery: 5})
+	if err == nil || err.Error() != "cannot reach brokers" {
+		t.Fatalf("err = %q, want the sink's error once", err)
+	}
+	if st.Written != 15 || st.Committed != 10 {
+		t.Errorf("written %d, committed %d; want 15 written, 10 committed", st.Written, st.Committed)
+	}
+	ok, err := Run(context.Background(), &memSource{msgs: msgs(12)}, &memSink{}, Options{CheckpointEvery: 5})
+	if err != nil || ok.Committed != 12 || ok.Written != 12 {
+		t.Errorf("a run to the end: %+v, %v; want 12 committed", ok, err)
+	}
+}
