@@ -74,8 +74,9 @@ encodes the id with it. --partitioner names the one your producers use;
 the events up to it (the event at offset N, the event with version N
 included), and nothing when the aggregate's first event comes later.
 --at-version reads each event's version with --version-field, or the
-spec's version: expression; versions may start at 0. A version the
-aggregate never had is an error (exit 1), naming the versions it has.
+spec's version: expression; versions may start at 0, and events without
+one (null) come along in order. A version the aggregate never had is an
+error (exit 1), naming the versions it has.
 
 With --projection (a spec, see docs/projections.md) history folds the
 events and shows the state after each one; --final shows only the end
@@ -289,10 +290,13 @@ func versionStop(ctx context.Context, opts *HistoryOptions, events []*record.Rec
 		if err != nil {
 			return 0, fmt.Errorf("version of %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
+		if !ok || v == nil {
+			continue // an event without a version (a legacy one, say) is no stop
+		}
 		n, valid := replay.EventVersion(v)
-		if !ok || !valid {
+		if !valid {
 			return 0, fmt.Errorf("version of %s/%d@%d: %s gave %s, want an integer from 0; check --version-field or the spec's version expression",
-				r.Topic, r.Partition, r.Offset, version, previewValue(v, ok))
+				r.Topic, r.Partition, r.Offset, version, previewValue(v))
 		}
 		if lo < 0 || n < lo {
 			lo = n
@@ -313,10 +317,7 @@ func versionStop(ctx context.Context, opts *HistoryOptions, events []*record.Rec
 }
 
 // previewValue shows what an expression gave, for a message.
-func previewValue(v any, ok bool) string {
-	if !ok {
-		return "nothing"
-	}
+func previewValue(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }

@@ -50,10 +50,16 @@ func TestHistoryStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := orderEvents(3, 0)
+	legacy := orderEvents(4, 0) // a legacy event, without seq, between versions 0 and 1
+	legacy[1].Value = json.RawMessage(`{"kind":"added","sku":"old"}`)
+	legacy[2].Value = json.RawMessage(`{"kind":"added","seq":1}`)
+	badVersion := orderEvents(1, 0)
+	badVersion[0].Value = json.RawMessage(`{"seq":"first"}`)
 	for _, tt := range []struct {
 		name    string
 		opts    HistoryOptions
 		at      time.Time
+		events  []*record.Record // default: events
 		want    int
 		wantErr string
 	}{
@@ -65,13 +71,20 @@ func TestHistoryStop(t *testing.T) {
 		{name: "version 0 is the first event", opts: HistoryOptions{ID: "o-1", AtOffset: -1, AtVersion: 0}, want: 1},
 		{name: "version 2 is the third", opts: HistoryOptions{ID: "o-1", AtOffset: -1, AtVersion: 2}, want: 3},
 		{name: "a version it never had", opts: HistoryOptions{ID: "o-1", AtOffset: -1, AtVersion: 99}, wantErr: "o-1 has no version 99 (o-1 has versions 0 to 2)"},
+		{name: "events without a version are no stop", opts: HistoryOptions{ID: "o-1", AtOffset: -1, AtVersion: 1}, events: legacy, want: 3},
+		{name: "a version that is not an integer", opts: HistoryOptions{ID: "o-1", AtOffset: -1, AtVersion: 1}, events: badVersion,
+			wantErr: `version of orders/0@10: .value.seq gave "first", want an integer from 0; check --version-field or the spec's version expression`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var version *filter.Expr
 			if tt.opts.AtVersion >= 0 {
 				version = seq
 			}
-			got, err := historyStop(ctx, &tt.opts, events, tt.at, version)
+			evs := events
+			if tt.events != nil {
+				evs = tt.events
+			}
+			got, err := historyStop(ctx, &tt.opts, evs, tt.at, version)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
