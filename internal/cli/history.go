@@ -102,6 +102,12 @@ when folding.`,
 			if stops > 1 {
 				return flagErrorf("--at, --at-offset and --at-version exclude each other")
 			}
+			if !fl.Changed("at-offset") {
+				opts.AtOffset = -1
+			}
+			if !fl.Changed("at-version") {
+				opts.AtVersion = -1
+			}
 			if fl.Changed("at-offset") && opts.AtOffset < 0 {
 				return flagErrorf("invalid --at-offset %d: want an offset, 0 or more", opts.AtOffset)
 			}
@@ -133,8 +139,9 @@ when folding.`,
 	fl.StringVar(&opts.VersionField, "version-field", "", "jq `expression` for each event's version, for --at-version (default: the spec's version:)")
 	fl.BoolVar(&opts.Final, "final", false, "with --projection: show only the final state")
 	fl.StringVar(&opts.At, "at", "", "stop at this `@TIME` (same forms as --from @TIME)")
-	fl.Int64Var(&opts.AtOffset, "at-offset", -1, "stop after the event at this `offset`")
-	fl.Int64Var(&opts.AtVersion, "at-version", -1, "stop after the event with this `version`")
+	// Not given is -1 in the options (RunE), so 0 is a stop like any other.
+	fl.Int64Var(&opts.AtOffset, "at-offset", 0, "stop after the event at this `offset`")
+	fl.Int64Var(&opts.AtVersion, "at-version", 0, "stop after the event with this `version`")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
 	return cmd
 }
