@@ -190,6 +190,11 @@ func keyShard(key json.RawMessage) string {
 	if json.Unmarshal(key, &s) == nil {
 		return s
 	}
+	if len(key) > 0 && (key[0] == '{' || key[0] == '[') {
+		// One object written with its members in two orders is one id.
+		t, _ := record.KeyText(key, record.EncodingJSON)
+		return t
+	}
 	return string(key) // a number's text is its id
 }
 

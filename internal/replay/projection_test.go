@@ -606,7 +606,9 @@ func TestParallelFold(t *testing.T) {
 }
 
 func TestKeyShard(t *testing.T) {
-	for key, want := range map[string]string{`"acct-1"`: "acct-1", `"a\"b"`: `a"b`, `"\u00e9"`: "é", `42`: "42"} {
+	for key, want := range map[string]string{`"acct-1"`: "acct-1", `"a\"b"`: `a"b`, `"\u00e9"`: "é", `42`: "42",
+		// One object key, its members in two orders: one shard.
+		`{"tenant":"t1","cart":"c-1"}`: `{"cart":"c-1","tenant":"t1"}`, `{"cart": "c-1", "tenant": "t1"}`: `{"cart":"c-1","tenant":"t1"}`} {
 		if got := keyShard(json.RawMessage(key)); got != want {
 			t.Errorf("keyShard(%s) = %q, want %q", key, got, want)
 		}
