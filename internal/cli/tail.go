@@ -55,7 +55,8 @@ func NewCmdTail(f *Factory, runF func(context.Context, *TailOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "tail <topic>... [flags]",
 		Short: "Print a topic's records, decoded",
-		Long: `Print records from one or more topics, decoded.
+		Long: `Print records from one or more topics, decoded. A topic may be a glob
+('bank.*'), as evctl topics takes it.
 
 By default tail prints the last 10 records across the topic's partitions,
 ordered by timestamp, and exits, like tail(1). -n sets how many records

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strings"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -72,7 +71,7 @@ func (a *Admin) Topics(ctx context.Context, pattern string) ([]TopicInfo, error)
 	var infos []TopicInfo
 	var tps []topicPartition
 	for _, name := range names {
-		if ok, _ := path.Match(pattern, name); pattern != "" && !ok {
+		if !matchesTopic(pattern, name) {
 			continue
 		}
 		t := md.Topics[name]
@@ -82,7 +81,7 @@ func (a *Admin) Topics(ctx context.Context, pattern string) ([]TopicInfo, error)
 		}
 	}
 	if len(infos) == 0 {
-		if pattern != "" && !strings.ContainsAny(pattern, `*?[\`) {
+		if pattern != "" && !isTopicPattern(pattern) {
 			return nil, unknownTopic(pattern, names)
 		}
 		return nil, nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -47,6 +50,53 @@ func topicIn(md *kafka.Metadata, topic string) (kafka.TopicMetadata, error) {
 		return t, fmt.Errorf("topic %q: %w", topic, t.Error)
 	}
 	return t, nil
+}
+
+// isTopicPattern reports whether a topic name is a glob (path.Match).
+func isTopicPattern(name string) bool { return strings.ContainsAny(name, `*?[\`) }
+
+// matchesTopic reports whether name matches pattern, a glob as in
+// path.Match ("bank.*"); "" matches all.
+func matchesTopic(pattern, name string) bool {
+	ok, _ := path.Match(pattern, name)
+	return pattern == "" || ok
+}
+
+// expandTopics replaces each glob among topics by the topics of md it
+// matches, in name order, dropping names given twice; a glob reads the
+// cluster's internal topics (__consumer_offsets...) only when it starts
+// with "__". A glob that matches nothing is an error naming the topics
+// there are.
+func expandTopics(md *kafka.Metadata, topics []string) ([]string, error) {
+	var out []string
+	names := topicNames(md)
+	slices.Sort(names)
+	for _, t := range topics {
+		if !isTopicPattern(t) {
+			out = append(out, t)
+			continue
+		}
+		if _, err := path.Match(t, ""); err != nil {
+			return nil, fmt.Errorf("invalid topic pattern %q: %w", t, err)
+		}
+		n := len(out)
+		for _, name := range names {
+			if matchesTopic(t, name) && (!isInternal(name) || strings.HasPrefix(t, "__")) {
+				out = append(out, name)
+			}
+		}
+		if len(out) == n {
+			have := unknownTopic(t, names).Have // the visible topics, some of them
+			return nil, fmt.Errorf("no topic matches %q (have: %s); check the pattern or --brokers", t, strings.Join(have, ", "))
+		}
+	}
+	var uniq []string
+	for _, t := range out {
+		if !slices.Contains(uniq, t) {
+			uniq = append(uniq, t)
+		}
+	}
+	return uniq, nil
 }
 
 // topicNames lists the topics in md that exist.

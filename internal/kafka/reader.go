@@ -250,7 +250,10 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		return err
 	}
 	var tps []topicPartition
-	topics := slices.Clone(opts.Topics)
+	topics, err := expandTopics(md, opts.Topics)
+	if err != nil {
+		return err
+	}
 	for i, topic := range topics {
 		if slices.Index(topics, topic) < i {
 			continue // named twice
