@@ -100,8 +100,8 @@ Output (-o):
 .valueEncoding .schema .error, and with --raw .rawKey .rawValue (base64);
 functions: json, short, base64.
 
-Selection: --key (exact key text), --type (event type, full or short name,
-repeatable), --filter (a jq expression over the same object; records for
+Selection: --key (the key as tail prints it: its text, or base64:… for a
+binary key), --type (event type, full or short name, repeatable), --filter (a jq expression over the same object; records for
 which it yields false or null are skipped), --partition, --max.`,
 		Example: `  $ evctl tail bank.account-events
   $ evctl tail bank.account-events -f
