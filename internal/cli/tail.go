@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,7 +105,8 @@ Output (-o):
 functions: json, short, base64.
 
 Selection: --key (the key as tail prints it: its text, or base64:… for a
-binary key), --type (event type, full or short name, repeatable), --filter (a jq expression over the same object; records for
+binary key), --type (event type, full or short name, repeatable; one
+that matches nothing is named on stderr with the types read), --filter (a jq expression over the same object; records for
 which it yields false or null are skipped), --partition, --max.`,
 		Example: `  $ evctl tail bank.account-events
   $ evctl tail bank.account-events -f
@@ -221,8 +226,11 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	// write per record was a tenth of a bulk read's time.
 	out := bufio.NewWriterSize(opts.IO.Out, 64<<10)
 	defer out.Flush()
-	sopts := stream.Options{Decoder: dec, Key: opts.Key, KeySet: opts.KeySet, Types: opts.Types, Filter: flt, Idle: out.Flush}
 	t := &tailer{opts: opts, printer: printer, out: out}
+	sopts := stream.Options{Decoder: dec, Key: opts.Key, KeySet: opts.KeySet, Types: opts.Types, Filter: flt, Idle: out.Flush}
+	if len(opts.Types) > 0 {
+		sopts.TypeSkipped = t.types.skipped
+	}
 
 	if plan.lastN > 0 || (plan.follow && opts.From == "") {
 		ro := kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to}
@@ -399,6 +407,59 @@ type tailer struct {
 	shown, undecodable, filtered, filterErrs int64
 	firstFilterErr                           error
 	firstUndecodable                         string // where and why, for the warning
+	types                                    typesSeen
+}
+
+// typesSeen remembers which --type values matched and which other types
+// the records had, so a --type that matched nothing can say what there is.
+type typesSeen struct {
+	mu      sync.Mutex
+	matched map[string]bool // --type values some shown record matched
+	other   map[string]bool // short names of the types --type dropped
+}
+
+// maxTypesSeen bounds what a stream of many types is remembered of.
+const maxTypesSeen = 20
+
+func (s *typesSeen) skipped(typ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.other == nil {
+		s.other = map[string]bool{}
+	}
+	if len(s.other) < maxTypesSeen {
+		s.other[record.ShortType(typ)] = true
+	}
+}
+
+func (s *typesSeen) shown(typ string, types []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.matched == nil {
+		s.matched = map[string]bool{}
+	}
+	for _, t := range types {
+		if !s.matched[t] && record.TypeMatches(typ, []string{t}) {
+			s.matched[t] = true
+		}
+	}
+}
+
+// hint names the --type values that matched nothing and the types seen.
+func (s *typesSeen) hint(types []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var missing []string
+	for _, t := range types {
+		if !s.matched[t] {
+			missing = append(missing, strconv.Quote(t))
+		}
+	}
+	if len(missing) == 0 || len(s.other) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("evctl: note: --type %s matched no record; the types read were %s\n",
+		strings.Join(missing, ", "), strings.Join(slices.Sorted(maps.Keys(s.other)), ", "))
 }
 
 func (t *tailer) add(st *stream.Stats) {
@@ -428,6 +489,9 @@ func (t *tailer) print(r *record.Record, out []byte) error {
 		return err
 	}
 	t.shown++
+	if len(t.opts.Types) > 0 {
+		t.types.shown(r.Type, t.opts.Types)
+	}
 	if r.Error != "" {
 		t.undecodable++
 		if t.firstUndecodable == "" {
@@ -457,6 +521,9 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 	}
 	if errors.Is(err, stream.ErrStop) {
 		err = nil
+	}
+	if len(t.opts.Types) > 0 {
+		fmt.Fprint(t.opts.IO.ErrOut, t.types.hint(t.opts.Types))
 	}
 	if t.filterErrs > 0 {
 		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: --filter failed on %d records, skipped them (first: %v)\n", t.filterErrs, t.firstFilterErr)

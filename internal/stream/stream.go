@@ -34,8 +34,12 @@ type Options struct {
 	Key    string
 	KeySet bool
 	// Types keeps records whose type or its short name is listed.
-	Types  []string
-	Filter *filter.Filter
+	Types []string
+	// TypeSkipped, when set, is told the type of each record Types drops,
+	// from the workers at once: a run that found none can say which
+	// types there were.
+	TypeSkipped func(typ string)
+	Filter      *filter.Filter
 	// Format, when set, renders each kept record on the workers.
 	Format func(buf []byte, r *record.Record) ([]byte, error)
 	// Workers decoding in parallel; 0 means GOMAXPROCS.
@@ -231,6 +235,9 @@ func selectRecord(ctx context.Context, m *record.Message, o *Options) (*record.R
 		}
 	}
 	if len(o.Types) > 0 && !record.TypeMatches(r.Type, o.Types) {
+		if o.TypeSkipped != nil {
+			o.TypeSkipped(r.Type)
+		}
 		return nil, false, nil
 	}
 	if o.Filter != nil {
