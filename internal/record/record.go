@@ -184,6 +184,12 @@ func CompareTime(a, b *Record) int {
 		cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
 }
 
+// CompareMessageTime is CompareTime for messages, before decoding.
+func CompareMessageTime(a, b *Message) int {
+	return cmp.Or(a.Timestamp.Compare(b.Timestamp), cmp.Compare(a.Topic, b.Topic),
+		cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+}
+
 // ShortType is the last dotted part of an event type: MoneyDeposited for
 // com.bank.MoneyDeposited.
 func ShortType(t string) string {

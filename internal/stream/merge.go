@@ -1,12 +1,10 @@
 package stream
 
 import (
-	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"io"
-	"strings"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -34,8 +32,8 @@ type PartitionedSource interface {
 const mergeHighWater = 2 << 20
 
 // MergeByTime reads src, a bounded read, and yields its messages in
-// timestamp order across partitions (topic, partition and offset break
-// ties), each partition still in offset order: it hands a message out
+// time order across partitions (record.CompareMessageTime), each
+// partition still in offset order: it hands a message out
 // once every partition that may still yield has one waiting, so it holds
 // at most a few per partition besides those that outrun the others,
 // which it pauses.
@@ -164,14 +162,7 @@ type queueHeap []*partQueue
 
 func (h queueHeap) Len() int { return len(h) }
 func (h queueHeap) Less(i, j int) bool {
-	a, b := h[i].msgs[0], h[j].msgs[0]
-	if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
-		return c < 0
-	}
-	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-		return c < 0
-	}
-	return cmp.Compare(a.Partition, b.Partition) < 0
+	return record.CompareMessageTime(h[i].msgs[0], h[j].msgs[0]) < 0
 }
 func (h queueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
