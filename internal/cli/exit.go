@@ -45,8 +45,9 @@ func (e *ExitError) Error() string {
 var errInterrupted = errors.New("interrupted")
 
 // exitStatus prints err once, prefixed with "evctl:", and returns the
-// process's exit status.
-func exitStatus(err error, ctx context.Context, stderr io.Writer) int {
+// process's exit status. A usage error points at the help of command, the
+// command path that ran ("evctl replay"; "" for evctl itself).
+func exitStatus(err error, ctx context.Context, stderr io.Writer, command string) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -64,7 +65,10 @@ func exitStatus(err error, ctx context.Context, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "evctl: %s\n", msg)
 	var flagErr *FlagError
 	if errors.As(err, &flagErr) || isCobraUsageError(msg) {
-		fmt.Fprintln(stderr, "Run 'evctl --help' or 'evctl <command> --help' for usage.")
+		if command == "" {
+			command = "evctl"
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", command)
 	}
 	return ExitFailure
 }

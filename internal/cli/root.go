@@ -25,8 +25,12 @@ func Main(version string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRootCmd(f)
-	err := root.ExecuteContext(ctx)
-	return exitStatus(err, ctx, ios.ErrOut)
+	cmd, err := root.ExecuteContextC(ctx)
+	var command string
+	if cmd != nil {
+		command = cmd.CommandPath()
+	}
+	return exitStatus(err, ctx, ios.ErrOut, command)
 }
 
 // resolveVersion prefers the version stamped by the linker, then the
