@@ -32,8 +32,9 @@ func NewCmdDemo(f *Factory, runF func(context.Context, *DemoOptions) error) *cob
 		Long: `Start the sandbox of 'evctl dev' in-process on free ports and walk through
 what evctl does on it, printing each step's command line before its
 output. It ends with the sandbox in motion, as 'evctl dev --live' runs
-it: a projector that falls behind while paused and catches up once
-resumed. Nothing outside this process is touched.`,
+it: a projector that falls behind while paused, catches up once resumed,
+and passes verify while the writes go on. Nothing outside this process
+is touched.`,
 		Example: `  $ evctl demo`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -182,6 +183,8 @@ func (m *demoMotion) steps(spec string) []demoStep {
 			args: []string{"lag", sandbox.ProjectorGroup}, before: m.pause},
 		{why: "Resumed (kill -USR2), it catches up with everything written before the wait started, while the writes go on: the step a CI job waits on before it verifies.",
 			args: []string{"wait", "--group", sandbox.ProjectorGroup, "--caught-up", "--for", "1m"}, before: m.resume},
+		{why: "The gate while the writes go on: verify pins the events at what the projector group has committed, and the read model as of then, so a projector that is behind, not wrong, passes.",
+			args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances, "--as-of-group", sandbox.ProjectorGroup}},
 	}
 }
 
