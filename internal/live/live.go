@@ -89,8 +89,10 @@ type ProjectorOptions struct {
 // bank.account-balances, writing each new state in a transaction with its
 // source offsets. It starts from the states in bank.account-balances
 // (the seeded ones, or its own from an earlier run) and, the first time,
-// at the end of bank.account-events, where the seeded states stand. Start
-// it, then Run it, once; Pause and Resume from any goroutine.
+// at the end of bank.account-events, where the seeded states stand. It is
+// the group's one member: it restores every account at Start, so a second
+// member taking partitions away and back would leave it stale. Start it,
+// then Run it, once; Pause and Resume from any goroutine.
 type Projector struct {
 	cfg  kafka.Config
 	fold *sandbox.Projector
