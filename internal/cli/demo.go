@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,7 +35,9 @@ what evctl does on it, printing each step's command line before its
 output. It ends with the sandbox in motion, as 'evctl dev --live' runs
 it: a projector that falls behind while paused, catches up once resumed,
 and passes verify while the writes go on. Nothing outside this process
-is touched.`,
+is touched. Outside a checkout of evctl the projection spec the steps use
+is a temporary copy, so the lines name account-balance.yaml, which 'evctl
+dev --write-spec .' writes.`,
 		Example: `  $ evctl demo`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +82,11 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	// From a checkout the tour names the spec users will find there; an
 	// installed binary writes its embedded copy to a temporary file.
 	spec := filepath.Join("testdata", "projections", projectionSpecFile)
+	shownSpec := spec // what the printed command lines name
 	if _, err := os.Stat(spec); err != nil {
+		// The temporary file is gone when the tour ends: the lines name
+		// the file that evctl dev --write-spec writes instead.
+		shownSpec = projectionSpecFile
 		dir, err := os.MkdirTemp("", "evctl-demo-")
 		if err != nil {
 			return err
@@ -107,13 +114,24 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	defer motion.Close()
 	steps = append(steps, motion.steps(spec)...)
 	var drifted *sandbox.Sandbox
+	specNoted := false
 	for i, s := range steps {
 		if s.before != nil {
 			if err := s.before(ctx); err != nil {
 				return fmt.Errorf("demo step %d: %w", i+1, err)
 			}
 		}
-		fmt.Fprintf(ios.Out, "\n%s %s\n%s\n", p.Bold(fmt.Sprintf("%d.", i+1)), s.why, p.Cyan("$ evctl "+shellJoin(s.args)))
+		shown := make([]string, len(s.args))
+		for j, a := range s.args {
+			if shown[j] = a; a == spec {
+				shown[j] = shownSpec
+			}
+		}
+		fmt.Fprintf(ios.Out, "\n%s %s\n%s\n", p.Bold(fmt.Sprintf("%d.", i+1)), s.why, p.Cyan("$ evctl "+shellJoin(shown)))
+		if slices.Contains(s.args, spec) && shownSpec != spec && !specNoted {
+			fmt.Fprintln(ios.Out, p.Dim("(evctl dev --write-spec . writes "+projectionSpecFile+", the spec these steps use, into the current directory)"))
+			specNoted = true
+		}
 		target := sb
 		if s.drifted {
 			if drifted == nil {
