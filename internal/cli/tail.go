@@ -130,6 +130,9 @@ which it yields false or null are skipped), --partition, --max.`,
 			if opts.Template != "" && cmd.Flags().Changed("output") {
 				return flagErrorf("--template and --output exclude each other")
 			}
+			if opts.Raw && opts.Template == "" && opts.Output == "text" {
+				return flagErrorf("--raw adds the exact bytes to -o json or --template output; text output has no place for them")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -23,6 +23,8 @@ func testFactory(t *testing.T) *Factory {
 func TestNewCmdTail(t *testing.T) {
 	tests := []flagCase[TailOptions]{
 		{name: "defaults", args: []string{"t"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text"}},
+		{name: "raw with text output", args: []string{"t", "--raw"}, wantErr: "--raw adds the exact bytes to -o json or --template output"},
+		{name: "raw with a template", args: []string{"t", "--raw", "--template", "{{.rawKey}}"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text", Raw: true, Template: "{{.rawKey}}"}},
 		{name: "range and selection", args: []string{"a", "b", "--from", "@-1h", "--to", "end", "-p", "0,2", "-k", "acct-1", "-t", "MoneyWithdrawn", "--filter", ".value", "--max", "5", "-o", "json", "--raw"},
 			want: TailOptions{Topics: []string{"a", "b"}, From: "@-1h", To: "end", Partitions: []int32{0, 2}, Key: "acct-1", KeySet: true, Types: []string{"MoneyWithdrawn"}, Filter: ".value", Max: 5, Last: 10, Output: "json", Raw: true}},
 		{name: "empty key is a key", args: []string{"t", "--key", ""}, want: TailOptions{Topics: []string{"t"}, KeySet: true, Last: 10, Output: "text"}},
