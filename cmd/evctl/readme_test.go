@@ -69,6 +69,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/diff"
+	"go.yaml.in/yaml/v3"
 )
 
 // docWait bounds one README command: generous, for a loaded machine.
@@ -657,5 +658,49 @@ func TestApplyDocEdits(t *testing.T) {
 	want := "```console\n$ a\nnew a\n$ b\nnew b1\nnew b2\n$ c\n```\n"
 	if got != want {
 		t.Errorf("applyDocEdits:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// docs/projections.md's worked example is the spec the repository ships,
+// comments (YAML's and jq's) aside, so the page cannot describe a spec
+// nobody runs.
+func TestDocsProjectionExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/projections.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const section, fence = "## Example: account balances\n", "```yaml\n"
+	_, after, ok := strings.Cut(string(doc), section)
+	if !ok {
+		t.Fatalf("docs/projections.md has no %q", strings.TrimSpace(section))
+	}
+	_, after, ok = strings.Cut(after, fence)
+	block, _, ok2 := strings.Cut(after, "```")
+	if !ok || !ok2 {
+		t.Fatalf("docs/projections.md: no yaml block under %q", strings.TrimSpace(section))
+	}
+	spec, err := os.ReadFile("../../testdata/projections/account-balance.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown, shipped any
+	if err := yaml.Unmarshal([]byte(block), &shown); err != nil {
+		t.Fatalf("docs/projections.md's example: %v", err)
+	}
+	if err := yaml.Unmarshal(spec, &shipped); err != nil {
+		t.Fatal(err)
+	}
+	// jq's comments are in the strings: leave them out too.
+	dropComments := cmp.Transformer("jqComments", func(s string) string {
+		var kept []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				kept = append(kept, l)
+			}
+		}
+		return strings.Join(kept, "\n")
+	})
+	if diff := cmp.Diff(shipped, shown, dropComments); diff != "" {
+		t.Errorf("docs/projections.md's example differs from testdata/projections/account-balance.yaml (-file +doc):\n%s", diff)
 	}
 }
