@@ -320,8 +320,14 @@ func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
 	// Pass 2: read back only the keys that differ, in as many batches as
 	// keep what is held at once within the memory budget.
 	d := newDetails(r, opts.MaxChanges)
+	differs := make(map[uint64]struct{}, len(onlyA)+len(onlyB)+len(differ))
+	for _, set := range [][]uint64{onlyA, onlyB, differ} {
+		for _, k := range set {
+			differs[k] = struct{}{}
+		}
+	}
 	for i := range batches {
-		want := func(k uint64) bool { return k%uint64(batches) == uint64(i) }
+		want := batchKeys(differs, batches, i)
 		if err := both(ctx, func(ctx context.Context) error { return c.collectPass(ctx, c.a, want) },
 			func(ctx context.Context) error { return c.collectPass(ctx, c.b, want) }); err != nil {
 			return nil, err
@@ -339,6 +345,15 @@ func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
 	}
 	d.finish()
 	return r, nil
+}
+
+// batchKeys says which keys pass 2's batch i of n reads back: differing
+// keys, split by their hash.
+func batchKeys(differs map[uint64]struct{}, n, i int) func(uint64) bool {
+	return func(k uint64) bool {
+		_, ok := differs[k]
+		return ok && k%uint64(n) == uint64(i)
+	}
 }
 
 func filterKeys(keys []uint64, want func(uint64) bool) []uint64 {
