@@ -76,12 +76,13 @@ several, the one first by topic, partition and offset, so identical runs
 report the same.
 
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
-value), as for diff. -o json writes diff's report
-(docs/report-format.md); --junit FILE writes a JUnit XML report for CI
-systems (one test case per detailed key: --max-changes, as for diff,
-bounds both reports) on every exit: a run that fails
-(exit 2) or is interrupted is a test case in <error> with the error. The
-file is replaced as soon as verify starts, so an old report never stays.`,
+value), as for diff. -o json writes diff's report (docs/report-format.md).
+--max-changes bounds both reports, as for diff.
+
+--junit FILE writes a JUnit XML report for CI systems, one test case per
+detailed key, on every exit: a run that fails (exit 2) or is interrupted
+is a test case in <error> with the error. The file is replaced as soon as
+verify starts, so an old report never stays.`,
 		Example: `  $ evctl verify --source bank.account-events --projection testdata/projections/account-balance.yaml --against bank.account-balances
   $ evctl verify --source bank.account-events --projection spec.yaml --against golden/balances.jsonl --ignore .updatedAt --junit report.xml
   $ evctl verify --source bank.account-events --projection spec.yaml --against bank.account-balances --as-of-group account-projector`,
