@@ -7,13 +7,13 @@ import (
 	"path"
 	"sort"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // Admin answers questions about the cluster's topics.
 type Admin struct {
 	cfg  Config
-	ac   *kafka.AdminClient
+	ac   *rdk.AdminClient
 	logs *logSink
 }
 
@@ -34,7 +34,7 @@ func NewAdmin(cfg Config) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	ac, err := kafka.NewAdminClient(m)
+	ac, err := rdk.NewAdminClient(m)
 	if err != nil {
 		return nil, configError(err)
 	}
@@ -88,7 +88,7 @@ func (a *Admin) Topics(ctx context.Context, pattern string) ([]TopicInfo, error)
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
 
-	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, kafka.IsolationLevelReadUncommitted)
+	low, high, err := watermarks(ctx, a.cfg, a.logs, a.ac, tps, rdk.IsolationLevelReadUncommitted)
 	if err != nil {
 		return nil, err
 	}
@@ -109,13 +109,13 @@ func (a *Admin) Topics(ctx context.Context, pattern string) ([]TopicInfo, error)
 
 // cleanupPolicies reads cleanup.policy of each topic in one request.
 func (a *Admin) cleanupPolicies(ctx context.Context, infos []TopicInfo) (map[string]string, error) {
-	resources := make([]kafka.ConfigResource, len(infos))
+	resources := make([]rdk.ConfigResource, len(infos))
 	for i, t := range infos {
-		resources[i] = kafka.ConfigResource{Type: kafka.ResourceTopic, Name: t.Name}
+		resources[i] = rdk.ConfigResource{Type: rdk.ResourceTopic, Name: t.Name}
 	}
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.DescribeConfigs(ctx, resources, kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.ac.DescribeConfigs(ctx, resources, rdk.SetAdminRequestTimeout(a.cfg.timeout()))
 	if err != nil {
 		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, unreachable(ctx, a.cfg, a.logs, err)
@@ -124,7 +124,7 @@ func (a *Admin) cleanupPolicies(ctx context.Context, infos []TopicInfo) (map[str
 	}
 	out := make(map[string]string, len(res))
 	for _, r := range res {
-		if r.Error.Code() != kafka.ErrNoError {
+		if r.Error.Code() != rdk.ErrNoError {
 			return nil, fmt.Errorf("cannot describe topic %q: %w", r.Name, r.Error)
 		}
 		out[r.Name] = r.Config["cleanup.policy"].Value
@@ -159,8 +159,8 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescriptio
 
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.DescribeConfigs(ctx, []kafka.ConfigResource{{Type: kafka.ResourceTopic, Name: name}},
-		kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.ac.DescribeConfigs(ctx, []rdk.ConfigResource{{Type: rdk.ResourceTopic, Name: name}},
+		rdk.SetAdminRequestTimeout(a.cfg.timeout()))
 	if err != nil {
 		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return TopicDescription{}, unreachable(ctx, a.cfg, a.logs, err)
@@ -168,11 +168,11 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescriptio
 		return TopicDescription{}, fmt.Errorf("cannot describe topic %q: %w", name, err)
 	}
 	for _, r := range res {
-		if r.Error.Code() != kafka.ErrNoError {
+		if r.Error.Code() != rdk.ErrNoError {
 			return TopicDescription{}, fmt.Errorf("cannot describe topic %q: %w", name, r.Error)
 		}
 		for k, e := range r.Config {
-			if e.Source == kafka.ConfigSourceDynamicTopic && !e.IsSensitive {
+			if e.Source == rdk.ConfigSourceDynamicTopic && !e.IsSensitive {
 				desc.Configs[k] = e.Value
 			}
 		}
@@ -188,9 +188,9 @@ func (a *Admin) CreateTopic(ctx context.Context, name string, partitions int, co
 	}
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.CreateTopics(ctx, []kafka.TopicSpecification{{
+	res, err := a.ac.CreateTopics(ctx, []rdk.TopicSpecification{{
 		Topic: name, NumPartitions: partitions, ReplicationFactor: -1, Config: configs,
-	}}, kafka.SetAdminOperationTimeout(a.cfg.timeout()), kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	}}, rdk.SetAdminOperationTimeout(a.cfg.timeout()), rdk.SetAdminRequestTimeout(a.cfg.timeout()))
 	if err != nil {
 		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return unreachable(ctx, a.cfg, a.logs, err)
@@ -199,8 +199,8 @@ func (a *Admin) CreateTopic(ctx context.Context, name string, partitions int, co
 	}
 	for _, r := range res {
 		switch r.Error.Code() {
-		case kafka.ErrNoError:
-		case kafka.ErrTopicAlreadyExists:
+		case rdk.ErrNoError:
+		case rdk.ErrTopicAlreadyExists:
 			return fmt.Errorf("cannot create topic %q: %w", name, ErrTopicExists)
 		default:
 			if isUnreachable(r.Error) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,16 +21,16 @@ func TestAdminTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac, err := kafka.NewAdminClient(m)
+	ac, err := rdk.NewAdminClient(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ac.Close()
-	res, err := ac.CreateTopics(ctx, []kafka.TopicSpecification{{
+	res, err := ac.CreateTopics(ctx, []rdk.TopicSpecification{{
 		Topic: "balances", NumPartitions: 2, ReplicationFactor: 1,
 		Config: map[string]string{"cleanup.policy": "compact"},
 	}})
-	if err != nil || res[0].Error.Code() != kafka.ErrNoError {
+	if err != nil || res[0].Error.Code() != rdk.ErrNoError {
 		t.Fatalf("CreateTopics: %v %v", err, res)
 	}
 
@@ -131,8 +131,8 @@ func TestGroupOffsets(t *testing.T) {
 
 	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("x")}, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("y")})
 	topic := "t"
-	if _, err := a.ac.AlterConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: "g",
-		Partitions: []kafka.TopicPartition{{Topic: &topic, Partition: 1, Offset: 2}}}}); err != nil {
+	if _, err := a.ac.AlterConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{{Group: "g",
+		Partitions: []rdk.TopicPartition{{Topic: &topic, Partition: 1, Offset: 2}}}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err = a.GroupOffsets(ctx, "g", []string{"t"})

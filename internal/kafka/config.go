@@ -1,7 +1,9 @@
 // Package kafka is evctl's one door to Kafka: it alone imports
 // confluent-kafka-go (cgo, librdkafka). It reads partitions without ever
 // joining a consumer group, writes records faithfully, and lists topics,
-// bounding every wait on the brokers by Config.Timeout.
+// bounding every wait on the brokers by Config.Timeout. confluent's package
+// is imported as rdk (librdkafka), so its TopicPartition and Message never
+// read as this package's own.
 package kafka
 
 import (
@@ -13,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // DefaultTimeout bounds every wait on the brokers when Config.Timeout is zero.
@@ -51,7 +53,7 @@ func (c Config) prop(key string) (string, bool) {
 
 // configMap builds a librdkafka configuration: evctl's base settings, then
 // the role's defaults, then the user's -X properties.
-func (c Config) configMap(defaults [][2]string) (*kafka.ConfigMap, error) {
+func (c Config) configMap(defaults [][2]string) (*rdk.ConfigMap, error) {
 	if _, ok := c.prop("bootstrap.servers"); c.Brokers == "" && !ok {
 		return nil, errors.New("no brokers given; use --brokers or EVCTL_BROKERS")
 	}
@@ -59,7 +61,7 @@ func (c Config) configMap(defaults [][2]string) (*kafka.ConfigMap, error) {
 	if clientID == "" {
 		clientID = "evctl"
 	}
-	m := kafka.ConfigMap{
+	m := rdk.ConfigMap{
 		"bootstrap.servers": c.Brokers,
 		"client.id":         clientID,
 		// librdkafka logs to stderr by default; we drain its logs instead and
@@ -89,7 +91,7 @@ const (
 // otherwise refuses: a consumer needs fetch.max.bytes >= message.max.bytes
 // and receive.message.max.bytes >= fetch.max.bytes + 512. What the user
 // set with -X stays as set.
-func (c Config) fitSizes(m kafka.ConfigMap) {
+func (c Config) fitSizes(m rdk.ConfigMap) {
 	size := func(key string, def int) int {
 		if v, ok := m[key]; ok {
 			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
@@ -125,7 +127,7 @@ func sizedFor(defaults [][2]string, limit int) [][2]string {
 
 // goValue types the values of the Go client's own go.* properties, which
 // it rejects as strings.
-func goValue(key, v string) kafka.ConfigValue {
+func goValue(key, v string) rdk.ConfigValue {
 	if !strings.HasPrefix(key, "go.") {
 		return v
 	}
@@ -161,6 +163,6 @@ func waitMs(ctx context.Context) int {
 
 // LibrdkafkaVersion is the version of the librdkafka evctl is built with.
 func LibrdkafkaVersion() string {
-	_, v := kafka.LibraryVersion()
+	_, v := rdk.LibraryVersion()
 	return v
 }

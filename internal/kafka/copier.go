@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
@@ -105,8 +105,8 @@ var copyProducerDefaults = append(slices.Clip(writeDefaults),
 type Copier struct {
 	cfg        Config
 	opts       CopyOptions
-	c          *kafka.Consumer
-	ac         *kafka.AdminClient
+	c          *rdk.Consumer
+	ac         *rdk.AdminClient
 	logs       *logSink
 	w          *Writer
 	txnID      string
@@ -117,7 +117,7 @@ type Copier struct {
 	checkpointAfter time.Duration
 	ranges          []PartitionRange
 	parts           map[TopicPartition]*copyPart
-	held            *kafka.Message // fetched, not yet Behind old (Follow)
+	held            *rdk.Message // fetched, not yet Behind old (Follow)
 	order           []*copyPart
 	resumed         bool
 	destPartitions  int
@@ -175,12 +175,12 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	if err != nil {
 		return nil, err
 	}
-	c, err := kafka.NewConsumer(m)
+	c, err := rdk.NewConsumer(m)
 	if err != nil {
 		return nil, configError(err)
 	}
 	logs := drainLogs(c.Logs())
-	ac, err := kafka.NewAdminClientFromConsumer(c)
+	ac, err := rdk.NewAdminClientFromConsumer(c)
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
@@ -245,7 +245,7 @@ func (cp *Copier) start(ctx context.Context) error {
 		cp.destPartitions = len(t.Partitions)
 	}
 
-	level := kafka.IsolationLevelReadCommitted
+	level := rdk.IsolationLevelReadCommitted
 	low, high, err := watermarks(ctx, cp.cfg, cp.logs, cp.ac, tps, level)
 	if err != nil {
 		return err
@@ -329,10 +329,10 @@ func (cp *Copier) start(ctx context.Context) error {
 // has no offset for, before it joins: the group's lag counts from there at
 // once, even while its caller has not read yet.
 func (cp *Copier) commitStart(ctx context.Context) error {
-	var tps []kafka.TopicPartition
+	var tps []rdk.TopicPartition
 	for _, p := range cp.order {
 		if p.known < 0 {
-			tps = append(tps, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.from)})
+			tps = append(tps, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.from)})
 		}
 	}
 	if len(tps) == 0 {
@@ -340,7 +340,7 @@ func (cp *Copier) commitStart(ctx context.Context) error {
 	}
 	actx, cancel := cp.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := cp.ac.AlterConsumerGroupOffsets(actx, []kafka.ConsumerGroupTopicPartitions{{Group: cp.opts.Group, Partitions: tps}})
+	res, err := cp.ac.AlterConsumerGroupOffsets(actx, []rdk.ConsumerGroupTopicPartitions{{Group: cp.opts.Group, Partitions: tps}})
 	if err == nil {
 		for _, g := range res.ConsumerGroupsTopicPartitions {
 			for _, tp := range g.Partitions {
@@ -405,18 +405,18 @@ func (cp *Copier) Remaining() int64 {
 
 // rebalance runs inside Poll, that is inside Read, when the caller has
 // handled every record returned before.
-func (cp *Copier) rebalance(_ *kafka.Consumer, ev kafka.Event) error {
+func (cp *Copier) rebalance(_ *rdk.Consumer, ev rdk.Event) error {
 	switch e := ev.(type) {
-	case kafka.AssignedPartitions:
+	case rdk.AssignedPartitions:
 		cp.assign(e.Partitions)
-	case kafka.RevokedPartitions:
+	case rdk.RevokedPartitions:
 		cp.revoke(e.Partitions)
 	}
 	return nil
 }
 
 // assign starts each partition at the group's committed offset, or From.
-func (cp *Copier) assign(tps []kafka.TopicPartition) {
+func (cp *Copier) assign(tps []rdk.TopicPartition) {
 	if cp.err != nil || cp.closing || len(tps) == 0 {
 		cp.setAssignment(nil, tps)
 		return
@@ -431,7 +431,7 @@ func (cp *Copier) assign(tps []kafka.TopicPartition) {
 		cp.setAssignment(nil, tps)
 		return
 	}
-	var assign []kafka.TopicPartition
+	var assign []rdk.TopicPartition
 	cp.mu.Lock()
 	for _, tp := range committed {
 		p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]
@@ -445,14 +445,14 @@ func (cp *Copier) assign(tps []kafka.TopicPartition) {
 		}
 		p.assigned, p.start, p.next, p.done = true, start, start, start >= p.end
 		if !p.done {
-			assign = append(assign, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(start)})
+			assign = append(assign, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(start)})
 		}
 	}
 	cp.mu.Unlock()
 	cp.setAssignment(assign, tps)
 }
 
-func (cp *Copier) setAssignment(assign, all []kafka.TopicPartition) {
+func (cp *Copier) setAssignment(assign, all []rdk.TopicPartition) {
 	if err := cp.c.Assign(assign); err != nil && cp.err == nil {
 		cp.err = fmt.Errorf("cannot assign %d partitions: %w", len(all), err)
 	}
@@ -460,7 +460,7 @@ func (cp *Copier) setAssignment(assign, all []kafka.TopicPartition) {
 
 // revoke commits the work done so far, then lets the partitions go; after
 // a lost assignment it aborts instead: the group has moved on.
-func (cp *Copier) revoke(tps []kafka.TopicPartition) {
+func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 	if cp.c.AssignmentLost() {
 		cp.discard()
 	} else if !cp.closing && cp.err == nil {
@@ -525,7 +525,7 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 			}
 		}
 		switch e := cp.c.Poll(int(pollTimeout / time.Millisecond)).(type) {
-		case *kafka.Message:
+		case *rdk.Message:
 			if cp.opts.Behind > 0 && e.TopicPartition.Error == nil {
 				cp.held = e
 				continue
@@ -534,13 +534,13 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 			if m != nil || err != nil {
 				return m, err
 			}
-		case kafka.PartitionEOF:
+		case rdk.PartitionEOF:
 			cp.mu.Lock()
-			if p := cp.parts[TopicPartition{topicOf(kafka.TopicPartition(e)), e.Partition}]; p != nil && p.assigned && int64(e.Offset) >= p.end {
+			if p := cp.parts[TopicPartition{topicOf(rdk.TopicPartition(e)), e.Partition}]; p != nil && p.assigned && int64(e.Offset) >= p.end {
 				cp.finish(p)
 			}
 			cp.mu.Unlock()
-		case kafka.Error:
+		case rdk.Error:
 			if err := cp.watch.event(ctx, e); err != nil {
 				if e.IsFatal() || errors.Is(err, ErrUnreachable) {
 					cp.err = err // sticky: the copier can only be closed
@@ -587,7 +587,7 @@ func (cp *Copier) releaseHeld(ctx context.Context) (*record.Message, error) {
 // message converts a fetched message, or returns nil for one this copier
 // must not return: of a partition it no longer owns, already returned, or
 // past the end.
-func (cp *Copier) message(e *kafka.Message) (*record.Message, error) {
+func (cp *Copier) message(e *rdk.Message) (*record.Message, error) {
 	tp := e.TopicPartition
 	if tp.Error != nil {
 		return nil, fmt.Errorf("cannot read %s[%d]: %w", topicOf(tp), tp.Partition, tp.Error)
@@ -618,7 +618,7 @@ func (cp *Copier) finish(p *copyPart) {
 	p.done = true
 	p.next = max(p.next, p.end)
 	// Pausing only saves fetches.
-	_ = cp.c.Pause([]kafka.TopicPartition{{Topic: &p.tp.Topic, Partition: p.tp.Partition}})
+	_ = cp.c.Pause([]rdk.TopicPartition{{Topic: &p.tp.Topic, Partition: p.tp.Partition}})
 }
 
 func (cp *Copier) ownDone() bool {
@@ -713,10 +713,10 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 		return cp.err
 	}
 	cp.mu.Lock()
-	var offsets []kafka.TopicPartition
+	var offsets []rdk.TopicPartition
 	for _, p := range cp.order {
 		if p.assigned && p.next > p.start {
-			offsets = append(offsets, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.next)})
+			offsets = append(offsets, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.next)})
 		}
 	}
 	cp.mu.Unlock()
@@ -780,7 +780,7 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 				return tctx.Err()
 			}
 		}
-		var ke kafka.Error
+		var ke rdk.Error
 		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || tctx.Err() != nil {
 			return err
 		}
@@ -791,10 +791,10 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 // txnFailed turns a failed transactional call into the copier's final
 // error, aborting the transaction when that is still possible.
 func (cp *Copier) txnFailed(ctx context.Context, what string, err error) error {
-	var ke kafka.Error
+	var ke rdk.Error
 	switch {
-	case errors.As(err, &ke) && (ke.Code() == kafka.ErrFenced || ke.Code() == kafka.ErrProducerFenced ||
-		ke.Code() == kafka.ErrInvalidProducerEpoch):
+	case errors.As(err, &ke) && (ke.Code() == rdk.ErrFenced || ke.Code() == rdk.ErrProducerFenced ||
+		ke.Code() == rdk.ErrInvalidProducerEpoch):
 		cp.err = fmt.Errorf("cannot %s: another copier took over transactional id %q (%w); "+
 			"run one copier per transactional id", what, cp.txnID, err)
 	case errors.As(err, &ke) && ke.IsFatal():
@@ -866,8 +866,8 @@ func (cp *Copier) Abort(ctx context.Context) error {
 			continue
 		}
 		p.next, p.done = p.start, p.start >= p.end
-		tp := kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.start)}
-		_ = cp.c.Resume([]kafka.TopicPartition{tp})
+		tp := rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.start)}
+		_ = cp.c.Resume([]rdk.TopicPartition{tp})
 		if err := cp.c.Seek(tp, 0); err != nil {
 			cp.err = fmt.Errorf("cannot rewind %s[%d] after the abort: %w", p.tp.Topic, p.tp.Partition, err)
 			return cp.err

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -149,11 +149,11 @@ func waitStable(t testing.TB, cfg Config, topic string) time.Duration {
 		for _, p := range md.Topics[topic].Partitions {
 			tps = append(tps, topicPartition{topic, p.ID})
 		}
-		_, stable, err := watermarks(ctx, cfg, a.logs, a.ac, tps, kafka.IsolationLevelReadCommitted)
+		_, stable, err := watermarks(ctx, cfg, a.logs, a.ac, tps, rdk.IsolationLevelReadCommitted)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, high, err := watermarks(ctx, cfg, a.logs, a.ac, tps, kafka.IsolationLevelReadUncommitted)
+		_, high, err := watermarks(ctx, cfg, a.logs, a.ac, tps, rdk.IsolationLevelReadUncommitted)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,10 +323,10 @@ func TestCopyCrash(t *testing.T) {
 	}
 	copyUnchecked(ctx, t, first, "dst", 30)
 	// Half a checkpoint: the offsets are in the transaction, the commit never comes.
-	var offsets []kafka.TopicPartition
+	var offsets []rdk.TopicPartition
 	for _, p := range first.order {
 		if p.assigned && p.next > p.start {
-			offsets = append(offsets, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.next)})
+			offsets = append(offsets, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.next)})
 		}
 	}
 	md, err := first.c.GetConsumerGroupMetadata()
@@ -676,10 +676,10 @@ func TestCopyHelperProcess(t *testing.T) {
 		t.Fatalf("%d records not flushed", err)
 	}
 	if stage == "offsets" {
-		var offsets []kafka.TopicPartition
+		var offsets []rdk.TopicPartition
 		for _, p := range cp.order {
 			if p.assigned && p.next > p.start {
-				offsets = append(offsets, kafka.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: kafka.Offset(p.next)})
+				offsets = append(offsets, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.next)})
 			}
 		}
 		md, err := cp.c.GetConsumerGroupMetadata()

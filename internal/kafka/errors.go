@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // ErrUnreachable is wrapped by every error that means the brokers did not
@@ -50,13 +50,13 @@ func unreachable(ctx context.Context, cfg Config, logs *logSink, err error) erro
 
 // isUnreachable reports whether a librdkafka error means no broker answered.
 func isUnreachable(err error) bool {
-	var ke kafka.Error
+	var ke rdk.Error
 	if !errors.As(err, &ke) {
 		return errors.Is(err, context.DeadlineExceeded)
 	}
 	switch ke.Code() {
-	case kafka.ErrTimedOut, kafka.ErrTimedOutQueue, kafka.ErrTransport,
-		kafka.ErrAllBrokersDown, kafka.ErrResolve, kafka.ErrDestroy:
+	case rdk.ErrTimedOut, rdk.ErrTimedOutQueue, rdk.ErrTransport,
+		rdk.ErrAllBrokersDown, rdk.ErrResolve, rdk.ErrDestroy:
 		return true
 	}
 	return false
@@ -174,17 +174,17 @@ type brokerWatch struct {
 }
 
 // event decides whether a client-level error ends the read.
-func (w *brokerWatch) event(ctx context.Context, e kafka.Error) error {
+func (w *brokerWatch) event(ctx context.Context, e rdk.Error) error {
 	switch {
 	case e.IsFatal():
 		return fmt.Errorf("kafka: %w", e)
-	case e.Code() == kafka.ErrAllBrokersDown:
+	case e.Code() == rdk.ErrAllBrokersDown:
 		if w.downSince.IsZero() {
 			w.downSince = time.Now()
 		}
 		return w.check(ctx)
-	case e.Code() == kafka.ErrTopicAuthorizationFailed, e.Code() == kafka.ErrGroupAuthorizationFailed,
-		e.Code() == kafka.ErrUnknownTopicOrPart:
+	case e.Code() == rdk.ErrTopicAuthorizationFailed, e.Code() == rdk.ErrGroupAuthorizationFailed,
+		e.Code() == rdk.ErrUnknownTopicOrPart:
 		return fmt.Errorf("kafka: %w", e)
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/evctl/evctl/internal/position"
 )
@@ -97,7 +97,7 @@ func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
 func (a *Admin) Groups(ctx context.Context) ([]ConsumerGroup, error) {
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.ListConsumerGroups(ctx, kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.ac.ListConsumerGroups(ctx, rdk.SetAdminRequestTimeout(a.cfg.timeout()))
 	if err == nil && len(res.Errors) > 0 {
 		err = res.Errors[0]
 	}
@@ -131,17 +131,17 @@ func (a *Admin) Group(ctx context.Context, id string) (ConsumerGroup, error) {
 }
 
 // groupState names a state as Kafka's own tools do (Stable, Empty...).
-func groupState(s kafka.ConsumerGroupState) string {
+func groupState(s rdk.ConsumerGroupState) string {
 	switch s {
-	case kafka.ConsumerGroupStatePreparingRebalance:
+	case rdk.ConsumerGroupStatePreparingRebalance:
 		return "PreparingRebalance"
-	case kafka.ConsumerGroupStateCompletingRebalance:
+	case rdk.ConsumerGroupStateCompletingRebalance:
 		return "CompletingRebalance"
-	case kafka.ConsumerGroupStateStable:
+	case rdk.ConsumerGroupStateStable:
 		return "Stable"
-	case kafka.ConsumerGroupStateDead:
+	case rdk.ConsumerGroupStateDead:
 		return "Dead"
-	case kafka.ConsumerGroupStateEmpty:
+	case rdk.ConsumerGroupStateEmpty:
 		return "Empty"
 	}
 	return "Unknown"
@@ -155,10 +155,10 @@ func (a *Admin) CommittedOffsets(ctx context.Context, group string) (map[TopicPa
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
 	// No partitions: all that the group has committed.
-	res, err := a.ac.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{{Group: group}},
-		kafka.SetAdminRequireStableOffsets(false), kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{{Group: group}},
+		rdk.SetAdminRequireStableOffsets(false), rdk.SetAdminRequestTimeout(a.cfg.timeout()))
 	if err != nil {
-		if isCode(err, kafka.ErrGroupIDNotFound) {
+		if isCode(err, rdk.ErrGroupIDNotFound) {
 			return map[TopicPartition]int64{}, nil
 		}
 		if isUnreachable(err) || ctx.Err() != nil {
@@ -170,7 +170,7 @@ func (a *Admin) CommittedOffsets(ctx context.Context, group string) (map[TopicPa
 	for _, g := range res.ConsumerGroupsTopicPartitions {
 		for _, p := range g.Partitions {
 			if p.Error != nil {
-				if isCode(p.Error, kafka.ErrGroupIDNotFound) {
+				if isCode(p.Error, rdk.ErrGroupIDNotFound) {
 					continue
 				}
 				return nil, fmt.Errorf("cannot read the offsets of group %q on %s[%d]: %w", group, topicOf(p), p.Partition, p.Error)
@@ -217,9 +217,9 @@ func (a *Admin) EndOffsets(ctx context.Context, topics []string) (map[TopicParti
 	if err != nil {
 		return nil, err
 	}
-	specs := make(map[topicPartition]kafka.OffsetSpec, len(tps))
+	specs := make(map[topicPartition]rdk.OffsetSpec, len(tps))
 	for _, tp := range tps {
-		specs[tp] = kafka.LatestOffsetSpec
+		specs[tp] = rdk.LatestOffsetSpec
 	}
 	ends, err := listOffsets(ctx, a.cfg, a.logs, a.ac, specs, isolation(a.cfg))
 	if err != nil {
@@ -309,7 +309,7 @@ func (a *Admin) Lag(ctx context.Context, groups, topics []string) ([]GroupLag, e
 		return nil, err
 	}
 	for _, topic := range topics {
-		if t, ok := md.Topics[topic]; !ok || t.Error.Code() != kafka.ErrNoError {
+		if t, ok := md.Topics[topic]; !ok || t.Error.Code() != rdk.ErrNoError {
 			return nil, unknownTopic(topic, topicNames(md))
 		}
 	}
@@ -355,7 +355,7 @@ func (a *Admin) Lag(ctx context.Context, groups, topics []string) ([]GroupLag, e
 	var tps []topicPartition
 	for topic := range topicSet {
 		t, ok := md.Topics[topic]
-		if !ok || t.Error.Code() != kafka.ErrNoError {
+		if !ok || t.Error.Code() != rdk.ErrNoError {
 			continue // deleted since the group committed
 		}
 		for _, p := range t.Partitions {
@@ -415,7 +415,7 @@ func (a *Admin) assignedTopics(ctx context.Context, groups []string) (map[string
 	}
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.DescribeConsumerGroups(ctx, groups, kafka.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.ac.DescribeConsumerGroups(ctx, groups, rdk.SetAdminRequestTimeout(a.cfg.timeout()))
 	if err != nil {
 		if isUnreachable(err) || ctx.Err() != nil {
 			return nil, unreachable(ctx, a.cfg, a.logs, err)
@@ -423,8 +423,8 @@ func (a *Admin) assignedTopics(ctx context.Context, groups []string) (map[string
 		return nil, fmt.Errorf("cannot describe consumer groups: %w", err)
 	}
 	for _, d := range res.ConsumerGroupDescriptions {
-		if d.Error.Code() != kafka.ErrNoError {
-			if d.Error.Code() == kafka.ErrGroupIDNotFound {
+		if d.Error.Code() != rdk.ErrNoError {
+			if d.Error.Code() == rdk.ErrGroupIDNotFound {
 				continue
 			}
 			return nil, fmt.Errorf("cannot describe consumer group %q: %w", d.GroupID, d.Error)
@@ -498,7 +498,7 @@ func (a *Admin) timestamps(ctx context.Context, at map[TopicPartition][]int64) (
 	if err != nil {
 		return nil, err
 	}
-	c, err := kafka.NewConsumer(m)
+	c, err := rdk.NewConsumer(m)
 	if err != nil {
 		return nil, configError(err)
 	}
@@ -512,7 +512,7 @@ func (a *Admin) timestamps(ctx context.Context, at map[TopicPartition][]int64) (
 	deadline := time.Now().Add(a.cfg.timeout())
 	for len(pending) > 0 && time.Now().Before(deadline) {
 		round := make(map[TopicPartition]int64, len(pending))
-		var assign []kafka.TopicPartition
+		var assign []rdk.TopicPartition
 		for tp, offs := range pending {
 			round[tp] = offs[0]
 			if len(offs) == 1 {
@@ -521,7 +521,7 @@ func (a *Admin) timestamps(ctx context.Context, at map[TopicPartition][]int64) (
 				pending[tp] = offs[1:]
 			}
 			topic := tp.Topic
-			assign = append(assign, kafka.TopicPartition{Topic: &topic, Partition: tp.Partition, Offset: kafka.Offset(offs[0])})
+			assign = append(assign, rdk.TopicPartition{Topic: &topic, Partition: tp.Partition, Offset: rdk.Offset(offs[0])})
 		}
 		if err := c.Assign(assign); err != nil {
 			return nil, fmt.Errorf("cannot assign partitions: %w", err)
@@ -535,14 +535,14 @@ func (a *Admin) timestamps(ctx context.Context, at map[TopicPartition][]int64) (
 
 // firstRecords polls until every partition of round has delivered its
 // first record or its end, or the deadline passes.
-func firstRecords(ctx context.Context, c *kafka.Consumer, round map[TopicPartition]int64, deadline time.Time, out map[offsetAt]time.Time) error {
+func firstRecords(ctx context.Context, c *rdk.Consumer, round map[TopicPartition]int64, deadline time.Time, out map[offsetAt]time.Time) error {
 	left := len(round)
 	settle := func(tp TopicPartition) {
 		if _, ok := round[tp]; ok {
 			delete(round, tp)
 			left--
 			topic := tp.Topic
-			_ = c.Pause([]kafka.TopicPartition{{Topic: &topic, Partition: tp.Partition}}) // only saves fetches
+			_ = c.Pause([]rdk.TopicPartition{{Topic: &topic, Partition: tp.Partition}}) // only saves fetches
 		}
 	}
 	for left > 0 && time.Now().Before(deadline) {
@@ -550,7 +550,7 @@ func firstRecords(ctx context.Context, c *kafka.Consumer, round map[TopicPartiti
 			return err
 		}
 		switch e := c.Poll(int(pollTimeout / time.Millisecond)).(type) {
-		case *kafka.Message:
+		case *rdk.Message:
 			tp := TopicPartition{topicOf(e.TopicPartition), e.TopicPartition.Partition}
 			off, ok := round[tp]
 			if !ok || e.TopicPartition.Error != nil || int64(e.TopicPartition.Offset) < off {
@@ -560,9 +560,9 @@ func firstRecords(ctx context.Context, c *kafka.Consumer, round map[TopicPartiti
 				out[offsetAt{tp, off}] = e.Timestamp.UTC()
 			}
 			settle(tp)
-		case kafka.PartitionEOF:
-			settle(TopicPartition{topicOf(kafka.TopicPartition(e)), e.Partition})
-		case kafka.Error:
+		case rdk.PartitionEOF:
+			settle(TopicPartition{topicOf(rdk.TopicPartition(e)), e.Partition})
+		case rdk.Error:
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: %w", e)
 			}

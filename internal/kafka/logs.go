@@ -4,7 +4,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // logSink drains librdkafka's log channel so nothing reaches the user's
@@ -15,7 +15,7 @@ type logSink struct {
 }
 
 // drainLogs reads ch until the client closes it.
-func drainLogs(ch chan kafka.LogEvent) *logSink {
+func drainLogs(ch chan rdk.LogEvent) *logSink {
 	s := &logSink{}
 	if ch == nil {
 		return s

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // topicPartition identifies a partition; a comparable map key, unlike
-// kafka.TopicPartition.
+// rdk.TopicPartition.
 type topicPartition struct {
 	topic     string
 	partition int32
@@ -21,11 +21,11 @@ type topicPartition struct {
 
 // metadataClient is what Consumer, Producer and AdminClient share.
 type metadataClient interface {
-	GetMetadata(topic *string, allTopics bool, timeoutMs int) (*kafka.Metadata, error)
+	GetMetadata(topic *string, allTopics bool, timeoutMs int) (*rdk.Metadata, error)
 }
 
 // clusterMetadata fetches every topic's metadata within the timeout.
-func clusterMetadata(ctx context.Context, cfg Config, logs *logSink, mc metadataClient) (*kafka.Metadata, error) {
+func clusterMetadata(ctx context.Context, cfg Config, logs *logSink, mc metadataClient) (*rdk.Metadata, error) {
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
 	md, err := mc.GetMetadata(nil, true, waitMs(ctx))
@@ -41,12 +41,12 @@ func clusterMetadata(ctx context.Context, cfg Config, logs *logSink, mc metadata
 // topicIn finds topic in md. Only a topic the cluster does not have is an
 // *UnknownTopicError; any other error of the topic's (not authorized, a
 // leader being elected) is the broker's own, wrapped.
-func topicIn(md *kafka.Metadata, topic string) (kafka.TopicMetadata, error) {
+func topicIn(md *rdk.Metadata, topic string) (rdk.TopicMetadata, error) {
 	t, ok := md.Topics[topic]
-	if !ok || t.Error.Code() == kafka.ErrUnknownTopicOrPart || t.Error.Code() == kafka.ErrUnknownTopic {
+	if !ok || t.Error.Code() == rdk.ErrUnknownTopicOrPart || t.Error.Code() == rdk.ErrUnknownTopic {
 		return t, unknownTopic(topic, topicNames(md))
 	}
-	if t.Error.Code() != kafka.ErrNoError {
+	if t.Error.Code() != rdk.ErrNoError {
 		return t, fmt.Errorf("topic %q: %w", topic, t.Error)
 	}
 	return t, nil
@@ -67,7 +67,7 @@ func matchesTopic(pattern, name string) bool {
 // cluster's internal topics (__consumer_offsets...) only when it starts
 // with "__". A glob that matches nothing is an error naming the topics
 // there are.
-func expandTopics(md *kafka.Metadata, topics []string) ([]string, error) {
+func expandTopics(md *rdk.Metadata, topics []string) ([]string, error) {
 	var out []string
 	names := topicNames(md)
 	slices.Sort(names)
@@ -100,10 +100,10 @@ func expandTopics(md *kafka.Metadata, topics []string) ([]string, error) {
 }
 
 // topicNames lists the topics in md that exist.
-func topicNames(md *kafka.Metadata) []string {
+func topicNames(md *rdk.Metadata) []string {
 	names := make([]string, 0, len(md.Topics))
 	for name, t := range md.Topics {
-		if t.Error.Code() == kafka.ErrNoError {
+		if t.Error.Code() == rdk.ErrNoError {
 			names = append(names, name)
 		}
 	}
@@ -113,31 +113,31 @@ func topicNames(md *kafka.Metadata) []string {
 // isolation is the isolation level the reader's consumer uses, so that
 // the end offsets it captures are ones it can reach (the LSO under
 // read_committed, librdkafka's default).
-func isolation(cfg Config) kafka.IsolationLevel {
+func isolation(cfg Config) rdk.IsolationLevel {
 	if v, ok := cfg.prop("isolation.level"); ok && v == "read_uncommitted" {
-		return kafka.IsolationLevelReadUncommitted
+		return rdk.IsolationLevelReadUncommitted
 	}
-	return kafka.IsolationLevelReadCommitted
+	return rdk.IsolationLevelReadCommitted
 }
 
 // listOffsets asks for one offset per partition in a single request per
 // leader: the earliest, the latest, or the first at a timestamp (negative
 // when there is none).
-func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
-	specs map[topicPartition]kafka.OffsetSpec, level kafka.IsolationLevel) (map[topicPartition]int64, error) {
+func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminClient,
+	specs map[topicPartition]rdk.OffsetSpec, level rdk.IsolationLevel) (map[topicPartition]int64, error) {
 	out := make(map[topicPartition]int64, len(specs))
 	if len(specs) == 0 {
 		return out, nil
 	}
-	req := make(map[kafka.TopicPartition]kafka.OffsetSpec, len(specs))
+	req := make(map[rdk.TopicPartition]rdk.OffsetSpec, len(specs))
 	for tp, spec := range specs {
 		topic := tp.topic
-		req[kafka.TopicPartition{Topic: &topic, Partition: tp.partition}] = spec
+		req[rdk.TopicPartition{Topic: &topic, Partition: tp.partition}] = spec
 	}
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
 	res, err := ac.ListOffsets(ctx, req,
-		kafka.SetAdminIsolationLevel(level), kafka.SetAdminRequestTimeout(cfg.timeout()))
+		rdk.SetAdminIsolationLevel(level), rdk.SetAdminRequestTimeout(cfg.timeout()))
 	if err != nil {
 		if isUnreachable(err) || ctx.Err() != nil {
 			return nil, unreachable(ctx, cfg, logs, err)
@@ -145,7 +145,7 @@ func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.Admin
 		return nil, fmt.Errorf("cannot list offsets: %w", err)
 	}
 	for tp, info := range res.ResultInfos {
-		if info.Error.Code() != kafka.ErrNoError {
+		if info.Error.Code() != rdk.ErrNoError {
 			if isUnreachable(info.Error) {
 				return nil, unreachable(ctx, cfg, logs, info.Error)
 			}
@@ -157,13 +157,13 @@ func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.Admin
 }
 
 // watermarks returns the low and high offsets of each partition.
-func watermarks(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
-	tps []topicPartition, level kafka.IsolationLevel) (low, high map[topicPartition]int64, err error) {
-	lowSpec := make(map[topicPartition]kafka.OffsetSpec, len(tps))
-	highSpec := make(map[topicPartition]kafka.OffsetSpec, len(tps))
+func watermarks(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminClient,
+	tps []topicPartition, level rdk.IsolationLevel) (low, high map[topicPartition]int64, err error) {
+	lowSpec := make(map[topicPartition]rdk.OffsetSpec, len(tps))
+	highSpec := make(map[topicPartition]rdk.OffsetSpec, len(tps))
 	for _, tp := range tps {
-		lowSpec[tp] = kafka.EarliestOffsetSpec
-		highSpec[tp] = kafka.LatestOffsetSpec
+		lowSpec[tp] = rdk.EarliestOffsetSpec
+		highSpec[tp] = rdk.LatestOffsetSpec
 	}
 	if low, err = listOffsets(ctx, cfg, logs, ac, lowSpec, level); err != nil {
 		return nil, nil, err
@@ -179,7 +179,7 @@ var errUnstable = errors.New("group offsets are part of an open transaction")
 
 // groupOffsets reads group's committed offsets of tps (-1: none), waiting
 // up to unstableWait for open transactions that commit offsets to end.
-func groupOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+func groupOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminClient,
 	group string, tps []TopicPartition, unstableWait time.Duration) (map[TopicPartition]int64, error) {
 	deadline := time.Now().Add(unstableWait)
 	for {
@@ -195,26 +195,26 @@ func groupOffsets(ctx context.Context, cfg Config, logs *logSink, ac *kafka.Admi
 	}
 }
 
-func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
+func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminClient,
 	group string, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	out := make(map[TopicPartition]int64, len(tps))
 	if len(tps) == 0 {
 		return out, nil
 	}
-	req := kafka.ConsumerGroupTopicPartitions{Group: group}
+	req := rdk.ConsumerGroupTopicPartitions{Group: group}
 	for _, tp := range tps {
 		topic := tp.Topic
-		req.Partitions = append(req.Partitions, kafka.TopicPartition{Topic: &topic, Partition: tp.Partition})
+		req.Partitions = append(req.Partitions, rdk.TopicPartition{Topic: &topic, Partition: tp.Partition})
 	}
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := ac.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{req},
-		kafka.SetAdminRequireStableOffsets(true), kafka.SetAdminRequestTimeout(cfg.timeout()))
+	res, err := ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{req},
+		rdk.SetAdminRequireStableOffsets(true), rdk.SetAdminRequestTimeout(cfg.timeout()))
 	if err != nil {
 		if isUnstable(err) {
 			return nil, errUnstable
 		}
-		if isCode(err, kafka.ErrGroupIDNotFound) {
+		if isCode(err, rdk.ErrGroupIDNotFound) {
 			err = nil // no group, no offsets
 		} else if isUnreachable(err) || ctx.Err() != nil {
 			return nil, unreachable(ctx, cfg, logs, err)
@@ -225,7 +225,7 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *kafka.
 	}
 	for _, g := range res.ConsumerGroupsTopicPartitions {
 		for _, p := range g.Partitions {
-			if p.Error != nil && !isCode(p.Error, kafka.ErrGroupIDNotFound) {
+			if p.Error != nil && !isCode(p.Error, rdk.ErrGroupIDNotFound) {
 				if isUnstable(p.Error) {
 					return nil, errUnstable
 				}
@@ -246,9 +246,9 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *kafka.
 	return out, nil
 }
 
-func isUnstable(err error) bool { return isCode(err, kafka.ErrUnstableOffsetCommit) }
+func isUnstable(err error) bool { return isCode(err, rdk.ErrUnstableOffsetCommit) }
 
-func isCode(err error, code kafka.ErrorCode) bool {
-	var ke kafka.Error
+func isCode(err error, code rdk.ErrorCode) bool {
+	var ke rdk.Error
 	return errors.As(err, &ke) && ke.Code() == code
 }

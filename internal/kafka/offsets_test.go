@@ -5,18 +5,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // TestTopicIn: only a missing topic is "not found"; a topic the broker
 // will not describe keeps the broker's error, so a user is not sent to
 // check a name that is right.
 func TestTopicIn(t *testing.T) {
-	md := &kafka.Metadata{Topics: map[string]kafka.TopicMetadata{
-		"orders":   {Topic: "orders", Partitions: []kafka.PartitionMetadata{{ID: 0}}},
-		"secret":   {Topic: "secret", Error: kafka.NewError(kafka.ErrTopicAuthorizationFailed, "Broker: Topic authorization failed", false)},
-		"gone":     {Topic: "gone", Error: kafka.NewError(kafka.ErrUnknownTopicOrPart, "Broker: Unknown topic or partition", false)},
-		"electing": {Topic: "electing", Error: kafka.NewError(kafka.ErrLeaderNotAvailable, "Broker: Leader not available", false)},
+	md := &rdk.Metadata{Topics: map[string]rdk.TopicMetadata{
+		"orders":   {Topic: "orders", Partitions: []rdk.PartitionMetadata{{ID: 0}}},
+		"secret":   {Topic: "secret", Error: rdk.NewError(rdk.ErrTopicAuthorizationFailed, "Broker: Topic authorization failed", false)},
+		"gone":     {Topic: "gone", Error: rdk.NewError(rdk.ErrUnknownTopicOrPart, "Broker: Unknown topic or partition", false)},
+		"electing": {Topic: "electing", Error: rdk.NewError(rdk.ErrLeaderNotAvailable, "Broker: Leader not available", false)},
 	}}
 	if tm, err := topicIn(md, "orders"); err != nil || len(tm.Partitions) != 1 {
 		t.Errorf("orders: %+v, %v", tm, err)

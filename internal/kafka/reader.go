@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
@@ -95,8 +95,8 @@ const pollTimeout = 100 * time.Millisecond
 // group. Not safe for concurrent use.
 type Reader struct {
 	cfg    Config
-	c      *kafka.Consumer
-	ac     *kafka.AdminClient
+	c      *rdk.Consumer
+	ac     *rdk.AdminClient
 	logs   *logSink
 	ranges []PartitionRange
 	// parts holds each read partition's state, indexed by partition id.
@@ -107,7 +107,7 @@ type Reader struct {
 	// A followed read watches its topics' metadata: a deleted topic ends
 	// it, new partitions join it (unless the partitions were named).
 	fixedPartitions bool
-	metadata        chan []kafka.TopicDescription
+	metadata        chan []rdk.TopicDescription
 	stopWatch       context.CancelFunc
 	watchDone       chan struct{}
 }
@@ -150,12 +150,12 @@ func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, erro
 	if err != nil {
 		return nil, err
 	}
-	c, err := kafka.NewConsumer(m)
+	c, err := rdk.NewConsumer(m)
 	if err != nil {
 		return nil, configError(err)
 	}
 	logs := drainLogs(c.Logs())
-	ac, err := kafka.NewAdminClientFromConsumer(c)
+	ac, err := rdk.NewAdminClientFromConsumer(c)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
@@ -177,7 +177,7 @@ func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, erro
 // applies what it finds; Close cancels a description under way at once.
 func (r *Reader) watchTopics() {
 	topics := slices.Sorted(maps.Keys(r.parts))
-	r.metadata = make(chan []kafka.TopicDescription, 1)
+	r.metadata = make(chan []rdk.TopicDescription, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stopWatch, r.watchDone = cancel, make(chan struct{})
 	go func() {
@@ -191,7 +191,7 @@ func (r *Reader) watchTopics() {
 			case <-tick.C:
 			}
 			dctx, dcancel := r.cfg.withTimeout(ctx)
-			res, err := r.ac.DescribeTopics(dctx, kafka.NewTopicCollectionOfTopicNames(topics))
+			res, err := r.ac.DescribeTopics(dctx, rdk.NewTopicCollectionOfTopicNames(topics))
 			dcancel()
 			if err != nil {
 				continue // brokers that stay down are the broker watch's to report
@@ -206,12 +206,12 @@ func (r *Reader) watchTopics() {
 
 // followTopics ends the read when a followed topic is gone, and starts
 // reading partitions added since the read began, from their start.
-func (r *Reader) followTopics(descs []kafka.TopicDescription) error {
-	var add []kafka.TopicPartition
+func (r *Reader) followTopics(descs []rdk.TopicDescription) error {
+	var add []rdk.TopicPartition
 	for _, t := range descs {
 		switch t.Error.Code() {
-		case kafka.ErrNoError:
-		case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic:
+		case rdk.ErrNoError:
+		case rdk.ErrUnknownTopicOrPart, rdk.ErrUnknownTopic:
 			return &TopicDeletedError{Topic: t.Name}
 		default:
 			continue
@@ -232,7 +232,7 @@ func (r *Reader) followTopics(descs []kafka.TopicDescription) error {
 			byID[id] = ps
 			r.parts[t.Name] = byID
 			r.ranges = append(r.ranges, PartitionRange{Topic: t.Name, Partition: id, End: -1})
-			add = append(add, kafka.TopicPartition{Topic: &ps.topic, Partition: id, Offset: kafka.OffsetBeginning})
+			add = append(add, rdk.TopicPartition{Topic: &ps.topic, Partition: id, Offset: rdk.OffsetBeginning})
 		}
 	}
 	if len(add) == 0 {
@@ -296,7 +296,7 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		return err
 	}
 
-	var assign []kafka.TopicPartition
+	var assign []rdk.TopicPartition
 	for _, tp := range tps {
 		lo, hi := low[tp], high[tp]
 		pr := PartitionRange{Topic: tp.topic, Partition: tp.partition, Low: lo, High: hi, End: -1}
@@ -322,7 +322,7 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		r.parts[tp.topic] = byID
 		if !ps.done {
 			r.remaining++
-			assign = append(assign, kafka.TopicPartition{Topic: &ps.topic, Partition: tp.partition, Offset: kafka.Offset(pr.Start)})
+			assign = append(assign, rdk.TopicPartition{Topic: &ps.topic, Partition: tp.partition, Offset: rdk.Offset(pr.Start)})
 		}
 	}
 	if len(assign) == 0 {
@@ -336,18 +336,18 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 
 // offsetsForTime returns, for a Time position, each partition's offset of
 // the first record at or after that time.
-func (r *Reader) offsetsForTime(ctx context.Context, p position.Position, tps []topicPartition, level kafka.IsolationLevel) (map[topicPartition]int64, error) {
+func (r *Reader) offsetsForTime(ctx context.Context, p position.Position, tps []topicPartition, level rdk.IsolationLevel) (map[topicPartition]int64, error) {
 	return offsetsForTime(ctx, r.cfg, r.logs, r.ac, p, tps, level)
 }
 
-func offsetsForTime(ctx context.Context, cfg Config, logs *logSink, ac *kafka.AdminClient,
-	p position.Position, tps []topicPartition, level kafka.IsolationLevel) (map[topicPartition]int64, error) {
+func offsetsForTime(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminClient,
+	p position.Position, tps []topicPartition, level rdk.IsolationLevel) (map[topicPartition]int64, error) {
 	if !p.NeedsTime() {
 		return nil, nil
 	}
-	specs := make(map[topicPartition]kafka.OffsetSpec, len(tps))
+	specs := make(map[topicPartition]rdk.OffsetSpec, len(tps))
 	for _, tp := range tps {
-		specs[tp] = kafka.NewOffsetSpecForTimestamp(p.Time.UnixMilli())
+		specs[tp] = rdk.NewOffsetSpecForTimestamp(p.Time.UnixMilli())
 	}
 	return listOffsets(ctx, cfg, logs, ac, specs, level)
 }
@@ -376,15 +376,15 @@ func (r *Reader) Read(ctx context.Context) (*record.Message, error) {
 		default:
 		}
 		switch e := r.c.Poll(int(pollTimeout / time.Millisecond)).(type) {
-		case *kafka.Message:
+		case *rdk.Message:
 			if m, err := r.message(e); m != nil || err != nil {
 				return m, err
 			}
-		case kafka.PartitionEOF:
+		case rdk.PartitionEOF:
 			if e.Topic != nil {
 				r.finish(r.part(*e.Topic, e.Partition))
 			}
-		case kafka.Error:
+		case rdk.Error:
 			if err := r.watch.event(ctx, e); err != nil {
 				return nil, err
 			}
@@ -398,7 +398,7 @@ func (r *Reader) Read(ctx context.Context) (*record.Message, error) {
 
 // message converts a fetched message, or returns nil for one past its
 // partition's end.
-func (r *Reader) message(e *kafka.Message) (*record.Message, error) {
+func (r *Reader) message(e *rdk.Message) (*record.Message, error) {
 	tp := e.TopicPartition
 	if tp.Error != nil {
 		return nil, fmt.Errorf("cannot read %s[%d]: %w", topicOf(tp), tp.Partition, tp.Error)
@@ -421,7 +421,7 @@ func (r *Reader) message(e *kafka.Message) (*record.Message, error) {
 }
 
 // toMessage converts a fetched message of topic.
-func toMessage(topic string, e *kafka.Message) *record.Message {
+func toMessage(topic string, e *rdk.Message) *record.Message {
 	m := &record.Message{
 		Topic:     topic,
 		Partition: e.TopicPartition.Partition,
@@ -441,7 +441,7 @@ func toMessage(topic string, e *kafka.Message) *record.Message {
 	return m
 }
 
-func topicOf(tp kafka.TopicPartition) string {
+func topicOf(tp rdk.TopicPartition) string {
 	if tp.Topic == nil {
 		return ""
 	}
@@ -464,7 +464,7 @@ func (r *Reader) finish(ps *partState) {
 	ps.done = true
 	r.remaining--
 	// Pausing only saves fetches; a failure changes nothing we return.
-	_ = r.c.Pause([]kafka.TopicPartition{{Topic: &ps.topic, Partition: ps.partition}})
+	_ = r.c.Pause([]rdk.TopicPartition{{Topic: &ps.topic, Partition: ps.partition}})
 }
 
 // Open reports whether a partition of a bounded read may still yield
@@ -482,7 +482,7 @@ func (r *Reader) Remaining() int { return r.remaining }
 // of it meanwhile is dropped, and Resume fetches again after the last
 // record Read returned: nothing is lost or repeated.
 func (r *Reader) Pause(topic string, partition int32) error {
-	if err := r.c.Pause([]kafka.TopicPartition{{Topic: &topic, Partition: partition}}); err != nil {
+	if err := r.c.Pause([]rdk.TopicPartition{{Topic: &topic, Partition: partition}}); err != nil {
 		return fmt.Errorf("cannot pause %s[%d]: %w", topic, partition, err)
 	}
 	return nil
@@ -490,7 +490,7 @@ func (r *Reader) Pause(topic string, partition int32) error {
 
 // Resume undoes Pause.
 func (r *Reader) Resume(topic string, partition int32) error {
-	if err := r.c.Resume([]kafka.TopicPartition{{Topic: &topic, Partition: partition}}); err != nil {
+	if err := r.c.Resume([]rdk.TopicPartition{{Topic: &topic, Partition: partition}}); err != nil {
 		return fmt.Errorf("cannot resume %s[%d]: %w", topic, partition, err)
 	}
 	return nil

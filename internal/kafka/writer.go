@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/evctl/evctl/internal/partition"
 	"github.com/evctl/evctl/internal/record"
@@ -34,7 +34,7 @@ const AnyPartition = partition.Any
 // the next Produce or from Flush. Not safe for concurrent use.
 type Writer struct {
 	cfg     Config
-	p       *kafka.Producer
+	p       *rdk.Producer
 	logs    *logSink
 	pending atomic.Int64 // produced, not yet reported
 	drained chan struct{}
@@ -77,7 +77,7 @@ func newWriter(cfg Config, defaults [][2]string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := kafka.NewProducer(m)
+	p, err := rdk.NewProducer(m)
 	if err != nil {
 		return nil, configError(err)
 	}
@@ -91,12 +91,12 @@ func (w *Writer) reports() {
 	defer close(w.drained)
 	for ev := range w.p.Events() {
 		switch e := ev.(type) {
-		case *kafka.Message:
+		case *rdk.Message:
 			if err := e.TopicPartition.Error; err != nil && !purged(err) {
 				w.fail(fmt.Errorf("cannot deliver to topic %q: %w", topicOf(e.TopicPartition), err))
 			}
 			w.pending.Add(-1)
-		case kafka.Error:
+		case rdk.Error:
 			if e.IsFatal() {
 				w.fail(fmt.Errorf("kafka producer: %w", e))
 			}
@@ -107,8 +107,8 @@ func (w *Writer) reports() {
 // purged reports whether a delivery failed because an aborted transaction
 // discarded the record, which is what the abort asked for.
 func purged(err error) bool {
-	var ke kafka.Error
-	return errors.As(err, &ke) && (ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight)
+	var ke rdk.Error
+	return errors.As(err, &ke) && (ke.Code() == rdk.ErrPurgeQueue || ke.Code() == rdk.ErrPurgeInflight)
 }
 
 func (w *Writer) fail(err error) {
@@ -137,20 +137,20 @@ func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
 		return err
 	}
 	topic := m.Topic
-	partition := kafka.PartitionAny
+	partition := rdk.PartitionAny
 	if m.Partition >= 0 {
 		partition = m.Partition
 	}
-	km := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: partition},
+	km := &rdk.Message{
+		TopicPartition: rdk.TopicPartition{Topic: &topic, Partition: partition},
 		Key:            m.Key,
 		Value:          m.Value,
 		Timestamp:      m.Timestamp,
 	}
 	if len(m.Headers) > 0 {
-		km.Headers = make([]kafka.Header, len(m.Headers))
+		km.Headers = make([]rdk.Header, len(m.Headers))
 		for i, h := range m.Headers {
-			km.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+			km.Headers[i] = rdk.Header{Key: h.Key, Value: h.Value}
 		}
 	}
 	deadline := time.Now().Add(w.cfg.timeout())
@@ -161,8 +161,8 @@ func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
 			return nil
 		}
 		w.pending.Add(-1)
-		var ke kafka.Error
-		if !errors.As(err, &ke) || ke.Code() != kafka.ErrQueueFull {
+		var ke rdk.Error
+		if !errors.As(err, &ke) || ke.Code() != rdk.ErrQueueFull {
 			if partition >= 0 {
 				return fmt.Errorf("cannot produce to topic %q partition %d: %w", topic, partition, err)
 			}
