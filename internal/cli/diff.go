@@ -62,7 +62,10 @@ Topics are read from start to the end offsets captured when diff starts.
 tombstone deletes its key), as a compacted read model holds them: keys
 added (only in b), removed (only in a) and changed, with each changed
 field by jq path (.balanceCents: 12000 → 9500, .items[2].price). State
-mode compares values only: not headers, timestamps or event types.
+mode compares values only: not headers, timestamps or event types. A key
+whose records are on more than one partition of a side (a record written
+with another partitioner) has no defined latest value: diff warns, naming
+the key and its partitions.
 
 --mode history compares every key's (aggregate's) sequence of events:
 events are aligned by their identity (the value, as compared) and reported
@@ -204,6 +207,9 @@ func diffRun(ctx context.Context, o *DiffOptions) error {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s\n", n)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(o.IO.ErrOut, "evctl: warning: %s\n", w)
 	}
 	for _, s := range []struct {
 		name string

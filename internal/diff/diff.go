@@ -175,6 +175,10 @@ type Report struct {
 	// Notes say how the sides were read (different key encodings, records
 	// skipped): worth telling the user, not differences.
 	Notes []string `json:"notes,omitempty"`
+	// Warnings say the comparison may mislead: a key whose records are on
+	// more than one partition of a side (state mode), where the order of
+	// its records, and so its latest value, is not defined.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Key is a compared key: its text (what text reports print and keys are
@@ -310,6 +314,8 @@ func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
 		return nil, err
 	}
 	r.Counts.SkippedA, r.Counts.SkippedB = c.a.skipped, c.b.skipped
+	c.splitWarnings(r)
+	c.a.deletedOn, c.b.deletedOn = nil, nil
 	r.Equal = len(onlyA)+len(onlyB)+len(differ) == 0
 	batches := c.batches(onlyA, onlyB, differ)
 	// The per-key hashes are done with: let pass 2 reuse their memory.
@@ -422,13 +428,75 @@ type side struct {
 	// encodings seen, each with a sample key.
 	encodings map[string]string
 	skipped   int
+	// State mode: the partition of each deleted key's tombstone, and the
+	// keys seen on more than one partition (the partition of every other
+	// key is in the low bits of its hash; see hashPass).
+	deletedOn map[uint64]int32
+	split     map[uint64]*splitKey
 	// Pass 2: the keys that differ.
 	states map[uint64]*Event   // state: the latest event
 	hists  map[uint64][]*Event // history: every event
 }
 
 func newSide(s Source) *side {
-	return &side{src: s, hashes: map[uint64]uint64{}, encodings: map[string]string{}}
+	return &side{src: s, hashes: map[uint64]uint64{}, encodings: map[string]string{}, deletedOn: map[uint64]int32{}, split: map[uint64]*splitKey{}}
+}
+
+// splitKey is a key found on more than one partition of a side.
+type splitKey struct {
+	key        string
+	partitions []int32
+}
+
+// partBits hold a record's partition in the low bits of a state-mode
+// value hash, so that a key seen again on another partition is noticed
+// without a map of its own: 48 bits of hash are plenty to tell values
+// apart, and the bits are masked off when the sides are compared.
+const partBits = 0xffff
+
+// notePartition records that key kh, last seen on partition was, is now
+// on partition p.
+func (s *side) notePartition(kh uint64, key string, was, p int32) {
+	if was == p {
+		return
+	}
+	sk := s.split[kh]
+	if sk == nil {
+		sk = &splitKey{key: key, partitions: []int32{was}}
+		s.split[kh] = sk
+	}
+	if !slices.Contains(sk.partitions, p) {
+		sk.partitions = append(sk.partitions, p)
+	}
+}
+
+// splitWarnings name the keys found on more than one partition, a few per
+// side: a producer with another partitioner wrote some of their records
+// (a tombstone, often), and which of them is the latest is not defined.
+func (c *comparison) splitWarnings(r *Report) {
+	for _, s := range []*side{c.a, c.b} {
+		if len(s.split) == 0 {
+			continue
+		}
+		keys := make([]*splitKey, 0, len(s.split))
+		for _, sk := range s.split {
+			keys = append(keys, sk)
+		}
+		slices.SortFunc(keys, func(x, y *splitKey) int { return strings.Compare(x.key, y.key) })
+		for i, sk := range keys {
+			if i == 5 {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %d more keys on more than one partition", s.src.Name(), len(keys)-i))
+				break
+			}
+			slices.Sort(sk.partitions)
+			parts := make([]string, len(sk.partitions))
+			for j, p := range sk.partitions {
+				parts[j] = strconv.Itoa(int(p))
+			}
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: key %s has records on partitions %s, so no order says which is its latest (compared: the last one read); were some written with another partitioner?",
+				s.src.Name(), strconv.Quote(sk.key), strings.Join(parts, " and ")))
+		}
+	}
 }
 
 type comparison struct {
@@ -457,8 +525,18 @@ func (c *comparison) hashPass(ctx context.Context, s *side) error {
 		s.values++
 		s.valueBytes += int64(len(e.Value) + len(e.Key))
 		if !history {
+			if e.Partition >= 0 {
+				if prev, ok := s.hashes[kh]; ok {
+					s.notePartition(kh, e.Key, int32(prev&partBits), e.Partition&partBits)
+				} else if p, ok := s.deletedOn[kh]; ok {
+					s.notePartition(kh, e.Key, p, e.Partition&partBits)
+				}
+			}
 			if e.Value == nil {
 				delete(s.hashes, kh)
+				if e.Partition >= 0 {
+					s.deletedOn[kh] = e.Partition & partBits
+				}
 				return nil
 			}
 			vh, err := e.hash, error(nil)
@@ -468,7 +546,7 @@ func (c *comparison) hashPass(ctx context.Context, s *side) error {
 			if err != nil {
 				return fmt.Errorf("%s %s: value: %w", s.src.Name(), e.At(), err)
 			}
-			s.hashes[kh] = vh
+			s.hashes[kh] = vh&^partBits | uint64(max(e.Partition, 0)&partBits)
 			return nil
 		}
 		_, full, err := c.eventHashes(e)
@@ -516,7 +594,8 @@ func (c *comparison) classify(n *Counts) (onlyA, onlyB, differ []uint64) {
 		switch {
 		case !ok:
 			onlyA = append(onlyA, k)
-		case ha != hb || (c.a.counts != nil && c.a.counts[k] != c.b.counts[k]):
+		case c.a.counts == nil && ha&^partBits != hb&^partBits, // state: values, not partitions
+			c.a.counts != nil && (ha != hb || c.a.counts[k] != c.b.counts[k]):
 			differ = append(differ, k)
 		default:
 			n.Same++

@@ -39,14 +39,15 @@ func WriteJSON(w io.Writer, r *Report, stat bool) error {
 	e.SetIndent("", "  ")
 	if stat {
 		return e.Encode(struct {
-			Version int      `json:"version"`
-			Mode    Mode     `json:"mode"`
-			A       string   `json:"a"`
-			B       string   `json:"b"`
-			Equal   bool     `json:"equal"`
-			Counts  Counts   `json:"counts"`
-			Notes   []string `json:"notes,omitempty"`
-		}{r.Version, r.Mode, r.A, r.B, r.Equal, r.Counts, r.Notes})
+			Version  int      `json:"version"`
+			Mode     Mode     `json:"mode"`
+			A        string   `json:"a"`
+			B        string   `json:"b"`
+			Equal    bool     `json:"equal"`
+			Counts   Counts   `json:"counts"`
+			Notes    []string `json:"notes,omitempty"`
+			Warnings []string `json:"warnings,omitempty"`
+		}{r.Version, r.Mode, r.A, r.B, r.Equal, r.Counts, r.Notes, r.Warnings})
 	}
 	return e.Encode(r)
 }
