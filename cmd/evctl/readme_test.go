@@ -11,7 +11,8 @@ package main
 //     to the next. The lines up to the next "$ " or the block's end are its
 //     output: stdout and stderr together, as a terminal shows them. Each
 //     command runs in a pseudo-terminal through `bash -o pipefail -c`, so
-//     pipes (`| jq`, the machine's jq), redirections and the terminal-only
+//     pipes (`| jq`: the machine's jq, which the test requires, since
+//     gojq orders keys differently), redirections and the terminal-only
 //     formats (tables, indented JSON) are what a user sees; colour is off
 //     (NO_COLOR=1) and other escape sequences are dropped.
 //     In a pipeline, only one program may write to the terminal (`evctl
@@ -32,15 +33,16 @@ package main
 //   - An HTML comment right before a block (blank lines between are fine)
 //     sets it up; GitHub does not show it:
 //
-//     <!-- readme-test: skip REASON -->     not run: `go install`, an
-//     interactive program (keep these few; the test lists them)
+//     <!-- readme-test: skip REASON -->     not run: `go install`, the
+//     test suite itself (keep these few; the test logs them)
 //     <!-- readme-test: pending REASON -->  run, but a mismatch is only
 //     logged: an example waiting for its fix
 //     <!-- readme-test
 //     $ evctl dev --now 2026-11-20T12:00:00Z --drift 3
 //     $ evctl replay ...
 //     -->                                    hidden commands run before the
-//     block (their output is not compared): prefer showing them
+//     block (their output is not compared): prefer showing them; a hidden
+//     `evctl dev` gives a section its own sandbox (`--drift 3`, `--faults`)
 //     <!-- readme-test
 //     tty wait REGEXP
 //     tty send "TEXT"
