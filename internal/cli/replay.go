@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,7 @@ type ReplayOptions struct {
 	ByKey        bool
 	Raw          bool
 	DryRun       bool
+	Output       string // of --dry-run: text or json
 	Rate         string
 	Pace         string
 	CheckpointN  int
@@ -121,7 +123,11 @@ history of changes).
 first five, with why, and counts the rest. Notes name the event types a
 spec's ignore-unknown skipped, and why a rebuild built no aggregate.
 
---dry-run counts what would be replayed, per partition and per type.
+--dry-run counts what would be replayed, per partition and per type
+(-o json: {"records", "read", "filteredOut", "byPartition", "byType"}).
+A replay into a topic leaves its consumer group behind, holding its
+progress for --resume, and says so at the end. --emit goes with
+--projection.
 --rate N/s caps the throughput; --pace original|Nx keeps the original
 spacing between events. A progress line runs on stderr when it is a
 terminal; a summary ends every run.`,
@@ -142,6 +148,15 @@ terminal; a summary ends every run.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topics = args
+			if cmd.Flags().Changed("emit") && opts.Projection == "" {
+				return flagErrorf("--emit goes with --projection: it says which states a projection writes")
+			}
+			if err := textOrJSON(opts.Output); err != nil {
+				return err
+			}
+			if opts.Output == "json" && !opts.DryRun {
+				return flagErrorf("-o json goes with --dry-run: a replay's output is its destination")
+			}
 			if err := validateReplay(opts); err != nil {
 				return err
 			}
@@ -178,6 +193,7 @@ terminal; a summary ends every run.`,
 	fl.BoolVar(&opts.ByKey, "by-key", false, "partition by key even when the partition counts match")
 	fl.BoolVar(&opts.Raw, "raw", false, "with --to-file: keep the exact key and value bytes")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "count what would be replayed; write nothing")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "with --dry-run: output format {text|json}")
 	fl.StringVar(&opts.Rate, "rate", "", "cap throughput at N records per second (`N/s`)")
 	fl.StringVar(&opts.Pace, "pace", "", "keep the original spacing between events: {original|Nx}")
 	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records")
@@ -646,7 +662,7 @@ func (j *replayJob) openSink(ctx context.Context, proj *replay.Projection) error
 	case o.DryRun:
 		ds := &dryRunSink{}
 		j.sink = ds
-		j.summary = func(st replay.Stats, err error) { printDryRun(o.IO, st, err) }
+		j.summary = func(st replay.Stats, err error) { printDryRun(o.IO, o.Output, st, err) }
 		return nil
 	case proj != nil:
 		return j.openProjectionSink(ctx, proj)
@@ -709,8 +725,11 @@ func (j *replayJob) topicSummary(st replay.Stats, err error) {
 	rate := float64(st.Committed) / max(st.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(o.IO.ErrOut, "%s %s into %s (read %d, filtered out %d%s) in %s, %.0f records/s\n",
 		verb, english.Plural(st.Committed, "record"), dest, st.Read, st.Filtered, lost, st.Elapsed.Round(time.Millisecond), rate)
-	if j.copier != nil && err != nil {
+	switch {
+	case j.copier != nil && err != nil:
 		fmt.Fprintf(o.IO.ErrOut, "Progress is committed in group %q: run the same command with --resume to continue.\n", o.Group)
+	case j.copier != nil:
+		fmt.Fprintf(o.IO.ErrOut, "Consumer group %q keeps this replay's progress; delete it once done (kafka-consumer-groups.sh --delete --group %s).\n", o.Group, o.Group)
 	}
 }
 
@@ -760,11 +779,32 @@ type dryRunSink struct{}
 func (*dryRunSink) Write(context.Context, *record.Message) error { return nil }
 func (*dryRunSink) Checkpoint(context.Context) error             { return nil }
 
-func printDryRun(ios *iostreams.IOStreams, st replay.Stats, err error) {
+// dryRunView is what replay --dry-run -o json prints.
+type dryRunView struct {
+	Records     int64            `json:"records"`
+	Read        int64            `json:"read"`
+	FilteredOut int64            `json:"filteredOut"`
+	ByPartition map[string]int64 `json:"byPartition"`
+	ByType      map[string]int64 `json:"byType"`
+}
+
+func printDryRun(ios *iostreams.IOStreams, output string, st replay.Stats, err error) {
 	if err != nil && !errors.Is(err, replay.ErrInterrupted) {
 		return
 	}
 	out := ios.Out
+	if output == "json" {
+		v := dryRunView{Records: st.Written, Read: st.Read, FilteredOut: st.Filtered, ByPartition: st.ByPartition, ByType: st.ByType}
+		if v.ByPartition == nil {
+			v.ByPartition = map[string]int64{}
+		}
+		if v.ByType == nil {
+			v.ByType = map[string]int64{}
+		}
+		b, _ := json.Marshal(v) // maps of strings to numbers always marshal
+		fmt.Fprintf(out, "%s\n", b)
+		return
+	}
 	fmt.Fprintf(out, "would replay %s of %d read (%d filtered out)\n", english.Plural(st.Written, "record"), st.Read, st.Filtered)
 	fmt.Fprintln(out, "by partition:")
 	for _, k := range slices.Sorted(maps.Keys(st.ByPartition)) {
