@@ -122,7 +122,9 @@ there are any: "skippedTypes": {type: n}, "withoutEventId": n,
 "unseenTypes": [type]}. Notes on stderr say the same in words.
 --max-findings caps the findings listed per rule; counts stay exact.
 --junit FILE also writes a JUnit XML report for CI: one testcase per rule,
-failing with its findings, skipped when the rule did not run.
+failing with its findings, skipped when the rule did not run; on every
+exit: a run that fails (exit 2) is one testcase in <error>, and the file
+is replaced as soon as check starts, so an old report never stays.
 
 Exit status: 0 no findings, 1 findings, 2 trouble.`,
 		Example: `  $ evctl check bank.account-events
@@ -181,7 +183,12 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 	return cmd
 }
 
+// checkRun checks, with a JUnit report (--junit) on every exit.
 func checkRun(ctx context.Context, opts *CheckOptions) error {
+	return junitOnEveryExit(opts.JUnit, "evctl check", "evctl.check."+opts.Topic, "check "+opts.Topic, func() error { return checkAndReport(ctx, opts) })
+}
+
+func checkAndReport(ctx context.Context, opts *CheckOptions) error {
 	copts := check.Options{
 		KeyBy: opts.KeyBy, AggregateType: opts.AggregateType, VersionField: opts.VersionField, FirstVersion: &opts.FirstVersion,
 		IDField: opts.IDField, Terminal: opts.Terminal, Reopens: opts.Reopens, Asserts: opts.Asserts, RequireSchema: opts.RequireSchema,

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"text/template"
 
@@ -188,6 +190,47 @@ type junitFailure struct {
 
 type junitSkipped struct {
 	Message string `xml:"message,attr"`
+}
+
+// junitOnEveryExit runs a command that writes its own JUnit report to path
+// once it reaches a verdict (exit 0 or 1), so that a report is there on
+// every other exit too: one saying the run did not finish replaces any old
+// report first (CI never shows a stale one, even after a kill), and a run
+// that fails writes its error as the test case name's <error>.
+func junitOnEveryExit(path, suite, class, name string, run func() error) error {
+	if path == "" {
+		return run()
+	}
+	if err := writeJUnitError(path, suite, class, name, errors.New("the run did not finish")); err != nil {
+		return err
+	}
+	err := run()
+	var exit *ExitError
+	if err == nil || (errors.As(err, &exit) && exit.Code == ExitNegative) {
+		return err // a verdict: the command wrote its report
+	}
+	if jerr := writeJUnitError(path, suite, class, name, err); jerr != nil {
+		return errors.Join(err, jerr)
+	}
+	return err
+}
+
+// writeJUnitError writes a report of one test case in error.
+func writeJUnitError(path, suite, class, name string, failure error) error {
+	c := junitCase{Name: name, Classname: class, Error: &junitError{Message: failure.Error(), Type: "error", Text: "evctl: " + failure.Error()}}
+	return writeJUnitSuites(path, junitSuites{Name: suite, Tests: 1, Errors: 1, Suites: []junitSuite{{Name: suite, Tests: 1, Errors: 1, Cases: []junitCase{c}}}})
+}
+
+// writeJUnitSuites writes a JUnit XML file.
+func writeJUnitSuites(path string, s junitSuites) error {
+	b, err := xml.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644); err != nil {
+		return fmt.Errorf("--junit: %w", err)
+	}
+	return nil
 }
 
 // textOrJSON checks --output for the commands that print a report: text

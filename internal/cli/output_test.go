@@ -2,6 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +94,49 @@ func TestPrinterErrors(t *testing.T) {
 	}
 	if _, err := newRecordPrinter(ios, "", "{{.key"); err == nil {
 		t.Error("want an error for a broken template")
+	}
+}
+
+// A JUnit report is there on every exit: the command's own on a verdict,
+// "did not finish" while it runs, the error when it fails.
+func TestJUnitOnEveryExit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.xml")
+	if err := os.WriteFile(path, []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tt := range []struct {
+		name   string
+		err    error
+		writes bool // the command writes its own report: a verdict
+		want   string
+	}{
+		{"verdict", nil, true, "own"},
+		{"findings", &ExitError{Code: ExitNegative}, true, "own"},
+		{"failure", errors.New(`topic "x" not found`), false, `<error message="topic &#34;x&#34; not found" type="error">evctl: topic &#34;x&#34; not found</error>`},
+	} {
+		err := junitOnEveryExit(path, "evctl test", "evctl.test", "case", func() error {
+			if got := read(); !strings.Contains(got, `<error message="the run did not finish"`) {
+				t.Errorf("%s: while running, the report is %q", tt.name, got)
+			}
+			if tt.writes {
+				if err := os.WriteFile(path, []byte("own"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return tt.err
+		})
+		if !errors.Is(err, tt.err) {
+			t.Errorf("%s: junitOnEveryExit = %v, want %v", tt.name, err, tt.err)
+		}
+		if got := read(); !strings.Contains(got, tt.want) {
+			t.Errorf("%s: report %q, want it to hold %q", tt.name, got, tt.want)
+		}
 	}
 }

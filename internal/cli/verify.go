@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -120,31 +118,20 @@ verify starts, so an old report never stays.`,
 }
 
 func verifyRun(ctx context.Context, o *VerifyOptions) error {
-	if o.JUnit == "" {
-		return verifyAndReport(ctx, o, nil)
-	}
-	// A report saying the run did not end replaces any old one at once, so
-	// that CI never shows a stale report, even after a kill.
 	name := strings.TrimSuffix(filepath.Base(o.Projection), filepath.Ext(o.Projection))
-	if err := writeVerifyJUnit(o.JUnit, name, o.Against, nil, errors.New("evctl verify did not finish")); err != nil {
-		return err
-	}
-	var r *diff.Report
-	err := verifyAndReport(ctx, o, func(projection string, report *diff.Report) { name, r = projection, report })
-	var exit *ExitError
-	failure := err
-	if errors.As(err, &exit) && exit.Code == ExitNegative {
-		failure = nil // differences: the report says which
-	}
-	if jerr := writeVerifyJUnit(o.JUnit, name, o.Against, r, failure); jerr != nil && err == nil {
-		err = jerr
-	}
-	return err
+	return junitOnEveryExit(o.JUnit, "evctl verify", "evctl.verify."+name, fmt.Sprintf("projection %s equals %s", name, o.Against), func() error {
+		return verifyAndReport(ctx, o, func(projection string, r *diff.Report) error {
+			if o.JUnit == "" {
+				return nil
+			}
+			return writeVerifyJUnit(o.JUnit, projection, o.Against, r)
+		})
+	})
 }
 
-// verifyAndReport rebuilds, compares and prints; compared (when set)
-// learns the projection's name and the report once there is one.
-func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projection string, r *diff.Report)) error {
+// verifyAndReport rebuilds, compares and prints; compared learns the
+// projection's name and the report once there is one.
+func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projection string, r *diff.Report) error) error {
 	proj, err := replay.LoadProjection(o.Projection)
 	if err != nil {
 		return err
@@ -210,8 +197,8 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	if err != nil {
 		return err
 	}
-	if compared != nil {
-		compared(proj.Name, r)
+	if err := compared(proj.Name, r); err != nil {
+		return err
 	}
 	var out bytes.Buffer
 	if o.Output == "json" {
@@ -310,16 +297,11 @@ func verdict(r *diff.Report) string {
 }
 
 // writeVerifyJUnit reports one test case for the whole comparison and one
-// per key that differs, so a CI system lists exactly what broke. A run
-// that failed (failure) is one test case in error, with the report so far
-// when there is one.
-func writeVerifyJUnit(path, projection, against string, r *diff.Report, failure error) error {
+// per key the report details, so a CI system lists exactly what broke.
+func writeVerifyJUnit(path, projection, against string, r *diff.Report) error {
 	class := "evctl.verify." + projection
 	whole := junitCase{Name: fmt.Sprintf("projection %s equals %s", projection, against), Classname: class}
-	switch {
-	case failure != nil:
-		whole.Error = &junitError{Message: failure.Error(), Type: "error", Text: "evctl: " + failure.Error()}
-	case !r.Equal:
+	if !r.Equal {
 		var text bytes.Buffer
 		if err := diff.WriteText(&text, &diff.Report{Mode: r.Mode, A: r.A, B: r.B, Counts: r.Counts, Groups: r.Groups}, diff.Plain{}); err != nil {
 			return err
@@ -332,9 +314,6 @@ func writeVerifyJUnit(path, projection, against string, r *diff.Report, failure 
 	suite := junitSuite{Name: "evctl verify " + projection, Cases: []junitCase{whole}}
 	fail := func(key, message, text string) {
 		suite.Cases = append(suite.Cases, junitCase{Name: "key " + key, Classname: class, Failure: &junitFailure{Message: message, Type: message, Text: text}})
-	}
-	if r == nil || failure != nil {
-		r = &diff.Report{}
 	}
 	for _, c := range r.Changed {
 		var b strings.Builder
@@ -354,15 +333,8 @@ func writeVerifyJUnit(path, projection, against string, r *diff.Report, failure 
 		if c.Failure != nil {
 			suite.Failures++
 		}
-		if c.Error != nil {
-			suite.Errors++
-		}
 	}
-	b, err := xml.MarshalIndent(junitSuites{Name: "evctl verify", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+	return writeJUnitSuites(path, junitSuites{Name: "evctl verify", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}})
 }
 
 func orAbsent(v []byte) string {
