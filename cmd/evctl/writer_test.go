@@ -52,6 +52,9 @@ func kwrite(brokers, group, hold, src, rm string) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	if err := createTopics(ctx, cl, src, rm); err != nil {
+		return err
+	}
 	txn := func(write func() error) error {
 		if err := cl.BeginTransaction(); err != nil {
 			return err
@@ -131,6 +134,28 @@ func commitInTxn(ctx context.Context, cl *kgo.Client, group, topic string, parti
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 				return fmt.Errorf("TxnOffsetCommit: %w", err)
 			}
+		}
+	}
+	return nil
+}
+
+// createTopics creates one-partition topics, unless they exist: a cluster
+// may not create topics on first use.
+func createTopics(ctx context.Context, cl *kgo.Client, topics ...string) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10000
+	for _, name := range topics {
+		t := kmsg.NewCreateTopicsRequestTopic()
+		t.Topic, t.NumPartitions, t.ReplicationFactor = name, 1, -1
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t.Topic, err)
 		}
 	}
 	return nil
