@@ -69,8 +69,9 @@ type CopyOptions struct {
 	// (to pause) after a Checkpoint.
 	Follow bool
 	// Behind, with Follow, makes Read return a record only once it is this
-	// old by its timestamp, checkpointing what came before while it waits:
-	// a projector that runs behind its source on purpose.
+	// old by its timestamp, checkpointing what came before while it waits
+	// (per CheckpointAfter): a projector that runs behind its source on
+	// purpose.
 	Behind time.Duration
 }
 
@@ -558,21 +559,18 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 	}
 }
 
-// releaseHeld returns the held record once it is CopyOptions.Behind old. Until
-// then it checkpoints the records returned before it and waits, without
-// polling: the held record stands first in line, and a rebalance, which
-// only a poll serves, waits for it.
+// releaseHeld returns the held record once it is CopyOptions.Behind old.
+// Until then it waits, a poll's time at most, without polling: the held
+// record stands first in line, and a rebalance, which only a poll serves,
+// waits for it. Read checkpoints the records returned before it meanwhile,
+// as CheckpointAfter says: not at every record, so that the group's
+// offsets stay still long enough for a reader to pin them.
 func (cp *Copier) releaseHeld(ctx context.Context) (*record.Message, error) {
 	wait := time.Until(cp.held.Timestamp.Add(cp.opts.Behind))
 	if wait <= 0 {
 		e := cp.held
 		cp.held = nil
 		return cp.message(e)
-	}
-	if cp.inTxn {
-		if err := cp.Checkpoint(ctx); err != nil {
-			return nil, err
-		}
 	}
 	t := time.NewTimer(min(wait, pollTimeout))
 	defer t.Stop()

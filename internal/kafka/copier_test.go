@@ -729,7 +729,7 @@ func TestCopierFollow(t *testing.T) {
 	cfg, _ := newCluster(t, 2, "src", "dst")
 	seedSource(t, cfg, "src", 2, 10)
 	ctx := context.Background()
-	opts := CopyOptions{Group: "follower", Topics: []string{"src"}, DestTopic: "dst", From: mustPos(t, "end"), Follow: true, Behind: time.Hour}
+	opts := CopyOptions{Group: "follower", Topics: []string{"src"}, DestTopic: "dst", From: mustPos(t, "end"), Follow: true, Behind: time.Hour, CheckpointAfter: 100 * time.Millisecond}
 	cp, err := NewCopier(ctx, cfg, opts)
 	if err != nil {
 		t.Fatal(err)
