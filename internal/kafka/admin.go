@@ -42,7 +42,7 @@ func NewAdmin(cfg Config) (*Admin, error) {
 }
 
 // Close releases the client.
-func (a *Admin) Close() { a.ac.Close() }
+func (a *Admin) Close() { closeWhenIdle(a.ac.Close) }
 
 // TopicNames returns the names of the cluster's topics, internal ones
 // included, sorted.

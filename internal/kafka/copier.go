@@ -895,6 +895,18 @@ func (cp *Copier) Close() error {
 }
 
 func (cp *Copier) release() (err error) {
+	if !running.idle() {
+		// A call abandoned at Ctrl-C may still run in the consumer: close
+		// after it, in the background, and do not wait.
+		closeWhenIdle(func() {
+			cp.ac.Close()
+			_ = cp.c.Close()
+			if cp.w != nil {
+				cp.w.Close()
+			}
+		})
+		return nil
+	}
 	cp.ac.Close()
 	// Closing leaves the group; the revoke it triggers commits nothing.
 	// librdkafka can block for good in the assign that a join completing

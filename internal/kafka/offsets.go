@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -24,11 +25,33 @@ type metadataClient interface {
 	GetMetadata(topic *string, allTopics bool, timeoutMs int) (*rdk.Metadata, error)
 }
 
-// clusterMetadata fetches every topic's metadata within the timeout.
+// clusterMetadata fetches every topic's metadata within the timeout. It
+// returns at once when ctx is cancelled (Ctrl-C), though librdkafka's call
+// takes a timeout, not a context: a broker that accepts connections and
+// never answers would otherwise hold the command for the whole timeout.
 func clusterMetadata(ctx context.Context, cfg Config, logs *logSink, mc metadataClient) (*rdk.Metadata, error) {
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
-	md, err := mc.GetMetadata(nil, true, waitMs(ctx))
+	type result struct {
+		md  *rdk.Metadata
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		md, err := mc.GetMetadata(nil, true, waitMs(ctx))
+		done <- result{md, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			abandon(running, done) // closing its client waits for it
+			return nil, ctx.Err()
+		}
+		r = <-done // librdkafka's own timeout is the same
+	}
+	md, err := r.md, r.err
 	if err != nil {
 		if isUnreachable(err) {
 			return nil, unreachable(ctx, cfg, logs, err)
@@ -251,4 +274,59 @@ func isUnstable(err error) bool { return isCode(err, rdk.ErrUnstableOffsetCommit
 func isCode(err error, code rdk.ErrorCode) bool {
 	var ke rdk.Error
 	return errors.As(err, &ke) && ke.Code() == code
+}
+
+// running tracks the librdkafka calls that a cancelled caller stopped
+// waiting for. librdkafka must not destroy a client while a call runs in
+// it, so closeWhenIdle waits for them first.
+var running = &abandoned{set: map[<-chan struct{}]struct{}{}}
+
+type abandoned struct {
+	mu  sync.Mutex
+	set map[<-chan struct{}]struct{} // closed when the call is over
+}
+
+// abandon notes a call whose result will arrive on done (buffered, one
+// value) with no one waiting for it.
+func abandon[T any](a *abandoned, done <-chan T) {
+	over := make(chan struct{})
+	a.mu.Lock()
+	a.set[over] = struct{}{}
+	a.mu.Unlock()
+	go func() {
+		<-done
+		a.mu.Lock()
+		delete(a.set, over)
+		a.mu.Unlock()
+		close(over)
+	}()
+}
+
+// idle reports whether no abandoned call is running.
+func (a *abandoned) idle() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.set) == 0
+}
+
+// closeWhenIdle runs closeClient now, or, while an abandoned call may
+// still use the client, in the background once those calls are over: the
+// command is ending (Ctrl-C), and must not wait for them.
+func closeWhenIdle(closeClient func()) {
+	running.mu.Lock()
+	pending := make([]<-chan struct{}, 0, len(running.set))
+	for ch := range running.set {
+		pending = append(pending, ch)
+	}
+	running.mu.Unlock()
+	if len(pending) == 0 {
+		closeClient()
+		return
+	}
+	go func() {
+		for _, ch := range pending {
+			<-ch
+		}
+		closeClient()
+	}()
 }

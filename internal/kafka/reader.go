@@ -502,7 +502,9 @@ func (r *Reader) Close() {
 		r.stopWatch()
 		<-r.watchDone
 	}
-	r.ac.Close()
-	// The consumer never joined a group, so closing leaves none.
-	_ = r.c.Close()
+	closeWhenIdle(func() {
+		r.ac.Close()
+		// The consumer never joined a group, so closing leaves none.
+		_ = r.c.Close()
+	})
 }
