@@ -216,7 +216,8 @@ func (m *demoMotion) pause(ctx context.Context) error {
 		return err
 	}
 	m.live.run()
-	if err := m.live.projector.Pause(ctx); err != nil {
+	m.live.projector.Pause()
+	if err := m.live.projector.WaitPaused(ctx); err != nil {
 		return err
 	}
 	admin, err := kafka.NewAdmin(cfg)

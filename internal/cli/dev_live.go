@@ -106,6 +106,7 @@ type devLive struct {
 	projector *live.Projector
 	logf      func(format string, args ...any)
 	done      chan error // the first failure of either
+	signals   chan os.Signal
 	wg        sync.WaitGroup
 	ctx       context.Context
 	stop      context.CancelFunc
@@ -131,6 +132,10 @@ func startDevLive(ctx context.Context, o DevLiveOptions, sb *sandbox.Sandbox, cf
 		d.stop()
 		return nil, err
 	}
+	// From now on, not only once run: a script may send them as soon as
+	// dev says it is ready, and SIGUSR1 would otherwise end the process.
+	d.signals = make(chan os.Signal, 2)
+	signal.Notify(d.signals, syscall.SIGUSR1, syscall.SIGUSR2)
 	return d, nil
 }
 
@@ -155,20 +160,15 @@ func (d *devLive) run() {
 			logf("wrote %s; the write side stops, the projector goes on", english.Plural(n, "live event"))
 		}
 	}()
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGUSR2)
 	go func() {
 		defer d.wg.Done()
-		defer signal.Stop(signals)
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case s := <-signals:
+			case s := <-d.signals:
 				if s == syscall.SIGUSR1 {
-					// Pause returns once the projector has committed; the
-					// next signal need not wait for that.
-					go func() { _ = d.projector.Pause(ctx) }()
+					d.projector.Pause()
 				} else {
 					d.projector.Resume()
 				}
@@ -202,8 +202,11 @@ func (d *devLive) wait(ctx context.Context, errOut io.Writer) error {
 	}
 }
 
-// Close stops the write side and the projector, which commits its work.
+// Close stops the write side and the projector, which commits its work
+// and leaves its group (also when it never ran).
 func (d *devLive) Close() {
 	d.stop()
 	d.wg.Wait()
+	signal.Stop(d.signals)
+	_ = d.projector.Close()
 }

@@ -149,7 +149,7 @@ func (p *Projector) Run(ctx context.Context) (err error) {
 		return errors.New("projector: Run before Start")
 	}
 	defer func() {
-		if cerr := cp.Close(); err == nil {
+		if cerr := p.Close(); err == nil {
 			err = cerr
 		}
 	}()
@@ -184,6 +184,17 @@ func (p *Projector) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("projector: %w", err)
 		}
 	}
+}
+
+// Close leaves the group and releases the clients, if Run has not (a
+// projector started but never run). Call it after Run has returned.
+func (p *Projector) Close() error {
+	if p.cp == nil {
+		return nil
+	}
+	err := p.cp.Close()
+	p.cp = nil
+	return err
 }
 
 // restore reads bank.account-balances to its end into the fold: the
@@ -249,15 +260,21 @@ func (p *Projector) update(change func()) {
 	p.changed = make(chan struct{})
 }
 
-// Pause asks the projector to stop after the event in hand and returns
-// once it has, its work committed (or when ctx is done, or Run returns).
-func (p *Projector) Pause(ctx context.Context) error {
+// Pause asks the projector to stop after the event in hand, committing
+// its work, and returns at once: a Resume after it undoes it. WaitPaused
+// says when it has stopped.
+func (p *Projector) Pause() {
 	p.update(func() {
 		p.want = true
 		if p.cancelRead != nil {
 			p.cancelRead()
 		}
 	})
+}
+
+// WaitPaused returns once a paused projector has stopped, its work
+// committed, or once Run has returned, or with ctx's error.
+func (p *Projector) WaitPaused(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		done, changed := p.paused || p.stopped, p.changed

@@ -173,7 +173,8 @@ func TestProjectorPausesAndCatchesUp(t *testing.T) {
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(ctx) }()
-	if err := p.Pause(ctx); err != nil {
+	p.Pause()
+	if err := p.WaitPaused(ctx); err != nil {
 		t.Fatal(err)
 	}
 	a, err := kafka.NewAdmin(cfg)
@@ -200,7 +201,8 @@ func TestProjectorPausesAndCatchesUp(t *testing.T) {
 	eventually(t, "the projector catches up", func() bool { return groupLag(t, a).Lag() == 0 })
 	write(t, sb, cfg, 60) // and follows the writes that come after
 	eventually(t, "the projector catches up again", func() bool { return groupLag(t, a).Lag() == 0 })
-	if err := p.Pause(ctx); err != nil {
+	p.Pause()
+	if err := p.WaitPaused(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
