@@ -138,9 +138,6 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topic = args[0]
-			if err := textOrJSON(opts.Output); err != nil {
-				return err
-			}
 			if len(opts.Asserts) > 0 && opts.Projection == "" {
 				return flagErrorf("--assert needs --projection: assertions run over the folded state")
 			}
@@ -178,7 +175,7 @@ Exit status: 0 no findings, 1 findings, 2 trouble.`,
 	fl.BoolVar(&opts.RequireSchema, "require-schema", false, "report values without a schema even in a topic where none has one")
 	fl.StringSliceVar(&opts.Skip, "skip", nil, "turn these `rules` off (repeatable)")
 	fl.IntVar(&opts.MaxFindings, "max-findings", 100, "list at most N findings per rule (0: all); counts stay exact")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	fl.StringVar(&opts.JUnit, "junit", "", "also write a JUnit XML report to `file`")
 	return cmd
 }

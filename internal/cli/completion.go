@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,14 +38,11 @@ it where your shell looks for completions.`,
 // positionExamples complete --from and --to: one of each form.
 var positionExamples = []string{"start", "end", "-10", "+10", "@-15m", "@-1h", "@-1d", "@-7d"}
 
-// enumUsage finds the values a flag's help lists, as in "{text|json}".
-var enumUsage = regexp.MustCompile(`\{([a-z0-9_]+(?:\|[a-z0-9_]+)+)\}`)
-
 // registerCompletions gives every flag of the tree the completion its
-// kind calls for, from one place: positions for --from and --to, the
-// values a flag's help lists as {a|b|c} (-o, --emit...), context names
-// for --context, consumer groups for --group. A command that registered
-// its own keeps it.
+// kind calls for, from one place: positions for --from and --to, context
+// names for --context, consumer groups for --group. Flags with a fixed set
+// of values (-o, --emit...) complete them through stringEnumFlag. A
+// command that registered its own keeps it.
 func registerCompletions(f *Factory, root *cobra.Command) {
 	_ = root.RegisterFlagCompletionFunc("context", completeContexts(f))
 	var walk func(*cobra.Command)
@@ -58,10 +54,6 @@ func registerCompletions(f *Factory, root *cobra.Command) {
 				fn = cobra.FixedCompletions(positionExamples, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace)
 			case fl.Name == "group" || strings.HasSuffix(fl.Name, "-group"):
 				fn = completeGroups(f)
-			default:
-				if m := enumUsage.FindStringSubmatch(fl.Usage); m != nil {
-					fn = cobra.FixedCompletions(strings.Split(m[1], "|"), cobra.ShellCompDirectiveNoFileComp)
-				}
 			}
 			if fn != nil {
 				_ = cmd.RegisterFlagCompletionFunc(fl.Name, fn) // an error: the command registered its own

@@ -52,7 +52,7 @@ type contextView struct {
 }
 
 func newCmdConfigGetContexts(f *Factory) *cobra.Command {
-	output := "text"
+	var output string
 	cmd := &cobra.Command{
 		Use:   "get-contexts",
 		Short: "List the contexts; * marks the current one",
@@ -60,9 +60,6 @@ func newCmdConfigGetContexts(f *Factory) *cobra.Command {
 {"name", "current", "brokers", "registry"}, without secrets.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := textOrJSON(output); err != nil {
-				return err
-			}
 			file, err := config.Load(f.ConfigPath())
 			if err != nil {
 				return err
@@ -91,7 +88,7 @@ func newCmdConfigGetContexts(f *Factory) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", output, "output format: {text|json}")
+	outputFlag(cmd, &output)
 	return cmd
 }
 

@@ -55,11 +55,6 @@ encoding and error. Exit status 1 when the payload does not decode.`,
 			if len(args) == 1 {
 				opts.File = args[0]
 			}
-			switch opts.Input {
-			case "raw", "hex", "base64":
-			default:
-				return flagErrorf("invalid --input %q: want raw, hex or base64", opts.Input)
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -67,7 +62,7 @@ encoding and error. Exit status 1 when the payload does not decode.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Input, "input", "raw", "how the payload is written: {raw|hex|base64}")
+	stringEnumFlag(cmd, &opts.Input, "input", "", "raw", []string{"raw", "hex", "base64"}, "how the payload is written")
 	fl.StringVarP(&opts.Schema, "schema", "s", "", "Avro schema `file` (.avsc) for a payload without registry framing")
 	fl.BoolVar(&opts.IsKey, "key", false, "decode as a key (key schema headers and subjects)")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding")

@@ -127,25 +127,19 @@ Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 		ValidArgsFunction: completeTopics(f),
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Mode, "mode", "state", "what to compare: {state|history}")
+	stringEnumFlag(cmd, &opts.Mode, "mode", "", string(diff.ModeState), []string{string(diff.ModeState), string(diff.ModeHistory)}, "what to compare")
 	fl.StringVar(&opts.KeyBy, "key-by", "", "identify records by this jq `expression` instead of their key")
 	fl.StringArrayVar(&opts.Ignore, "ignore", nil, "leave this jq `path` out of the comparison (repeatable)")
 	fl.BoolVar(&opts.IgnoreHeaders, "ignore-headers", false, "history mode: do not compare headers")
 	fl.BoolVar(&opts.ValuesOnly, "values-only", false, "history mode: compare values only, not headers or event types")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	fl.BoolVar(&opts.Stat, "stat", false, "print the counts only")
 	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key (0: all); counts cover all")
 	return cmd
 }
 
 func validateDiff(o *DiffOptions) error {
-	if err := textOrJSON(o.Output); err != nil {
-		return err
-	}
-	switch {
-	case o.Mode != string(diff.ModeState) && o.Mode != string(diff.ModeHistory):
-		return flagErrorf("invalid --mode %q: want state or history", o.Mode)
-	case o.A == "-" && o.B == "-":
+	if o.A == "-" && o.B == "-" {
 		return flagErrorf("only one side can be - (stdin)")
 	}
 	if o.MaxChanges < 0 {

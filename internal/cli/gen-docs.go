@@ -27,9 +27,6 @@ func NewCmdGenDocs(f *Factory, runF func(context.Context, *GenDocsOptions) error
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Format != "man" && opts.Format != "markdown" {
-				return flagErrorf("invalid --format %q: want man or markdown", opts.Format)
-			}
 			opts.Root = cmd.Root()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -38,7 +35,7 @@ func NewCmdGenDocs(f *Factory, runF func(context.Context, *GenDocsOptions) error
 		},
 	}
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "directory to write into (created)")
-	cmd.Flags().StringVar(&opts.Format, "format", "man", "man or markdown")
+	stringEnumFlag(cmd, &opts.Format, "format", "", "man", []string{"man", "markdown"}, "what to write")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

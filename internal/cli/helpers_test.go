@@ -20,6 +20,7 @@ func parseFlags[T any](t *testing.T, newCmd func(*Factory, func(context.Context,
 		got = o
 		return nil
 	})
+	cmd.SetFlagErrorFunc(flagError) // as under the root
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)

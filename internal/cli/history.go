@@ -117,9 +117,6 @@ when folding.`,
 			if opts.Final && opts.Projection == "" {
 				return flagErrorf("--final needs --projection: the state comes from folding the events")
 			}
-			if err := textOrJSON(opts.Output); err != nil {
-				return err
-			}
 			for _, p := range opts.Partitioners {
 				if _, err := partition.Partition(p, []byte("k"), 1); err != nil {
 					return &FlagError{err: err}
@@ -134,6 +131,7 @@ when folding.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Aggregate, "aggregate", "", "jq `expression` for the aggregate id (default: the spec's id:, else the record key)")
 	fl.StringSliceVar(&opts.Partitioners, "partitioner", nil, "producer partitioner(s): {murmur2_random|consistent_random|murmur2|consistent|crc32|fnv1a|fnv1a_random}")
+	_ = cmd.RegisterFlagCompletionFunc("partitioner", cobra.FixedCompletions(partition.Names, cobra.ShellCompDirectiveNoFileComp))
 	fl.BoolVar(&opts.AllPartitions, "all-partitions", false, "scan every partition")
 	fl.StringVar(&opts.Projection, "projection", "", "fold the events with this projection spec `file`")
 	fl.StringVar(&opts.VersionField, "version-field", "", "jq `expression` for each event's version, for --at-version (default: the spec's version:)")
@@ -142,7 +140,7 @@ when folding.`,
 	// Not given is -1 in the options (RunE), so 0 is a stop like any other.
 	fl.Int64Var(&opts.AtOffset, "at-offset", 0, "stop after the event at this `offset`")
 	fl.Int64Var(&opts.AtVersion, "at-version", 0, "stop after the event with this `version`")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	return cmd
 }
 

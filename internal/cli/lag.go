@@ -88,9 +88,6 @@ be read within --timeout shows as "?".`,
   $ evctl lag | awk -F'\t' '{lag[$1] += $6} END {for (g in lag) print g, lag[g]}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Groups = args
-			if err := textOrJSON(opts.Output); err != nil {
-				return err
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -99,7 +96,7 @@ be read within --timeout shows as "?".`,
 		ValidArgsFunction: completeGroups(f),
 	}
 	cmd.Flags().StringArrayVarP(&opts.Topics, "topic", "t", nil, "measure this `topic` only (repeatable)")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	_ = cmd.RegisterFlagCompletionFunc("topic", completeTopics(f))
 	return cmd
 }

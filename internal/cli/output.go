@@ -232,12 +232,3 @@ func writeJUnitSuites(path string, s junitSuites) error {
 	}
 	return nil
 }
-
-// textOrJSON checks --output for the commands that print a report: text
-// for people, json for machines.
-func textOrJSON(output string) error {
-	if output != "text" && output != "json" {
-		return flagErrorf("invalid --output %q: want text or json", output)
-	}
-	return nil
-}

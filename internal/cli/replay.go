@@ -151,9 +151,6 @@ terminal; a summary ends every run.`,
 			if cmd.Flags().Changed("emit") && opts.Projection == "" {
 				return flagErrorf("--emit goes with --projection: it says which states a projection writes")
 			}
-			if err := textOrJSON(opts.Output); err != nil {
-				return err
-			}
 			if opts.Output == "json" && !opts.DryRun {
 				return flagErrorf("-o json goes with --dry-run: a replay's output is its destination")
 			}
@@ -178,24 +175,25 @@ terminal; a summary ends every run.`,
 	fl.StringSliceVarP(&opts.Types, "type", "t", nil, "only these event types (full or short name)")
 	fl.StringVar(&opts.Filter, "filter", "", "only records for which this jq `expression` is truthy")
 	fl.StringVar(&opts.Projection, "projection", "", "fold aggregates with this projection spec `file`")
-	fl.StringVar(&opts.Emit, "emit", "final", "with --projection: {final|changes}")
-	fl.StringVar(&opts.OnError, "on-error", "fail", "with --projection, when a handler fails: {fail|skip}")
+	stringEnumFlag(cmd, &opts.Emit, "emit", "", "final", []string{"final", "changes"}, "with --projection")
+	stringEnumFlag(cmd, &opts.OnError, "on-error", "", "fail", []string{"fail", "skip"}, "with --projection, when a handler fails")
 	fl.BoolVar(&opts.Create, "create", false, "create the destination topic")
 	fl.IntVar(&opts.Partitions, "partitions", 0, "with --create: partition count (default: the source's)")
 	fl.StringArrayVar(&opts.Configs, "config", nil, "with --create: topic config `key=value` (repeatable)")
 	fl.BoolVar(&opts.Append, "append", false, "allow a destination topic that already has records")
 	fl.StringVar(&opts.Group, "group", "", "consumer group that records progress (default: evctl-replay.<source>.to.<destination>)")
 	fl.BoolVar(&opts.Resume, "resume", false, "continue a stopped replay of this --group into its destination")
-	fl.StringVar(&opts.Timestamps, "timestamps", "original", "record timestamps: {original|now}")
+	stringEnumFlag(cmd, &opts.Timestamps, "timestamps", "", "original", []string{"original", "now"}, "record timestamps")
 	fl.StringArrayVar(&opts.DropHeaders, "drop-header", nil, "remove this header `key` (repeatable)")
 	fl.StringArrayVar(&opts.SetHeaders, "set-header", nil, "set header `key=value` (repeatable)")
 	fl.BoolVar(&opts.Provenance, "provenance", false, "add the source topic, partition and offset as headers")
 	fl.BoolVar(&opts.ByKey, "by-key", false, "partition by key even when the partition counts match")
 	fl.BoolVar(&opts.Raw, "raw", false, "with --to-file: keep the exact key and value bytes")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "count what would be replayed; write nothing")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "with --dry-run: output format {text|json}")
+	stringEnumFlag(cmd, &opts.Output, "output", "o", "text", []string{"text", "json"}, "with --dry-run: output format")
 	fl.StringVar(&opts.Rate, "rate", "", "cap throughput at N records per second (`N/s`)")
 	fl.StringVar(&opts.Pace, "pace", "", "keep the original spacing between events: {original|Nx}")
+	_ = cmd.RegisterFlagCompletionFunc("pace", cobra.FixedCompletions([]string{"original", "2x", "10x"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records")
 	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
 	return cmd
@@ -213,12 +211,6 @@ func validateReplay(o *ReplayOptions) error {
 		return flagErrorf("--to-topic and --to-file exclude each other")
 	case dests == 0 && o.Projection == "" && !o.DryRun:
 		return flagErrorf("say where to replay: --to-topic, --to-file, --projection or --dry-run")
-	case o.Emit != "final" && o.Emit != "changes":
-		return flagErrorf("invalid --emit %q: want final or changes", o.Emit)
-	case o.OnError != "fail" && o.OnError != "skip":
-		return flagErrorf("invalid --on-error %q: want fail or skip", o.OnError)
-	case o.Timestamps != "original" && o.Timestamps != "now":
-		return flagErrorf("invalid --timestamps %q: want original or now", o.Timestamps)
 	case o.Resume && o.FromFile != "":
 		return flagErrorf("--resume continues a replay from topics; a file replays whole")
 	case (o.Create || o.Partitions > 0 || len(o.Configs) > 0) && o.ToTopic == "":

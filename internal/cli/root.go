@@ -78,7 +78,7 @@ check found problems, wait timed out, --strict met undecodable records),
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
 	cmd.SetIn(f.IOStreams.In)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{err: err} })
+	cmd.SetFlagErrorFunc(flagError)
 
 	c := f.Conn
 	pf := cmd.PersistentFlags()

@@ -150,7 +150,7 @@ which it yields false or null are skipped), --partition, --max.`,
 	fl.StringSliceVarP(&opts.Types, "type", "t", nil, "only records of these event types (full or short name)")
 	fl.IntVar(&opts.Max, "max", 0, "stop after printing N records (0: no limit)")
 	fl.IntVarP(&opts.Last, "last", "n", 10, "without --from: how many of the latest records to print")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json|raw}")
+	stringEnumFlag(cmd, &opts.Output, "output", "o", "text", []string{"text", "json", "raw"}, "output format")
 	fl.StringVar(&opts.Template, "template", "", "Go template per record (see above)")
 	fl.BoolVar(&opts.Raw, "raw", false, "with -o json or --template: add the exact key and value bytes (base64)")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 at the first undecodable record")

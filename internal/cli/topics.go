@@ -58,9 +58,6 @@ header; -o json writes one JSON array.`,
 			if len(args) == 1 {
 				opts.Pattern = args[0]
 			}
-			if err := textOrJSON(opts.Output); err != nil {
-				return err
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -68,7 +65,7 @@ header; -o json writes one JSON array.`,
 		},
 		ValidArgsFunction: completeTopics(f),
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	cmd.Flags().BoolVar(&opts.Internal, "internal", false, "include internal topics (__consumer_offsets, ...)")
 	return cmd
 }

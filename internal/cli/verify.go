@@ -111,7 +111,7 @@ verify starts, so an old report never stays.`,
 	fl.StringVar(&opts.AsOfGroup, "as-of-group", "", "pin the source at this projector `group`'s committed offsets, the read model at its end then")
 	_ = cmd.RegisterFlagCompletionFunc("as-of-group", completeGroups(f))
 	fl.StringArrayVar(&opts.Ignore, "ignore", nil, "leave this `path` out of the comparison (repeatable)")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	fl.StringVar(&opts.JUnit, "junit", "", "also write a JUnit XML report to this `file`")
 	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key (0: all); counts cover all")
 	return cmd

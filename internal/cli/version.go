@@ -41,16 +41,13 @@ reports. -o json prints {"version", "commit", "librdkafka", "go"}.`,
   $ evctl version -o json | jq -r .librdkafka`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := textOrJSON(opts.Output); err != nil {
-				return err
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return versionRun(opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: {text|json}")
+	outputFlag(cmd, &opts.Output)
 	return cmd
 }
 

@@ -15,3 +15,14 @@ func TestPlural(t *testing.T) {
 		t.Errorf("Plural(int32(1)) = %q", got)
 	}
 }
+
+func TestOr(t *testing.T) {
+	for _, c := range []struct {
+		words []string
+		want  string
+	}{{nil, ""}, {[]string{"text"}, "text"}, {[]string{"text", "json"}, "text or json"}, {[]string{"text", "json", "raw"}, "text, json or raw"}} {
+		if got := Or(c.words); got != c.want {
+			t.Errorf("Or(%q) = %q, want %q", c.words, got, c.want)
+		}
+	}
+}
