@@ -16,6 +16,7 @@ import (
 
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/position"
+	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/sandbox"
 )
 
@@ -97,7 +98,7 @@ type Projector struct {
 	cfg  kafka.Config
 	fold *sandbox.Projector
 	opts ProjectorOptions
-	cp   *kafka.Copier
+	cp   copier
 
 	mu         sync.Mutex
 	want       bool               // a pause is asked for
@@ -114,6 +115,14 @@ func NewProjector(cfg kafka.Config, fold *sandbox.Projector, opts ProjectorOptio
 		opts.Logf = func(string, ...any) {}
 	}
 	return &Projector{cfg: cfg, fold: fold, opts: opts, want: opts.Paused, changed: make(chan struct{})}
+}
+
+// copier is what the projector needs of a *kafka.Copier.
+type copier interface {
+	Read(context.Context) (*record.Message, error)
+	Write(context.Context, *record.Message) error
+	Checkpoint(context.Context) error
+	Close() error
 }
 
 // checkpointEvery is how often the projector commits while it works:
@@ -169,18 +178,21 @@ func (p *Projector) Run(ctx context.Context) (err error) {
 		p.update(func() { p.cancelRead = nil })
 		cancel()
 		switch {
+		case err == nil:
 		case ctx.Err() != nil:
 			return cp.Checkpoint(context.WithoutCancel(ctx))
 		case errors.Is(err, context.Canceled): // a pause
 			continue
-		case err != nil:
+		default:
 			return fmt.Errorf("projector: %w", err)
 		}
+		// A record read is applied whatever comes meanwhile: a checkpoint
+		// commits its offset.
 		state, err := p.fold.Apply(m)
 		if err != nil {
 			return fmt.Errorf("projector: %w", err)
 		}
-		if err := cp.Write(ctx, &state); err != nil {
+		if err := cp.Write(context.WithoutCancel(ctx), &state); err != nil {
 			return fmt.Errorf("projector: %w", err)
 		}
 	}
@@ -221,7 +233,7 @@ func (p *Projector) restore(ctx context.Context) error {
 }
 
 // pause commits the work done, then waits until Resume or ctx is done.
-func (p *Projector) pause(ctx context.Context, cp *kafka.Copier) error {
+func (p *Projector) pause(ctx context.Context, cp copier) error {
 	if err := cp.Checkpoint(ctx); err != nil {
 		return fmt.Errorf("projector: %w", err)
 	}

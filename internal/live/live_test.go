@@ -246,3 +246,72 @@ func TestProjectorPausesAndCatchesUp(t *testing.T) {
 		t.Errorf("accounts the live read model has wrong (-drifted +wrong):\n%s", diff)
 	}
 }
+
+// stopCopier returns one record from Read, cancelling the projector's
+// context as it does, and records the calls that follow.
+type stopCopier struct {
+	m      *record.Message
+	cancel context.CancelFunc
+	calls  []string
+}
+
+func (c *stopCopier) Read(ctx context.Context) (*record.Message, error) {
+	if c.m == nil {
+		return nil, ctx.Err()
+	}
+	m := c.m
+	c.m = nil
+	c.cancel() // Ctrl-C as the record arrives
+	return m, nil
+}
+
+func (c *stopCopier) Write(_ context.Context, m *record.Message) error {
+	c.calls = append(c.calls, "write "+string(m.Key))
+	return nil
+}
+
+func (c *stopCopier) Checkpoint(context.Context) error {
+	c.calls = append(c.calls, "checkpoint")
+	return nil
+}
+
+func (c *stopCopier) Close() error {
+	c.calls = append(c.calls, "close")
+	return nil
+}
+
+// TestProjectorAppliesWhatItReadBeforeItStops: a record Read returned as
+// the projector is stopped is applied before the checkpoint that commits
+// its offset, or it would be lost.
+func TestProjectorAppliesWhatItReadBeforeItStops(t *testing.T) {
+	sb, cfg := startSandbox(t, sandbox.Options{Accounts: 3, Events: 10})
+	ws, err := sb.WriteSide()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, msgs, err := ws.Next(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fold, err := sb.Projector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"acct-0001", "acct-0002", "acct-0003"} {
+		v, _ := json.Marshal(sandbox.Balance{AccountID: a, Status: sandbox.StatusOpen, UpdatedAt: "2026-01-01T00:00:00.000Z"})
+		if err := fold.Restore(&record.Message{Key: []byte(a), Value: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := &stopCopier{m: &msgs[0], cancel: cancel}
+	p := NewProjector(cfg, fold, ProjectorOptions{})
+	p.cp = c
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"write " + e.AccountID, "checkpoint", "close"}, c.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
