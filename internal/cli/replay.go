@@ -71,6 +71,7 @@ type ReplayOptions struct {
 	rate, pace   float64
 	keySet       map[string]bool
 	setHeaderRaw []record.RawHeader
+	types        typesSeen // for the note on a --type that matched nothing
 }
 
 // NewCmdReplay is `evctl replay`.
@@ -105,7 +106,8 @@ by hand, and the fetch limits follow.
 
 Selection: --from/--to positions (as tail), --key (repeatable) or
 --keys-from FILE (one key per line), --type (event types, full or short
-names), --filter (jq over the decoded record). Changes on the way:
+names; one that matches nothing is named on stderr with the types read),
+--filter (jq over the decoded record). Changes on the way:
 --timestamps now, --drop-header, --set-header k=v, --provenance (adds
 evctl-source-topic/-partition/-offset headers), --by-key.
 
@@ -297,6 +299,9 @@ func replayRun(ctx context.Context, o *ReplayOptions) error {
 		err = job.finish(ctx)
 	}
 	job.summary(st, err)
+	if err == nil && len(o.Types) > 0 {
+		fmt.Fprint(o.IO.ErrOut, o.types.hint(o.Types))
+	}
 	if errors.Is(err, replay.ErrInterrupted) {
 		return errInterrupted
 	}
@@ -362,6 +367,7 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 			return false, "", nil
 		}
 		if len(o.Types) > 0 && !record.TypeMatches(r.Type, o.Types) {
+			o.types.skipped(r.Type)
 			return false, "", nil
 		}
 		if flt != nil {
@@ -369,6 +375,9 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 			if err != nil || !ok {
 				return false, "", nil
 			}
+		}
+		if len(o.Types) > 0 {
+			o.types.shown(r.Type, o.Types)
 		}
 		return true, record.ShortType(r.Type), nil
 	}, dec, nil
@@ -994,7 +1003,7 @@ func (s *projectionSink) finish(ctx context.Context) error {
 func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, progress func(replay.Stats)) (replay.Stats, error) {
 	o := job.opts
 	st := replay.Stats{Started: time.Now(), ByType: map[string]int64{}, ByPartition: map[string]int64{}}
-	sopts := stream.Options{Decoder: job.dec, Types: o.Types}
+	sopts := stream.Options{Decoder: job.dec, Types: o.Types, TypeSkipped: o.types.skipped}
 	flt, err := compileFilter(o.Filter)
 	if err != nil {
 		return st, err
@@ -1007,6 +1016,9 @@ func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, pro
 			return nil
 		}
 		st.Written++
+		if len(o.Types) > 0 {
+			o.types.shown(it.Record.Type, o.Types)
+		}
 		if now := time.Now(); now.Sub(last) >= 200*time.Millisecond {
 			st.Elapsed, last = now.Sub(st.Started), now
 			progress(st)
