@@ -309,8 +309,8 @@ func (a *Admin) Lag(ctx context.Context, groups, topics []string) ([]GroupLag, e
 		return nil, err
 	}
 	for _, topic := range topics {
-		if t, ok := md.Topics[topic]; !ok || t.Error.Code() != rdk.ErrNoError {
-			return nil, unknownTopic(topic, topicNames(md))
+		if _, err := topicIn(md, topic); err != nil {
+			return nil, err
 		}
 	}
 
