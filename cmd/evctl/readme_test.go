@@ -43,6 +43,9 @@ package main
 //     -->                                    hidden commands run before the
 //     block (their output is not compared): prefer showing them; a hidden
 //     `evctl dev` gives a section its own sandbox (`--drift 3`, `--faults`)
+//     <!-- readme-test: vary REGEXP -->    what the pattern matches differs
+//     from run to run (a live sandbox's lag, say): compared as a
+//     placeholder, shown as measured; keep it narrow
 //     <!-- readme-test
 //     tty wait REGEXP
 //     tty send "TEXT"
@@ -149,8 +152,9 @@ type docBlock struct {
 	line    int // 1-based line of the opening fence
 	skip    string
 	pending string
-	setup   []docCommand // hidden commands, run first, output not compared
-	tty     string       // a tty script (tty_test.go): the block is one interactive program
+	setup   []docCommand     // hidden commands, run first, output not compared
+	tty     string           // a tty script (tty_test.go): the block is one interactive program
+	vary    []*regexp.Regexp // what else differs from run to run in this block
 	cmds    []docCommand
 }
 
@@ -203,11 +207,11 @@ func parseDocBlocks(file, src string) ([]docBlock, error) {
 				i = end
 				continue
 			}
-			b := docBlock{file: file, line: fence}
+			b := docBlock{}
 			if pending != nil {
-				b.skip, b.pending, b.setup, b.tty = pending.skip, pending.pending, pending.setup, pending.tty
-				pending = nil
+				b, pending = *pending, nil
 			}
+			b.file, b.line = file, fence
 			cmds, err := parseCommands(lines, i+1, end)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%w", file, err)
@@ -247,12 +251,18 @@ func parseDirective(b *docBlock, body []string, line int) error {
 			}
 		case strings.HasPrefix(l, "skip "):
 			b.skip = strings.TrimPrefix(l, "skip ")
+		case strings.HasPrefix(l, "vary "):
+			re, err := regexp.Compile(strings.TrimPrefix(l, "vary "))
+			if err != nil {
+				return fmt.Errorf("readme-test: vary: %w", err)
+			}
+			b.vary = append(b.vary, re)
 		case strings.HasPrefix(l, "tty "):
 			b.tty += strings.TrimPrefix(l, "tty ") + "\n"
 		case strings.HasPrefix(l, "pending "):
 			b.pending = strings.TrimPrefix(l, "pending ")
 		default:
-			return fmt.Errorf("readme-test: want `skip REASON`, `pending REASON`, `tty LINE` or `$ command`, not %q", l)
+			return fmt.Errorf("readme-test: want `skip REASON`, `pending REASON`, `vary REGEXP`, `tty LINE` or `$ command`, not %q", l)
 		}
 	}
 	if len(cmdLines) > 0 {
@@ -369,7 +379,7 @@ func (s *docSession) runBlock(b docBlock) []docEdit {
 		if status != c.status {
 			report("%s:%d: $ %s\nexited %d, want %d (mark the status with a trailing `# exit N`)", b.file, c.line, c.text, status, c.status)
 		}
-		if docVolatile(got) == docVolatile(c.want) {
+		if docVolatile(got, b.vary...) == docVolatile(c.want, b.vary...) {
 			if b.pending != "" {
 				t.Logf("%s:%d: pending (%s), but it matches now: drop the marker", b.file, c.line, b.pending)
 			}
@@ -561,9 +571,14 @@ var docVolatilePatterns = []docReplace{
 	{regexp.MustCompile(`\b\d+d\d\dh\b`), "<age>"},
 }
 
-func docVolatile(s string) string {
+// docVolatile replaces what differs between runs with placeholders: the
+// patterns every block has, and a block's own (vary lines) with <varies>.
+func docVolatile(s string, vary ...*regexp.Regexp) string {
 	for _, r := range docVolatilePatterns {
 		s = r.re.ReplaceAllString(s, r.with)
+	}
+	for _, re := range vary {
+		s = re.ReplaceAllLiteralString(s, "<varies>")
 	}
 	return s
 }
@@ -622,6 +637,11 @@ func TestParseDocBlocks(t *testing.T) {
 		t.Errorf("blocks (-want +got):\n%s", diff)
 	}
 
+	vary, err := parseDocBlocks("X.md", "<!-- readme-test: vary LAG \\d+ -->\n```console\n$ a\n```\n")
+	if err != nil || len(vary) != 1 || len(vary[0].vary) != 1 || vary[0].vary[0].String() != `LAG \d+` {
+		t.Errorf("a vary line: %+v, %v", vary, err)
+	}
+
 	for _, bad := range []string{
 		"<!-- readme-test: skip x -->\ntext\n```console\n$ a\n```\n",
 		"<!-- readme-test: skip x -->\n```sh\n$ a\n```\n",
@@ -630,6 +650,7 @@ func TestParseDocBlocks(t *testing.T) {
 		"```console\noutput first\n```\n",
 		"```console\n$ a\n",
 		"<!-- readme-test\ntty send \"q\"\n-->\n```console\n$ a\n$ b\n```\n",
+		"<!-- readme-test: vary ( -->\n```console\n$ a\n```\n",
 	} {
 		if _, err := parseDocBlocks("X.md", bad); err == nil {
 			t.Errorf("parseDocBlocks(%q) = nil error", bad)
@@ -642,6 +663,10 @@ func TestDocVolatile(t *testing.T) {
 	ran := "replayed 1000 records (read 1000) in 1.204s, 830 records/s; within 2s\nrebuild  TOTAL  880  14d02h\n"
 	if docVolatile(shown) != docVolatile(ran) {
 		t.Errorf("docVolatile:\n%s\n%s", docVolatile(shown), docVolatile(ran))
+	}
+	lag := regexp.MustCompile(`LAG \d+`)
+	if docVolatile("a LAG 12 b\n", lag) != docVolatile("a LAG 7 b\n", lag) || docVolatile("a LAG 12 b\n", lag) == docVolatile("a LAG 12 c\n", lag) {
+		t.Errorf("a block's vary pattern: %q", docVolatile("a LAG 12 b\n", lag))
 	}
 	for _, other := range []string{
 		strings.Replace(ran, "read 1000", "read 999", 1),
