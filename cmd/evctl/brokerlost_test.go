@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -51,4 +53,53 @@ func cmdLoseBroker(ts *testscript.TestScript, neg bool, args []string) {
 	p.waitExit(ts, runDeadline)
 	ts.Check(os.WriteFile(ts.MkAbs("lost.stdout"), nil, 0o644))
 	p.requireExit(ts, want)
+}
+
+// cmdCtrlCSilent is `ctrlc-silent evctl [args...]`: it runs evctl
+// with --brokers naming a listener that accepts connections and never
+// answers, sends SIGINT once evctl has connected, and requires exit
+// status 130 long before any --timeout of a minute or more. evctl's
+// stderr lands in silent.stderr.
+func cmdCtrlCSilent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || args[0] != "evctl" {
+		ts.Fatalf("usage: ctrlc-silent evctl [args...]")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	accepted := make(chan struct{}, 1)
+	var conns []net.Conn
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	defer func() {
+		l.Close()
+		<-served
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	p := startEvctl(ts, "evctl", "silent.stderr", append(args[1:], "--brokers", l.Addr().String()))
+	select {
+	case <-accepted:
+	case <-p.done:
+		ts.Fatalf("evctl %s exited before it connected; its stderr:\n%s", strings.Join(args[1:], " "), p.stderr())
+	case <-time.After(runDeadline):
+		p.kill()
+		ts.Fatalf("evctl %s never connected to the broker", strings.Join(args[1:], " "))
+	}
+	ts.Check(p.cmd.Process.Signal(os.Interrupt))
+	p.waitExit(ts, 20*time.Second)
+	p.requireExit(ts, 130)
 }

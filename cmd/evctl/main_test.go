@@ -51,6 +51,8 @@ func TestMain(m *testing.M) {
 //	lose-broker topic N status evctl [args...]   run evctl against a sandbox of its own, close the sandbox once
 //	                                             topic has N committed offsets, require exit status; stderr
 //	                                             in lost.stderr (brokerlost_test.go)
+//	ctrlc-silent evctl [args...]                 run evctl against a broker that never answers, SIGINT it once
+//	                                             connected, require exit 130 well within its --timeout
 //	pyproduce topic key json [h=v|h...]          produce one record with confluent-kafka-python (a header h
 //	                                             alone is null); skips where no python3 has it (headers_test.go)
 //	deadport                                     export DEAD_ADDR: a loopback address nothing listens on
@@ -127,6 +129,7 @@ func TestScripts(t *testing.T) {
 			"tty":           cmdTTY,
 			"pyproduce":     cmdPyProduce,
 			"lose-broker":   cmdLoseBroker,
+			"ctrlc-silent":  cmdCtrlCSilent,
 			"authregistry":  cmdAuthRegistry,
 			"ktxn":          cmdKTxn,
 			"avrokeys":      cmdAvroKeys,
