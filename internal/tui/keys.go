@@ -1,17 +1,22 @@
 package tui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+)
 
-// KeyMap is every key the browser answers to, in one place, with the help
-// line shown at the bottom.
+// KeyMap is every key the browser answers to, in one place; its help
+// (bubbles' help.KeyMap) is the footer and, with ?, the full key list.
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Start, End key.Binding
 	Detail, DetailUp, DetailDown           key.Binding
 	Filter, Aggregate, GoTo, Follow        key.Binding
 	Help, Quit                             key.Binding
-	// Apply and Cancel end the filter prompt.
+	// Apply and Cancel end a prompt.
 	Apply, Cancel key.Binding
 }
+
+var _ help.KeyMap = KeyMap{}
 
 // DefaultKeys are less(1)- and k9s-like.
 func DefaultKeys() KeyMap {
@@ -36,11 +41,23 @@ func DefaultKeys() KeyMap {
 	}
 }
 
-// short is the help line; full adds the rest.
-func (k KeyMap) short() []key.Binding {
+// ShortHelp is the footer.
+func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Start, k.End, k.Detail, k.Filter, k.Follow, k.Help, k.Quit}
 }
 
-func (k KeyMap) full() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo, k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.Aggregate, k.Follow, k.Help, k.Quit}
+// FullHelp is every key, grouped: moving, details, narrowing, the rest.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo},
+		{k.Detail, k.DetailUp, k.DetailDown},
+		{k.Filter, k.Aggregate, k.Follow},
+		{k.Help, k.Quit},
+	}
 }
+
+// promptKeys is the help of a prompt: only its own keys work there.
+type promptKeys KeyMap
+
+func (k promptKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Apply, k.Cancel} }
+func (k promptKeys) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -66,21 +67,41 @@ type Model struct {
 	cursor  int // index into visible
 	top     int // first visible row shown
 
+	// mode is what the keys act on; back is the view a prompt returns to.
+	mode, back mode
+	help       help.Model // ShowAll: ? lists every key
 	flt        *filter.Filter
 	filterErrs int
 	prompt     textinput.Model
-	prompting  bool
-	goingTo    bool // the prompt asks for a position, not a filter
 
 	follow    bool
-	detail    bool
 	detailTop int
-	help      bool
 	loading   bool
 	seq       int // the load in flight; older answers are dropped
 	pending   int // cursor move waiting for the load in flight
 	autoLoads int // loads in a row that found nothing the filter keeps
 	err       error
+}
+
+// mode is the browser's state machine: a view, or a prompt over one.
+type mode int
+
+const (
+	modeRecords mode = iota // the record list
+	modeDetails             // the list, and the selected record's details below it
+	modeFilter              // the jq filter prompt
+	modeGoTo                // the go-to-a-position prompt
+)
+
+// prompting reports whether a prompt has the keys.
+func (m *Model) prompting() bool { return m.mode == modeFilter || m.mode == modeGoTo }
+
+// view is the view on screen: under a prompt, the one it was opened from.
+func (m *Model) view() mode {
+	if m.prompting() {
+		return m.back
+	}
+	return m.mode
 }
 
 // pageMsg answers a load.
@@ -127,7 +148,10 @@ func New(o Options) *Model {
 	ps := p.Styles()
 	ps.Cursor.Blink = false
 	p.SetStyles(ps)
-	m := &Model{o: o, keys: o.Keys, styles: styles, prompt: p, follow: o.Follow, width: 80, height: 24,
+	h := help.New()
+	h.ShortSeparator = " · "
+	h.Styles = help.Styles{ShortKey: styles.HelpKey, ShortDesc: styles.Faint, ShortSeparator: styles.Faint, Ellipsis: styles.Faint}
+	m := &Model{o: o, keys: o.Keys, styles: styles, prompt: p, help: h, follow: o.Follow, width: 80, height: 24,
 		win: window{first: map[Partition]int64{}, next: map[Partition]int64{}}}
 	if o.Filter != "" {
 		if err := m.setFilter(o.Filter); err != nil {
@@ -202,6 +226,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
 		m.prompt.SetWidth(max(msg.Width-len(m.prompt.Prompt)-1, 10))
 		m.scrollToCursor()
 		return m, nil
@@ -216,7 +241,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, tea.Batch(m.load(loadNewer), m.tick())
 	case tea.KeyPressMsg:
-		if m.prompting {
+		if m.prompting() {
 			return m, m.promptKey(msg)
 		}
 		return m, m.key(msg)
@@ -230,7 +255,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return tea.Quit
 	case key.Matches(msg, k.Help):
-		m.help = !m.help
+		m.help.ShowAll = !m.help.ShowAll
 	case key.Matches(msg, k.Up):
 		return m.move(-1)
 	case key.Matches(msg, k.Down):
@@ -244,7 +269,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.End):
 		return m.goTo(position.EndPos)
 	case key.Matches(msg, k.Detail):
-		m.detail = !m.detail
+		if m.mode == modeDetails {
+			m.mode = modeRecords
+		} else {
+			m.mode = modeDetails
+		}
 		m.detailTop = 0
 		m.scrollToCursor()
 	case key.Matches(msg, k.DetailUp):
@@ -252,11 +281,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.DetailDown):
 		m.detailTop++
 	case key.Matches(msg, k.Filter):
-		return m.ask(false, "jq filter: ", `.type | endswith("Withdrawn")`, m.filterText())
+		return m.ask(modeFilter, "jq filter: ", `.type | endswith("Withdrawn")`, m.filterText())
 	case key.Matches(msg, k.Aggregate):
 		return m.toggleAggregate()
 	case key.Matches(msg, k.GoTo):
-		return m.ask(true, "go to: ", "start, end, 1234, -100, @-1h, @2026-11-19T10:00:00Z", "")
+		return m.ask(modeGoTo, "go to: ", "start, end, 1234, -100, @-1h, @2026-11-19T10:00:00Z", "")
 	case key.Matches(msg, k.Follow):
 		m.follow = !m.follow
 		if m.follow {
@@ -267,9 +296,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// ask opens the prompt for a filter or a position.
-func (m *Model) ask(goingTo bool, prompt, placeholder, value string) tea.Cmd {
-	m.prompting, m.goingTo = true, goingTo
+// ask opens the prompt for a filter or a position over the view shown.
+func (m *Model) ask(md mode, prompt, placeholder, value string) tea.Cmd {
+	m.back, m.mode = m.mode, md
 	m.prompt.Prompt, m.prompt.Placeholder = prompt, placeholder
 	m.prompt.SetWidth(max(m.width-len(prompt)-1, 10))
 	m.prompt.SetValue(value)
@@ -280,30 +309,32 @@ func (m *Model) ask(goingTo bool, prompt, placeholder, value string) tea.Cmd {
 func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.Cancel):
-		m.prompting = false
-		m.prompt.Blur()
+		m.closePrompt()
 		return nil
-	case key.Matches(msg, m.keys.Apply) && m.goingTo:
+	case key.Matches(msg, m.keys.Apply) && m.mode == modeGoTo:
 		pos, err := position.Parse(strings.TrimSpace(m.prompt.Value()), m.o.Now())
 		if err != nil {
 			m.err = err // the prompt stays open to fix it
 			return nil
 		}
 		m.err = nil
-		m.prompting = false
-		m.prompt.Blur()
+		m.closePrompt()
 		return m.goTo(pos)
 	case key.Matches(msg, m.keys.Apply):
 		cmd := m.applyFilter(m.prompt.Value())
 		if m.err == nil {
-			m.prompting = false
-			m.prompt.Blur()
+			m.closePrompt()
 		}
 		return cmd
 	}
 	var cmd tea.Cmd
 	m.prompt, cmd = m.prompt.Update(msg)
 	return cmd
+}
+
+func (m *Model) closePrompt() {
+	m.mode = m.back
+	m.prompt.Blur()
 }
 
 // toggleAggregate filters on the selected record's key, an aggregate's

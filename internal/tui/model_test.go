@@ -317,8 +317,8 @@ func TestGoTo(t *testing.T) {
 			start(t, m)
 			msgs := append(press(":"), typeText(c.typed)...)
 			run(t, m, append(msgs, press("enter")...)...)
-			if m.err != nil || m.prompting {
-				t.Fatalf("err %v, prompting %v", m.err, m.prompting)
+			if m.err != nil || m.prompting() {
+				t.Fatalf("err %v, prompting %v", m.err, m.prompting())
 			}
 			if got, want := where(m.Selected()), where(c.want); got != want {
 				t.Errorf("selected %s, want %s", got, want)
@@ -340,8 +340,8 @@ func TestGoTo(t *testing.T) {
 	// A position that does not parse keeps the prompt open with the error.
 	msgs := append(press(":"), typeText("@yesterday")...)
 	run(t, m, append(msgs, press("enter")...)...)
-	if m.err == nil || !m.prompting {
-		t.Errorf("bad position: err %v, prompting %v", m.err, m.prompting)
+	if m.err == nil || !m.prompting() {
+		t.Errorf("bad position: err %v, prompting %v", m.err, m.prompting())
 	}
 }
 
@@ -361,8 +361,8 @@ func TestFilter(t *testing.T) {
 	msgs := append(press("/"), typeText(`.type | endswith("Withdrawn")`)...)
 	msgs = append(msgs, press("enter")...)
 	run(t, m, msgs...)
-	if m.err != nil || m.prompting {
-		t.Fatalf("filter not applied: err %v, prompting %v", m.err, m.prompting)
+	if m.err != nil || m.prompting() {
+		t.Fatalf("filter not applied: err %v, prompting %v", m.err, m.prompting())
 	}
 	if len(m.visible) == 0 {
 		t.Fatal("the filter hides everything")
@@ -380,11 +380,11 @@ func TestFilter(t *testing.T) {
 	msgs = append(press("/"), typeText(` | (`)...)
 	msgs = append(msgs, press("enter")...)
 	run(t, m, msgs...)
-	if m.err == nil || !m.prompting {
-		t.Errorf("bad filter: err %v, prompting %v; want an error and the prompt open", m.err, m.prompting)
+	if m.err == nil || !m.prompting() {
+		t.Errorf("bad filter: err %v, prompting %v; want an error and the prompt open", m.err, m.prompting())
 	}
 	run(t, m, press("esc")...)
-	if m.prompting {
+	if m.prompting() {
 		t.Error("esc did not close the prompt")
 	}
 }
@@ -562,5 +562,42 @@ func TestRender(t *testing.T) {
 				t.Errorf("screen has %d lines, want the window's 12", lines)
 			}
 		})
+	}
+}
+
+// TestHelpComesFromKeyMap draws the footer and ? from the keymap's
+// help.KeyMap: a binding disabled there is gone from both, every other
+// one of FullHelp is listed once.
+func TestHelpComesFromKeyMap(t *testing.T) {
+	keys := DefaultKeys()
+	keys.Follow.SetEnabled(false)
+	m := New(Options{Source: newSliceSource("t", 1, 10), Title: "t", Keys: keys, Styles: ptr(PlainStyles())})
+	start(t, m)
+	if got := ansi.Strip(strings.Join(m.helpLines(), "\n")); strings.Contains(got, "follow") || !strings.Contains(got, "? more keys") {
+		t.Errorf("footer %q: want ? and no disabled f", got)
+	}
+	run(t, m, press("?")...)
+	full := ansi.Strip(strings.Join(m.helpLines(), "\n"))
+	for _, b := range slices.Concat(keys.FullHelp()...) {
+		n := strings.Count(full, b.Help().Key+" "+b.Help().Desc)
+		if want := map[bool]int{true: 1, false: 0}[b.Enabled()]; n != want {
+			t.Errorf("? lists %q %d times, want %d:\n%s", b.Help().Desc, n, want, full)
+		}
+	}
+}
+
+// TestPromptReturnsToItsView: a prompt opened over the details goes back
+// to them, one opened over the list to the list.
+func TestPromptReturnsToItsView(t *testing.T) {
+	m := New(Options{Source: newSliceSource("t", 1, 10), Title: "t", Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, press("enter", "/", "esc")...)
+	if m.mode != modeDetails {
+		t.Errorf("after a prompt over the details: mode %v, want the details", m.mode)
+	}
+	run(t, m, press("enter", ":")...)
+	run(t, m, append(typeText("start"), press("enter")...)...)
+	if m.mode != modeRecords {
+		t.Errorf("after a prompt over the list: mode %v, want the list", m.mode)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +29,7 @@ func (m *Model) Render() string {
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.titleLine())
 	lines = append(lines, m.listLines()...)
-	if m.detail {
+	if m.view() == modeDetails {
 		lines = append(lines, m.styles.Faint.Render(strings.Repeat("─", m.width)))
 		lines = append(lines, m.detailLines()...)
 	}
@@ -43,7 +44,7 @@ func (m *Model) Render() string {
 // listHeight is how many record rows fit.
 func (m *Model) listHeight() int {
 	h := m.height - 2 - len(m.helpLines()) // title, status, help
-	if m.detail {
+	if m.view() == modeDetails {
 		h -= m.detailHeight() + 1
 	}
 	return max(h, 1)
@@ -166,7 +167,7 @@ func detailText(r *record.Record) []string {
 
 func (m *Model) statusLine() string {
 	switch {
-	case m.prompting:
+	case m.prompting():
 		return m.prompt.View()
 	case m.err != nil:
 		return m.styles.Error.Render(record.OneLine(m.err.Error()))
@@ -196,35 +197,43 @@ func (m *Model) statusLine() string {
 	return m.styles.Status.Render(strings.Join(parts, " · "))
 }
 
-// helpLines is one line of keys, or with ? all of them, wrapped.
+// helpLines is the keymap's help: one line, or with ? every key, wrapped
+// to the width.
 func (m *Model) helpLines() []string {
-	switch {
-	case m.prompting:
-		return m.helpFor([]key.Binding{m.keys.Apply, m.keys.Cancel}, false)
-	case m.help:
-		return m.helpFor(m.keys.full(), true)
+	if m.prompting() {
+		return []string{m.help.ShortHelpView(promptKeys(m.keys).ShortHelp())}
 	}
-	return m.helpFor(m.keys.short(), false)
+	if !m.help.ShowAll {
+		return []string{m.help.ShortHelpView(m.keys.ShortHelp())}
+	}
+	var lines []string
+	for _, row := range wrapHelp(slices.Concat(m.keys.FullHelp()...), len(m.help.ShortSeparator), m.width) {
+		lines = append(lines, m.help.ShortHelpView(row))
+	}
+	return lines
 }
 
-func (m *Model) helpFor(bs []key.Binding, wrap bool) []string {
-	sep := m.styles.Faint.Render(" · ")
-	var lines []string
-	line := ""
+// wrapHelp splits bindings into lines of at most width cells, as
+// help.Model's short view draws them (key, space, description; sepWidth
+// between).
+func wrapHelp(bs []key.Binding, sepWidth, width int) [][]key.Binding {
+	var rows [][]key.Binding
+	var row []key.Binding
+	w := 0
 	for _, b := range bs {
-		h := b.Help()
-		item := m.styles.HelpKey.Render(h.Key) + " " + m.styles.Faint.Render(h.Desc)
-		switch {
-		case line == "":
-			line = item
-		case wrap && ansi.StringWidth(line+sep+item) > m.width:
-			lines = append(lines, line)
-			line = item
-		default:
-			line += sep + item
+		if !b.Enabled() {
+			continue
 		}
+		item := ansi.StringWidth(b.Help().Key) + 1 + ansi.StringWidth(b.Help().Desc)
+		if len(row) > 0 && w+sepWidth+item > width {
+			rows, row, w = append(rows, row), nil, 0
+		}
+		if len(row) > 0 {
+			w += sepWidth
+		}
+		row, w = append(row, b), w+item
 	}
-	return append(lines, line)
+	return append(rows, row)
 }
 
 // pad puts right at the right edge of a width-wide line after left.
