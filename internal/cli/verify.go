@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -68,6 +69,15 @@ read model is read after the rebuild, to its end then. On a live system:
                         wrong". Exact for a projector that commits its
                         source offsets with its states in one transaction
                         (as 'evctl replay --projection --group' does).
+
+When the sides differ and no --as-of-group was given, a note names each
+consumer group that had not consumed all the events verify read, and how
+many it had not: a read model its projector keeps that far behind
+differs from the rebuild without being wrong, and --as-of-group with
+that group tells the two apart. (On 'evctl dev --live', whose projector
+bank-projector runs 2s behind the writes, --at-end-offsets differs in
+the accounts it has not caught up on; --as-of-group bank-projector is the
+gate.)
 
 A record the projection fails on is an error (exit 2) naming it; of
 several, the one first by topic, partition and offset, so identical runs
@@ -171,8 +181,16 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	tuneGCForFolds(o.Getenv) // replay --projection's fold, with its memory budget
 	fold := proj.NewParallelFold(ctx, runtime.GOMAXPROCS(0), nil)
 	var events int64
+	read := map[kafka.TopicPartition]offsetRange{} // the events read, per partition
 	_, err = stream.Run(ctx, src, stream.Options{Decoder: dec}, func(it stream.Item) error {
 		events++
+		tp := kafka.TopicPartition{Topic: it.Record.Topic, Partition: it.Record.Partition}
+		r, ok := read[tp]
+		if !ok {
+			r.first = it.Record.Offset
+		}
+		r.next = it.Record.Offset + 1
+		read[tp] = r
 		return fold.Apply(it.Record)
 	})
 	if cerr := fold.Close(); err == nil {
@@ -216,6 +234,9 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
 	writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes()})
 	if !r.Equal {
+		if o.AsOfGroup == "" {
+			writeBehindNote(ctx, o.IO.ErrOut, cfg, o.Against, read)
+		}
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil
@@ -287,6 +308,52 @@ func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (
 		return before, against, nil // -1 (nothing committed) stops a partition at its start
 	}
 	return nil, nil, fmt.Errorf("group %q committed offsets on every one of %d reads: cannot pin the sides at one moment; try again, or use --at-end-offsets", o.AsOfGroup, tries)
+}
+
+// offsetRange is the offsets of the records read on a partition: the
+// first and the one after the last.
+type offsetRange struct{ first, next int64 }
+
+// writeBehindNote names, after differences found without --as-of-group,
+// the consumer groups that had not consumed all the events verify read:
+// the likely projector of a read model that is behind, not wrong (what a
+// user who gave --at-end-offsets on a system whose projector lags sees).
+// It is a hint on a verdict already given: trouble finding the groups
+// leaves it out.
+func writeBehindNote(ctx context.Context, w io.Writer, cfg kafka.Config, against string, read map[kafka.TopicPartition]offsetRange) {
+	if len(read) == 0 {
+		return
+	}
+	admin, err := kafka.NewAdmin(cfg)
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	groups, err := admin.Groups(ctx)
+	if err != nil {
+		return
+	}
+	for _, g := range groups {
+		committed, err := admin.CommittedOffsets(ctx, g.ID)
+		if err != nil {
+			return
+		}
+		var behind int64
+		consumes := false
+		for tp, r := range read {
+			from := r.first // nothing committed here: all of it is still to consume
+			if off, ok := committed[tp]; ok {
+				consumes = true
+				from = max(off, r.first)
+			}
+			behind += max(r.next-from, 0)
+		}
+		if !consumes || behind == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "note: consumer group %[1]s had not consumed %[2]d of the records verify read (evctl lag %[1]s): if it keeps %[3]s, the read model may be behind, not wrong; --as-of-group %[1]s compares it as of what the group has consumed\n",
+			g.ID, behind, against)
+	}
 }
 
 func verdict(r *diff.Report) string {
