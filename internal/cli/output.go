@@ -37,6 +37,10 @@ func newRecordPrinter(ios *iostreams.IOStreams, output, tmpl string) (recordPrin
 		if ios.IsStdoutTTY() {
 			return ttyPrinter{p: ios.Palette()}, nil
 		}
+		if ios.ColorEnabled() { // --color always (or CLICOLOR_FORCE) on a pipe
+			p := ios.Palette()
+			return tsvPrinter{paint: &p}, nil
+		}
 		return tsvPrinter{}, nil
 	}
 	return nil, flagErrorf("invalid --output %q: want text, json or raw", output)
@@ -61,9 +65,23 @@ func (rawPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
 
 // tsvPrinter is text output for pipes: one tab-separated line per record,
 // timestamp, topic, partition, offset, key, type, value; grep and cut work.
-type tsvPrinter struct{}
+// With paint (--color always) each field is coloured as on a terminal, the
+// tabs outside the colours, so the fields still split on them.
+type tsvPrinter struct{ paint *iostreams.Palette }
 
-func (tsvPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+func (t tsvPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
+	key := record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))
+	typ := r.Type
+	if typ == "" {
+		typ = "-"
+	}
+	value := record.OneLine(record.PayloadText(r.Value, r.ValueEncoding))
+	if p := t.paint; p != nil {
+		return fmt.Appendf(buf, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			p.Dim(r.Timestamp.UTC().Format(record.TimestampFormat)),
+			p.Blue(r.Topic), p.Blue(strconv.Itoa(int(r.Partition))), p.Blue(strconv.FormatInt(r.Offset, 10)),
+			p.Cyan(key), p.Magenta(typ), value), nil
+	}
 	buf = r.Timestamp.UTC().AppendFormat(buf, record.TimestampFormat)
 	buf = append(buf, '\t')
 	buf = append(buf, r.Topic...)
@@ -72,15 +90,11 @@ func (tsvPrinter) Append(buf []byte, r *record.Record) ([]byte, error) {
 	buf = append(buf, '\t')
 	buf = strconv.AppendInt(buf, r.Offset, 10)
 	buf = append(buf, '\t')
-	buf = append(buf, record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))...)
+	buf = append(buf, key...)
 	buf = append(buf, '\t')
-	if r.Type != "" {
-		buf = append(buf, r.Type...)
-	} else {
-		buf = append(buf, '-')
-	}
+	buf = append(buf, typ...)
 	buf = append(buf, '\t')
-	buf = append(buf, record.OneLine(record.PayloadText(r.Value, r.ValueEncoding))...)
+	buf = append(buf, value...)
 	return append(buf, '\n'), nil
 }
 

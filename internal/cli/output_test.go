@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,31 @@ func TestJUnitOnEveryExit(t *testing.T) {
 		if got := read(); !strings.Contains(got, tt.want) {
 			t.Errorf("%s: report %q, want it to hold %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// --color always on a pipe colours tail's tab-separated lines, field by
+// field, the tabs outside the colours: the same line once the colours are
+// taken out.
+func TestTSVPrinterColourAlways(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	plain, err := newRecordPrinter(ios, "text", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ios.SetColorMode("always"); err != nil {
+		t.Fatal(err)
+	}
+	coloured, err := newRecordPrinter(ios, "text", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := plain.Append(nil, sampleRecord())
+	got, _ := coloured.Append(nil, sampleRecord())
+	if !bytes.Contains(got, []byte("\x1b[36macct-0007\x1b[0m\t")) {
+		t.Errorf("--color always, piped: the key is not coloured on its own: %q", got)
+	}
+	if stripped := regexp.MustCompile("\x1b\\[[0-9]+m").ReplaceAll(got, nil); !bytes.Equal(stripped, want) {
+		t.Errorf("without its colours the line is\n%q\nwant\n%q", stripped, want)
 	}
 }

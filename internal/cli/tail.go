@@ -93,8 +93,8 @@ the run with exit status 1.
 Output (-o):
   text  on a terminal: one readable line per record, coloured (--color
         never or a non-empty NO_COLOR turns colour off); piped:
-        tab-separated timestamp, topic,
-        partition, offset, key, type, value
+        tab-separated timestamp, topic, partition, offset, key, type,
+        value, coloured field by field with --color always
   json  the capture format, one JSON object per line (docs/capture-format.md);
         --raw adds the exact key and value bytes in base64
   raw   the value's bytes and a newline, as kcat prints them
