@@ -11,6 +11,7 @@ import (
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/position"
 )
 
@@ -86,7 +87,7 @@ func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
 	for i, g := range groups {
 		ids[i] = g.ID
 	}
-	e := &UnknownGroupError{Group: group, Similar: similar(group, ids, 5)}
+	e := &UnknownGroupError{Group: group, Similar: english.Similar(group, ids, 5)}
 	if len(e.Similar) == 0 {
 		e.Have = ids[:min(len(ids), 10)]
 	}

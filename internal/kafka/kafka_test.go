@@ -363,27 +363,6 @@ func TestUnknownTopic(t *testing.T) {
 	}
 }
 
-func TestSimilar(t *testing.T) {
-	names := []string{"bank.account-events", "bank.account-balances", "orders", "payments", "a"}
-	tests := []struct {
-		name string
-		want []string
-	}{
-		{"bank.acount-events", []string{"bank.account-events"}},
-		{"Bank.Account-Events", []string{"bank.account-events"}},
-		{"account", []string{"bank.account-events", "bank.account-balances"}},
-		{"order", []string{"orders"}},
-		{"paymnets", []string{"payments"}},
-		{"zzzzzzzz", []string{}},
-	}
-	for _, tt := range tests {
-		got := similar(tt.name, names, 5)
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("similar(%q) (-want +got):\n%s", tt.name, diff)
-		}
-	}
-}
-
 // closedPort returns a local address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
