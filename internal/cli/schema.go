@@ -1,0 +1,582 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/internal/iostreams"
+	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/schema"
+)
+
+// NewCmdSchema is `evctl schema`: the registry's subjects, versions and
+// compatibility levels.
+func NewCmdSchema(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schema <command>",
+		Short: "List, show, register and configure Schema Registry subjects",
+		Long: `Work with the Schema Registry that --registry (EVCTL_REGISTRY, or the
+current context) names: list its subjects and the topics they describe,
+show a version (with its references inlined), register a schema, and read
+or set compatibility levels.`,
+		Example: `  $ evctl schema subjects
+  $ evctl schema versions bank.account-events-value
+  $ evctl schema show bank.account-events-value --resolve
+  $ evctl schema register orders-value orders.avsc
+  $ evctl schema config bank.account-events-value --set FULL_TRANSITIVE`,
+	}
+	cmd.AddCommand(
+		NewCmdSchemaSubjects(f, nil),
+		NewCmdSchemaVersions(f, nil),
+		NewCmdSchemaShow(f, nil),
+		NewCmdSchemaConfig(f, nil),
+		NewCmdSchemaRegister(f, nil),
+	)
+	return cmd
+}
+
+var errNoRegistry = errors.New("no schema registry given: use --registry, EVCTL_REGISTRY or a context (evctl config set-context); try 'evctl dev' for a local sandbox")
+
+// needRegistry returns the registry client, or says how to name one.
+func needRegistry(registry func() (*schema.RegistryClient, error)) (*schema.RegistryClient, error) {
+	reg, err := registry()
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, errNoRegistry
+	}
+	return reg, nil
+}
+
+// registryHint says what to do about a registry that did not answer.
+func registryHint(err error) error {
+	var unavailable *schema.UnavailableError
+	if errors.As(err, &unavailable) {
+		return fmt.Errorf("%w; check --registry, or raise --timeout", err)
+	}
+	return err
+}
+
+// completeSubjects completes subject names; it asks the registry only when
+// the user presses tab.
+func completeSubjects(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		reg, err := needRegistry(f.Registry)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		subjects, err := reg.Subjects(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		return subjects, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// newTable writes aligned columns on a terminal, tab-separated lines
+// without the header when piped.
+func newTable(ios *iostreams.IOStreams, header ...string) *table {
+	t := &table{tty: ios.IsStdoutTTY(), out: ios.Out}
+	if t.tty {
+		t.tw = tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(t.tw, strings.Join(header, "\t"))
+	}
+	return t
+}
+
+type table struct {
+	tty bool
+	out io.Writer
+	tw  *tabwriter.Writer
+}
+
+func (t *table) row(cells ...string) {
+	if t.tty {
+		fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+		return
+	}
+	fmt.Fprintln(t.out, strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() error {
+	if t.tty {
+		return t.tw.Flush()
+	}
+	return nil
+}
+
+// SchemaSubjectsOptions are `evctl schema subjects`'s inputs.
+type SchemaSubjectsOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+	Kafka    func() (kafka.Config, error)
+
+	Output string
+}
+
+// NewCmdSchemaSubjects is `evctl schema subjects`.
+func NewCmdSchemaSubjects(f *Factory, runF func(context.Context, *SchemaSubjectsOptions) error) *cobra.Command {
+	opts := &SchemaSubjectsOptions{IO: f.IOStreams, Registry: f.Registry, Kafka: f.Kafka}
+	cmd := &cobra.Command{
+		Use:   "subjects",
+		Short: "List subjects: latest version, type, compatibility, topics",
+		Long: `List the registry's subjects with their latest version and its schema id,
+the schema type, the compatibility level in force (the subject's own, else
+the global one), and the topics that use the subject by the
+TopicNameStrategy (<topic>-key, <topic>-value) when --brokers names a
+cluster; an unreachable cluster costs the topics column and a warning.
+
+On a terminal the output is a table; piped, it is tab-separated without a
+header; -o json writes one JSON array.`,
+		Example: `  $ evctl schema subjects
+  $ evctl schema subjects -o json | jq -r '.[] | select(.topics == []) | .subject'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaSubjectsRun(cmd.Context(), opts)
+		},
+	}
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func schemaSubjectsRun(ctx context.Context, opts *SchemaSubjectsOptions) error {
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	summaries, err := reg.Summaries(ctx)
+	if err != nil {
+		return registryHint(err)
+	}
+	schema.TopicsBySubject(summaries, clusterTopics(ctx, opts.IO, opts.Kafka))
+	if opts.Output == "json" {
+		return printJSON(opts.IO.Out, summaries)
+	}
+	t := newTable(opts.IO, "SUBJECT", "VERSION", "ID", "TYPE", "COMPATIBILITY", "TOPICS")
+	for _, s := range summaries {
+		t.row(s.Subject, strconv.Itoa(s.Latest), strconv.Itoa(s.ID), s.Format, s.Compatibility, orDash(strings.Join(s.Topics, ",")))
+	}
+	return t.flush()
+}
+
+// clusterTopics lists the cluster's topics; without brokers there are none,
+// and a cluster that does not answer costs a warning, not the listing.
+func clusterTopics(ctx context.Context, ios *iostreams.IOStreams, kafkaConfig func() (kafka.Config, error)) []string {
+	admin, err := newAdmin(kafkaConfig)
+	if errors.Is(err, errNoBrokers) {
+		return nil
+	}
+	var names []string
+	if err == nil {
+		defer admin.Close()
+		names, err = admin.TopicNames(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(ios.ErrOut, "evctl: warning: no topics for the subjects: %v\n", err)
+	}
+	return names
+}
+
+// SchemaVersionsOptions are `evctl schema versions`'s inputs.
+type SchemaVersionsOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+
+	Subject string
+	Output  string
+}
+
+// NewCmdSchemaVersions is `evctl schema versions`.
+func NewCmdSchemaVersions(f *Factory, runF func(context.Context, *SchemaVersionsOptions) error) *cobra.Command {
+	opts := &SchemaVersionsOptions{IO: f.IOStreams, Registry: f.Registry}
+	cmd := &cobra.Command{
+		Use:   "versions <subject>",
+		Short: "List a subject's versions with their ids and references",
+		Long: `List every version of a subject, oldest first: version, schema id, type
+and references (name=subject:version).
+
+On a terminal the output is a table; piped, it is tab-separated without a
+header; -o json writes one JSON array, each version with its schema text.`,
+		Example: `  $ evctl schema versions bank.account-events-value
+  $ evctl schema versions com.bank.MoneyDeposited -o json | jq '.[-1].id'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Subject = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaVersionsRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeSubjects(f),
+	}
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func schemaVersionsRun(ctx context.Context, opts *SchemaVersionsOptions) error {
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	versions, err := reg.AllVersions(ctx, opts.Subject)
+	if err != nil {
+		return registryHint(err)
+	}
+	if opts.Output == "json" {
+		return printJSON(opts.IO.Out, versions)
+	}
+	t := newTable(opts.IO, "VERSION", "ID", "TYPE", "REFERENCES")
+	for _, v := range versions {
+		refs := make([]string, len(v.References))
+		for i, r := range v.References {
+			refs[i] = fmt.Sprintf("%s=%s:%d", r.Name, r.Subject, r.Version)
+		}
+		t.row(strconv.Itoa(v.Version), strconv.Itoa(v.ID), v.Format, orDash(strings.Join(refs, ",")))
+	}
+	return t.flush()
+}
+
+// SchemaShowOptions are `evctl schema show`'s inputs.
+type SchemaShowOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+
+	Subject string
+	Version int // schema.Latest for the latest
+	Resolve bool
+	Output  string
+}
+
+// schemaShowView is `schema show -o json`'s object.
+type schemaShowView struct {
+	schema.SubjectVersion
+	Resolved bool `json:"resolved,omitempty"` // the schema text has its references inlined
+}
+
+// NewCmdSchemaShow is `evctl schema show`.
+func NewCmdSchemaShow(f *Factory, runF func(context.Context, *SchemaShowOptions) error) *cobra.Command {
+	opts := &SchemaShowOptions{IO: f.IOStreams, Registry: f.Registry}
+	var version string
+	cmd := &cobra.Command{
+		Use:   "show <subject>",
+		Short: "Print a subject's schema, references inlined with --resolve",
+		Long: `Print the schema of a subject's version (--version N, default latest) to
+stdout, indented when it is JSON, so '> file.avsc' keeps it. --resolve
+inlines the Avro named types the schema takes from references, giving one
+self-contained schema (Avro only). -o json writes the version's object:
+subject, version, id, guid, type, references, schema (and resolved: true
+with --resolve).`,
+		Example: `  $ evctl schema show com.bank.MoneyDeposited
+  $ evctl schema show bank.account-events-value --version 1 --resolve > account-event.avsc
+  $ evctl schema show bank.account-events-value -o json | jq '.references[].subject'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Subject = args[0]
+			v, err := parseSchemaVersion(version)
+			if err != nil {
+				return err
+			}
+			opts.Version = v
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaShowRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeSubjects(f),
+	}
+	cmd.Flags().StringVar(&version, "version", "latest", "the version to show: `N` or latest")
+	cmd.Flags().BoolVar(&opts.Resolve, "resolve", false, "inline the types taken from references (Avro)")
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+// parseSchemaVersion reads a version argument: a positive number or latest.
+func parseSchemaVersion(s string) (int, error) {
+	if s == "latest" {
+		return schema.Latest, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 {
+		return 0, flagErrorf("invalid version %q: want a number from 1 or latest", s)
+	}
+	return v, nil
+}
+
+func schemaShowRun(ctx context.Context, opts *SchemaShowOptions) error {
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	v, err := reg.Version(ctx, opts.Subject, opts.Version)
+	if err != nil {
+		return registryHint(err)
+	}
+	view := schemaShowView{SubjectVersion: v}
+	if opts.Resolve && len(v.References) > 0 {
+		if v.Format != schema.FormatAvro {
+			return fmt.Errorf("--resolve inlines Avro references only; %s is %s: show each reference (evctl schema versions %s lists them)",
+				v.Subject, v.Format, v.Subject)
+		}
+		parsed, err := reg.ResolveAvro(ctx, v)
+		if err != nil {
+			return registryHint(err)
+		}
+		text, err := json.Marshal(parsed)
+		if err != nil {
+			return fmt.Errorf("print the resolved schema: %w", err)
+		}
+		view.Text, view.Resolved = string(text), true
+	}
+	if opts.Output == "json" {
+		return printJSON(opts.IO.Out, view)
+	}
+	var out bytes.Buffer
+	if json.Indent(&out, []byte(view.Text), "", "  ") != nil {
+		out.Reset()
+		out.WriteString(strings.TrimRight(view.Text, "\n"))
+	}
+	out.WriteByte('\n')
+	_, err = opts.IO.Out.Write(out.Bytes())
+	return err
+}
+
+// SchemaConfigOptions are `evctl schema config`'s inputs.
+type SchemaConfigOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+
+	Subject string // "" for the global level
+	Set     string
+	Output  string
+}
+
+// NewCmdSchemaConfig is `evctl schema config`.
+func NewCmdSchemaConfig(f *Factory, runF func(context.Context, *SchemaConfigOptions) error) *cobra.Command {
+	opts := &SchemaConfigOptions{IO: f.IOStreams, Registry: f.Registry}
+	cmd := &cobra.Command{
+		Use:   "config [subject]",
+		Short: "Show or set the compatibility level of a subject, or the global one",
+		Long: `Show the compatibility level in force for a subject (its own, or the
+global one, marked "(global)"), or the global level without a subject.
+--set LEVEL sets it and says what it was. A subject without versions can
+be given a level before its first schema is registered.
+
+-o json writes {subject, level, global}.`,
+		Example: `  $ evctl schema config
+  $ evctl schema config bank.account-events-value
+  $ evctl schema config bank.account-events-value --set FULL_TRANSITIVE`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Subject = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaConfigRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeSubjects(f),
+	}
+	stringEnumFlag(cmd, &opts.Set, "set", "", "", schema.CompatibilityLevels, "set the compatibility level")
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func schemaConfigRun(ctx context.Context, opts *SchemaConfigOptions) error {
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	if opts.Subject != "" {
+		// An unknown subject is most often a typo: say what is there, unless
+		// the user is giving a new subject its level.
+		if _, err := reg.Versions(ctx, opts.Subject); err != nil {
+			var unknown *schema.SubjectNotFoundError
+			if !errors.As(err, &unknown) || opts.Set == "" {
+				return registryHint(err)
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "evctl: note: subject %q has no versions yet\n", opts.Subject)
+		}
+	}
+	was, err := reg.Compatibility(ctx, opts.Subject)
+	if err != nil {
+		return registryHint(err)
+	}
+	now := was
+	if opts.Set != "" {
+		if now, err = reg.SetCompatibility(ctx, opts.Subject, opts.Set); err != nil {
+			return registryHint(err)
+		}
+	}
+	if opts.Output == "json" {
+		return printJSON(opts.IO.Out, now)
+	}
+	name := opts.Subject
+	if name == "" {
+		name = "global"
+	}
+	line := name + ": " + now.Level
+	switch {
+	case opts.Set != "":
+		from := was.Level
+		if was.Global {
+			from += ", global"
+		}
+		line += " (was " + from + ")"
+	case now.Global:
+		line += " (global)"
+	}
+	fmt.Fprintln(opts.IO.Out, line)
+	return nil
+}
+
+// SchemaRegisterOptions are `evctl schema register`'s inputs.
+type SchemaRegisterOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+
+	Subject    string
+	File       string
+	Format     string // "" to tell it from the file
+	References []schema.Reference
+	Output     string
+}
+
+// NewCmdSchemaRegister is `evctl schema register`.
+func NewCmdSchemaRegister(f *Factory, runF func(context.Context, *SchemaRegisterOptions) error) *cobra.Command {
+	opts := &SchemaRegisterOptions{IO: f.IOStreams, Registry: f.Registry}
+	var refs []string
+	cmd := &cobra.Command{
+		Use:   "register <subject> <file>",
+		Short: "Register a schema file under a subject",
+		Long: `Register the schema in file under subject, and print the version and
+schema id it got; a schema the subject already holds keeps its version.
+The type is told from the file (.proto: PROTOBUF; a JSON document with
+"$schema": JSON; else AVRO) unless --type names it. --reference
+name=subject:version (repeatable) declares a type the schema takes from
+another subject.
+
+The registry checks the schema against the subject's compatibility level:
+an incompatible schema exits 1 with the registry's message; an invalid
+one exits 2 with the parser's. -o json writes the registered version's
+object.`,
+		Example: `  $ evctl schema register orders-value orders.avsc
+  $ evctl schema register bank.account-events-value AccountEvent.avsc \
+      --reference com.bank.AccountOpened=com.bank.AccountOpened:1`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Subject, opts.File = args[0], args[1]
+			for _, r := range refs {
+				ref, err := parseReference(r)
+				if err != nil {
+					return err
+				}
+				opts.References = append(opts.References, ref)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaRegisterRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeSubjects(f),
+	}
+	stringEnumFlag(cmd, &opts.Format, "type", "", "", []string{schema.FormatAvro, schema.FormatJSON, schema.FormatProtobuf}, "schema type (default: told from the file)")
+	cmd.Flags().StringArrayVar(&refs, "reference", nil, "a reference `name=subject:version` (repeatable)")
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+// parseReference reads --reference name=subject:version.
+func parseReference(s string) (schema.Reference, error) {
+	name, rest, ok := strings.Cut(s, "=")
+	i := strings.LastIndexByte(rest, ':')
+	if !ok || name == "" || i <= 0 {
+		return schema.Reference{}, flagErrorf("invalid --reference %q: want name=subject:version, e.g. com.bank.AccountOpened=com.bank.AccountOpened:1", s)
+	}
+	v, err := strconv.Atoi(rest[i+1:])
+	if err != nil || v < 1 {
+		return schema.Reference{}, flagErrorf("invalid --reference %q: the version must be a number from 1", s)
+	}
+	return schema.Reference{Name: name, Subject: rest[:i], Version: v}, nil
+}
+
+// schemaFormat tells a schema file's type from its name and text.
+func schemaFormat(file string, text []byte) string {
+	if strings.EqualFold(filepath.Ext(file), ".proto") {
+		return schema.FormatProtobuf
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(text, &doc) == nil {
+		if _, ok := doc["$schema"]; ok {
+			return schema.FormatJSON
+		}
+	}
+	return schema.FormatAvro
+}
+
+func schemaRegisterRun(ctx context.Context, opts *SchemaRegisterOptions) error {
+	text, err := os.ReadFile(opts.File)
+	if err != nil {
+		return fmt.Errorf("read the schema: %w", err)
+	}
+	format := opts.Format
+	if format == "" {
+		format = schemaFormat(opts.File, text)
+	}
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	before, err := reg.Versions(ctx, opts.Subject)
+	var unknown *schema.SubjectNotFoundError
+	if err != nil && !errors.As(err, &unknown) {
+		return registryHint(err)
+	}
+	v, err := reg.Register(ctx, opts.Subject, format, string(text), opts.References)
+	var incompatible *schema.IncompatibleError
+	var invalid *schema.InvalidSchemaError
+	switch {
+	case errors.As(err, &incompatible):
+		return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("%v; see the level with 'evctl schema config %s' and the latest with 'evctl schema show %s'",
+			err, opts.Subject, opts.Subject)}
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%s: %w", opts.File, err)
+	case err != nil:
+		return registryHint(err)
+	}
+	if opts.Output == "json" {
+		return printJSON(opts.IO.Out, v)
+	}
+	if slices.Contains(before, v.Version) {
+		fmt.Fprintf(opts.IO.Out, "%s already holds this schema as version %d (id %d)\n", v.Subject, v.Version, v.ID)
+		return nil
+	}
+	fmt.Fprintf(opts.IO.Out, "registered %s version %d (id %d)\n", v.Subject, v.Version, v.ID)
+	return nil
+}
