@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
-	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/replay"
 	"github.com/evctl/evctl/internal/schema"
@@ -219,30 +217,27 @@ func checkAndReport(ctx context.Context, opts *CheckOptions) error {
 		return err
 	}
 
-	// The end offsets, captured once: an empty range reads nothing.
-	probe, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{opts.Topic}, From: position.EndPos, To: position.EndPos})
+	// One partition after another, each to the end offset captured when
+	// check starts: the checker sees every aggregate's partitions in the
+	// same order on every run.
+	src, err := kafka.NewSequentialReader(ctx, cfg, kafka.ReadOptions{Topics: []string{opts.Topic}})
 	if err != nil {
 		return err
 	}
-	ranges := probe.Ranges()
-	probe.Close()
-	slices.SortFunc(ranges, func(a, b kafka.PartitionRange) int { return int(a.Partition - b.Partition) })
-
-	// One partition after another: the checker sees every aggregate's
-	// partitions in the same order on every run.
-	for _, pr := range ranges {
+	defer src.Close()
+	for _, pr := range src.Ranges() {
 		if pr.Low > 0 {
 			checker.Truncated(pr.Partition)
 		}
-		if pr.High <= pr.Low {
-			continue
+	}
+	_, err = stream.Run(ctx, src, stream.Options{Decoder: dec}, func(it stream.Item) error {
+		return checker.Check(ctx, it.Record)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
 		}
-		if err := checkPartition(ctx, cfg, dec, pr, checker); err != nil {
-			if ctx.Err() != nil {
-				return errInterrupted
-			}
-			return err
-		}
+		return err
 	}
 
 	rep := checker.Report()
@@ -274,21 +269,6 @@ func checkAndReport(ctx context.Context, opts *CheckOptions) error {
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil
-}
-
-func checkPartition(ctx context.Context, cfg kafka.Config, dec *schema.Decoder, pr kafka.PartitionRange, checker *check.Checker) error {
-	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{
-		Topics: []string{pr.Topic}, Partitions: []int32{pr.Partition},
-		From: position.StartPos, To: position.Position{Kind: position.Offset, N: pr.High},
-	})
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = stream.Run(ctx, r, stream.Options{Decoder: dec}, func(it stream.Item) error {
-		return checker.Check(ctx, it.Record)
-	})
-	return err
 }
 
 // writeCheckJSON writes the report as one JSON object.

@@ -120,7 +120,10 @@ value the state as JSON, a tombstone when the state is null, timestamp
 the last folded event's — to --to-topic (created compacted), --to-file,
 or stdout; --emit changes writes every intermediate state instead (into a
 topic --create makes with cleanup.policy=delete, so compaction keeps the
-history of changes).
+history of changes), reading one partition after another: identical runs
+write the same changes in the same order. A record the projection fails
+on stops the replay, naming it; of several, the one first by topic,
+partition and offset, so identical runs report the same.
 --on-error skip skips the events a handler fails on; the summary names the
 first five, with why, and counts the rest. Notes name the event types a
 spec's ignore-unknown skipped, and why a rebuild built no aggregate.
@@ -436,13 +439,24 @@ func (j *replayJob) openSource(ctx context.Context) error {
 		// source progress commits inside the destination's transactions.
 		return j.openCopier(ctx, cfg, from, to)
 	}
-	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: o.Topics, From: from, To: to})
+	ropts := kafka.ReadOptions{Topics: o.Topics, From: from, To: to}
+	if o.Projection != "" && o.Emit == "changes" {
+		// Changes are written as they happen, by one fold: read one
+		// partition after another, so that they come out in the same
+		// order on every run, and a failure is the first by topic,
+		// partition and offset, as ParallelFold reports it for final states.
+		r, err := kafka.NewSequentialReader(ctx, cfg, ropts)
+		if err != nil {
+			return err
+		}
+		j.src, j.total, j.closers = r, remaining(r.Ranges()), append(j.closers, r.Close)
+		return nil
+	}
+	r, err := kafka.NewReader(ctx, cfg, ropts)
 	if err != nil {
 		return err
 	}
-	j.closers = append(j.closers, r.Close)
-	j.total = remaining(r.Ranges())
-	j.src = r
+	j.src, j.total, j.closers = r, remaining(r.Ranges()), append(j.closers, r.Close)
 	return nil
 }
 
