@@ -199,12 +199,7 @@ func diffRun(ctx context.Context, o *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s\n", n)
-	}
-	for _, w := range r.Warnings {
-		fmt.Fprintf(o.IO.ErrOut, "evctl: warning: %s\n", w)
-	}
+	writeReportNotes(o.IO.ErrOut, r)
 	for _, s := range []struct {
 		name string
 		n    int
@@ -334,4 +329,15 @@ func (s *topicSide) Scan(ctx context.Context, yield func(*diff.Event) error) err
 		return yield(&e)
 	})
 	return err
+}
+
+// writeReportNotes writes a comparison's notes and warnings (how the sides
+// were read, what may mislead) on stderr, as diff and verify print them.
+func writeReportNotes(w io.Writer, r *diff.Report) {
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "evctl: note: %s\n", n)
+	}
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "evctl: warning: %s\n", warning)
+	}
 }

@@ -19,17 +19,26 @@ type foldOutcome struct {
 	skipped      *replay.Skipped  // records --on-error skip skipped; nil: none
 }
 
-// writeFoldNotes says, after a rebuild's summary, which event types the
-// spec ignored, why a fold built nothing, and which records failed and
-// were skipped (the first few, and how many more).
-func writeFoldNotes(w io.Writer, proj *replay.Projection, o foldOutcome) {
+// foldNotes are the notes a rebuild's summary adds besides its counts:
+// which event types the spec ignored, and why a fold built nothing.
+func foldNotes(proj *replay.Projection, o foldOutcome) []string {
+	var notes []string
 	if note := replay.SkippedTypesNote(o.skippedTypes); note != "" {
-		fmt.Fprintf(w, "note: %s\n", note)
+		notes = append(notes, note)
 	}
 	if o.aggregates == 0 {
 		if hint := proj.NothingMatched(o.events, o.skippedTypes); hint != "" {
-			fmt.Fprintf(w, "note: %s\n", hint)
+			notes = append(notes, hint)
 		}
+	}
+	return notes
+}
+
+// writeFoldNotes writes, after a rebuild's summary, its foldNotes and the
+// records that failed and were skipped (the first few, and how many more).
+func writeFoldNotes(w io.Writer, proj *replay.Projection, o foldOutcome) {
+	for _, note := range foldNotes(proj, o) {
+		fmt.Fprintf(w, "note: %s\n", note)
 	}
 	if o.skipped == nil || o.skipped.Len() == 0 {
 		return

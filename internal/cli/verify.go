@@ -84,7 +84,11 @@ several, the one first by topic, partition and offset, so identical runs
 report the same.
 
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
-value), as for diff. -o json writes diff's report (docs/report-format.md).
+value), as for diff. Warnings (a read model key on two partitions) and
+notes (the event types the spec's ignore-unknown skipped, a rebuild that
+built nothing) go to stderr. -o json writes diff's report
+(docs/report-format.md), with those notes in "notes" and the skipped
+types' counts in "skippedTypes".
 --max-changes bounds both reports, as for diff.
 
 --junit FILE writes a JUnit XML report for CI systems, one test case per
@@ -215,6 +219,16 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	if err != nil {
 		return err
 	}
+	// The comparison's own notes and warnings (a read model key on two
+	// partitions, keys encoded differently) go to stderr as diff prints
+	// them; what the fold skipped follows the summary. The JSON report
+	// holds both.
+	writeReportNotes(o.IO.ErrOut, r)
+	folded := foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes()}
+	if len(folded.skippedTypes) > 0 {
+		r.SkippedTypes = maps.Clone(folded.skippedTypes)
+	}
+	r.Notes = append(r.Notes, foldNotes(proj, folded)...)
 	if err := compared(proj.Name, r); err != nil {
 		return err
 	}
@@ -232,7 +246,7 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	}
 	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
-	writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes()})
+	writeFoldNotes(o.IO.ErrOut, proj, folded)
 	if !r.Equal {
 		if o.AsOfGroup == "" {
 			writeBehindNote(ctx, o.IO.ErrOut, cfg, o.Against, read)

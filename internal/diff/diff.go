@@ -179,6 +179,10 @@ type Report struct {
 	// more than one partition of a side (state mode), where the order of
 	// its records, and so its latest value, is not defined.
 	Warnings []string `json:"warnings,omitempty"`
+	// SkippedTypes counts, for a side rebuilt by a projection (verify),
+	// the events of each type its ignore-unknown skipped ("" for events
+	// without a type), as check's report does.
+	SkippedTypes map[string]int64 `json:"skippedTypes,omitempty"`
 }
 
 // Key is a compared key: its text (what text reports print and keys are

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -501,6 +502,25 @@ func TestReportFormatDocVersion(t *testing.T) {
 	want := fmt.Sprintf("# The diff report, version %d\n", ReportVersion)
 	if !bytes.HasPrefix(b, []byte(want)) {
 		t.Errorf("docs/report-format.md starts %q, want %q", bytes.SplitN(b, []byte("\n"), 2)[0], want)
+	}
+}
+
+// Every top-level field of the JSON report has a row in
+// docs/report-format.md's table.
+func TestReportFormatDocFields(t *testing.T) {
+	b, err := os.ReadFile("../../docs/report-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := reflect.TypeFor[Report]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if !bytes.Contains(b, []byte("| `"+name+"`")) && !bytes.Contains(b, []byte(", `"+name+"`")) {
+			t.Errorf("docs/report-format.md has no row for the report's field %q", name)
+		}
 	}
 }
 

@@ -39,15 +39,16 @@ func WriteJSON(w io.Writer, r *Report, stat bool) error {
 	e.SetIndent("", "  ")
 	if stat {
 		return e.Encode(struct {
-			Version  int      `json:"version"`
-			Mode     Mode     `json:"mode"`
-			A        string   `json:"a"`
-			B        string   `json:"b"`
-			Equal    bool     `json:"equal"`
-			Counts   Counts   `json:"counts"`
-			Notes    []string `json:"notes,omitempty"`
-			Warnings []string `json:"warnings,omitempty"`
-		}{r.Version, r.Mode, r.A, r.B, r.Equal, r.Counts, r.Notes, r.Warnings})
+			Version      int              `json:"version"`
+			Mode         Mode             `json:"mode"`
+			A            string           `json:"a"`
+			B            string           `json:"b"`
+			Equal        bool             `json:"equal"`
+			Counts       Counts           `json:"counts"`
+			Notes        []string         `json:"notes,omitempty"`
+			Warnings     []string         `json:"warnings,omitempty"`
+			SkippedTypes map[string]int64 `json:"skippedTypes,omitempty"`
+		}{r.Version, r.Mode, r.A, r.B, r.Equal, r.Counts, r.Notes, r.Warnings, r.SkippedTypes})
 	}
 	return e.Encode(r)
 }

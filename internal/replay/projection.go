@@ -22,6 +22,7 @@ import (
 	"github.com/itchyny/gojq"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 )
@@ -708,16 +709,30 @@ func (f *Fold) Len() int { return len(f.aggs) }
 func (f *Fold) SkippedTypes() map[string]int64 { return f.skipped }
 
 // SkippedTypesNote says which event types a fold skipped as unknown, with
-// how many events of each, sorted: "" when it skipped none.
+// how many events of each, sorted, and how many events without a type (a
+// tombstone, a value without a schema type) it skipped: "" when it skipped
+// none.
 func SkippedTypesNote(skipped map[string]int64) string {
 	if len(skipped) == 0 {
 		return ""
 	}
-	types := slices.Sorted(maps.Keys(skipped))
-	for i, t := range types {
-		types[i] = fmt.Sprintf("%s (%d)", strconv.Quote(t), skipped[t])
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(skipped)) {
+		if t != "" {
+			parts = append(parts, fmt.Sprintf("%s (%d)", strconv.Quote(t), skipped[t]))
+		}
 	}
-	return "the projection ignores event types it has no handler for: " + strings.Join(types, ", ")
+	untyped := ""
+	if n := skipped[""]; n > 0 {
+		untyped = english.Plural(n, "event") + " without a type (tombstones, values without a schema type)"
+	}
+	switch {
+	case len(parts) == 0:
+		return "the projection ignores " + untyped
+	case untyped != "":
+		return "the projection ignores event types it has no handler for: " + strings.Join(parts, ", ") + "; and " + untyped
+	}
+	return "the projection ignores event types it has no handler for: " + strings.Join(parts, ", ")
 }
 
 // NothingMatched explains a fold of events that built no aggregate, for a

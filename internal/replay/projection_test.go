@@ -639,6 +639,24 @@ func TestFoldSkippedTypesAndNothingMatched(t *testing.T) {
 	}
 }
 
+// Events without a type (tombstones, values without a schema type) are
+// named as such, not as a type called "".
+func TestSkippedTypesNote(t *testing.T) {
+	for _, tt := range []struct {
+		skipped map[string]int64
+		want    string
+	}{
+		{nil, ""},
+		{map[string]int64{"B": 2, "A": 1}, `the projection ignores event types it has no handler for: "A" (1), "B" (2)`},
+		{map[string]int64{"": 1, "InterestAccrued": 3}, `the projection ignores event types it has no handler for: "InterestAccrued" (3); and 1 event without a type (tombstones, values without a schema type)`},
+		{map[string]int64{"": 2}, `the projection ignores 2 events without a type (tombstones, values without a schema type)`},
+	} {
+		if got := SkippedTypesNote(tt.skipped); got != tt.want {
+			t.Errorf("SkippedTypesNote(%v):\n%s\nwant:\n%s", tt.skipped, got, tt.want)
+		}
+	}
+}
+
 // Skipped names the first records by position, whatever order they come in.
 func TestSkipped(t *testing.T) {
 	s := NewSkipped(2)
