@@ -196,7 +196,7 @@ const (
 
 func (m *demoMotion) steps(spec string) []demoStep {
 	return []demoStep{
-		{why: fmt.Sprintf("The bank in motion, as 'evctl dev --live' runs it: a write side keeps appending events (%d a second), and a projector service, consumer group %s, keeps the read model %s behind. Paused (kill -USR1 on evctl dev), it falls behind: its lag and the age of its oldest unconsumed event grow.",
+		{why: fmt.Sprintf("The bank in motion, as 'evctl dev --live' runs it: a write side keeps appending events (%d a second), and a projector service, consumer group %s, keeps the read model %s behind. Paused (kill -USR1 on evctl dev), it falls behind while the events keep coming: lag shows by how many records, per partition, and how old its oldest unconsumed event is (in seconds).",
 			demoRate, sandbox.ProjectorGroup, demoDelay),
 			args: []string{"lag", sandbox.ProjectorGroup}, before: m.pause},
 		{why: "Resumed (kill -USR2), it catches up with everything written before the wait started, while the writes go on: the step a CI job waits on before it verifies.",

@@ -66,7 +66,9 @@ checkout of evctl).
 The same --seed, --accounts, --events and --now give the same records.
 Events spread over the 7 days before --now (default: the time dev starts).
 dev prints export lines on stdout; paste them into another shell, and
-evctl there talks to the sandbox.
+evctl there talks to the sandbox. Ctrl-C or SIGTERM stops it (with
+--live, the projector first commits what it has applied): it removes
+--env-file and exits 0, as stopping is what it runs until.
 
 ` + devLiveHelp,
 		Example: `  $ evctl dev
