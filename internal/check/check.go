@@ -624,9 +624,11 @@ func (c *Checker) checkVersion(ctx context.Context, a *aggregate, isNew bool, r 
 }
 
 // foldAndAssert folds the record into the projection and runs the
-// assertions on the state it leaves.
+// assertions on the state it leaves. A tombstone folds as replay folds it:
+// without a type it is an unknown type (unless the spec ignores those),
+// with one it runs its handler.
 func (c *Checker) foldAndAssert(ctx context.Context, r *record.Record, view map[string]any, tombstone bool, mk func(Rule, string, ...any) Finding) {
-	if c.fold == nil || tombstone {
+	if c.fold == nil {
 		return
 	}
 	ch, err := c.fold.Apply(ctx, r)
@@ -637,7 +639,7 @@ func (c *Checker) foldAndAssert(ctx context.Context, r *record.Record, view map[
 			return
 		}
 		if errors.Is(err, replay.ErrUnknownType) {
-			if ae.Type == "" && schemaless(r.ValueEncoding) {
+			if ae.Type == "" && !tombstone && schemaless(r.ValueEncoding) {
 				// Untyped because schemaless: no-schema says so, when it applies (see Report).
 				if c.untypedN++; c.untypedN == 1 {
 					c.untyped = mk(RuleUnknownType, "records without an event type: no handler in %s; set type: in the spec", c.opts.Projection.File)
@@ -687,7 +689,7 @@ func (c *Checker) unknownType(t string, mk func(Rule, string, ...any) Finding) {
 	before := len(c.findings)
 	what := "event type " + strconv.Quote(t)
 	if t == "" {
-		what = "records without an event type"
+		what = "records without an event type (tombstones, values without a schema type)"
 	}
 	c.add(mk(RuleUnknownType, "%s: no handler in %s", what, c.opts.Projection.File))
 	c.unknown[t] = -1

@@ -113,6 +113,16 @@ func TestRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	typedByHeader, err := replay.ParseProjection("headers.yaml", []byte(`
+type: .headers["event-id"]
+handlers:
+  Opened: '{balance: 0}'
+  Deposited: '.state + {balance: ((.state.balance // 0) + .event.amount)}'
+  Deleted: 'null'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := func(n int) string { return fmt.Sprintf(`{"version":%d}`, n) }
 	versions := Options{VersionField: ".value.version"}
 	tests := []struct {
@@ -256,6 +266,20 @@ func TestRules(t *testing.T) {
 			{p: 0, o: 0, key: "a", value: `{}`, id: "e1"}, {p: 0, o: 1, key: "a", value: `{}`}, {p: 0, o: 2, key: "a", value: `{}`},
 			{p: 0, o: 3, key: "a", value: `{}`, id: "e1"},
 		}, []string{"duplicate-id 0@3 a: event id e1 already at 0@0"}},
+		// Tombstones fold as replay folds them: one without a type stops a
+		// replay whose spec does not ignore unknown types, ...
+		{"a tombstone without a type the spec does not ignore", Options{Projection: proj}, []ev{
+			{p: 0, o: 0, key: "a", typ: "Opened", value: `{}`}, {p: 0, o: 1, key: "a"}, {p: 0, o: 2, key: "b"},
+		}, []string{"unknown-type 0@1 a: records without an event type (tombstones, values without a schema type): no handler in balance.yaml (2 records)"}},
+		{"a tombstone without a type the spec ignores", Options{Projection: ignoring}, []ev{
+			{p: 0, o: 0, key: "a", typ: "Opened", value: `{}`}, {p: 0, o: 1, key: "a"},
+		}, nil},
+		// ... and one whose type the spec names runs its handler: a
+		// deletion, after which the aggregate starts again.
+		{"a typed tombstone deletes the aggregate", Options{Projection: typedByHeader, Asserts: []string{".state.balance != 6"}}, []ev{
+			{p: 0, o: 0, key: "a", value: `{}`, id: "Opened"}, {p: 0, o: 1, key: "a", value: `{"amount":5}`, id: "Deposited"},
+			{p: 0, o: 2, key: "a", id: "Deleted"}, {p: 0, o: 3, key: "a", value: `{"amount":1}`, id: "Deposited"},
+		}, nil},
 		{"skip", Options{Skip: []Rule{RuleTimestampBackwards}}, []ev{
 			{p: 0, o: 0, key: "a", value: `{}`, at: 10}, {p: 0, o: 1, key: "a", value: `{}`, at: 5},
 		}, nil},

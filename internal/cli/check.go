@@ -109,7 +109,10 @@ Rules (--skip RULE turns one off):
                        false, null, no output or an error is a finding
                        (events that delete their aggregate are not asserted)
 Tombstones (null values) are deletions: only multi-partition and
-timestamp-backwards apply to them.
+timestamp-backwards apply to them, and with --projection they fold as
+replay folds them: one without a type is unknown-type unless the spec
+sets ignore-unknown: true (replay would stop there), one whose type the
+spec's type: names runs that handler.
 
 Output (-o): text on a terminal groups the findings by rule, coloured;
 piped, one tab-separated line per finding: rule, topic, partition, offset,
