@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hamba/avro/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/iostreams"
@@ -29,13 +30,14 @@ func NewCmdSchema(f *Factory) *cobra.Command {
 		Short: "List, show, register and configure Schema Registry subjects",
 		Long: `Work with the Schema Registry that --registry (EVCTL_REGISTRY, or the
 current context) names: list its subjects and the topics they describe,
-show a version (with its references inlined), register a schema, and read
-or set compatibility levels.`,
+show a version (with its references inlined), compare two versions field
+by field, register a schema, and read or set compatibility levels.`,
 		Example: `  $ evctl schema subjects
   $ evctl schema versions bank.account-events-value
   $ evctl schema show bank.account-events-value --resolve
   $ evctl schema register orders-value orders.avsc
-  $ evctl schema config bank.account-events-value --set FULL_TRANSITIVE`,
+  $ evctl schema config bank.account-events-value --set FULL_TRANSITIVE
+  $ evctl schema diff com.bank.MoneyDeposited 1 latest`,
 	}
 	cmd.AddCommand(
 		NewCmdSchemaSubjects(f, nil),
@@ -43,6 +45,7 @@ or set compatibility levels.`,
 		NewCmdSchemaShow(f, nil),
 		NewCmdSchemaConfig(f, nil),
 		NewCmdSchemaRegister(f, nil),
+		NewCmdSchemaDiff(f, nil),
 	)
 	return cmd
 }
@@ -328,6 +331,14 @@ func parseSchemaVersion(s string) (int, error) {
 	return v, nil
 }
 
+// versionArg writes a version as parseSchemaVersion reads it.
+func versionArg(v int) string {
+	if v == schema.Latest {
+		return "latest"
+	}
+	return strconv.Itoa(v)
+}
+
 func schemaShowRun(ctx context.Context, opts *SchemaShowOptions) error {
 	reg, err := needRegistry(opts.Registry)
 	if err != nil {
@@ -578,5 +589,132 @@ func schemaRegisterRun(ctx context.Context, opts *SchemaRegisterOptions) error {
 		return nil
 	}
 	fmt.Fprintf(opts.IO.Out, "registered %s version %d (id %d)\n", v.Subject, v.Version, v.ID)
+	return nil
+}
+
+// SchemaDiffOptions are `evctl schema diff`'s inputs.
+type SchemaDiffOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+
+	Subject  string
+	From, To int // versions; schema.Latest for the latest
+	Output   string
+}
+
+// schemaDiffView is `schema diff -o json`'s object.
+type schemaDiffView struct {
+	Subject string                `json:"subject"`
+	From    schemaDiffSide        `json:"from"`
+	To      schemaDiffSide        `json:"to"`
+	Changes []schema.SchemaChange `json:"changes"`
+}
+
+type schemaDiffSide struct {
+	Version int `json:"version"`
+	ID      int `json:"id"`
+}
+
+// NewCmdSchemaDiff is `evctl schema diff`.
+func NewCmdSchemaDiff(f *Factory, runF func(context.Context, *SchemaDiffOptions) error) *cobra.Command {
+	opts := &SchemaDiffOptions{IO: f.IOStreams, Registry: f.Registry}
+	cmd := &cobra.Command{
+		Use:   "diff <subject> <version> <version>",
+		Short: "Compare two versions of a subject field by field (Avro); exit 1 when they differ",
+		Long: `Compare two versions of a subject's schema (numbers, or latest)
+semantically, with their references resolved: fields added, removed or
+renamed (through aliases), types changed, defaults changed, aliases, enum
+symbols, union branches (matched by type name), logical types (decimal
+precision and scale included) and fixed sizes, down nested records, arrays
+and maps. Docs and field order are not changes. Avro only, for now.
+
+One line per change, "+" added, "-" removed, "~" changed, then the path
+(".field", "(full.Name)" for a union's branch, "[]" an array's items, "{}"
+a map's values, "." the top) and what changed:
+
+  + .channel: field added: com.bank.Channel, default "TRANSFER"
+  ~ .amount: logical type changed: decimal(12,2) → decimal(14,2)
+
+-o json writes {subject, from: {version, id}, to: {version, id}, changes:
+[{path, change, from, to}]}.
+
+Like diff(1), it exits 0 when the versions read and write alike, 1 when
+they differ, 2 on trouble.`,
+		Example: `  $ evctl schema diff com.bank.MoneyDeposited 1 2
+  $ evctl schema diff bank.account-events-value 1 latest -o json | jq '.changes[] | select(.change == "field removed")'
+  $ evctl schema diff orders-value 3 4 >/dev/null || echo "orders-value changed"`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Subject = args[0]
+			var err error
+			if opts.From, err = parseSchemaVersion(args[1]); err != nil {
+				return err
+			}
+			if opts.To, err = parseSchemaVersion(args[2]); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaDiffRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeSubjects(f),
+	}
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func schemaDiffRun(ctx context.Context, opts *SchemaDiffOptions) error {
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	view := schemaDiffView{Subject: opts.Subject}
+	var parsed [2]avro.Schema
+	for i, version := range []int{opts.From, opts.To} {
+		v, err := reg.Version(ctx, opts.Subject, version)
+		if err != nil {
+			return registryHint(err)
+		}
+		if v.Format != schema.FormatAvro {
+			return fmt.Errorf("schema diff compares Avro schemas only, and %s version %d is %s; compare the texts: diff <(evctl schema show %s --version %s) <(evctl schema show %s --version %s)",
+				v.Subject, v.Version, v.Format, opts.Subject, versionArg(opts.From), opts.Subject, versionArg(opts.To))
+		}
+		if parsed[i], err = reg.ResolveAvro(ctx, v); err != nil {
+			return registryHint(err)
+		}
+		side := schemaDiffSide{Version: v.Version, ID: v.ID}
+		if i == 0 {
+			view.From = side
+		} else {
+			view.To = side
+		}
+	}
+	view.Changes = schema.DiffAvro(parsed[0], parsed[1])
+	if view.Changes == nil {
+		view.Changes = []schema.SchemaChange{}
+	}
+	if opts.Output == "json" {
+		if err := printJSON(opts.IO.Out, view); err != nil {
+			return err
+		}
+	} else {
+		p := opts.IO.Palette()
+		for _, c := range view.Changes {
+			line := c.String()
+			switch line[0] {
+			case '+':
+				line = p.Green(line)
+			case '-':
+				line = p.Red(line)
+			default:
+				line = p.Yellow(line)
+			}
+			fmt.Fprintln(opts.IO.Out, line)
+		}
+	}
+	if len(view.Changes) > 0 {
+		return &ExitError{Code: ExitNegative}
+	}
 	return nil
 }

@@ -56,3 +56,14 @@ func TestSchemaFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestNewCmdSchemaDiff(t *testing.T) {
+	tests := []flagCase[SchemaDiffOptions]{
+		{name: "two versions", args: []string{"s", "1", "2"}, want: SchemaDiffOptions{Subject: "s", From: 1, To: 2, Output: "text"}},
+		{name: "latest", args: []string{"s", "3", "latest", "-o", "json"}, want: SchemaDiffOptions{Subject: "s", From: 3, To: schema.Latest, Output: "json"}},
+		{name: "bad version", args: []string{"s", "-1", "2"}, wantErr: "unknown shorthand flag"},
+		{name: "not a version", args: []string{"s", "1", "v2"}, wantErr: `invalid version "v2"`},
+		{name: "one version", args: []string{"s", "1"}, wantErr: "accepts 3 arg"},
+	}
+	checkFlagCases(t, NewCmdSchemaDiff, tests, "IO", "Registry")
+}
