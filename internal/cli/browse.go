@@ -56,6 +56,9 @@ any size opens at once. Enter shows the selected record in the capture
 format (docs/capture-format.md); / filters with a jq expression over the
 same object tail's --filter sees (it applies to what is loaded, and loads
 on until it finds a match); : goes to a position; f follows new records.
+The list's value column shows first the fields that tell the loaded
+records apart; those all of them have with one shape (an event id, the
+aggregate id, a timestamp) go last.
 
 Keys:
   ↑/k ↓/j           move              pgup/b pgdn/space  page
@@ -63,7 +66,8 @@ Keys:
   enter             details           J/K                scroll details
   /                 jq filter         a                  only this key's records
   f                 follow            ?                  all keys
-  q, ctrl+c         quit
+  esc               close details, cancel a prompt
+  q                 quit              ctrl+c             interrupt (exit status 130)
 
 browse needs a terminal; for pipes and scripts use evctl tail. Like tail,
 it never joins a consumer group and never commits offsets.`,

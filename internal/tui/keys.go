@@ -9,9 +9,9 @@ import (
 // (bubbles' help.KeyMap) is the footer and, with ?, the full key list.
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Start, End key.Binding
-	Detail, DetailUp, DetailDown           key.Binding
+	Detail, DetailUp, DetailDown, Close    key.Binding
 	Filter, Aggregate, GoTo, Follow        key.Binding
-	Help, Quit                             key.Binding
+	Help, Quit, Interrupt                  key.Binding
 	// Apply and Cancel end a prompt.
 	Apply, Cancel key.Binding
 }
@@ -35,9 +35,11 @@ func DefaultKeys() KeyMap {
 		GoTo:       key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "go to (start, 1234, @-1h, @TIME)")),
 		Follow:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
-		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Quit:       key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Interrupt:  key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "interrupt (exit status 130)")),
 		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Close:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close details")),
 	}
 }
 
@@ -50,7 +52,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo},
-		{k.Detail, k.DetailUp, k.DetailDown},
+		{k.Detail, k.DetailUp, k.DetailDown, k.Close},
 		{k.Filter, k.Aggregate, k.Follow},
 		{k.Help, k.Quit},
 	}

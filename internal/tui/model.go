@@ -62,6 +62,8 @@ type Model struct {
 	win    window
 	jump   position.Position // where the loadAt in flight starts
 	recs   []*record.Record  // loaded, in display order
+	// shared are the value fields the previews show last (sharedFields).
+	shared map[string]bool
 	// visible indexes recs: the records the filter keeps.
 	visible []int
 	cursor  int // index into visible
@@ -73,6 +75,7 @@ type Model struct {
 	flt        *filter.Filter
 	filterErrs int
 	prompt     textinput.Model
+	promptErr  error // why the prompt's text was not applied; shown under it
 
 	follow    bool
 	detailTop int
@@ -231,7 +234,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.scrollToCursor()
 		return m, nil
 	case pageMsg:
-		return m, m.applyPage(msg)
+		if msg.seq != m.seq {
+			return m, nil // an answer to a load since replaced
+		}
+		cmd := m.applyPage(msg)
+		m.shared = sharedFields(m.recs)
+		return m, cmd
 	case followTick:
 		if !m.follow {
 			return m, nil
@@ -241,6 +249,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, tea.Batch(m.load(loadNewer), m.tick())
 	case tea.KeyPressMsg:
+		if key.Matches(msg, m.keys.Interrupt) {
+			return m, tea.Interrupt // exit status 130, as Ctrl-C ends every command
+		}
 		if m.prompting() {
 			return m, m.promptKey(msg)
 		}
@@ -256,6 +267,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(msg, k.Close) && m.mode == modeDetails:
+		m.mode = modeRecords
+		m.scrollToCursor()
+	case key.Matches(msg, k.Close):
+		m.help.ShowAll = false
 	case key.Matches(msg, k.Up):
 		return m.move(-1)
 	case key.Matches(msg, k.Down):
@@ -298,7 +314,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 
 // ask opens the prompt for a filter or a position over the view shown.
 func (m *Model) ask(md mode, prompt, placeholder, value string) tea.Cmd {
-	m.back, m.mode = m.mode, md
+	m.back, m.mode, m.promptErr = m.mode, md, nil
 	m.prompt.Prompt, m.prompt.Placeholder = prompt, placeholder
 	m.prompt.SetWidth(max(m.width-len(prompt)-1, 10))
 	m.prompt.SetValue(value)
@@ -314,18 +330,18 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Apply) && m.mode == modeGoTo:
 		pos, err := position.Parse(strings.TrimSpace(m.prompt.Value()), m.o.Now())
 		if err != nil {
-			m.err = err // the prompt stays open to fix it
+			m.promptErr = err // the prompt stays open to fix it
 			return nil
 		}
-		m.err = nil
 		m.closePrompt()
 		return m.goTo(pos)
 	case key.Matches(msg, m.keys.Apply):
-		cmd := m.applyFilter(m.prompt.Value())
-		if m.err == nil {
-			m.closePrompt()
+		if err := m.setFilter(m.prompt.Value()); err != nil {
+			m.promptErr = err
+			return nil
 		}
-		return cmd
+		m.closePrompt()
+		return m.showFiltered()
 	}
 	var cmd tea.Cmd
 	m.prompt, cmd = m.prompt.Update(msg)
@@ -333,7 +349,7 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) closePrompt() {
-	m.mode = m.back
+	m.mode, m.promptErr = m.back, nil
 	m.prompt.Blur()
 }
 
@@ -358,6 +374,12 @@ func (m *Model) applyFilter(expr string) tea.Cmd {
 		m.err = err
 		return nil
 	}
+	return m.showFiltered()
+}
+
+// showFiltered shows what the filter set keeps, loading older records
+// until the screen is full of matches.
+func (m *Model) showFiltered() tea.Cmd {
 	m.err = nil
 	m.refilter(nil)
 	if m.loading {
@@ -490,9 +512,6 @@ func (m *Model) atEnd() bool {
 
 // applyPage merges a loaded page into the window.
 func (m *Model) applyPage(msg pageMsg) tea.Cmd {
-	if msg.seq != m.seq {
-		return nil
-	}
 	m.loading = false
 	if msg.err != nil {
 		m.err = msg.err

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -340,8 +341,12 @@ func TestGoTo(t *testing.T) {
 	// A position that does not parse keeps the prompt open with the error.
 	msgs := append(press(":"), typeText("@yesterday")...)
 	run(t, m, append(msgs, press("enter")...)...)
-	if m.err == nil || !m.prompting() {
-		t.Errorf("bad position: err %v, prompting %v", m.err, m.prompting())
+	if m.promptErr == nil || !m.prompting() {
+		t.Errorf("bad position: err %v, prompting %v", m.promptErr, m.prompting())
+	}
+	// The error shows while the prompt is open, to fix the text.
+	if screen := ansi.Strip(m.Render()); !strings.Contains(strings.Join(strings.Fields(screen), ""), strings.Join(strings.Fields(m.promptErr.Error()), "")) || !strings.Contains(screen, "go to: @yesterday") {
+		t.Errorf("the screen does not show the prompt and %q:\n%s", m.promptErr, screen)
 	}
 }
 
@@ -380,12 +385,18 @@ func TestFilter(t *testing.T) {
 	msgs = append(press("/"), typeText(` | (`)...)
 	msgs = append(msgs, press("enter")...)
 	run(t, m, msgs...)
-	if m.err == nil || !m.prompting() {
-		t.Errorf("bad filter: err %v, prompting %v; want an error and the prompt open", m.err, m.prompting())
+	if m.promptErr == nil || !m.prompting() {
+		t.Fatalf("bad filter: err %v, prompting %v; want an error and the prompt open", m.promptErr, m.prompting())
+	}
+	if msg, _, _ := strings.Cut(m.promptErr.Error(), "\n"); !strings.Contains(ansi.Strip(m.Render()), msg) {
+		t.Errorf("the screen does not show %q while the prompt is open:\n%s", msg, ansi.Strip(m.Render()))
 	}
 	run(t, m, press("esc")...)
-	if m.prompting() {
-		t.Error("esc did not close the prompt")
+	if m.prompting() || m.promptErr != nil || m.err != nil {
+		t.Errorf("esc: prompting %v, errors %v, %v; want the prompt and its error gone", m.prompting(), m.promptErr, m.err)
+	}
+	if !strings.Contains(m.flt.String(), "Withdrawn") {
+		t.Errorf("esc changed the filter to %q", m.flt)
 	}
 }
 
@@ -538,6 +549,7 @@ func TestRender(t *testing.T) {
 		{"detail", press("up", "enter")},
 		{"help", press("?")},
 		{"prompt", append(press("/"), typeText(".key")...)},
+		{"prompt-error", append(append(press("/"), typeText(".key |")...), press("enter")...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -545,19 +557,7 @@ func TestRender(t *testing.T) {
 			start(t, m)
 			run(t, m, c.keys...)
 			got := ansi.Strip(m.Render()) + "\n"
-			golden := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("screen differs from %s (-want +got):\n%s", golden, diff)
-			}
+			golden(t, c.name, got)
 			if lines := strings.Count(got, "\n"); lines != 12 {
 				t.Errorf("screen has %d lines, want the window's 12", lines)
 			}
@@ -599,5 +599,124 @@ func TestPromptReturnsToItsView(t *testing.T) {
 	run(t, m, append(typeText("start"), press("enter")...)...)
 	if m.mode != modeRecords {
 		t.Errorf("after a prompt over the list: mode %v, want the list", m.mode)
+	}
+}
+
+// TestEscCloses: Esc closes the details, and the full help.
+func TestEscCloses(t *testing.T) {
+	m := New(Options{Source: newSliceSource("t", 1, 10), Title: "t", Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, press("enter", "esc")...)
+	if m.mode != modeRecords {
+		t.Errorf("esc in the details: mode %v, want the list", m.mode)
+	}
+	run(t, m, press("?", "esc")...)
+	if m.help.ShowAll {
+		t.Error("esc did not close the full help")
+	}
+}
+
+// TestCtrlCInterrupts ends the browser as SIGINT does (exit status 130),
+// from the list and from a prompt; q quits.
+func TestCtrlCInterrupts(t *testing.T) {
+	m := New(Options{Source: newSliceSource("t", 1, 10), Title: "t", Styles: ptr(PlainStyles())})
+	start(t, m)
+	ctrlC := tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	for _, keys := range [][]tea.Msg{nil, press("/")} {
+		run(t, m, keys...)
+		_, cmd := m.Update(ctrlC)
+		if cmd == nil {
+			t.Fatal("ctrl+c did nothing")
+		}
+		if msg := cmd(); msg != (tea.InterruptMsg{}) {
+			t.Errorf("ctrl+c (mode %v) sends %#v, want tea.InterruptMsg", m.mode, msg)
+		}
+	}
+	run(t, m, press("esc")...)
+	_, cmd := m.Update(press("q")[0])
+	if msg := cmd(); msg != (tea.QuitMsg{}) {
+		t.Errorf("q sends %#v, want tea.QuitMsg", msg)
+	}
+}
+
+// bankSource holds bank-like events: every value starts with an event id,
+// the account id and a time, and what tells them apart comes after.
+func bankSource(n int) *sliceSource {
+	src := newSliceSource("bank.account-events", 3, n)
+	for i, r := range src.all() {
+		r.Key = fmt.Appendf(nil, `"acct-%04d"`, i%7)
+		r.Value = fmt.Appendf(nil, `{"eventId":"%08x-1648-41b9-b7f1-%012x","accountId":"acct-%04d","occurredAt":%q,"version":%d,"amount":"%d.%02d","reference":"ref %d"}`,
+			i*7919, i*104729, i%7, r.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), i%12+1, 10+i*37%900, i%100, i)
+	}
+	return src
+}
+
+func TestPreviewSharedFieldsLast(t *testing.T) {
+	src := bankSource(30)
+	m := New(Options{Source: src, Title: "t", Styles: ptr(PlainStyles())})
+	start(t, m)
+	if diff := cmp.Diff(map[string]bool{"eventId": true, "accountId": true, "occurredAt": true}, m.shared); diff != "" {
+		t.Errorf("shared fields (-want +got):\n%s", diff)
+	}
+	r := m.Selected()
+	got := preview(r, m.shared)
+	if !strings.HasPrefix(got, `{"version":`) || !strings.Contains(got, `"reference":"ref 29","eventId":`) {
+		t.Errorf("preview %s: want version, amount, reference first", got)
+	}
+	var a, b map[string]any
+	if err := json.Unmarshal([]byte(got), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(r.Value, &b); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(b, a); diff != "" {
+		t.Errorf("the preview is not the value reordered (-value +preview):\n%s", diff)
+	}
+	// One record alone shares nothing with others: its fields keep their order.
+	if got := sharedFields(src.all()[:1]); got != nil {
+		t.Errorf("sharedFields of one record = %v", got)
+	}
+}
+
+// TestNarrowScreens: at 80 and 60 columns the columns shrink, the value
+// stays; narrower, the others go before it.
+func TestNarrowScreens(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {60, 16}, {40, 12}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			m := New(Options{Source: bankSource(60), Title: "bank.account-events", PageSize: 25, Styles: ptr(PlainStyles())})
+			start(t, m)
+			run(t, m, tea.WindowSizeMsg{Width: size.w, Height: size.h})
+			got := ansi.Strip(m.Render()) + "\n"
+			golden(t, fmt.Sprintf("narrow-%d", size.w), got)
+			for i, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+				if w := ansi.StringWidth(line); w > size.w {
+					t.Errorf("line %d is %d cells wide: %q", i, w, line)
+				}
+			}
+			if c := layout(size.w); c.value(size.w) < minValue {
+				t.Errorf("the value column has %d cells, want %d", c.value(size.w), minValue)
+			}
+			if !strings.Contains(got, `{"version":`) || strings.Contains(got, `{"eventId"`) {
+				t.Error("no record shows its value")
+			}
+		})
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("screen differs from %s (-want +got):\n%s", path, diff)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/evctl/evctl/internal/english"
@@ -33,7 +34,7 @@ func (m *Model) Render() string {
 		lines = append(lines, m.styles.Faint.Render(strings.Repeat("─", m.width)))
 		lines = append(lines, m.detailLines()...)
 	}
-	lines = append(lines, m.statusLine())
+	lines = append(lines, m.statusLines()...)
 	lines = append(lines, m.helpLines()...)
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, m.width, "…")
@@ -43,7 +44,7 @@ func (m *Model) Render() string {
 
 // listHeight is how many record rows fit.
 func (m *Model) listHeight() int {
-	h := m.height - 2 - len(m.helpLines()) // title, status, help
+	h := m.height - 1 - len(m.statusLines()) - len(m.helpLines()) // title, status, help
 	if m.view() == modeDetails {
 		h -= m.detailHeight() + 1
 	}
@@ -105,8 +106,10 @@ func (m *Model) topics() map[string]bool {
 	return t
 }
 
-// row renders one record on one line: time, where, key, type, value.
+// row renders one record on one line: time, where, key, type, value, in
+// the columns that fit the width.
 func (m *Model) row(r *record.Record, selected, withTopic bool) string {
+	c := layout(m.width)
 	where := strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
 	if withTopic {
 		where = r.Topic + "/" + where
@@ -115,23 +118,94 @@ func (m *Model) row(r *record.Record, selected, withTopic bool) string {
 	if typ == "" {
 		typ = r.ValueEncoding
 	}
-	ts := r.Timestamp.UTC().Format("2006-01-02 15:04:05.000")
 	key := record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))
-	value := record.OneLine(record.PayloadText(r.Value, r.ValueEncoding))
 	mark := " "
 	if r.Error != "" {
 		mark = "!"
 	}
-	if selected {
-		plain := fmt.Sprintf("%s%s %-9s %-10s %-16s %s", mark, ts, where, key, typ, value)
-		return m.styles.Selected.Render(padRight(ansi.Truncate(plain, m.width, "…"), m.width))
-	}
-	if r.Error != "" {
+	if !selected && r.Error != "" {
 		mark = m.styles.Error.Render(mark)
 	}
-	return fmt.Sprintf("%s%s %s %s %s %s", mark, m.styles.Time.Render(ts),
-		m.styles.Where.Render(padRight(where, 9)), m.styles.Key.Render(padRight(key, 10)),
-		m.styles.Type.Render(padRight(typ, 16)), value)
+	cells := []string{mark}
+	// cut: a cell wider than its column is cut; where a record is stays whole.
+	cell := func(text string, width int, style lipgloss.Style, cut bool) {
+		if width == 0 {
+			return
+		}
+		if cut {
+			text = ansi.Truncate(text, width, "…")
+		}
+		text = padRight(text, width)
+		if !selected {
+			text = style.Render(text)
+		}
+		cells = append(cells, text)
+	}
+	if c.time != "" {
+		cell(r.Timestamp.UTC().Format(c.time), len(c.time), m.styles.Time, true)
+	}
+	cell(where, c.where, m.styles.Where, false)
+	cell(key, c.key, m.styles.Key, true)
+	cell(typ, c.typ, m.styles.Type, true)
+	line := cells[0] + strings.Join(cells[1:], " ")
+	if len(cells) > 1 {
+		line += " "
+	}
+	line += preview(r, m.shared)
+	if selected {
+		return m.styles.Selected.Render(padRight(ansi.Truncate(line, m.width, "…"), m.width))
+	}
+	return line
+}
+
+// columns are the record list's columns at a width: the time's layout and
+// the others' widths, "" or 0 for a column that does not fit.
+type columns struct {
+	time            string
+	where, key, typ int
+}
+
+// minValue is the width below which the value column takes room from the
+// others: they shrink first, then go, the value last.
+const minValue = 20
+
+var timeLayouts = []string{"2006-01-02 15:04:05.000", "01-02 15:04:05.000", "01-02 15:04:05", "15:04:05"}
+
+func layout(width int) columns {
+	c := columns{time: timeLayouts[0], where: 9, key: 10, typ: 16}
+	short := func() int { return minValue - c.value(width) }
+	steps := []func(){
+		func() { c.time = timeLayouts[1] },
+		func() { c.typ = max(c.typ-short(), 8) },
+		func() { c.time = timeLayouts[2] },
+		func() { c.time = timeLayouts[3] },
+		func() { c.key = max(c.key-short(), 6) },
+		func() { c.typ = 0 },
+		func() { c.time = "" },
+		func() { c.where = 0 },
+		func() { c.key = 0 },
+	}
+	for _, step := range steps {
+		if short() <= 0 {
+			break
+		}
+		step()
+	}
+	return c
+}
+
+// value is the width left for the value column.
+func (c columns) value(width int) int {
+	w := width - 1 // the error mark
+	if c.time != "" {
+		w -= len(c.time) + 1
+	}
+	for _, n := range []int{c.where, c.key, c.typ} {
+		if n > 0 {
+			w -= n + 1
+		}
+	}
+	return w
 }
 
 // detailLines show the selected record in the capture format, indented.
@@ -163,6 +237,23 @@ func detailText(r *record.Record) []string {
 		return []string{string(b)}
 	}
 	return strings.Split(out.String(), "\n")
+}
+
+// statusLines are the status, or the prompt and why its text was not
+// applied.
+func (m *Model) statusLines() []string {
+	if m.prompting() && m.promptErr != nil {
+		// The first line: jq's position marker under the text is for a
+		// text not on screen.
+		// text not on screen; wrapped, since the fix is often at its end.
+		msg, _, _ := strings.Cut(m.promptErr.Error(), "\n")
+		lines := []string{m.prompt.View()}
+		for _, l := range strings.Split(ansi.Wordwrap(msg, m.width, " "), "\n") {
+			lines = append(lines, m.styles.Error.Render(l))
+		}
+		return lines
+	}
+	return []string{m.statusLine()}
 }
 
 func (m *Model) statusLine() string {
