@@ -320,53 +320,19 @@ func cmdReplayChaos(ts *testscript.TestScript, neg bool, args []string) {
 // cmdReplayGroup is replay-group: see TestScripts.
 func cmdReplayGroup(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("replay-group", flag.ContinueOnError)
-	procs := fs.Int("procs", 3, "processes in the group")
-	seed := fs.Uint64("seed", 1, "chooses the victim and when it dies")
-	group := fs.String("group", "crew", "the replay's --group")
-	every := fs.Int("every", 50, "the replay's --checkpoint-every")
+	procs, seed, group, every := memberFlags(fs, "crew", 50)
 	ts.Check(fs.Parse(args))
 	if neg || fs.NArg() < 2 || *procs < 2 {
 		ts.Fatalf("usage: replay-group [-procs N>=2] [-seed S] [-group G] [-every K] source dest [evctl flags...]")
 	}
 	src, dst, extra := fs.Arg(0), fs.Arg(1), fs.Args()[2:]
 	pr := newProbe(ts, src, dst, *group)
-	rng := rand.New(rand.NewPCG(*seed, 0))
-	// Kill once the group has committed 10% to 50% of the source.
-	threshold := pr.total/10 + rng.Int64N(max(pr.total*4/10, 1))
-	victim := rng.IntN(*procs)
+	threshold, victim := killPlan(pr, *seed, *procs)
 	args = slices.Concat([]string{"replay", src, "--to-topic", dst, "--group", *group, "--checkpoint-every", strconv.Itoa(*every), "--no-progress", "--create"}, extra)
 	start := time.Now()
-	// The first member makes the destination: concurrent --create race
-	// on it (the loser fails with "topic already exists"). Every member
-	// says --resume, since another may have committed progress by the time
-	// it looks (without it, a member that starts late is refused).
-	members := []*evctlProc{startEvctl(ts, "member 0", "member-0.stderr", args)}
-	if !waitUntil(ts, members[0], "the destination's creation", func(ctx context.Context) bool {
-		_, err := topicPartitions(ctx, pr.cl, dst)
-		return err == nil
-	}) {
-		members[0].requireExit(ts, 0)
-	}
-	resumeArgs := append(slices.Clone(args), "--resume")
-	for i := 1; i < *procs; i++ {
-		members = append(members, startEvctl(ts, fmt.Sprintf("member %d", i), fmt.Sprintf("member-%d.stderr", i), resumeArgs))
-	}
-	for _, m := range members {
-		m.probe = pr
-	}
+	members := startMembers(ts, pr, *procs, args)
 	v := members[victim]
-	reached := waitUntil(ts, v, fmt.Sprintf("%d committed offsets", threshold), func(ctx context.Context) bool { return pr.committed(ctx) >= threshold })
-	if !reached {
-		v.requireExit(ts, 0)
-		ts.Fatalf("replay-group -seed %d: %s finished before the group committed %d offsets: no kill happened", *seed, v.name, threshold)
-	}
-	v.kill()
-	<-v.done
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	killedAt := pr.committed(ctx)
-	cancel()
-	ts.Logf("replay-group (seed %d): SIGKILLed %s %s after start, once the group had committed %d of %d offsets (threshold %d)",
-		*seed, v.name, time.Since(start).Round(time.Millisecond), killedAt, pr.total, threshold)
+	killAt(ts, pr, v, threshold, fmt.Sprintf("replay-group -seed %d", *seed), start)
 	var written int64
 	for i, m := range members {
 		if i == victim {
@@ -393,6 +359,63 @@ func cmdReplayGroup(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Logf("replay-group: the survivors wrote %d records; all done %s after start", written, time.Since(start).Round(time.Millisecond))
 	verifyExactlyOnce(ts, src, dst, fmt.Sprintf("replay-group -seed %d (victim %s)", *seed, v.name))
+}
+
+// memberFlags defines the flags of the commands that run a group of
+// members: how many, the seed of the kill, the group, its checkpoints.
+func memberFlags(fs *flag.FlagSet, group string, every int) (procs *int, seed *uint64, groupName *string, checkpointEvery *int) {
+	return fs.Int("procs", 3, "processes in the group"),
+		fs.Uint64("seed", 1, "chooses the victim and when it dies"),
+		fs.String("group", group, "the members' --group"),
+		fs.Int("every", every, "the members' --checkpoint-every")
+}
+
+// killAt SIGKILLs v once the group has committed threshold offsets; it
+// fails when v finishes first. what names the run in the logs.
+func killAt(ts *testscript.TestScript, pr *probe, v *evctlProc, threshold int64, what string, start time.Time) {
+	if !waitUntil(ts, v, fmt.Sprintf("%d committed offsets", threshold), func(ctx context.Context) bool { return pr.committed(ctx) >= threshold }) {
+		v.requireExit(ts, 0)
+		ts.Fatalf("%s: %s finished before the group committed %d offsets: no kill happened", what, v.name, threshold)
+	}
+	v.kill()
+	<-v.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	killedAt := pr.committed(ctx)
+	cancel()
+	ts.Logf("%s: SIGKILLed %s %s after start, once the group had committed %d of %d offsets (threshold %d)",
+		what, v.name, time.Since(start).Round(time.Millisecond), killedAt, pr.total, threshold)
+}
+
+// killPlan picks, from seed, a victim among procs members and when it
+// dies: once the group has committed 10% to 50% of the source.
+func killPlan(pr *probe, seed uint64, procs int) (threshold int64, victim int) {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	threshold = pr.total/10 + rng.Int64N(max(pr.total*4/10, 1))
+	return threshold, rng.IntN(procs)
+}
+
+// startMembers starts procs evctl processes with args (which hold
+// --create), the group's members, watched by pr. The first member makes
+// the destination: concurrent --create race on it (the loser fails with
+// "topic already exists"). Every other member says --resume too, since
+// another may have committed progress by the time it looks (without it, a
+// member that starts late is refused).
+func startMembers(ts *testscript.TestScript, pr *probe, procs int, args []string) []*evctlProc {
+	members := []*evctlProc{startEvctl(ts, "member 0", "member-0.stderr", args)}
+	if !waitUntil(ts, members[0], "the destination's creation", func(ctx context.Context) bool {
+		_, err := topicPartitions(ctx, pr.cl, pr.dst)
+		return err == nil
+	}) {
+		members[0].requireExit(ts, 0)
+	}
+	resumeArgs := append(slices.Clone(args), "--resume")
+	for i := 1; i < procs; i++ {
+		members = append(members, startEvctl(ts, fmt.Sprintf("member %d", i), fmt.Sprintf("member-%d.stderr", i), resumeArgs))
+	}
+	for _, m := range members {
+		m.probe = pr
+	}
+	return members
 }
 
 // cmdInterruptAt is interrupt-at: see TestScripts.

@@ -124,6 +124,7 @@ func TestScripts(t *testing.T) {
 			"kevent":        cmdKEvent,
 			"replay-chaos":  cmdReplayChaos,
 			"replay-group":  cmdReplayGroup,
+			"rebuild-group": cmdRebuildGroup,
 			"interrupt-at":  cmdInterruptAt,
 			"replay-verify": cmdReplayVerify,
 			"tty":           cmdTTY,

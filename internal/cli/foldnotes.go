@@ -17,6 +17,7 @@ type foldOutcome struct {
 	aggregates   int64            // aggregates it built
 	skippedTypes map[string]int64 // events ignore-unknown skipped, by type
 	skipped      *replay.Skipped  // records --on-error skip skipped; nil: none
+	member       bool             // a group member's share, which others may have folded
 }
 
 // foldNotes are the notes a rebuild's summary adds besides its counts:
@@ -26,7 +27,7 @@ func foldNotes(proj *replay.Projection, o foldOutcome) []string {
 	if note := replay.SkippedTypesNote(o.skippedTypes); note != "" {
 		notes = append(notes, note)
 	}
-	if o.aggregates == 0 {
+	if o.aggregates == 0 && (!o.member || o.events > 0) {
 		if hint := proj.NothingMatched(o.events, o.skippedTypes); hint != "" {
 			notes = append(notes, hint)
 		}

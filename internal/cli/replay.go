@@ -124,6 +124,12 @@ history of changes), reading one partition after another: identical runs
 write the same changes in the same order. A record the projection fails
 on stops the replay, naming it; of several, the one first by topic,
 partition and offset, so identical runs report the same.
+Into a topic a rebuild is a member of --group, as a copy is: each member
+folds the aggregates of its source partitions and writes their changed
+states, at each checkpoint, to the destination partition of the same
+number, in the transactions that commit its offsets; a member taking
+partitions over first restores their states from there. It reads one
+topic into an empty one with as many partitions.
 --on-error skip skips the events a handler fails on; the summary names the
 first five, with why, and counts the rest. Notes name the event types a
 spec's ignore-unknown skipped, and why a rebuild built no aggregate.
@@ -220,6 +226,10 @@ func validateReplay(o *ReplayOptions) error {
 		return flagErrorf("--resume continues a replay from topics; a file replays whole")
 	case (o.Create || o.Partitions > 0 || len(o.Configs) > 0) && o.ToTopic == "":
 		return flagErrorf("--create, --partitions and --config go with --to-topic")
+	case o.Projection != "" && o.ToTopic != "" && (o.Append || o.ByKey || o.Partitions > 0 || len(o.Topics) > 1):
+		// A rebuild restores its states from the destination, partition by
+		// partition: the destination holds only its own, numbered as the source.
+		return flagErrorf("--append, --by-key, --partitions and several source topics do not go with --projection into a topic: a rebuild writes each source partition's states to the destination partition of its number, an empty topic it restores from; rebuild into a file instead")
 	case o.Raw && o.ToFile == "":
 		return flagErrorf("--raw goes with --to-file")
 	case o.ToTopic != "" && slices.Contains(o.Topics, o.ToTopic):
@@ -268,7 +278,7 @@ func replayRun(ctx context.Context, o *ReplayOptions) error {
 	if err != nil {
 		return err
 	}
-	job := &replayJob{opts: o, dec: dec}
+	job := &replayJob{opts: o, dec: dec, proj: proj}
 	defer job.close()
 	if err := job.openSource(ctx); err != nil {
 		return err
@@ -277,10 +287,11 @@ func replayRun(ctx context.Context, o *ReplayOptions) error {
 		return err
 	}
 	ropts := replay.Options{
-		Select:          sel,
-		CheckpointEvery: o.CheckpointN,
-		Rate:            o.rate,
-		Pace:            o.pace,
+		Select:             sel,
+		CheckpointEvery:    o.CheckpointN,
+		CheckpointInterval: job.checkpointInterval,
+		Rate:               o.rate,
+		Pace:               o.pace,
 		Transform: replay.Transform{
 			TimestampsNow: o.Timestamps == "now",
 			DropHeaders:   o.DropHeaders,
@@ -409,6 +420,13 @@ type replayJob struct {
 	// destMaxBytes is the destination topic's max.message.bytes when it
 	// sets one: the producer is sized to it.
 	destMaxBytes int
+	// destRecords counts the records the destination held when the
+	// replay started.
+	destRecords int64
+	proj        *replay.Projection
+	// checkpointInterval is the longest a replay goes without a
+	// checkpoint; 0 is replay.Run's default.
+	checkpointInterval time.Duration
 }
 
 func (j *replayJob) close() {
@@ -438,6 +456,9 @@ func (j *replayJob) openSource(ctx context.Context) error {
 		// Topic to topic: the copier is source and sink at once, so the
 		// source progress commits inside the destination's transactions.
 		return j.openCopier(ctx, cfg, from, to)
+	}
+	if o.ToTopic != "" && !o.DryRun {
+		return j.openRebuild(ctx, cfg, from, to)
 	}
 	ropts := kafka.ReadOptions{Topics: o.Topics, From: from, To: to}
 	if o.Projection != "" && o.Emit == "changes" {
@@ -642,13 +663,16 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, po
 		if err != nil {
 			return err
 		}
+		if len(infos) == 1 {
+			j.destRecords = infos[0].Records
+		}
 		if len(infos) == 1 && infos[0].Records > 0 && !o.Append && !o.Resume {
 			return flagErrorf("destination topic %q is not empty; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic)
 		}
 	}
 	j.destMaxBytes, _ = strconv.Atoi(dest.Configs["max.message.bytes"])
 	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
-	if j.byKey && !o.ByKey && len(o.Topics) > 0 {
+	if j.byKey && !o.ByKey && len(o.Topics) > 0 && o.Projection == "" {
 		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], english.Plural(srcPartitions, "partition"), o.ToTopic, dest.Partitions)
 	}
 	return nil
@@ -740,12 +764,19 @@ func (j *replayJob) topicSummary(st replay.Stats, err error) {
 	rate := float64(st.Committed) / max(st.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(o.IO.ErrOut, "%s %s into %s (read %d, filtered out %d%s) in %s, %.0f records/s\n",
 		verb, english.Plural(st.Committed, "record"), dest, st.Read, st.Filtered, lost, st.Elapsed.Round(time.Millisecond), rate)
-	switch {
-	case j.copier != nil && err != nil:
-		fmt.Fprintf(o.IO.ErrOut, "Progress is committed in group %q: run the same command with --resume to continue.\n", o.Group)
-	case j.copier != nil:
-		fmt.Fprintf(o.IO.ErrOut, "Consumer group %q keeps this replay's progress; delete it once done (kafka-consumer-groups.sh --delete --group %s).\n", o.Group, o.Group)
+	if j.copier != nil {
+		j.groupNote(err)
 	}
+}
+
+// groupNote says where a replay into a topic keeps its progress.
+func (j *replayJob) groupNote(err error) {
+	o := j.opts
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "Progress is committed in group %q: run the same command with --resume to continue.\n", o.Group)
+		return
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Consumer group %q keeps this replay's progress; delete it once done (kafka-consumer-groups.sh --delete --group %s).\n", o.Group, o.Group)
 }
 
 // captureSource reads a capture file as Kafka records.
@@ -871,56 +902,39 @@ func bar(pct float64, width int) string {
 func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Projection) error {
 	o := j.opts
 	tuneGCForFolds(o.Getenv)
-	var out projectionOutput
-	switch {
-	case o.ToTopic != "":
-		cfg, err := o.Kafka()
-		if err != nil {
-			return err
-		}
-		// Final states are a read model: compaction keeps each aggregate's
-		// latest. Changes are a history, which compaction would throw away.
-		policy := "compact"
-		if o.Emit == "changes" {
-			policy = "delete"
-		}
-		if err := j.prepareDestination(ctx, cfg, policy); err != nil {
-			return err
-		}
-		w, err := kafka.NewWriter(cfg, kafka.WriterOptions{MaxMessageBytes: j.destMaxBytes})
-		if err != nil {
-			return err
-		}
-		j.closers = append(j.closers, w.Close)
-		sink := &topicSink{w: w, topic: o.ToTopic}
-		out = projectionOutput{write: sink.Write, flush: sink.Checkpoint, topic: o.ToTopic}
-	default:
-		if o.ToFile == "" {
-			o.ToFile = "-"
-		}
-		w, closeFile, err := openCaptureFile(o)
-		if err != nil {
-			return err
-		}
-		j.closers = append(j.closers, closeFile)
-		fs := &fileSink{w: w, dec: j.dec}
-		// A projection written to a file has no partitions: its records are
-		// numbered in the order written, in partition 0.
-		var n int64
-		write := func(ctx context.Context, m *record.Message) error {
-			m.Partition, m.Offset = 0, n
-			n++
-			return fs.Write(ctx, m)
-		}
-		out = projectionOutput{write: write, flush: fs.Checkpoint, topic: proj.Name}
+	// Into a topic, openRebuild has made the sink.
+	if o.ToFile == "" {
+		o.ToFile = "-"
 	}
-	ps := &projectionSink{proj: proj, dec: j.dec, out: out, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(skippedShown)}
+	w, closeFile, err := openCaptureFile(o)
+	if err != nil {
+		return err
+	}
+	j.closers = append(j.closers, closeFile)
+	fs := &fileSink{w: w, dec: j.dec}
+	// A projection written to a file has no partitions: its records are
+	// numbered in the order written, in partition 0.
+	var n int64
+	write := func(ctx context.Context, m *record.Message) error {
+		m.Partition, m.Offset = 0, n
+		n++
+		return fs.Write(ctx, m)
+	}
+	ps := j.newProjectionSink(projectionOutput{write: write, flush: fs.Checkpoint, topic: proj.Name})
 	if o.Emit == "changes" {
 		ps.fold = proj.NewFold()
 	} else {
 		ps.parallel = proj.NewParallelFold(ctx, runtime.GOMAXPROCS(0), ps.onError)
 	}
 	j.sink = ps
+	return nil
+}
+
+// newProjectionSink makes the sink that folds into out, with the job's
+// finish and summary; the caller picks its fold.
+func (j *replayJob) newProjectionSink(out projectionOutput) *projectionSink {
+	o, proj := j.opts, j.proj
+	ps := &projectionSink{proj: proj, dec: j.dec, out: out, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(skippedShown)}
 	j.finish = ps.finish
 	j.summary = func(st replay.Stats, err error) {
 		verb := "folded"
@@ -930,9 +944,12 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 		fmt.Fprintf(o.IO.ErrOut, "%s %s into %s with %s (read %d, filtered out %d, skipped %d, wrote %d) in %s, %.0f events/s\n",
 			verb, english.Plural(st.Written, "event"), english.Plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Len(), ps.written,
 			st.Elapsed.Round(time.Millisecond), float64(st.Written)/max(st.Elapsed.Seconds(), 1e-9))
-		writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: st.Written, aggregates: ps.aggregates, skippedTypes: ps.skippedTypes(), skipped: ps.skipped})
+		writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: st.Written, aggregates: ps.aggregates, skippedTypes: ps.skippedTypes(), skipped: ps.skipped, member: ps.member != nil})
+		if j.copier != nil {
+			j.groupNote(err)
+		}
 	}
-	return nil
+	return ps
 }
 
 // projectionOutput is where projected states go.
@@ -952,13 +969,16 @@ type projectionSink struct {
 	errOut     io.Writer
 	fold       *replay.Fold
 	parallel   *replay.ParallelFold
-	skipped    *replay.Skipped // records --on-error skip skipped
+	member     *replay.MemberFold // a rebuild's share, as a group member
+	changes    bool               // with member: write each change (--emit changes)
+	skipped    *replay.Skipped    // records --on-error skip skipped
 	aggregates int64
 	written    int64
 }
 
 func (s *projectionSink) onError(err error) error {
-	if s.skip {
+	var ae *replay.ApplyError
+	if s.skip && errors.As(err, &ae) {
 		s.skipped.Add(err)
 		return nil
 	}
@@ -966,8 +986,11 @@ func (s *projectionSink) onError(err error) error {
 }
 
 func (s *projectionSink) skippedTypes() map[string]int64 {
-	if s.parallel != nil {
+	switch {
+	case s.parallel != nil:
 		return s.parallel.SkippedTypes()
+	case s.member != nil:
+		return s.member.SkippedTypes()
 	}
 	return s.fold.SkippedTypes()
 }
@@ -977,21 +1000,35 @@ func (s *projectionSink) Write(ctx context.Context, m *record.Message) error {
 	if s.parallel != nil {
 		return s.parallel.Apply(r)
 	}
-	ch, err := s.fold.Apply(ctx, r)
+	var ch replay.Change
+	var err error
+	partition := int32(-1)
+	if s.member != nil {
+		// A rebuild writes an aggregate's states to the destination
+		// partition numbered as its source partition: their changelog.
+		ch, err = s.member.Apply(ctx, r)
+		partition = m.Partition
+	} else {
+		ch, err = s.fold.Apply(ctx, r)
+	}
 	if err != nil {
 		return s.onError(err)
 	}
-	if ch.Skipped {
-		return nil
+	if ch.Skipped || (s.member != nil && !s.changes) {
+		return nil // final states go at each checkpoint (memberSink.Flush)
 	}
 	s.written++
-	return s.out.write(ctx, &record.Message{Topic: s.out.topic, Partition: -1, Timestamp: m.Timestamp, Key: []byte(ch.ID), Value: ch.State()})
+	return s.out.write(ctx, &record.Message{Topic: s.out.topic, Partition: partition, Timestamp: m.Timestamp, Key: []byte(ch.ID), Value: ch.State()})
 }
 
 func (s *projectionSink) Checkpoint(ctx context.Context) error { return s.out.flush(ctx) }
 
 // finish writes the final states, sorted by aggregate id.
 func (s *projectionSink) finish(ctx context.Context) error {
+	if s.member != nil {
+		s.aggregates = int64(s.member.Created())
+		return nil // the replay's last checkpoint wrote them
+	}
 	if s.parallel == nil {
 		s.aggregates = int64(s.fold.Len())
 		return s.out.flush(ctx)

@@ -45,6 +45,8 @@ func TestNewCmdReplay(t *testing.T) {
 		{[]string{"a", "--projection", "p.yaml", "--emit", "all"}, "invalid --emit"},
 		{[]string{"a", "--to-topic", "b", "--timestamps", "later"}, "invalid --timestamps"},
 		{[]string{"a", "--to-topic", "a", "--append"}, "cannot replay a into itself"},
+		{[]string{"a", "--projection", "p.yaml", "--to-topic", "b", "--append"}, "do not go with --projection into a topic"},
+		{[]string{"a", "c", "--projection", "p.yaml", "--to-topic", "b"}, "do not go with --projection into a topic"},
 		{[]string{"b", "a", "--to-topic", "a"}, "cannot replay a into itself"},
 		{[]string{"a", "--projection", "p.yaml", "--to-topic", "a"}, "cannot replay a into itself"},
 	} {

@@ -73,6 +73,10 @@ type CopyOptions struct {
 	// (per CheckpointAfter): a projector that runs behind its source on
 	// purpose.
 	Behind time.Duration
+	// Changelog makes the copy stateful (a projection rebuilt by a
+	// group): see Changelog. It needs a DestTopic with as many partitions
+	// as the one source topic.
+	Changelog Changelog
 }
 
 // copyConsumerDefaults tune the copier's consumer: readDefaults' bulk
@@ -166,6 +170,9 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	if opts.Behind > 0 && !opts.Follow {
 		return nil, errors.New("a copy runs behind its source only when it follows it")
 	}
+	if opts.Changelog != nil && (opts.DestTopic == "" || len(opts.Topics) != 1) {
+		return nil, errors.New("a stateful copy reads one topic into a DestTopic")
+	}
 	defaults := sizedFor(append(slices.Clip(copyConsumerDefaults), [2]string{"group.id", opts.Group}), opts.MaxMessageBytes)
 	if opts.Follow {
 		// A follower's caller may pause between two Reads for as long as
@@ -244,6 +251,10 @@ func (cp *Copier) start(ctx context.Context) error {
 			return err
 		}
 		cp.destPartitions = len(t.Partitions)
+		if cp.opts.Changelog != nil && cp.destPartitions != len(tps) {
+			return fmt.Errorf("%s has %d partitions and %s %d: a rebuild split over a group writes each source partition's state to the destination partition of its number; make the destination with %d",
+				cp.opts.Topics[0], len(tps), cp.opts.DestTopic, cp.destPartitions, len(tps))
+		}
 	}
 
 	level := rdk.IsolationLevelReadCommitted
@@ -433,6 +444,7 @@ func (cp *Copier) assign(tps []rdk.TopicPartition) {
 		return
 	}
 	var assign []rdk.TopicPartition
+	var restore []TopicPartition
 	cp.mu.Lock()
 	for _, tp := range committed {
 		p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]
@@ -447,9 +459,22 @@ func (cp *Copier) assign(tps []rdk.TopicPartition) {
 		p.assigned, p.start, p.next, p.done = true, start, start, start >= p.end
 		if !p.done {
 			assign = append(assign, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(start)})
+			if tp.Offset >= 0 {
+				restore = append(restore, p.tp)
+			}
 		}
 	}
 	cp.mu.Unlock()
+	if cp.opts.Changelog != nil {
+		if err := cp.restore(context.Background(), restore); err != nil {
+			cp.err = err
+			if isUnreachable(err) {
+				cp.err = unreachable(context.Background(), cp.cfg, cp.logs, err)
+			}
+			cp.setAssignment(nil, tps)
+			return
+		}
+	}
 	cp.setAssignment(assign, tps)
 }
 
@@ -470,12 +495,17 @@ func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 		}
 	}
 	cp.mu.Lock()
+	revoked := make([]TopicPartition, 0, len(tps))
 	for _, tp := range tps {
 		if p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]; p != nil {
 			p.assigned = false
+			revoked = append(revoked, p.tp)
 		}
 	}
 	cp.mu.Unlock()
+	if cp.opts.Changelog != nil {
+		cp.opts.Changelog.Revoked(revoked)
+	}
 	if err := cp.c.Unassign(); err != nil && cp.err == nil && !cp.closing {
 		cp.err = fmt.Errorf("cannot release partitions: %w", err)
 	}
@@ -709,6 +739,11 @@ func (cp *Copier) begin() error {
 func (cp *Copier) Checkpoint(ctx context.Context) error {
 	if cp.err != nil {
 		return cp.err
+	}
+	if cp.opts.Changelog != nil {
+		if err := cp.opts.Changelog.Flush(ctx); err != nil {
+			return err
+		}
 	}
 	cp.mu.Lock()
 	var offsets []rdk.TopicPartition

@@ -356,6 +356,23 @@ func offsetsForTime(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Admi
 // order then partition order.
 func (r *Reader) Ranges() []PartitionRange { return slices.Clone(r.ranges) }
 
+// Each reads to the end of a bounded read, calling fn with each record;
+// an error of fn stops it and is returned as it is.
+func (r *Reader) Each(ctx context.Context, fn func(*record.Message) error) error {
+	for {
+		m, err := r.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+}
+
 // Read returns the next record. A bounded read returns io.EOF once every
 // partition has reached its end; a followed read waits until a record
 // arrives or ctx is done, and then returns ctx.Err(). Records of one

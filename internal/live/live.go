@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -218,18 +217,10 @@ func (p *Projector) restore(ctx context.Context) error {
 		return fmt.Errorf("projector: restore: %w", err)
 	}
 	defer r.Close()
-	for {
-		m, err := r.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("projector: restore: %w", err)
-		}
-		if err := p.fold.Restore(m); err != nil {
-			return fmt.Errorf("projector: %w", err)
-		}
+	if err := r.Each(ctx, p.fold.Restore); err != nil {
+		return fmt.Errorf("projector: restore: %w", err)
 	}
+	return nil
 }
 
 // pause commits the work done, then waits until Resume or ctx is done.

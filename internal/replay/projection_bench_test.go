@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"syscall"
@@ -91,4 +92,38 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkMemberFoldMemory measures what a rebuild member holds per
+// aggregate: it folds one AccountOpened event into each of 1,000,000
+// accounts over 6 partitions with account-balance.yaml, and reports the
+// live heap after a GC, per aggregate and per million (docs/projections.md
+// sizes a group from it). Run it with -benchtime 1x.
+func BenchmarkMemberFoldMemory(b *testing.B) {
+	const aggregates = 1_000_000
+	p, err := LoadProjection(accountBalanceSpec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	var perAggregate float64
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		mf := p.NewMemberFold()
+		for i := range aggregates {
+			id := fmt.Sprintf("acct-%07d", i)
+			if _, err := mf.Apply(ctx, opened(int32(i%6), int64(i/6), id, "Owner "+id, 1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		mf.Changed() // a checkpoint's view of them, then forgotten
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perAggregate = float64(after.HeapAlloc-before.HeapAlloc) / aggregates
+		runtime.KeepAlive(mf)
+	}
+	b.ReportMetric(perAggregate, "heap-bytes/aggregate")
+	b.ReportMetric(perAggregate*1e6/(1<<20), "heap-MiB/1M-aggregates")
 }
