@@ -97,15 +97,18 @@ an object). --stat prints the counts only. The report is printed whole at the en
 never half: an interrupted diff prints nothing and exits 130.
 
 The report details at most --max-changes differing keys (default 200),
-the first by key, and says how many more there are; the counts always
-cover every key, and changes that several keys (history mode: events)
+the first by key, and says how many more there are (history mode: of
+each key, at most --max-changes event differences, the first by
+position); the counts always cover every key and event, and changes that several keys (history mode: events)
 share are grouped: ".version: +1 (40000 keys)", numbers by their exact
 difference, other values as "a → b".
 
 Memory grows with the number of keys, not their values or how many
 differ: a first pass keeps a hash per key and side, a second reads back
 only the keys that differ, in batches when their values would hold more
-than 128 MiB at once.
+than 128 MiB at once. History mode holds a differing key's whole history
+(both sides) to align it, so one very long aggregate that differs costs
+memory with its events.
 
 Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 		Example: `  $ evctl diff bank.account-balances bank.account-balances.rebuilt
@@ -134,7 +137,7 @@ Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 	fl.BoolVar(&opts.ValuesOnly, "values-only", false, "history mode: compare values only, not headers or event types")
 	outputFlag(cmd, &opts.Output)
 	fl.BoolVar(&opts.Stat, "stat", false, "print the counts only")
-	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key (0: all); counts cover all")
+	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key, and events per key (0: all); counts cover all")
 	return cmd
 }
 

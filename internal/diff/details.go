@@ -56,6 +56,14 @@ func (d *details) changed(c Change) {
 			d.group(f)
 		}
 	}
+	if d.max > 0 && len(c.Events) > d.max {
+		// One aggregate's history can differ in every one of its events:
+		// the report keeps its first max, so it stays small whatever the
+		// differences.
+		c.MoreEvents = len(c.Events) - d.max
+		c.Events = slices.Clone(c.Events[:d.max])
+		d.dropped = true
+	}
 	d.r.Changed = append(d.r.Changed, c)
 	d.trimSometimes()
 }

@@ -168,7 +168,8 @@ type Report struct {
 	Changed []Change `json:"changed"`
 	Counts  Counts   `json:"counts"`
 	// Truncated says the lists hold only the first MaxChanges differing
-	// keys (by key); Counts and Groups still cover them all.
+	// keys (by key), or a key only its first MaxChanges event differences
+	// (MoreEvents); Counts and Groups still cover them all.
 	Truncated bool `json:"truncated,omitempty"`
 	// Groups are the changes many keys share, most common first.
 	Groups []Group `json:"groups,omitempty"`
@@ -232,6 +233,9 @@ type Change struct {
 	AtB    string        `json:"atB,omitempty"`
 	Fields []Field       `json:"fields,omitempty"`
 	Events []EventChange `json:"events,omitempty"`
+	// MoreEvents counts the event differences (history mode) past the
+	// first MaxChanges, which Events leaves out.
+	MoreEvents int `json:"moreEvents,omitempty"`
 }
 
 // Field is one difference inside a value, by jq path. A or B is absent

@@ -643,3 +643,39 @@ func TestBatchKeys(t *testing.T) {
 		}
 	}
 }
+
+// One aggregate with many changed events: the report details the first
+// MaxChanges of its event differences and says how many more there are;
+// the counts and groups cover them all.
+func TestCompareHistoryCapsEventsPerKey(t *testing.T) {
+	var as, bs []string
+	for i := range 50 {
+		as = append(as, fmt.Sprintf(`big-1={"seq":%d,"item":%d}`, i, i))
+		bs = append(bs, fmt.Sprintf(`big-1={"seq":%d,"item":%d}`, i, i+1))
+	}
+	r, err := Compare(context.Background(), src("a", as...), src("b", bs...), Options{Mode: ModeHistory, MaxChanges: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Changed) != 1 {
+		t.Fatalf("changed keys = %d, want 1", len(r.Changed))
+	}
+	c := r.Changed[0]
+	if len(c.Events) != 3 || c.MoreEvents != 47 || !r.Truncated {
+		t.Errorf("events listed %d, moreEvents %d, truncated %v; want 3, 47, true", len(c.Events), c.MoreEvents, r.Truncated)
+	}
+	if r.Counts.ChangedEv != 50 {
+		t.Errorf("changed events counted %d, want 50", r.Counts.ChangedEv)
+	}
+	if want := []Group{{Path: ".value.item", Change: "+1", Count: 50}}; !cmp.Equal(want, r.Groups) {
+		t.Errorf("groups %v, want %v", r.Groups, want)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, r, Plain{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := text.String(); !strings.Contains(got, "    ... and 47 more event differences of big-1 not shown: --max-changes 3 shows the first of each key\n") ||
+		strings.Contains(got, "more differing key") {
+		t.Errorf("text report:\n%s", got)
+	}
+}

@@ -114,8 +114,9 @@ func WriteText(w io.Writer, r *Report, p Painter) error {
 	}
 	if r.Truncated {
 		shown := len(r.Added) + len(r.Removed) + len(r.Changed)
-		more := r.Counts.Added + r.Counts.Removed + r.Counts.Changed - shown
-		fmt.Fprintf(bw, "%s\n", p.Dim(fmt.Sprintf("... %s not shown: --max-changes %d shows the first by key", english.Plural(more, "more differing key"), shown)))
+		if more := r.Counts.Added + r.Counts.Removed + r.Counts.Changed - shown; more > 0 { // else only a key's events were cut
+			fmt.Fprintf(bw, "%s\n", p.Dim(fmt.Sprintf("... %s not shown: --max-changes %d shows the first by key", english.Plural(more, "more differing key"), shown)))
+		}
 	}
 	writeGroups(bw, p, r)
 	fmt.Fprintln(bw, Summary(r, p))
@@ -194,6 +195,10 @@ func writeChange(w io.Writer, p Painter, c Change) {
 		}
 		fmt.Fprintf(w, "    %s %s  %s\n", kind, at, e.Type)
 		writeFields(w, p, e.Fields, "        ")
+	}
+	if c.MoreEvents > 0 {
+		fmt.Fprintf(w, "    %s\n", p.Dim(fmt.Sprintf("... and %s of %s not shown: --max-changes %d shows the first of each key",
+			english.Plural(c.MoreEvents, "more event difference"), c.Key.Text, len(c.Events))))
 	}
 }
 
