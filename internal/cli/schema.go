@@ -14,7 +14,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/hamba/avro/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/iostreams"
@@ -620,17 +619,27 @@ func NewCmdSchemaDiff(f *Factory, runF func(context.Context, *SchemaDiffOptions)
 	opts := &SchemaDiffOptions{IO: f.IOStreams, Registry: f.Registry}
 	cmd := &cobra.Command{
 		Use:   "diff <subject> <version> <version>",
-		Short: "Compare two versions of a subject field by field (Avro); exit 1 when they differ",
+		Short: "Compare two versions of a subject field by field; exit 1 when they differ",
 		Long: `Compare two versions of a subject's schema (numbers, or latest)
-semantically, with their references resolved: fields added, removed or
-renamed (through aliases), types changed, defaults changed, aliases, enum
-symbols, union branches (matched by type name), logical types (decimal
-precision and scale included) and fixed sizes, down nested records, arrays
-and maps. Docs and field order are not changes. Avro only, for now.
+semantically, with their references resolved.
+
+Avro: fields added, removed or renamed (through aliases), types changed,
+defaults changed, aliases, enum symbols, union branches (matched by type
+name), logical types (decimal precision and scale included) and fixed
+sizes, down nested records, arrays and maps. Docs and field order are not
+changes.
+
+Protobuf: messages and enums added or removed (nested ones too), fields
+matched by number (a new name for a number is a rename), their types,
+cardinality (singular, optional, repeated, map) and oneofs, reserved
+numbers and names, enum values by number; paths are full names
+("bank.Deposit.amount").
+
+JSON Schema is not compared yet: the error says how to diff the texts.
 
 One line per change, "+" added, "-" removed, "~" changed, then the path
-(".field", "(full.Name)" for a union's branch, "[]" an array's items, "{}"
-a map's values, "." the top) and what changed:
+(Avro: ".field", "(full.Name)" for a union's branch, "[]" an array's
+items, "{}" a map's values, "." the top) and what changed:
 
   + .channel: field added: com.bank.Channel, default "TRANSFER"
   ~ .amount: logical type changed: decimal(12,2) → decimal(14,2)
@@ -642,7 +651,8 @@ Like diff(1), it exits 0 when the versions read and write alike, 1 when
 they differ, 2 on trouble.`,
 		Example: `  $ evctl schema diff com.bank.MoneyDeposited 1 2
   $ evctl schema diff bank.account-events-value 1 latest -o json | jq '.changes[] | select(.change == "field removed")'
-  $ evctl schema diff orders-value 3 4 >/dev/null || echo "orders-value changed"`,
+  $ evctl schema diff orders-value 3 4 >/dev/null || echo "orders-value changed"
+  $ evctl schema diff payments.proto-value 1 2`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Subject = args[0]
@@ -669,28 +679,23 @@ func schemaDiffRun(ctx context.Context, opts *SchemaDiffOptions) error {
 	if err != nil {
 		return err
 	}
-	view := schemaDiffView{Subject: opts.Subject}
-	var parsed [2]avro.Schema
+	var sides [2]schema.SubjectVersion
 	for i, version := range []int{opts.From, opts.To} {
-		v, err := reg.Version(ctx, opts.Subject, version)
-		if err != nil {
+		if sides[i], err = reg.Version(ctx, opts.Subject, version); err != nil {
 			return registryHint(err)
-		}
-		if v.Format != schema.FormatAvro {
-			return fmt.Errorf("schema diff compares Avro schemas only, and %s version %d is %s; compare the texts: diff <(evctl schema show %s --version %s) <(evctl schema show %s --version %s)",
-				v.Subject, v.Version, v.Format, opts.Subject, versionArg(opts.From), opts.Subject, versionArg(opts.To))
-		}
-		if parsed[i], err = reg.ResolveAvro(ctx, v); err != nil {
-			return registryHint(err)
-		}
-		side := schemaDiffSide{Version: v.Version, ID: v.ID}
-		if i == 0 {
-			view.From = side
-		} else {
-			view.To = side
 		}
 	}
-	view.Changes = schema.DiffAvro(parsed[0], parsed[1])
+	view := schemaDiffView{Subject: opts.Subject,
+		From: schemaDiffSide{Version: sides[0].Version, ID: sides[0].ID},
+		To:   schemaDiffSide{Version: sides[1].Version, ID: sides[1].ID}}
+	view.Changes, err = reg.Diff(ctx, sides[0], sides[1])
+	if errors.Is(err, schema.ErrDiffUnsupported) {
+		return fmt.Errorf("schema diff compares Avro and Protobuf schemas, and %s is %s; compare the texts: diff <(evctl schema show %s --version %s) <(evctl schema show %s --version %s)",
+			opts.Subject, sides[0].Format, opts.Subject, versionArg(opts.From), opts.Subject, versionArg(opts.To))
+	}
+	if err != nil {
+		return registryHint(err)
+	}
 	if view.Changes == nil {
 		view.Changes = []schema.SchemaChange{}
 	}

@@ -345,6 +345,47 @@ func TopicsBySubject(summaries []SubjectSummary, topics []string) {
 	}
 }
 
+// ErrDiffUnsupported is returned by Diff for a schema type it cannot
+// compare field by field yet.
+var ErrDiffUnsupported = errors.New("no field-by-field diff for this schema type yet")
+
+// Diff compares two subject versions field by field, their references
+// resolved: Avro with DiffAvro, Protobuf with DiffProtobuf. Versions of
+// different types differ in their type alone.
+func (c *RegistryClient) Diff(ctx context.Context, from, to SubjectVersion) ([]SchemaChange, error) {
+	if from.Format != to.Format {
+		return []SchemaChange{{Path: ".", Kind: ChangeType, From: from.Format, To: to.Format}}, nil
+	}
+	bctx, cancel := c.bounded(ctx)
+	defer cancel()
+	lookup := func(subject string, version int) (string, []Reference, error) {
+		return c.reference(bctx, subject, version)
+	}
+	switch from.Format {
+	case FormatAvro:
+		a, err := ParseAvro(from.Text, from.References, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("version %d: %w", from.Version, err)
+		}
+		b, err := ParseAvro(to.Text, to.References, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("version %d: %w", to.Version, err)
+		}
+		return DiffAvro(a, b), nil
+	case FormatProtobuf:
+		a, err := compileProtobuf(from.Text, from.References, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("version %d: %w", from.Version, err)
+		}
+		b, err := compileProtobuf(to.Text, to.References, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("version %d: %w", to.Version, err)
+		}
+		return DiffProtobuf(a, b), nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrDiffUnsupported, from.Format)
+}
+
 // parallel runs fn(0..n-1) on a few goroutines and returns the first error.
 func parallel(n int, fn func(i int) error) error {
 	const workers = 8
