@@ -252,7 +252,7 @@ func openDiffSide(ctx context.Context, o *DiffOptions, name string) (diff.Source
 		}
 		return &diff.CaptureSource{Path: f.Name(), Label: "-", KeyBy: o.keyBy, Headers: headers}, cleanup, nil
 	}
-	if st, err := os.Stat(name); err == nil && !st.IsDir() {
+	if isCaptureFile(name) {
 		return &diff.CaptureSource{Path: name, KeyBy: o.keyBy, Headers: headers}, nil, nil
 	}
 	cfg, err := o.Kafka()
@@ -343,4 +343,14 @@ func writeReportNotes(w io.Writer, r *diff.Report) {
 	for _, warning := range r.Warnings {
 		fmt.Fprintf(w, "evctl: warning: %s\n", warning)
 	}
+}
+
+// isCaptureFile tells whether a side of diff or verify names a capture
+// file ("-": stdin), not a topic.
+func isCaptureFile(name string) bool {
+	if name == "-" {
+		return true
+	}
+	st, err := os.Stat(name)
+	return err == nil && !st.IsDir()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -248,7 +247,7 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
 	writeFoldNotes(o.IO.ErrOut, proj, folded)
 	if !r.Equal {
-		if o.AsOfGroup == "" {
+		if o.AsOfGroup == "" && !isCaptureFile(o.Against) {
 			writeBehindNote(ctx, o.IO.ErrOut, cfg, o.Against, read)
 		}
 		return &ExitError{Code: ExitNegative}
@@ -268,8 +267,8 @@ func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (
 	}
 	defer admin.Close()
 	againstTopic := []string{o.Against}
-	if st, err := os.Stat(o.Against); err == nil && !st.IsDir() {
-		againstTopic = nil // a capture file: nothing to pin
+	if isCaptureFile(o.Against) {
+		againstTopic = nil // nothing to pin
 	}
 	split := func(ends map[kafka.TopicPartition]int64) (src, against map[kafka.TopicPartition]int64) {
 		src, against = map[kafka.TopicPartition]int64{}, map[kafka.TopicPartition]int64{}
