@@ -101,8 +101,10 @@ count and configs; --partitions and --config change them); a destination
 that already holds records needs --append, so nobody replays twice into
 one topic by mistake. A topic never replays into itself. Records as
 large as the destination's max.message.bytes replay (--create copies the
-source's; librdkafka's own limit is 1 MB); -X message.max.bytes=N sets it
-by hand, and the fetch limits follow.
+source's, or from a capture sizes it to the largest record; librdkafka's
+own limit is 1 MB); -X message.max.bytes=N sets it by hand, and the fetch
+limits follow. A capture record the destination cannot take fails the
+replay before anything is written, its line named.
 
 Selection: --from/--to positions (as tail), --key (repeatable) or
 --keys-from FILE (one key per line), --type (event types, full or short
@@ -417,8 +419,8 @@ type replayJob struct {
 	summary func(replay.Stats, error)
 	copier  *kafka.Copier
 	cfg     kafka.Config
-	// destMaxBytes is the destination topic's max.message.bytes when it
-	// sets one: the producer is sized to it.
+	// destMaxBytes is the destination topic's max.message.bytes (its own
+	// or inherited; 0 unknown): the producer is sized to it.
 	destMaxBytes int
 	// destRecords counts the records the destination held when the
 	// replay started.
@@ -427,6 +429,8 @@ type replayJob struct {
 	// checkpointInterval is the longest a replay goes without a
 	// checkpoint; 0 is replay.Run's default.
 	checkpointInterval time.Duration
+	// capture is what reading --from-file through found.
+	capture captureStats
 }
 
 func (j *replayJob) close() {
@@ -508,18 +512,19 @@ func (j *replayJob) openCapture(ctx context.Context) error {
 	}
 	var err error
 	if file != nil {
-		j.total, err = checkCapture(ctx, file, name)
+		j.capture, err = checkCapture(ctx, file, name)
 	} else {
 		if file, err = os.CreateTemp("", "evctl-replay-*.jsonl"); err != nil {
 			return fmt.Errorf("cannot keep %s for the replay: %w", name, err)
 		}
 		spool := file
 		j.closers = append(j.closers, func() { spool.Close(); os.Remove(spool.Name()) })
-		j.total, err = checkCapture(ctx, io.TeeReader(in, spool), name)
+		j.capture, err = checkCapture(ctx, io.TeeReader(in, spool), name)
 	}
 	if err != nil {
 		return err
 	}
+	j.total = j.capture.records
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -527,28 +532,41 @@ func (j *replayJob) openCapture(ctx context.Context) error {
 	return nil
 }
 
-// checkCapture reads a whole capture and counts its records; the error
-// names the first line that cannot be replayed.
-func checkCapture(ctx context.Context, in io.Reader, name string) (int64, error) {
+// captureStats is what reading a capture through tells before replaying it.
+type captureStats struct {
+	name    string
+	records int64
+	// largest is the largest record batch one of its records needs
+	// (kafka.BatchSize), at line largestLine.
+	largest, largestLine int
+}
+
+// checkCapture reads a whole capture, counts its records and finds the
+// largest; the error names the first line that cannot be replayed.
+func checkCapture(ctx context.Context, in io.Reader, name string) (captureStats, error) {
 	r := record.NewReader(in, name)
-	var n int64
+	st := captureStats{name: name}
 	for {
 		if err := ctx.Err(); err != nil {
-			return n, err
+			return st, err
 		}
 		rec, err := r.Read()
 		switch {
 		case errors.Is(err, io.EOF):
-			return n, nil
+			return st, nil
 		case ctx.Err() != nil:
-			return n, ctx.Err()
+			return st, ctx.Err()
 		case err != nil:
-			return n, fmt.Errorf("%w; nothing was replayed", err)
+			return st, fmt.Errorf("%w; nothing was replayed", err)
 		}
-		if _, err := rec.Message(); err != nil {
-			return n, fmt.Errorf("%s:%d: %w; nothing was replayed", name, r.Line(), err)
+		m, err := rec.Message()
+		if err != nil {
+			return st, fmt.Errorf("%s:%d: %w; nothing was replayed", name, r.Line(), err)
 		}
-		n++
+		if n := kafka.BatchSize(m); n > st.largest {
+			st.largest, st.largestLine = n, r.Line()
+		}
+		st.records++
 	}
 }
 
@@ -648,11 +666,18 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, po
 			}
 			configs[k] = v
 		}
+		sized := ""
+		if _, set := configs["max.message.bytes"]; !set && j.capture.largest > kafka.DefaultMaxMessageBytes {
+			// A capture is the source here: the topic takes its records.
+			configs["max.message.bytes"] = strconv.Itoa(j.capture.largest)
+			sized = fmt.Sprintf(", max.message.bytes=%d for %s:%d's record", j.capture.largest, j.capture.name, j.capture.largestLine)
+		}
 		if err := admin.CreateTopic(ctx, o.ToTopic, partitions, configs); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s).\n", o.ToTopic, english.Plural(partitions, "partition"))
+		fmt.Fprintf(o.IO.ErrOut, "Created topic %s (%s%s).\n", o.ToTopic, english.Plural(partitions, "partition"), sized)
 		dest = kafka.TopicDescription{Name: o.ToTopic, Partitions: partitions, Configs: configs}
+		dest.MaxMessageBytes, _ = strconv.Atoi(configs["max.message.bytes"])
 	case err != nil:
 		return err
 	default:
@@ -670,7 +695,11 @@ func (j *replayJob) prepareDestination(ctx context.Context, cfg kafka.Config, po
 			return flagErrorf("destination topic %q is not empty; add --append to add to it (or --resume to continue a stopped replay)", o.ToTopic)
 		}
 	}
-	j.destMaxBytes, _ = strconv.Atoi(dest.Configs["max.message.bytes"])
+	j.destMaxBytes = dest.MaxMessageBytes
+	if c := j.capture; c.largest > 0 && j.destMaxBytes > 0 && c.largest > j.destMaxBytes {
+		return fmt.Errorf("%s:%d: its record needs up to %d bytes, over topic %q's max.message.bytes of %d; raise the topic's max.message.bytes and run again; nothing was replayed",
+			c.name, c.largestLine, c.largest, o.ToTopic, j.destMaxBytes)
+	}
 	j.byKey = o.ByKey || len(o.Topics) != 1 || dest.Partitions != srcPartitions
 	if j.byKey && !o.ByKey && len(o.Topics) > 0 && o.Projection == "" {
 		fmt.Fprintf(o.IO.ErrOut, "evctl: note: %s has %s, %s has %d: records are partitioned by key\n", o.Topics[0], english.Plural(srcPartitions, "partition"), o.ToTopic, dest.Partitions)

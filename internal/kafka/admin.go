@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -142,6 +143,9 @@ type TopicDescription struct {
 	// Configs holds the topic's own settings (cleanup.policy=compact...),
 	// not the broker defaults it inherits.
 	Configs map[string]string
+	// MaxMessageBytes is the largest record batch the topic takes, its own
+	// max.message.bytes or the one it inherits; 0 when not known.
+	MaxMessageBytes int
 }
 
 // DescribeTopic returns a topic's partition count and its non-default
@@ -174,6 +178,9 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescriptio
 		for k, e := range r.Config {
 			if e.Source == rdk.ConfigSourceDynamicTopic && !e.IsSensitive {
 				desc.Configs[k] = e.Value
+			}
+			if k == "max.message.bytes" {
+				desc.MaxMessageBytes, _ = strconv.Atoi(e.Value)
 			}
 		}
 	}

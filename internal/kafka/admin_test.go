@@ -93,7 +93,9 @@ func TestCreateDescribeTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := TopicDescription{Name: "balances", Partitions: 4, Configs: map[string]string{"cleanup.policy": "compact", "retention.ms": "60000"}}
+	// MaxMessageBytes is the limit the topic inherits (Kafka's default),
+	// which its own Configs leave out.
+	want := TopicDescription{Name: "balances", Partitions: 4, Configs: map[string]string{"cleanup.policy": "compact", "retention.ms": "60000"}, MaxMessageBytes: DefaultMaxMessageBytes}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DescribeTopic (-want +got):\n%s", diff)
 	}

@@ -79,6 +79,10 @@ func (c Config) configMap(defaults [][2]string) (*rdk.ConfigMap, error) {
 	return &m, nil
 }
 
+// DefaultMaxMessageBytes is a topic's max.message.bytes when neither it
+// nor its brokers set one (Kafka's default).
+const DefaultMaxMessageBytes = 1048588
+
 // librdkafka's defaults for the sizes fitSizes keeps consistent.
 const (
 	defaultMessageMaxBytes        = 1000000

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,9 @@ type Writer struct {
 	logs    *logSink
 	pending atomic.Int64 // produced, not yet reported
 	drained chan struct{}
+	// maxBytes is the producer's message.max.bytes: it refuses a record
+	// larger than that itself.
+	maxBytes int
 
 	mu  sync.Mutex
 	err error // the first delivery failure
@@ -52,6 +56,18 @@ type WriterOptions struct {
 	// MaxMessageBytes is the destination topic's max.message.bytes, when
 	// known: the producer takes records that large. -X overrides it.
 	MaxMessageBytes int
+}
+
+// BatchSize bounds the size of a record batch holding m alone, which a
+// topic's max.message.bytes limits: m's key, value and headers, the batch
+// header (61 bytes) and the record's framing at its widest (varints: 36
+// bytes, and 10 for each header).
+func BatchSize(m *record.Message) int {
+	n := 61 + 36 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 // NewWriter returns a Writer; it does not touch the network. At most one
@@ -81,7 +97,12 @@ func newWriter(cfg Config, defaults [][2]string) (*Writer, error) {
 	if err != nil {
 		return nil, configError(err)
 	}
-	w := &Writer{cfg: cfg, p: p, logs: drainLogs(p.Logs()), drained: make(chan struct{})}
+	w := &Writer{cfg: cfg, p: p, logs: drainLogs(p.Logs()), drained: make(chan struct{}), maxBytes: defaultMessageMaxBytes}
+	if v, ok := (*m)["message.max.bytes"]; ok {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
+			w.maxBytes = n
+		}
+	}
 	go w.reports()
 	return w, nil
 }
@@ -93,7 +114,7 @@ func (w *Writer) reports() {
 		switch e := ev.(type) {
 		case *rdk.Message:
 			if err := e.TopicPartition.Error; err != nil && !purged(err) {
-				w.fail(fmt.Errorf("cannot deliver to topic %q: %w", topicOf(e.TopicPartition), err))
+				w.fail(fmt.Errorf("cannot deliver to topic %q: %w%s", topicOf(e.TopicPartition), err, tooLargeHint(err, "; a record is over the topic's max.message.bytes: raise it")))
 			}
 			w.pending.Add(-1)
 		case rdk.Error:
@@ -102,6 +123,16 @@ func (w *Writer) reports() {
 			}
 		}
 	}
+}
+
+// tooLargeHint is hint when err says a record is too large (for the
+// producer or the topic), and nothing for other errors.
+func tooLargeHint(err error, hint string) string {
+	var ke rdk.Error
+	if !errors.As(err, &ke) || ke.Code() != rdk.ErrMsgSizeTooLarge {
+		return ""
+	}
+	return hint
 }
 
 // purged reports whether a delivery failed because an aborted transaction
@@ -163,10 +194,11 @@ func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
 		w.pending.Add(-1)
 		var ke rdk.Error
 		if !errors.As(err, &ke) || ke.Code() != rdk.ErrQueueFull {
+			hint := tooLargeHint(err, fmt.Sprintf(" (the record takes up to %d bytes, over the producer's message.max.bytes of %d); raise the topic's max.message.bytes, which the producer follows", BatchSize(m), w.maxBytes))
 			if partition >= 0 {
-				return fmt.Errorf("cannot produce to topic %q partition %d: %w", topic, partition, err)
+				return fmt.Errorf("cannot produce to topic %q partition %d: %w%s", topic, partition, err, hint)
 			}
-			return fmt.Errorf("cannot produce to topic %q: %w", topic, err)
+			return fmt.Errorf("cannot produce to topic %q: %w%s", topic, err, hint)
 		}
 		// The queue drains as the brokers acknowledge; let it.
 		before := w.p.Len()
