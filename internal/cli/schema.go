@@ -635,7 +635,11 @@ cardinality (singular, optional, repeated, map) and oneofs, reserved
 numbers and names, enum values by number; paths are full names
 ("bank.Deposit.amount").
 
-JSON Schema is not compared yet: the error says how to diff the texts.
+JSON Schema: properties added or removed (down nested objects, items and
+additionalProperties), required, type, format, default, $ref, enum values,
+oneOf/anyOf/allOf branches, definitions under $defs; annotations (title,
+description) are not changes; a $ref to another subject is compared as
+text, not followed.
 
 One line per change, "+" added, "-" removed, "~" changed, then the path
 (Avro: ".field", "(full.Name)" for a union's branch, "[]" an array's
@@ -690,7 +694,7 @@ func schemaDiffRun(ctx context.Context, opts *SchemaDiffOptions) error {
 		To:   schemaDiffSide{Version: sides[1].Version, ID: sides[1].ID}}
 	view.Changes, err = reg.Diff(ctx, sides[0], sides[1])
 	if errors.Is(err, schema.ErrDiffUnsupported) {
-		return fmt.Errorf("schema diff compares Avro and Protobuf schemas, and %s is %s; compare the texts: diff <(evctl schema show %s --version %s) <(evctl schema show %s --version %s)",
+		return fmt.Errorf("schema diff compares Avro, Protobuf and JSON Schema, and %s is %s; compare the texts: diff <(evctl schema show %s --version %s) <(evctl schema show %s --version %s)",
 			opts.Subject, sides[0].Format, opts.Subject, versionArg(opts.From), opts.Subject, versionArg(opts.To))
 	}
 	if err != nil {

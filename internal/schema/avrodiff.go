@@ -45,9 +45,9 @@ type SchemaChange struct {
 func (c SchemaChange) String() string {
 	sign := "~"
 	switch c.Kind {
-	case ChangeFieldAdded, ChangeSymbolAdded, ChangeBranchAdded:
+	case ChangeFieldAdded, ChangeSymbolAdded, ChangeBranchAdded, ChangeMessageAdded, ChangeEnumAdded, ChangeRequiredAdded:
 		sign = "+"
-	case ChangeFieldRemoved, ChangeSymbolRemoved, ChangeBranchRemoved:
+	case ChangeFieldRemoved, ChangeSymbolRemoved, ChangeBranchRemoved, ChangeMessageRemoved, ChangeEnumRemoved, ChangeRequiredRemoved:
 		sign = "-"
 	}
 	s := sign + " " + c.Path + ": " + c.Kind

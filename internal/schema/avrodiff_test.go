@@ -113,6 +113,8 @@ func TestSchemaChangeString(t *testing.T) {
 		{SchemaChange{Path: ".note", Kind: ChangeFieldRemoved, From: "string"}, `- .note: field removed: string`},
 		{SchemaChange{Path: ".n", Kind: ChangeType, From: "int", To: "long"}, `~ .n: type changed: int → long`},
 		{SchemaChange{Path: ".ch", Kind: ChangeSymbolAdded, To: "GOLD"}, `+ .ch: symbol added: GOLD`},
+		{SchemaChange{Path: "bank.Gone", Kind: ChangeMessageRemoved}, `- bank.Gone: message removed`},
+		{SchemaChange{Path: ".id", Kind: ChangeRequiredAdded}, `+ .id: required added`},
 	}
 	for _, tt := range tests {
 		if got := tt.c.String(); got != tt.want {

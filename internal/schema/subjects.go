@@ -350,7 +350,9 @@ func TopicsBySubject(summaries []SubjectSummary, topics []string) {
 var ErrDiffUnsupported = errors.New("no field-by-field diff for this schema type yet")
 
 // Diff compares two subject versions field by field, their references
-// resolved: Avro with DiffAvro, Protobuf with DiffProtobuf. Versions of
+// resolved: Avro with DiffAvro, Protobuf with DiffProtobuf, JSON Schema
+// with DiffJSONSchema (a $ref to another subject is compared as text,
+// not followed). Versions of
 // different types differ in their type alone.
 func (c *RegistryClient) Diff(ctx context.Context, from, to SubjectVersion) ([]SchemaChange, error) {
 	if from.Format != to.Format {
@@ -382,6 +384,8 @@ func (c *RegistryClient) Diff(ctx context.Context, from, to SubjectVersion) ([]S
 			return nil, fmt.Errorf("version %d: %w", to.Version, err)
 		}
 		return DiffProtobuf(a, b), nil
+	case FormatJSON:
+		return DiffJSONSchema(from.Text, to.Text)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrDiffUnsupported, from.Format)
 }
