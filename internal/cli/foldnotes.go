@@ -18,6 +18,7 @@ type foldOutcome struct {
 	skippedTypes map[string]int64 // events ignore-unknown skipped, by type
 	skipped      *replay.Skipped  // records --on-error skip skipped; nil: none
 	member       bool             // a group member's share, which others may have folded
+	split        replay.SplitAggregates
 }
 
 // foldNotes are the notes a rebuild's summary adds besides its counts:
@@ -40,6 +41,9 @@ func foldNotes(proj *replay.Projection, o foldOutcome) []string {
 func writeFoldNotes(w io.Writer, proj *replay.Projection, o foldOutcome) {
 	for _, note := range foldNotes(proj, o) {
 		fmt.Fprintf(w, "note: %s\n", note)
+	}
+	if warning := o.split.Warning(); warning != "" {
+		fmt.Fprintf(w, "evctl: warning: %s\n", warning)
 	}
 	if o.skipped == nil || o.skipped.Len() == 0 {
 		return

@@ -122,10 +122,12 @@ value the state as JSON, a tombstone when the state is null, timestamp
 the last folded event's — to --to-topic (created compacted), --to-file,
 or stdout; --emit changes writes every intermediate state instead (into a
 topic --create makes with cleanup.policy=delete, so compaction keeps the
-history of changes), reading one partition after another: identical runs
-write the same changes in the same order. A record the projection fails
-on stops the replay, naming it; of several, the one first by topic,
-partition and offset, so identical runs report the same.
+history of changes). To a file or stdout changes are read one partition
+after another: identical runs write the same changes in the same order.
+A record the projection fails on stops the replay, naming it; of several,
+to a file or stdout the one first by topic, partition and offset, so
+identical runs report the same (into a topic, whichever a member meets
+first: its partitions are read as they come).
 Into a topic a rebuild is a member of --group, as a copy is: each member
 folds the aggregates of its source partitions and writes their changed
 states, at each checkpoint, to the destination partition of the same
@@ -134,7 +136,9 @@ partitions over first restores their states from there. It reads one
 topic into an empty one with as many partitions.
 --on-error skip skips the events a handler fails on; the summary names the
 first five, with why, and counts the rest. Notes name the event types a
-spec's ignore-unknown skipped, and why a rebuild built no aggregate.
+spec's ignore-unknown skipped, and why a rebuild built no aggregate; a
+warning names the aggregates whose events were on more than one
+partition (nothing orders them, so their state is not defined).
 
 --dry-run counts what would be replayed, per partition and per type
 (-o json: {"records", "read", "filteredOut", "byPartition", "byType"}).
@@ -973,7 +977,7 @@ func (j *replayJob) newProjectionSink(out projectionOutput) *projectionSink {
 		fmt.Fprintf(o.IO.ErrOut, "%s %s into %s with %s (read %d, filtered out %d, skipped %d, wrote %d) in %s, %.0f events/s\n",
 			verb, english.Plural(st.Written, "event"), english.Plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Len(), ps.written,
 			st.Elapsed.Round(time.Millisecond), float64(st.Written)/max(st.Elapsed.Seconds(), 1e-9))
-		writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: st.Written, aggregates: ps.aggregates, skippedTypes: ps.skippedTypes(), skipped: ps.skipped, member: ps.member != nil})
+		writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: st.Written, aggregates: ps.aggregates, skippedTypes: ps.skippedTypes(), skipped: ps.skipped, member: ps.member != nil, split: ps.split()})
 		if j.copier != nil {
 			j.groupNote(err)
 		}
@@ -1012,6 +1016,18 @@ func (s *projectionSink) onError(err error) error {
 		return nil
 	}
 	return err
+}
+
+func (s *projectionSink) split() replay.SplitAggregates {
+	switch {
+	case s.parallel != nil:
+		return s.parallel.Split()
+	case s.member != nil:
+		// A member folds each source partition apart: an aggregate on two
+		// partitions is never seen whole (evctl check reports it).
+		return replay.SplitAggregates{}
+	}
+	return s.fold.Split()
 }
 
 func (s *projectionSink) skippedTypes() map[string]int64 {

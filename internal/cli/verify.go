@@ -83,7 +83,8 @@ several, the one first by topic, partition and offset, so identical runs
 report the same.
 
 --ignore PATH leaves a volatile field out (.updatedAt, relative to the
-value), as for diff. Warnings (a read model key on two partitions) and
+value), as for diff. Warnings (a read model key on two partitions, an
+aggregate whose source events are on two partitions) and
 notes (the event types the spec's ignore-unknown skipped, a rebuild that
 built nothing) go to stderr. -o json writes diff's report
 (docs/report-format.md), with those notes in "notes" and the skipped
@@ -222,8 +223,12 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	// partitions, keys encoded differently) go to stderr as diff prints
 	// them; what the fold skipped follows the summary. The JSON report
 	// holds both.
+	folded := foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes(), split: fold.Split()}
+	if warning := folded.split.Warning(); warning != "" {
+		r.Warnings = append(r.Warnings, warning)
+	}
 	writeReportNotes(o.IO.ErrOut, r)
-	folded := foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes()}
+	folded.split = replay.SplitAggregates{} // warned above
 	if len(folded.skippedTypes) > 0 {
 		r.SkippedTypes = maps.Clone(folded.skippedTypes)
 	}

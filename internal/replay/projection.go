@@ -489,12 +489,61 @@ type Fold struct {
 	aggs    map[string]*projectionAggregate
 	dec     filter.JSONDecoder
 	skipped map[string]int64 // events of each type ignore-unknown skipped
+	topics  []string         // the topics folded, by projectionAggregate.topic
+	split   SplitAggregates
 }
 
 type projectionAggregate struct {
-	state   any
-	deleted bool
-	at      time.Time // the timestamp of the last record folded in
+	state     any
+	at        time.Time // the timestamp of the last record folded in
+	partition int32     // of its first event
+	topic     uint16    // of its first event, in Fold.topics
+	deleted   bool
+	split     bool // counted in Fold.split
+}
+
+// SplitAggregates counts the aggregates whose events came from more than
+// one partition of a topic: nothing orders events across partitions, so
+// their folded state depends on the order the partitions were read in.
+type SplitAggregates struct {
+	N     int64            // how many
+	First []SplitAggregate // the first few by id
+}
+
+// SplitAggregate is one aggregate with events on two partitions.
+type SplitAggregate struct {
+	ID         string
+	Topic      string
+	Partitions [2]int32 // its first event's, and the other's
+}
+
+// splitShown is how many split aggregates a fold names.
+const splitShown = 5
+
+func (s *SplitAggregates) add(a SplitAggregate) {
+	s.N++
+	i, _ := slices.BinarySearchFunc(s.First, a.ID, func(x SplitAggregate, id string) int { return strings.Compare(x.ID, id) })
+	if i < splitShown {
+		s.First = slices.Insert(s.First, i, a)
+		s.First = s.First[:min(len(s.First), splitShown)]
+	}
+}
+
+// Warning says which aggregates had events on two partitions, or "".
+func (s SplitAggregates) Warning() string {
+	if s.N == 0 {
+		return ""
+	}
+	names := make([]string, len(s.First))
+	for i, a := range s.First {
+		names[i] = fmt.Sprintf("%s (%s partitions %d and %d)", strconv.Quote(a.ID), a.Topic, a.Partitions[0], a.Partitions[1])
+	}
+	more := ""
+	if n := s.N - int64(len(s.First)); n > 0 {
+		more = fmt.Sprintf(" and %d more", n)
+	}
+	return fmt.Sprintf("%s with events on more than one partition: %s%s; nothing orders events across partitions, so the state rebuilt depends on the order they were read in (evctl check reports them as multi-partition)",
+		english.Plural(s.N, "aggregate"), strings.Join(names, ", "), more)
 }
 
 // NewFold starts a fold with no aggregates.
@@ -600,9 +649,13 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	if err != nil {
 		return fail(handler, err)
 	}
+	topic := f.topicIndex(r.Topic)
 	if agg == nil {
-		agg = &projectionAggregate{}
+		agg = &projectionAggregate{partition: r.Partition, topic: topic}
 		f.aggs[c.ID] = agg
+	} else if !agg.split && agg.topic == topic && agg.partition != r.Partition {
+		agg.split = true
+		f.split.add(SplitAggregate{ID: c.ID, Topic: r.Topic, Partitions: [2]int32{agg.partition, r.Partition}})
 	}
 	agg.state, agg.deleted, agg.at = next, next == nil, r.Timestamp.Time
 	c.state, c.Deleted = next, next == nil
@@ -702,6 +755,24 @@ func preview(v any) string {
 
 // Len is the number of aggregates seen, deleted ones included.
 func (f *Fold) Len() int { return len(f.aggs) }
+
+// Split says which aggregates had events on more than one partition of a
+// topic.
+func (f *Fold) Split() SplitAggregates { return f.split }
+
+// topicIndex is topic's index in f.topics, added if new.
+func (f *Fold) topicIndex(topic string) uint16 {
+	for i, t := range f.topics {
+		if t == topic {
+			return uint16(i)
+		}
+	}
+	if len(f.topics) == math.MaxUint16 {
+		return math.MaxUint16 // past 65535 topics, the rest share one index
+	}
+	f.topics = append(f.topics, topic)
+	return uint16(len(f.topics) - 1)
+}
 
 // SkippedTypes counts the events of each type the fold skipped because the
 // spec has no handler for it and ignores unknown types ("" for events

@@ -262,6 +262,22 @@ func (pf *ParallelFold) SkippedTypes() map[string]int64 {
 	return all
 }
 
+// Split says which aggregates had events on more than one partition of a
+// topic, over every worker (see Fold.Split). Call it after Close.
+func (pf *ParallelFold) Split() SplitAggregates {
+	var all SplitAggregates
+	if !pf.closed {
+		return all
+	}
+	for _, f := range pf.folds {
+		all.N += f.split.N - int64(len(f.split.First))
+		for _, a := range f.split.First {
+			all.add(a)
+		}
+	}
+	return all
+}
+
 // Len is the number of aggregates seen, deleted ones included. Call it after Close.
 func (pf *ParallelFold) Len() int {
 	n := 0

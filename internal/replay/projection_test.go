@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -702,5 +703,42 @@ func TestFoldTimestampIsTheLastEvents(t *testing.T) {
 		if got := pf.Timestamp(id); !got.Equal(w) {
 			t.Errorf("ParallelFold.Timestamp(%q) = %v, want %v", id, got, w)
 		}
+	}
+}
+
+// A fold names the aggregates whose events came from two partitions of a
+// topic, the first few by id, and counts them all; two topics are not a
+// split (a projection may fold several).
+func TestFoldSplitAggregates(t *testing.T) {
+	p := parseSpec(t, "handlers:\n  MoneyDeposited: '.state'\n")
+	var records []*record.Record
+	for i := range 8 {
+		id := fmt.Sprintf("a%d", 8-i) // ids in reverse: First is by id, not by arrival
+		records = append(records, deposited(0, int64(2*i), id, "1.00", 1), deposited(1, int64(i), id, "1.00", 2), deposited(0, int64(2*i+1), id, "1.00", 3))
+	}
+	records = append(records, deposited(0, 100, "one", "1.00", 1), deposited(0, 101, "one", "1.00", 2))
+	other := deposited(3, 0, "t", "1.00", 1)
+	other.Topic = "bank.other-events"
+	records = append(records, deposited(0, 102, "t", "1.00", 1), other)
+
+	want := SplitAggregates{N: 8, First: []SplitAggregate{
+		{ID: "a1", Topic: "bank.account-events", Partitions: [2]int32{0, 1}}, {ID: "a2", Topic: "bank.account-events", Partitions: [2]int32{0, 1}},
+		{ID: "a3", Topic: "bank.account-events", Partitions: [2]int32{0, 1}}, {ID: "a4", Topic: "bank.account-events", Partitions: [2]int32{0, 1}},
+		{ID: "a5", Topic: "bank.account-events", Partitions: [2]int32{0, 1}},
+	}}
+	f, _ := foldAll(t, p, records...)
+	if diff := cmp.Diff(want, f.Split()); diff != "" {
+		t.Errorf("Fold.Split (-want +got):\n%s", diff)
+	}
+	pf := foldParallel(t, p, 3, records...)
+	if diff := cmp.Diff(want, pf.Split()); diff != "" {
+		t.Errorf("ParallelFold.Split (-want +got):\n%s", diff)
+	}
+	if got := want.Warning(); !strings.HasPrefix(got, `8 aggregates with events on more than one partition: "a1" (bank.account-events partitions 0 and 1), `) ||
+		!strings.Contains(got, `"a5" (bank.account-events partitions 0 and 1) and 3 more; nothing orders`) {
+		t.Errorf("Warning() = %s", got)
+	}
+	if got := (SplitAggregates{}).Warning(); got != "" {
+		t.Errorf("no split: Warning() = %q", got)
 	}
 }
