@@ -529,12 +529,16 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 		fmt.Fprint(t.opts.IO.ErrOut, t.types.hint(t.opts.Types))
 	}
 	if t.filterErrs > 0 {
-		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: --filter failed on %d records, skipped them (first: %v)\n", t.filterErrs, t.firstFilterErr)
+		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: --filter failed on %s, skipped (first: %v)\n", english.Plural(t.filterErrs, "record"), t.firstFilterErr)
 	}
 	var strict *ExitError
 	if t.undecodable > 0 && !errors.As(err, &strict) {
-		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: %d of %s could not be decoded, shown with their raw bytes (first %s)\n",
-			t.undecodable, english.Plural(t.shown, "record"), t.firstUndecodable)
+		their := "their"
+		if t.undecodable == 1 {
+			their = "its"
+		}
+		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: %d of %s could not be decoded, shown with %s raw bytes (first %s)\n",
+			t.undecodable, english.Plural(t.shown, "record"), their, t.firstUndecodable)
 	}
 	interrupted := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled))
 	if interrupted {
