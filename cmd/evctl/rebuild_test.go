@@ -28,15 +28,19 @@ import (
 func cmdRebuildGroup(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("rebuild-group", flag.ContinueOnError)
 	procs, seed, group, every := memberFlags(fs, "rebuild", 100)
+	changes := fs.Bool("changes", false, "--emit changes: the destination holds every state, versions 1, 2, 3...")
 	ts.Check(fs.Parse(args))
 	if neg || fs.NArg() < 4 || *procs < 2 {
-		ts.Fatalf("usage: rebuild-group [-procs N>=2] [-seed S] [-group G] [-every K] source spec dest live [evctl flags...]")
+		ts.Fatalf("usage: rebuild-group [-procs N>=2] [-seed S] [-group G] [-every K] [-changes] source spec dest live [evctl flags...]")
 	}
 	src, spec, dst, live, extra := fs.Arg(0), fs.Arg(1), fs.Arg(2), fs.Arg(3), fs.Args()[4:]
 	pr := newProbe(ts, src, dst, *group)
 	threshold, victim := killPlan(pr, *seed, *procs)
 	args = slices.Concat([]string{"replay", src, "--projection", spec, "--to-topic", dst, "--group", *group,
 		"--checkpoint-every", strconv.Itoa(*every), "--no-progress", "--create"}, extra)
+	if *changes {
+		args = append(args, "--emit", "changes")
+	}
 	resumeArgs := append(slices.Clone(args), "--resume")
 	start := time.Now()
 	members := startMembers(ts, pr, *procs, args)
@@ -59,7 +63,7 @@ func cmdRebuildGroup(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Logf("%s: %s", m.name, strings.TrimSpace(m.stderr()))
 	}
 	ts.Logf("rebuild-group: all done %s after start", time.Since(start).Round(time.Millisecond))
-	verifyRebuild(ts, src, dst, live, fmt.Sprintf("rebuild-group -seed %d (victim %s)", *seed, v.name))
+	verifyRebuild(ts, src, dst, live, *changes, fmt.Sprintf("rebuild-group -seed %d (victim %s)", *seed, v.name))
 }
 
 // verifyRebuild checks a rebuilt read model, read_committed, against the
@@ -67,8 +71,9 @@ func cmdRebuildGroup(ts *testscript.TestScript, neg bool, args []string) {
 // each aggregate's states in one partition, the source partition its
 // events are in; and no state written twice (the versions of an
 // aggregate's states rise strictly), which a member that folded events
-// twice, or folded on from a stale state, would break.
-func verifyRebuild(ts *testscript.TestScript, src, dst, live, what string) {
+// twice, or folded on from a stale state, would break. With changes
+// (--emit changes) every state is there: versions 1, 2, 3... each once.
+func verifyRebuild(ts *testscript.TestScript, src, dst, live string, changes bool, what string) {
 	brokers := ts.Getenv("EVCTL_BROKERS")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -113,8 +118,12 @@ func verifyRebuild(ts *testscript.TestScript, src, dst, live, what string) {
 				problems = append(problems, fmt.Sprintf("%s/%d@%d: state of %q has no version: %s", dst, p, r.Offset, id, r.Value))
 				continue
 			}
-			if prev, ok := version[id]; ok && n <= prev {
+			prev, ok := version[id]
+			switch {
+			case ok && n <= prev:
 				problems = append(problems, fmt.Sprintf("%s/%d@%d: state of %q at version %v after version %v: written twice", dst, p, r.Offset, id, n, prev))
+			case changes && n != prev+1:
+				problems = append(problems, fmt.Sprintf("%s/%d@%d: change of %q to version %v after version %v: a change is missing", dst, p, r.Offset, id, n, prev))
 			}
 			version[id] = n
 		}
