@@ -275,7 +275,7 @@ func openDiffSide(ctx context.Context, o *DiffOptions, name string) (diff.Source
 		case len(unknown.Similar) > 0:
 			hint = "similar topics: " + strings.Join(unknown.Similar, ", ")
 		case len(unknown.Have) > 0:
-			hint = "topics: " + strings.Join(unknown.Have, ", ")
+			hint = "topics: " + unknown.HaveText()
 		}
 		return nil, nil, fmt.Errorf("%q is neither a file nor a topic (%s)", name, hint)
 	}

@@ -70,22 +70,37 @@ type UnknownTopicError struct {
 	// Similar are existing topics whose names are close to Topic, closest
 	// first (at most 5).
 	Similar []string
-	// Have lists some existing topics (at most 10) when none is similar.
+	// Have lists some existing topics (at most 10) when none is similar;
+	// More counts the others.
 	Have []string
+	More int
 }
 
 func (e *UnknownTopicError) Error() string {
-	return notFound("topic", e.Topic, e.Similar, e.Have)
+	return notFound("topic", e.Topic, e.Similar, e.Have, e.More)
 }
 
-// notFound says what of kind was not found and what the cluster has.
-func notFound(kind, name string, similar, have []string) string {
+// HaveText lists Have, and says how many more topics there are.
+func (e *UnknownTopicError) HaveText() string { return someOf(e.Have, e.More) }
+
+// someOf joins names, some of a list, and counts the more it leaves out.
+func someOf(names []string, more int) string {
+	s := strings.Join(names, ", ")
+	if more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+// notFound says what of kind was not found and what the cluster has:
+// have, some of them, and more others.
+func notFound(kind, name string, similar, have []string, more int) string {
 	var hint string
 	switch {
 	case len(similar) > 0:
 		hint = " (similar: " + strings.Join(similar, ", ") + ")"
 	case len(have) > 0:
-		hint = " (have: " + strings.Join(have, ", ") + ")"
+		hint = " (have: " + someOf(have, more) + ")"
 	default:
 		hint = " (the cluster has no " + kind + "s)"
 	}
@@ -104,6 +119,7 @@ func unknownTopic(topic string, names []string) *UnknownTopicError {
 	e := &UnknownTopicError{Topic: topic, Similar: english.Similar(topic, visible, 5)}
 	if len(e.Similar) == 0 {
 		e.Have = visible[:min(len(visible), 10)]
+		e.More = len(visible) - len(e.Have)
 	}
 	return e
 }

@@ -74,12 +74,14 @@ type UnknownGroupError struct {
 	// Similar are existing groups whose ids are close to Group, closest
 	// first (at most 5).
 	Similar []string
-	// Have lists some existing groups (at most 10) when none is similar.
+	// Have lists some existing groups (at most 10) when none is similar;
+	// More counts the others.
 	Have []string
+	More int
 }
 
 func (e *UnknownGroupError) Error() string {
-	return notFound("consumer group", e.Group, e.Similar, e.Have)
+	return notFound("consumer group", e.Group, e.Similar, e.Have, e.More)
 }
 
 func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
@@ -90,6 +92,7 @@ func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
 	e := &UnknownGroupError{Group: group, Similar: english.Similar(group, ids, 5)}
 	if len(e.Similar) == 0 {
 		e.Have = ids[:min(len(ids), 10)]
+		e.More = len(ids) - len(e.Have)
 	}
 	return e
 }

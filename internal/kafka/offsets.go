@@ -109,8 +109,8 @@ func expandTopics(md *rdk.Metadata, topics []string) ([]string, error) {
 			}
 		}
 		if len(out) == n {
-			have := unknownTopic(t, names).Have // the visible topics, some of them
-			return nil, fmt.Errorf("no topic matches %q (have: %s); check the pattern or --brokers", t, strings.Join(have, ", "))
+			have := unknownTopic(t, names).HaveText() // the visible topics, some of them
+			return nil, fmt.Errorf("no topic matches %q (have: %s); check the pattern or --brokers", t, have)
 		}
 	}
 	var uniq []string
