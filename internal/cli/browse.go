@@ -52,8 +52,12 @@ func NewCmdBrowse(f *Factory, runF func(context.Context, *BrowseOptions) error) 
 browse opens at the latest records of the topics, merged by timestamp, or
 at --from (tail's positions: start, 1234, -100, @-1h, @2026-11-19T10:00:00Z),
 and loads a page at a time as you scroll, in either direction: a topic of
-any size opens at once. Enter shows the selected record in the capture
-format (docs/capture-format.md); / filters with a jq expression over the
+any size opens at once. Enter shows the selected record's details: where
+it is, its timestamp, key, type, schemas (id or GUID, subject, version)
+and headers, and the value as indented JSON; x shows the exact key and
+value bytes instead, as hexdump -C does; w writes the record to a capture
+file (docs/capture-format.md, with the raw bytes: replay --from-file
+sends it again byte for byte). / filters with a jq expression over the
 same object tail's --filter sees (it applies to what is loaded, and loads
 on until it finds a match); : goes to a position; f follows new records.
 The list's value column shows first the fields that tell the loaded
@@ -64,6 +68,7 @@ Keys:
   ↑/k ↓/j           move              pgup/b pgdn/space  page
   g/home G/end      first/last record :                  go to a position
   enter             details           J/K                scroll details
+  x                 bytes as hex      w                  write the record to a file
   /                 jq filter         a                  only this key's records
   f                 follow            ?                  all keys
   esc               close details, cancel a prompt
@@ -122,7 +127,9 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	if err != nil {
 		return err
 	}
-	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON})
+	// Raw: the details show the exact bytes (x), and a record written to
+	// a file (w) replays byte for byte.
+	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON, Raw: true})
 	if err != nil {
 		return err
 	}

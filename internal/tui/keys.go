@@ -10,6 +10,7 @@ import (
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Start, End key.Binding
 	Detail, DetailUp, DetailDown, Close    key.Binding
+	Hex, Write                             key.Binding
 	Filter, Aggregate, GoTo, Follow        key.Binding
 	Help, Quit, Interrupt                  key.Binding
 	// Apply and Cancel end a prompt.
@@ -40,6 +41,8 @@ func DefaultKeys() KeyMap {
 		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		Close:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close details")),
+		Hex:        key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "bytes as hex (again: decoded)")),
+		Write:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "write the record to a file")),
 	}
 }
 
@@ -52,7 +55,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo},
-		{k.Detail, k.DetailUp, k.DetailDown, k.Close},
+		{k.Detail, k.DetailUp, k.DetailDown, k.Hex, k.Write, k.Close},
 		{k.Filter, k.Aggregate, k.Follow},
 		{k.Help, k.Quit},
 	}

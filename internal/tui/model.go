@@ -5,6 +5,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -13,8 +14,10 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
@@ -77,8 +80,18 @@ type Model struct {
 	prompt     textinput.Model
 	promptErr  error // why the prompt's text was not applied; shown under it
 
+	// detail shows the selected record's details, decoded or (hex) as
+	// bytes; shown is what it holds, so that it scrolls back to the top
+	// only when that changes.
+	detail viewport.Model
+	hex    bool
+	shown  struct {
+		r   *record.Record
+		hex bool
+	}
+	note string // what the last key did (a file written), until the next
+
 	follow    bool
-	detailTop int
 	loading   bool
 	seq       int // the load in flight; older answers are dropped
 	pending   int // cursor move waiting for the load in flight
@@ -94,10 +107,13 @@ const (
 	modeDetails             // the list, and the selected record's details below it
 	modeFilter              // the jq filter prompt
 	modeGoTo                // the go-to-a-position prompt
+	modeWrite               // the prompt for the file to write the record to
 )
 
 // prompting reports whether a prompt has the keys.
-func (m *Model) prompting() bool { return m.mode == modeFilter || m.mode == modeGoTo }
+func (m *Model) prompting() bool {
+	return m.mode == modeFilter || m.mode == modeGoTo || m.mode == modeWrite
+}
 
 // view is the view on screen: under a prompt, the one it was opened from.
 func (m *Model) view() mode {
@@ -154,7 +170,10 @@ func New(o Options) *Model {
 	h := help.New()
 	h.ShortSeparator = " · "
 	h.Styles = help.Styles{ShortKey: styles.HelpKey, ShortDesc: styles.Faint, ShortSeparator: styles.Faint, Ellipsis: styles.Faint}
-	m := &Model{o: o, keys: o.Keys, styles: styles, prompt: p, help: h, follow: o.Follow, width: 80, height: 24,
+	// Long values wrap: the details are where a record is read whole.
+	d := viewport.New()
+	d.SoftWrap = true
+	m := &Model{o: o, keys: o.Keys, styles: styles, prompt: p, help: h, detail: d, follow: o.Follow, width: 80, height: 24,
 		win: window{first: map[Partition]int64{}, next: map[Partition]int64{}}}
 	if o.Filter != "" {
 		if err := m.setFilter(o.Filter); err != nil {
@@ -226,38 +245,74 @@ func (m *Model) tick() tea.Cmd {
 
 // Update answers one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	m.syncDetail()
+	return m, cmd
+}
+
+// syncDetail puts the selected record in the details viewport, sized to
+// the pane.
+func (m *Model) syncDetail() {
+	if m.view() != modeDetails {
+		return
+	}
+	m.detail.SetWidth(m.width)
+	m.detail.SetHeight(m.detailHeight())
+	r := m.Selected()
+	if r == m.shown.r && m.hex == m.shown.hex {
+		return
+	}
+	m.shown.r, m.shown.hex = r, m.hex
+	var lines []string
+	if r != nil {
+		lines = m.detailLines(r, m.hex)
+	}
+	m.detail.SetContentLines(lines)
+	m.detail.GotoTop()
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 		m.prompt.SetWidth(max(msg.Width-len(m.prompt.Prompt)-1, 10))
 		m.scrollToCursor()
-		return m, nil
+		return nil
 	case pageMsg:
 		if msg.seq != m.seq {
-			return m, nil // an answer to a load since replaced
+			return nil // an answer to a load since replaced
 		}
 		cmd := m.applyPage(msg)
 		m.shared = sharedFields(m.recs)
-		return m, cmd
+		return cmd
 	case followTick:
 		if !m.follow {
-			return m, nil
+			return nil
 		}
 		if m.loading {
-			return m, m.tick()
+			return m.tick()
 		}
-		return m, tea.Batch(m.load(loadNewer), m.tick())
+		return tea.Batch(m.load(loadNewer), m.tick())
+	case writtenMsg:
+		if msg.err != nil { // open the prompt again, to fix the name
+			cmd := m.ask(modeWrite, "write to: ", "", msg.path)
+			m.promptErr = msg.err
+			return cmd
+		}
+		m.note = fmt.Sprintf("wrote %s to %s", english.Plural(msg.n, "record"), msg.path)
+		return nil
 	case tea.KeyPressMsg:
+		m.note = ""
 		if key.Matches(msg, m.keys.Interrupt) {
-			return m, tea.Interrupt // exit status 130, as Ctrl-C ends every command
+			return tea.Interrupt // exit status 130, as Ctrl-C ends every command
 		}
 		if m.prompting() {
-			return m, m.promptKey(msg)
+			return m.promptKey(msg)
 		}
-		return m, m.key(msg)
+		return m.key(msg)
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
@@ -290,12 +345,21 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		} else {
 			m.mode = modeDetails
 		}
-		m.detailTop = 0
 		m.scrollToCursor()
 	case key.Matches(msg, k.DetailUp):
-		m.detailTop = max(m.detailTop-1, 0)
+		m.detail.ScrollUp(1)
 	case key.Matches(msg, k.DetailDown):
-		m.detailTop++
+		m.detail.ScrollDown(1)
+	case key.Matches(msg, k.Hex):
+		m.hex = !m.hex
+		if m.mode != modeDetails {
+			m.hex, m.mode = true, modeDetails
+			m.scrollToCursor()
+		}
+	case key.Matches(msg, k.Write):
+		if r := m.Selected(); r != nil {
+			return m.ask(modeWrite, "write to: ", "a capture file (JSON lines)", captureName(r))
+		}
 	case key.Matches(msg, k.Filter):
 		return m.ask(modeFilter, "jq filter: ", `.type | endswith("Withdrawn")`, m.filterText())
 	case key.Matches(msg, k.Aggregate):
@@ -335,6 +399,14 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.closePrompt()
 		return m.goTo(pos)
+	case key.Matches(msg, m.keys.Apply) && m.mode == modeWrite:
+		path, r := strings.TrimSpace(m.prompt.Value()), m.Selected()
+		if path == "" || r == nil {
+			m.promptErr = errors.New("type the name of the file to write")
+			return nil
+		}
+		m.closePrompt()
+		return writeCapture(path, []*record.Record{r})
 	case key.Matches(msg, m.keys.Apply):
 		if err := m.setFilter(m.prompt.Value()); err != nil {
 			m.promptErr = err
@@ -463,7 +535,6 @@ func (m *Model) refilter(at *int) {
 // runs past what is loaded.
 func (m *Model) move(delta int) tea.Cmd {
 	target := m.cursor + delta
-	m.detailTop = 0
 	switch {
 	case target < 0 && !m.atStart():
 		m.cursor = 0

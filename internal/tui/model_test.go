@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -645,6 +646,12 @@ func bankSource(n int) *sliceSource {
 	src := newSliceSource("bank.account-events", 3, n)
 	for i, r := range src.all() {
 		r.Key = fmt.Appendf(nil, `"acct-%04d"`, i%7)
+		r.Schema = &record.SchemaRef{ID: 3, Subject: "bank.account-events-value", Version: 2, Format: "AVRO"}
+		r.Headers = []record.Header{{Key: "event-id", Value: fmt.Sprintf("e-%d", i)}, {Key: "trace", Encoding: record.EncodingNull}}
+		defer func() { // the bytes a producer sent: text key, Confluent-framed value
+			r.RawKey = fmt.Appendf(nil, "acct-%04d", i%7)
+			r.RawValue = append([]byte{0, 0, 0, 0, 3}, r.Value...)
+		}()
 		r.Value = fmt.Appendf(nil, `{"eventId":"%08x-1648-41b9-b7f1-%012x","accountId":"acct-%04d","occurredAt":%q,"version":%d,"amount":"%d.%02d","reference":"ref %d"}`,
 			i*7919, i*104729, i%7, r.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z"), i%12+1, 10+i*37%900, i%100, i)
 	}
@@ -718,5 +725,87 @@ func golden(t *testing.T, name, got string) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("screen differs from %s (-want +got):\n%s", path, diff)
+	}
+}
+
+// TestDetails shows a record's details, then its bytes with x.
+func TestDetails(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		keys []tea.Msg
+	}{
+		{"details", press("enter")},
+		{"details-scrolled", press("enter", "J", "J", "J")},
+		{"details-hex", press("enter", "x")},
+		{"details-write", press("enter", "w")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := New(Options{Source: bankSource(60), Title: "bank.account-events", PageSize: 25, Styles: ptr(PlainStyles())})
+			start(t, m)
+			run(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+			run(t, m, c.keys...)
+			golden(t, c.name, ansi.Strip(m.Render())+"\n")
+		})
+	}
+}
+
+// TestHexWithoutBytes: a schema-decoded record without its bytes says so.
+func TestHexWithoutBytes(t *testing.T) {
+	m := New(Options{Source: newSliceSource("t", 1, 10), Title: "t", Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	run(t, m, press("x")...)
+	if m.mode != modeDetails || !m.hex {
+		t.Fatalf("x from the list: mode %v, hex %v; want the details as hex", m.mode, m.hex)
+	}
+	if got := ansi.Strip(m.Render()); !strings.Contains(got, "no bytes to show") {
+		t.Errorf("no word on the missing bytes:\n%s", got)
+	}
+	// Moving to another record keeps hex; x again decodes.
+	run(t, m, press("up", "x")...)
+	if m.hex || !strings.Contains(ansi.Strip(m.Render()), "record     t · partition 0") {
+		t.Errorf("x again: hex %v\n%s", m.hex, ansi.Strip(m.Render()))
+	}
+}
+
+// TestWrite writes the selected record to a capture file that reads back
+// as the same record, raw bytes included, and never overwrites one.
+func TestWrite(t *testing.T) {
+	m := New(Options{Source: bankSource(60), Title: "bank.account-events", PageSize: 25, Styles: ptr(PlainStyles())})
+	start(t, m)
+	r := m.Selected()
+	run(t, m, press("w")...)
+	if got, want := m.prompt.Value(), "bank.account-events-2-38.jsonl"; m.mode != modeWrite || got != want {
+		t.Fatalf("w: mode %v, name %q; want the write prompt with %q", m.mode, got, want)
+	}
+	path := filepath.Join(t.TempDir(), "one.jsonl")
+	m.prompt.SetValue(path)
+	run(t, m, press("enter")...)
+	if m.mode != modeRecords || !strings.Contains(m.statusLine(), "wrote 1 record to "+path) {
+		t.Errorf("after the write: mode %v, status %q", m.mode, m.statusLine())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := record.NewReader(f, path)
+	got, err := rd.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got, cmp.Comparer(func(a, b json.RawMessage) bool { return string(a) == string(b) })); diff != "" {
+		t.Errorf("the capture holds another record (-selected +read):\n%s", diff)
+	}
+	if _, err := rd.Read(); !errors.Is(err, io.EOF) {
+		t.Errorf("a second record in the capture: %v", err)
+	}
+
+	// The same name again: the prompt comes back with the error, the file stays.
+	run(t, m, press("w")...)
+	m.prompt.SetValue(path)
+	run(t, m, press("enter")...)
+	if m.mode != modeWrite || m.promptErr == nil || !strings.Contains(m.promptErr.Error(), "exists") {
+		t.Errorf("writing over a file: mode %v, error %v; want the prompt and an error", m.mode, m.promptErr)
 	}
 }

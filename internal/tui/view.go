@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -32,7 +30,7 @@ func (m *Model) Render() string {
 	lines = append(lines, m.listLines()...)
 	if m.view() == modeDetails {
 		lines = append(lines, m.styles.Faint.Render(strings.Repeat("─", m.width)))
-		lines = append(lines, m.detailLines()...)
+		lines = append(lines, strings.Split(m.detail.View(), "\n")...)
 	}
 	lines = append(lines, m.statusLines()...)
 	lines = append(lines, m.helpLines()...)
@@ -208,37 +206,6 @@ func (c columns) value(width int) int {
 	return w
 }
 
-// detailLines show the selected record in the capture format, indented.
-func (m *Model) detailLines() []string {
-	h := m.detailHeight()
-	var lines []string
-	if r := m.Selected(); r != nil {
-		// Long values wrap: the detail is where a record is read whole.
-		lines = strings.Split(ansi.Hardwrap(strings.Join(detailText(r), "\n"), m.width, true), "\n")
-	}
-	top := max(min(m.detailTop, len(lines)-h), 0)
-	out := make([]string, 0, h)
-	for i := top; i < len(lines) && len(out) < h; i++ {
-		out = append(out, lines[i])
-	}
-	for len(out) < h {
-		out = append(out, "")
-	}
-	return out
-}
-
-func detailText(r *record.Record) []string {
-	b, err := record.AppendJSON(nil, r)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return []string{string(b)}
-	}
-	return strings.Split(out.String(), "\n")
-}
-
 // statusLines are the status, or the prompt and why its text was not
 // applied.
 func (m *Model) statusLines() []string {
@@ -264,6 +231,9 @@ func (m *Model) statusLine() string {
 		return m.styles.Error.Render(record.OneLine(m.err.Error()))
 	}
 	var parts []string
+	if m.note != "" {
+		parts = append(parts, m.note)
+	}
 	if m.loading {
 		parts = append(parts, "loading…")
 	}
