@@ -141,7 +141,8 @@ warning names the aggregates whose events were on more than one
 partition (nothing orders them, so their state is not defined).
 
 --dry-run counts what would be replayed, per partition and per type
-(-o json: {"records", "read", "filteredOut", "byPartition", "byType"}).
+(records of no known type under "-", as tail shows them; -o json:
+{"records", "read", "filteredOut", "byPartition", "byType"}).
 A replay into a topic leaves its consumer group behind, holding its
 progress for --resume, and says so at the end. --emit goes with
 --projection.
@@ -872,13 +873,23 @@ func printDryRun(ios *iostreams.IOStreams, output string, st replay.Stats, err e
 		return
 	}
 	out := ios.Out
+	// Records of no known type count under "-", as tail shows them, so
+	// the types add up to the records.
+	byType := maps.Clone(st.ByType)
+	if byType == nil {
+		byType = map[string]int64{}
+	}
+	typed := int64(0)
+	for _, n := range byType {
+		typed += n
+	}
+	if untyped := st.Written - typed; untyped > 0 {
+		byType["-"] += untyped
+	}
 	if output == "json" {
-		v := dryRunView{Records: st.Written, Read: st.Read, FilteredOut: st.Filtered, ByPartition: st.ByPartition, ByType: st.ByType}
+		v := dryRunView{Records: st.Written, Read: st.Read, FilteredOut: st.Filtered, ByPartition: st.ByPartition, ByType: byType}
 		if v.ByPartition == nil {
 			v.ByPartition = map[string]int64{}
-		}
-		if v.ByType == nil {
-			v.ByType = map[string]int64{}
 		}
 		b, _ := json.Marshal(v) // maps of strings to numbers always marshal
 		fmt.Fprintf(out, "%s\n", b)
@@ -890,8 +901,8 @@ func printDryRun(ios *iostreams.IOStreams, output string, st replay.Stats, err e
 		fmt.Fprintf(out, "  %-28s %d\n", k, st.ByPartition[k])
 	}
 	fmt.Fprintln(out, "by type:")
-	for _, k := range slices.Sorted(maps.Keys(st.ByType)) {
-		fmt.Fprintf(out, "  %-28s %d\n", k, st.ByType[k])
+	for _, k := range slices.Sorted(maps.Keys(byType)) {
+		fmt.Fprintf(out, "  %-28s %d\n", k, byType[k])
 	}
 }
 
