@@ -66,9 +66,10 @@ different types apart when they share ids (an account and its card both
 keyed by the account id): each has its own versions and terminal event.
 
 Event types are the record's (its schema's name), or with --projection the
-spec's: its type: expression names them in schemaless topics too. check reads one partition after another,
-each in offset order, so its report is the same on every run; versions
-and timestamps are compared in that order.
+spec's: its type: expression names them in schemaless topics too. check
+reads one partition after another, each in offset order, so its report
+is the same on every run; versions and timestamps are compared in that
+order.
 
 Rules (--skip RULE turns one off):
   undecodable          the key or value did not decode; no other rule sees

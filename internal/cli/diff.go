@@ -93,15 +93,16 @@ changed), coloured on a terminal, then a summary line; json, one report
 "added":[{"key","value","at"}],"removed":[...],"changed":[{"key","atA",
 "atB","fields":[{"path","a","b"}],"events":[{"kind","a","b","type",
 "fields"}]}],"counts":{...}}, keys as their JSON values (an object key is
-an object). --stat prints the counts only. The report is printed whole at the end,
-never half: an interrupted diff prints nothing and exits 130.
+an object). --stat prints the counts only. The report is printed whole
+at the end, never half: an interrupted diff prints nothing and exits 130.
 
 The report details at most --max-changes differing keys (default 200),
 the first by key, and says how many more there are (history mode: of
 each key, at most --max-changes event differences, the first by
-position); the counts always cover every key and event, and changes that several keys (history mode: events)
-share are grouped: ".version: +1 (40000 keys)", numbers by their exact
-difference, other values as "a → b".
+position); the counts always cover every key and event, and changes
+that several keys (history mode: events) share are grouped: ".version:
++1 (40000 keys)", numbers by their exact difference, other values as
+"a → b".
 
 Memory grows with the number of keys, not their values or how many
 differ: a first pass keeps a hash per key and side, a second reads back

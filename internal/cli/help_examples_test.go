@@ -155,3 +155,22 @@ func TestEvctlInvocations(t *testing.T) {
 		t.Errorf("quoted words: %q", got)
 	}
 }
+
+// Every command's description fits an 80-column terminal: a paragraph
+// edited without rewrapping shows as one ragged long line in --help.
+// Examples and the browser's key table (lines that start with spaces
+// and are laid out by hand) are left alone.
+func TestHelpFitsEightyColumns(t *testing.T) {
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for i, line := range strings.Split(c.Long, "\n") {
+			if n := len([]rune(line)); n > 80 && !strings.HasPrefix(line, "  ") {
+				t.Errorf("%s --help, line %d: %d columns: %q", c.CommandPath(), i+1, n, line)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRootCmd(testFactory(t)))
+}

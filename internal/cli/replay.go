@@ -116,7 +116,9 @@ evctl-source-topic/-partition/-offset headers), --by-key.
 --to-file writes the capture format (--raw: byte-exact, replayable with
 --from-file). --from-file reads the whole capture before it creates or
 writes anything, so a bad line replays nothing and is named; lines
-written by hand ({"key":"k1","value":{...}}, no encodings) are JSON. --projection folds every aggregate's events with a spec
+written by hand ({"key":"k1","value":{...}}, no encodings) are JSON.
+
+--projection folds every aggregate's events with a spec
 (docs/projections.md) and writes one record per aggregate — key the id,
 value the state as JSON, a tombstone when the state is null, timestamp
 the last folded event's — to --to-topic (created compacted), --to-file,

@@ -106,8 +106,9 @@ functions: json, short, base64.
 
 Selection: --key (the key as tail prints it: its text, or base64:… for a
 binary key), --type (event type, full or short name, repeatable; one
-that matches nothing is named on stderr with the types read), --filter (a jq expression over the same object; records for
-which it yields false or null are skipped), --partition, --max.`,
+that matches nothing is named on stderr with the types read), --filter
+(a jq expression over the same object; records for which it yields
+false or null are skipped), --partition, --max.`,
 		Example: `  $ evctl tail bank.account-events
   $ evctl tail bank.account-events -f
   $ evctl tail bank.account-events --from @-1h --to end -o json | jq .value
