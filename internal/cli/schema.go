@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/schema"
@@ -30,13 +31,15 @@ func NewCmdSchema(f *Factory) *cobra.Command {
 		Long: `Work with the Schema Registry that --registry (EVCTL_REGISTRY, or the
 current context) names: list its subjects and the topics they describe,
 show a version (with its references inlined), compare two versions field
-by field, register a schema, and read or set compatibility levels.`,
+by field, check a candidate against the registry and against every stored
+record, register a schema, and read or set compatibility levels.`,
 		Example: `  $ evctl schema subjects
   $ evctl schema versions bank.account-events-value
   $ evctl schema show bank.account-events-value --resolve
   $ evctl schema register orders-value orders.avsc
   $ evctl schema config bank.account-events-value --set FULL_TRANSITIVE
-  $ evctl schema diff com.bank.MoneyDeposited 1 latest`,
+  $ evctl schema diff com.bank.MoneyDeposited 1 latest
+  $ evctl schema check com.bank.MoneyDeposited MoneyDeposited-v3.avsc --topic bank.account-events`,
 	}
 	cmd.AddCommand(
 		NewCmdSchemaSubjects(f, nil),
@@ -45,6 +48,7 @@ by field, register a schema, and read or set compatibility levels.`,
 		NewCmdSchemaConfig(f, nil),
 		NewCmdSchemaRegister(f, nil),
 		NewCmdSchemaDiff(f, nil),
+		NewCmdSchemaCheck(f, nil),
 	)
 	return cmd
 }
@@ -726,4 +730,184 @@ func schemaDiffRun(ctx context.Context, opts *SchemaDiffOptions) error {
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil
+}
+
+// SchemaCheckOptions are `evctl schema check`'s inputs.
+type SchemaCheckOptions struct {
+	IO       *iostreams.IOStreams
+	Registry func() (*schema.RegistryClient, error)
+	Kafka    func() (kafka.Config, error)
+
+	Subject    string
+	File       string
+	References []schema.Reference
+	Topics     []string
+	Output     string
+}
+
+// schemaCheckView is `schema check -o json`'s object.
+type schemaCheckView struct {
+	Subject    string                      `json:"subject"`
+	Registry   schema.CompatibilityVerdict `json:"registry"`
+	Topics     []string                    `json:"topics"`
+	Writers    []schema.WriterCensus       `json:"writers"`
+	Tombstones int64                       `json:"tombstones"`
+	Unframed   int64                       `json:"unframed"`
+	WouldFail  int64                       `json:"wouldFail"`
+}
+
+// NewCmdSchemaCheck is `evctl schema check`.
+func NewCmdSchemaCheck(f *Factory, runF func(context.Context, *SchemaCheckOptions) error) *cobra.Command {
+	opts := &SchemaCheckOptions{IO: f.IOStreams, Registry: f.Registry, Kafka: f.Kafka}
+	var refs []string
+	cmd := &cobra.Command{
+		Use:   "check <subject> <file>",
+		Short: "Check a candidate schema against the registry and every stored record",
+		Long: `Check a candidate Avro schema in file twice before it is registered:
+
+ 1. the registry's verdict: could it be registered under subject, at the
+    subject's compatibility level (against all versions for a _TRANSITIVE
+    level)?
+ 2. the census: every record stored in the subject's topics (the
+    TopicNameStrategy's <topic> for <topic>-value, or each --topic) is
+    read, from start to the end offsets when check starts, and its value
+    resolved from the schema that wrote it (its registry schema id) to the
+    candidate as reader, by Avro's schema resolution.
+
+The report counts, per writer schema, the records read, those the
+candidate reads, those it would fail on, the first failing record
+(topic/partition@offset) and why; tombstones and values without a schema
+id are counted apart. --reference name=subject:version (repeatable)
+declares the types the candidate takes from other subjects.
+
+Exit 0 only when the registry says compatible and no record would fail;
+1 otherwise; 2 on trouble. -o json writes {subject, registry: {compatible,
+messages}, topics, writers: [{id, guid, subject, version, records, ok,
+wouldFail, firstFailure, reason}], tombstones, unframed, wouldFail}.`,
+		Example: `  $ evctl schema check bank.account-events-value AccountEvent-v2.avsc \
+      --reference com.bank.AccountOpened=com.bank.AccountOpened:1
+  $ evctl schema check com.bank.MoneyDeposited MoneyDeposited-v3.avsc --topic bank.account-events -o json | jq .wouldFail`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Subject, opts.File = args[0], args[1]
+			for _, r := range refs {
+				ref, err := parseReference(r)
+				if err != nil {
+					return err
+				}
+				opts.References = append(opts.References, ref)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return schemaCheckRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeSubjects(f),
+	}
+	cmd.Flags().StringArrayVar(&refs, "reference", nil, "a reference `name=subject:version` (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Topics, "topic", nil, "a `topic` whose records to read (repeatable; default: the subject's by the TopicNameStrategy)")
+	outputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func schemaCheckRun(ctx context.Context, opts *SchemaCheckOptions) error {
+	text, err := os.ReadFile(opts.File)
+	if err != nil {
+		return fmt.Errorf("read the candidate: %w", err)
+	}
+	if format := schemaFormat(opts.File, text); format != schema.FormatAvro {
+		return fmt.Errorf("%s: schema check takes Avro candidates only, for now, and this is %s", opts.File, format)
+	}
+	topics := opts.Topics
+	if len(topics) == 0 {
+		topic, part, ok := schema.TopicForSubject(opts.Subject)
+		if !ok || part != "value" {
+			return flagErrorf("subject %q names no topic's values by the TopicNameStrategy: name the topics to read with --topic", opts.Subject)
+		}
+		topics = []string{topic}
+	}
+	reg, err := needRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	reader, err := reg.ResolveAvro(ctx, schema.SubjectVersion{Text: string(text), References: opts.References})
+	if err != nil {
+		return fmt.Errorf("%s: %w", opts.File, registryHint(err))
+	}
+	verdict, err := reg.CheckCompatibility(ctx, opts.Subject, schema.FormatAvro, string(text), opts.References)
+	if err != nil {
+		return fmt.Errorf("%s: %w", opts.File, registryHint(err))
+	}
+	cfg, err := opts.Kafka()
+	if err != nil {
+		return err
+	}
+	// One partition after another: the first failing record is the same
+	// on every run.
+	src, err := kafka.NewSequentialReader(ctx, cfg, kafka.ReadOptions{Topics: topics})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	census := schema.NewCensus(reader, reg)
+	for {
+		m, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			return err
+		}
+		if err := census.Add(ctx, m); err != nil {
+			return registryHint(err)
+		}
+	}
+	view := schemaCheckView{Subject: opts.Subject, Registry: verdict, Topics: topics, Writers: census.Writers(),
+		Tombstones: census.Nulls, Unframed: census.Unframed, WouldFail: census.Failed()}
+	if opts.Output == "json" {
+		if err := printJSON(opts.IO.Out, view); err != nil {
+			return err
+		}
+	} else {
+		printSchemaCheck(opts.IO, view)
+	}
+	if !verdict.Compatible || view.WouldFail > 0 {
+		return &ExitError{Code: ExitNegative}
+	}
+	return nil
+}
+
+func printSchemaCheck(ios *iostreams.IOStreams, v schemaCheckView) {
+	p := ios.Palette()
+	if v.Registry.Compatible {
+		fmt.Fprintf(ios.Out, "registry: %s\n", p.Green("compatible"))
+	} else {
+		fmt.Fprintf(ios.Out, "registry: %s\n", p.Red("incompatible"))
+		for _, m := range v.Registry.Messages {
+			fmt.Fprintf(ios.Out, "  %s\n", m)
+		}
+	}
+	var records int64
+	for _, w := range v.Writers {
+		records += w.Records
+	}
+	fmt.Fprintf(ios.Out, "census of %s: %s, %s would fail", strings.Join(v.Topics, ", "), english.Plural(records, "record"), english.Plural(v.WouldFail, "record"))
+	if v.Tombstones > 0 || v.Unframed > 0 {
+		fmt.Fprintf(ios.Out, " (%s and %d without a schema id not read)", english.Plural(v.Tombstones, "tombstone"), v.Unframed)
+	}
+	fmt.Fprintln(ios.Out)
+	for _, w := range v.Writers {
+		name := "id " + strconv.Itoa(w.ID)
+		if w.Subject != "" {
+			name += fmt.Sprintf(" (%s version %d)", w.Subject, w.Version)
+		}
+		line := fmt.Sprintf("  %s: %d read, %d ok, %d would fail", name, w.Records, w.OK, w.Fail)
+		if w.First != nil {
+			line = p.Red(line) + fmt.Sprintf("; first %s/%d@%d: %s", w.First.Topic, w.First.Partition, w.First.Offset, w.Reason)
+		}
+		fmt.Fprintln(ios.Out, line)
+	}
 }

@@ -67,3 +67,15 @@ func TestNewCmdSchemaDiff(t *testing.T) {
 	}
 	checkFlagCases(t, NewCmdSchemaDiff, tests, "IO", "Registry")
 }
+
+func TestNewCmdSchemaCheck(t *testing.T) {
+	tests := []flagCase[SchemaCheckOptions]{
+		{name: "plain", args: []string{"s-value", "c.avsc"}, want: SchemaCheckOptions{Subject: "s-value", File: "c.avsc", Output: "text"}},
+		{name: "topics and references", args: []string{"s", "c.avsc", "--topic", "a", "--topic", "b", "--reference", "x=y:2", "-o", "json"},
+			want: SchemaCheckOptions{Subject: "s", File: "c.avsc", Topics: []string{"a", "b"}, Output: "json",
+				References: []schema.Reference{{Name: "x", Subject: "y", Version: 2}}}},
+		{name: "bad reference", args: []string{"s", "c.avsc", "--reference", "x"}, wantErr: `invalid --reference "x"`},
+		{name: "no file", args: []string{"s"}, wantErr: "accepts 2 arg"},
+	}
+	checkFlagCases(t, NewCmdSchemaCheck, tests, "IO", "Registry", "Kafka")
+}
