@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -55,7 +56,10 @@ func (m *Model) detailLines(r *record.Record, hexBytes bool) []string {
 	}
 	if !hexBytes {
 		out = append(out, label("value")+m.styles.Faint.Render(" ("+r.ValueEncoding+")"))
-		return append(out, indentJSON(r.Value, r.ValueEncoding)...)
+		for _, l := range indentJSON(r.Value, r.ValueEncoding) {
+			out = append(out, m.colourKey(l))
+		}
+		return out
 	}
 	msg, err := r.Message()
 	if err != nil {
@@ -111,6 +115,18 @@ func indentJSON(v json.RawMessage, encoding string) []string {
 		}
 	}
 	return strings.Split(text, "\n")
+}
+
+// jsonKey is an object key at the start of a line of indented JSON.
+var jsonKey = regexp.MustCompile(`^(\s*)("(?:[^"\\]|\\.)*")(: )`)
+
+// colourKey styles an indented JSON line's object key as keys are.
+func (m *Model) colourKey(line string) string {
+	loc := jsonKey.FindStringSubmatchIndex(line)
+	if loc == nil {
+		return line
+	}
+	return line[:loc[4]] + m.styles.Key.Render(line[loc[4]:loc[5]]) + line[loc[5]:]
 }
 
 // captureName is the file name `w` offers for a record.

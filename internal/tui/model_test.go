@@ -809,3 +809,23 @@ func TestWrite(t *testing.T) {
 		t.Errorf("writing over a file: mode %v, error %v; want the prompt and an error", m.mode, m.promptErr)
 	}
 }
+
+// TestDetailsColourKeys styles the value's object keys, and only them.
+func TestDetailsColourKeys(t *testing.T) {
+	m := New(Options{Source: bankSource(10), Title: "t"})
+	start(t, m)
+	key := m.styles.Key.Render(`"eventId"`)
+	if key == `"eventId"` {
+		t.Fatal("the default key style adds nothing")
+	}
+	lines := m.detailLines(m.Selected(), false)
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "  "+key+": ") }) {
+		t.Errorf("no styled eventId key in the details:\n%q", lines)
+	}
+	if got := m.colourKey(`  "a\"b": "c"`); got != "  "+m.styles.Key.Render(`"a\"b"`)+`: "c"` {
+		t.Errorf("colourKey = %q", got)
+	}
+	if got := m.colourKey(`  "just a string in an array"`); got != `  "just a string in an array"` {
+		t.Errorf("colourKey styled an array element: %q", got)
+	}
+}
