@@ -122,6 +122,7 @@ func (f *Factory) kafkaConfig() (kafka.Config, error) {
 		ClientID: "evctl/" + f.Version,
 	}
 	var props [][2]string
+	given := map[string]bool{} // the keys -X sets
 	for _, kv := range f.Conn.Props {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -131,6 +132,7 @@ func (f *Factory) kafkaConfig() (kafka.Config, error) {
 			brokers, from = v, "-X bootstrap.servers"
 		}
 		props = append(props, [2]string{k, v})
+		given[k] = true
 	}
 	if cfg.Brokers == "" && from == "" {
 		return cfg, errNoBrokers
@@ -142,7 +144,9 @@ func (f *Factory) kafkaConfig() (kafka.Config, error) {
 	// The context's properties come first so -X can override them.
 	for _, k := range slices.Sorted(maps.Keys(ctx.Kafka)) {
 		if from != "" && config.IsCredentialKey(k) && !config.SameBrokers(brokers, own) {
-			withheld = append(withheld, k)
+			if !given[k] { // what -X gives instead is no loss to warn of
+				withheld = append(withheld, k)
+			}
 			continue
 		}
 		if from != "" && k == "bootstrap.servers" {
@@ -194,7 +198,11 @@ func (f *Factory) registryConfig() (schema.RegistryConfig, bool, error) {
 	// A context's credentials go only to its own registry.
 	auth, tls := ctx.RegistryAuth, ctx.RegistryTLS
 	if from != "" && !config.SameURL(url, ctx.Registry) {
-		if auth != (config.RegistryAuth{}) || tls.Cert != "" || tls.Key != "" {
+		// Credentials given for this registry replace the context's: no
+		// loss to warn of.
+		given := pick(c.RegistryUser, c.RegistryPassword, c.RegistryToken,
+			f.Getenv("EVCTL_REGISTRY_USER"), f.Getenv("EVCTL_REGISTRY_PASSWORD"), f.Getenv("EVCTL_REGISTRY_TOKEN")) != ""
+		if (auth != (config.RegistryAuth{}) && !given) || ((tls.Cert != "" || tls.Key != "") && c.RegistryCert == "" && c.RegistryKey == "") {
 			f.warnOnce(fmt.Sprintf("evctl: warning: not sending context %q's registry credentials to %s from %s: they are for %s; give --registry-user/--registry-password or --registry-token for this registry\n",
 				ctx.Name, url, from, orDash(ctx.Registry)))
 		}
