@@ -13,12 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/schema"
 )
 
@@ -742,6 +744,7 @@ type SchemaCheckOptions struct {
 	File       string
 	References []schema.Reference
 	Topics     []string
+	Sample     int // read only the first N records of each partition; 0 reads all
 	Output     string
 }
 
@@ -772,7 +775,8 @@ func NewCmdSchemaCheck(f *Factory, runF func(context.Context, *SchemaCheckOption
     TopicNameStrategy's <topic> for <topic>-value, or each --topic) is
     read, from start to the end offsets when check starts, and its value
     resolved from the schema that wrote it (its registry schema id) to the
-    candidate as reader, by Avro's schema resolution.
+    candidate as reader, by Avro's schema resolution. --sample N reads
+    only the first N records of each partition.
 
 The report counts, per writer schema, the records read, those the
 candidate reads, those it would fail on, the first failing record
@@ -790,6 +794,9 @@ wouldFail, firstFailure, reason}], tombstones, unframed, wouldFail}.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Subject, opts.File = args[0], args[1]
+			if opts.Sample < 0 {
+				return flagErrorf("invalid --sample %d: want a number of records from 1, or 0 for all", opts.Sample)
+			}
 			for _, r := range refs {
 				ref, err := parseReference(r)
 				if err != nil {
@@ -806,6 +813,7 @@ wouldFail, firstFailure, reason}], tombstones, unframed, wouldFail}.`,
 	}
 	cmd.Flags().StringArrayVar(&refs, "reference", nil, "a reference `name=subject:version` (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Topics, "topic", nil, "a `topic` whose records to read (repeatable; default: the subject's by the TopicNameStrategy)")
+	cmd.Flags().IntVar(&opts.Sample, "sample", 0, "read only the first `N` records of each partition (default: all)")
 	outputFlag(cmd, &opts.Output)
 	return cmd
 }
@@ -844,7 +852,13 @@ func schemaCheckRun(ctx context.Context, opts *SchemaCheckOptions) error {
 	}
 	// One partition after another: the first failing record is the same
 	// on every run.
-	src, err := kafka.NewSequentialReader(ctx, cfg, kafka.ReadOptions{Topics: topics})
+	ropts := kafka.ReadOptions{Topics: topics}
+	if opts.Sample > 0 {
+		if ropts.To, err = position.Parse("+"+strconv.Itoa(opts.Sample), time.Time{}); err != nil { // +N needs no clock
+			return err
+		}
+	}
+	src, err := kafka.NewSequentialReader(ctx, cfg, ropts)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,8 @@ func TestNewCmdSchemaCheck(t *testing.T) {
 			want: SchemaCheckOptions{Subject: "s", File: "c.avsc", Topics: []string{"a", "b"}, Output: "json",
 				References: []schema.Reference{{Name: "x", Subject: "y", Version: 2}}}},
 		{name: "bad reference", args: []string{"s", "c.avsc", "--reference", "x"}, wantErr: `invalid --reference "x"`},
+		{name: "sample", args: []string{"s", "c.avsc", "--sample", "5"}, want: SchemaCheckOptions{Subject: "s", File: "c.avsc", Sample: 5, Output: "text"}},
+		{name: "negative sample", args: []string{"s", "c.avsc", "--sample", "-1"}, wantErr: `invalid --sample -1`},
 		{name: "no file", args: []string{"s"}, wantErr: "accepts 2 arg"},
 	}
 	checkFlagCases(t, NewCmdSchemaCheck, tests, "IO", "Registry", "Kafka")
