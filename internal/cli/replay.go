@@ -784,7 +784,11 @@ func openCaptureFile(o *ReplayOptions) (*record.Writer, func(), error) {
 func (j *replayJob) topicSummary(st replay.Stats, err error) {
 	o := j.opts
 	dest := o.ToTopic
-	if dest == "" {
+	switch {
+	case dest != "":
+	case o.ToFile == "-":
+		dest = "stdout"
+	default:
 		dest = o.ToFile
 	}
 	verb := "replayed"
