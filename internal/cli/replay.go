@@ -67,6 +67,9 @@ type ReplayOptions struct {
 	Rate         string
 	Pace         string
 	CheckpointN  int
+	// checkpointNSet: --checkpoint-every was given (a rebuild into a
+	// topic checkpoints by time unless it is).
+	checkpointNSet bool
 	NoProgress   bool
 	rate, pace   float64
 	keySet       map[string]bool
@@ -168,6 +171,7 @@ terminal; a summary ends every run.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topics = args
+			opts.checkpointNSet = cmd.Flags().Changed("checkpoint-every")
 			if cmd.Flags().Changed("emit") && opts.Projection == "" {
 				return flagErrorf("--emit goes with --projection: it says which states a projection writes")
 			}
@@ -214,7 +218,7 @@ terminal; a summary ends every run.`,
 	fl.StringVar(&opts.Rate, "rate", "", "cap throughput at N records per second (`N/s`)")
 	fl.StringVar(&opts.Pace, "pace", "", "keep the original spacing between events: {original|Nx}")
 	_ = cmd.RegisterFlagCompletionFunc("pace", cobra.FixedCompletions([]string{"original", "2x", "10x"}, cobra.ShellCompDirectiveNoFileComp))
-	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records")
+	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records (a rebuild into a topic: every 30 s, unless given)")
 	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
 	return cmd
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/evctl/evctl/internal/kafka"
@@ -11,11 +12,13 @@ import (
 	"github.com/evctl/evctl/internal/replay"
 )
 
-// rebuildCheckpointInterval is the longest a rebuild into a topic goes
-// without a checkpoint (--checkpoint-every counts events too). Each
-// checkpoint writes the states changed since the last one, so a rare one
-// writes each aggregate about once: a plain replay's 1 s would write a
-// busy aggregate's state every second.
+// rebuildCheckpointInterval is how often a rebuild into a topic
+// checkpoints, unless --checkpoint-every is given (then that many events
+// too), as Kafka Streams commits every 30 s: each checkpoint writes the
+// states changed since the last one, so a rebuild shorter than this writes
+// each aggregate once, where a copy's 20,000 records or 1 s would write a
+// busy aggregate's state at every one (bench/replay.sh: 50,520 states for
+// 10,000 accounts of 200,000 events).
 const rebuildCheckpointInterval = 30 * time.Second
 
 // openRebuild opens a projection rebuild into a topic as one member of its
@@ -67,6 +70,9 @@ func (j *replayJob) openRebuild(ctx context.Context, cfg kafka.Config, from, to 
 	j.src, j.sink = c, ms
 	j.total = remaining(c.Ranges())
 	j.checkpointInterval = rebuildCheckpointInterval
+	if !o.checkpointNSet {
+		o.CheckpointN = math.MaxInt
+	}
 	return nil
 }
 
