@@ -56,25 +56,25 @@ type ReplayOptions struct {
 	Group      string
 	Resume     bool
 
-	Timestamps   string // original or now
-	DropHeaders  []string
-	SetHeaders   []string
-	Provenance   bool
-	ByKey        bool
-	Raw          bool
-	DryRun       bool
-	Output       string // of --dry-run: text or json
-	Rate         string
-	Pace         string
-	CheckpointN  int
+	Timestamps  string // original or now
+	DropHeaders []string
+	SetHeaders  []string
+	Provenance  bool
+	ByKey       bool
+	Raw         bool
+	DryRun      bool
+	Output      string // of --dry-run: text or json
+	Rate        string
+	Pace        string
+	CheckpointN int
 	// checkpointNSet: --checkpoint-every was given (a rebuild into a
 	// topic checkpoints by time unless it is).
 	checkpointNSet bool
-	NoProgress   bool
-	rate, pace   float64
-	keySet       map[string]bool
-	setHeaderRaw []record.RawHeader
-	types        typesSeen // for the note on a --type that matched nothing
+	NoProgress     bool
+	rate, pace     float64
+	keySet         map[string]bool
+	setHeaderRaw   []record.RawHeader
+	types          typesSeen // for the note on a --type that matched nothing
 }
 
 // NewCmdReplay is `evctl replay`.
