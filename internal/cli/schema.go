@@ -508,12 +508,9 @@ object.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Subject, opts.File = args[0], args[1]
-			for _, r := range refs {
-				ref, err := parseReference(r)
-				if err != nil {
-					return err
-				}
-				opts.References = append(opts.References, ref)
+			var err error
+			if opts.References, err = parseReferences(refs); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -526,6 +523,19 @@ object.`,
 	cmd.Flags().StringArrayVar(&refs, "reference", nil, "a reference `name=subject:version` (repeatable)")
 	outputFlag(cmd, &opts.Output)
 	return cmd
+}
+
+// parseReferences reads each --reference.
+func parseReferences(refs []string) ([]schema.Reference, error) {
+	var out []schema.Reference
+	for _, r := range refs {
+		ref, err := parseReference(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ref)
+	}
+	return out, nil
 }
 
 // parseReference reads --reference name=subject:version.
@@ -797,12 +807,9 @@ wouldFail, firstFailure, reason}], tombstones, unframed, wouldFail}.`,
 			if opts.Sample < 0 {
 				return flagErrorf("invalid --sample %d: want a number of records from 1, or 0 for all", opts.Sample)
 			}
-			for _, r := range refs {
-				ref, err := parseReference(r)
-				if err != nil {
-					return err
-				}
-				opts.References = append(opts.References, ref)
+			var err error
+			if opts.References, err = parseReferences(refs); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
