@@ -89,11 +89,17 @@ const (
 
 func TestReadme(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Fatal("the README's examples run in bash, which is not on PATH")
-	}
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Fatal("the README's examples pipe into jq, which is not on PATH: install it (apt-get install jq)")
+	// The examples need a user's shell and jq. A machine without them
+	// skips with how to run them; CI (CI=true) installs both, so there a
+	// missing one fails.
+	for _, tool := range []string{"bash", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			msg := fmt.Sprintf("the README's examples need %s, which is not on PATH: install it (apt-get install %s) to run them", tool, tool)
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
 	}
 	files, err := filepath.Glob("../../docs/*.md")
 	if err != nil {
