@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -277,10 +276,7 @@ func checkAndReport(ctx context.Context, opts *CheckOptions) error {
 
 // writeCheckJSON writes the report as one JSON object.
 func writeCheckJSON(w io.Writer, rep *check.Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // assertions hold > and <
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return printJSON(w, rep)
 }
 
 // writeCheckTSV writes one tab-separated line per finding: rule, topic,

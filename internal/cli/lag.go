@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -167,9 +166,7 @@ func oldest(t, now time.Time) (string, *int64) {
 
 func printLag(ios *iostreams.IOStreams, output string, views []groupLagView) error {
 	if output == "json" {
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return printJSON(ios.Out, views)
 	}
 	if !ios.IsStdoutTTY() {
 		for _, v := range views {

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"text/template"
@@ -245,4 +246,14 @@ func writeJUnitSuites(path string, s junitSuites) error {
 		return fmt.Errorf("--junit: %w", err)
 	}
 	return nil
+}
+
+// printJSON writes v as one indented JSON document, as the report
+// commands' -o json print it; <, > and & stay as they are (check's
+// assertions hold them), since nobody pastes these into HTML.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -97,13 +97,6 @@ func completeSubjects(f *Factory) cobra.CompletionFunc {
 	}
 }
 
-// printJSON writes v as indented JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // newTable writes aligned columns on a terminal, tab-separated lines
 // without the header when piped.
 func newTable(ios *iostreams.IOStreams, header ...string) *table {

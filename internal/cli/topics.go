@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -117,9 +116,7 @@ func registrySubjects(ctx context.Context, opts *TopicsOptions) []string {
 
 func printTopics(ios *iostreams.IOStreams, output string, views []topicView) error {
 	if output == "json" {
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return printJSON(ios.Out, views)
 	}
 	if !ios.IsStdoutTTY() {
 		for _, v := range views {
