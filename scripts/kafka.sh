@@ -138,7 +138,7 @@ start() {
   local user=evctl password storepass cluster_id
   password=$(openssl rand -hex 12)
   storepass=$(openssl rand -hex 12)
-  cluster_id=$(openssl rand -base64 16 | tr '+/' '-_' | tr -d '=')
+  cluster_id=evctlTest$(openssl rand -hex 6)A # testkafka.ClusterIDPrefix: the real tier cleans only such clusters
   make_tls "$storepass"
 
   cat >"$dir/log4j2.xml" <<'EOF'

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -94,7 +95,13 @@ func TestMain(m *testing.M) {
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
+	testscript.Run(t, scriptParams())
+}
+
+// scriptParams are TestScripts' parameters, which the real tier reuses
+// (realtier_test.go).
+func scriptParams() testscript.Params {
+	return testscript.Params{
 		Dir:           "../../testdata/script",
 		UpdateScripts: *update,
 		Setup: func(env *testscript.Env) error {
@@ -136,7 +143,13 @@ func TestScripts(t *testing.T) {
 			"avrokeys":      cmdAvroKeys,
 			"followchange":  cmdFollowChange,
 		},
-	})
+		Condition: func(cond string) (bool, error) {
+			if cond == "realkafka" { // true in TestScriptsRealKafka
+				return false, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	}
 }
 
 func cmdSandbox(ts *testscript.TestScript, neg bool, args []string) {
@@ -151,6 +164,7 @@ func cmdSandbox(ts *testscript.TestScript, neg bool, args []string) {
 	fs.IntVar(&opts.Drift, "drift", 0, "")
 	fs.BoolVar(&opts.Faults, "faults", false, "")
 	ts.Check(fs.Parse(args))
+	opts.Brokers, _ = ts.Value(realKafka{}).(string) // the real tier seeds the real cluster
 	sb, err := sandbox.Start(context.Background(), opts)
 	ts.Check(err)
 	ts.Defer(func() { _ = sb.Close() })

@@ -20,9 +20,14 @@ import (
 )
 
 // newCluster starts an embedded broker with the given topics, each with
-// partitions partitions, and returns a Config for it.
+// partitions partitions, and returns a Config for it; in the real tier's
+// pass it takes the real cluster instead (see TestMain), and the
+// *kfake.Cluster is nil.
 func newCluster(t testing.TB, partitions int32, topics ...string) (Config, *kfake.Cluster) {
 	t.Helper()
+	if onRealKafka {
+		return realCluster(t, partitions, topics...), nil
+	}
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(0)}
 	if len(topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(partitions, topics...))
@@ -310,7 +315,7 @@ func TestWriteReadFaithful(t *testing.T) {
 	}
 
 	// An independent client sees the same nulls and empties on the broker.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers), kgo.ConsumeTopics("t"),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...), kgo.ConsumeTopics("t"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +462,7 @@ func mustPos(t testing.TB, s string) position.Position {
 // read_committed consumer never sees.
 func TestReadTransactional(t *testing.T) {
 	cfg, _ := newCluster(t, 1, "t")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers), kgo.TransactionalID("evctl-test"), kgo.DefaultProduceTopic("t"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...), kgo.TransactionalID("evctl-test"), kgo.DefaultProduceTopic("t"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -482,7 +482,7 @@ func seedFaults(ctx context.Context, brokers string, reg *registry.Registry, opt
 		})
 	}
 	// A client of its own: the records name their partitions.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seedBrokers(brokers)...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return fmt.Errorf("connect to sandbox broker %s: %w", brokers, err)
 	}

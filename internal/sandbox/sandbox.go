@@ -27,11 +27,16 @@ import (
 
 // Options configure Start. The zero value is a good sandbox.
 type Options struct {
-	Host                     string // default "127.0.0.1"
-	BrokerPort, RegistryPort int    // 0 picks a free port
-	Accounts                 int    // default 50; no more than Events are opened
-	Events                   int    // bank events in all, AccountOpened included; default 1000
-	Seed                     int64  // default 1; the same seed and options give the same records
+	Host string // default "127.0.0.1"
+	// Brokers, when set, names an existing Kafka cluster ("host:port,...")
+	// to seed instead of starting the embedded broker; BrokerPort is then
+	// unused. Its topics are created with the cluster's default
+	// replication factor, and must not exist yet.
+	Brokers                  string
+	BrokerPort, RegistryPort int   // 0 picks a free port
+	Accounts                 int   // default 50; no more than Events are opened
+	Events                   int   // bank events in all, AccountOpened included; default 1000
+	Seed                     int64 // default 1; the same seed and options give the same records
 	// Now anchors the history: events spread over the 7 days before it.
 	// Zero means time.Now() truncated to the second.
 	Now time.Time
@@ -99,20 +104,24 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	s := &Sandbox{opts: opts, registry: registry.New()}
 
-	cluster, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(opts.BrokerPort),
-		kfake.ListenFn(listenOn(opts.Host)),
-		kfake.ClusterID("evctl-sandbox"),
-		// As a default broker does: producing to a new topic creates it.
-		kfake.AllowAutoTopicCreation(),
-		kfake.DefaultNumPartitions(1),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("start kafka broker on %s: %w", net.JoinHostPort(opts.Host, strconv.Itoa(opts.BrokerPort)), err)
+	if opts.Brokers != "" {
+		s.brokers = opts.Brokers
+	} else {
+		cluster, err := kfake.NewCluster(
+			kfake.NumBrokers(1),
+			kfake.Ports(opts.BrokerPort),
+			kfake.ListenFn(listenOn(opts.Host)),
+			kfake.ClusterID("evctl-sandbox"),
+			// As a default broker does: producing to a new topic creates it.
+			kfake.AllowAutoTopicCreation(),
+			kfake.DefaultNumPartitions(1),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("start kafka broker on %s: %w", net.JoinHostPort(opts.Host, strconv.Itoa(opts.BrokerPort)), err)
+		}
+		s.cluster = cluster
+		s.brokers = cluster.ListenAddrs()[0]
 	}
-	s.cluster = cluster
-	s.brokers = cluster.ListenAddrs()[0]
 
 	if err := s.serveRegistry(); err != nil {
 		s.Close()
@@ -140,7 +149,8 @@ func (s *Sandbox) serveRegistry() error {
 	return nil
 }
 
-// Brokers returns the bootstrap address, "127.0.0.1:PORT".
+// Brokers returns the bootstrap address: "127.0.0.1:PORT", or
+// Options.Brokers.
 func (s *Sandbox) Brokers() string { return s.brokers }
 
 // RegistryURL returns the registry's base URL, "http://127.0.0.1:PORT".
@@ -154,7 +164,8 @@ func (s *Sandbox) Registry() *registry.Registry { return s.registry }
 // DriftedAccounts and Faults.
 func (s *Sandbox) Options() Options { return s.opts }
 
-// Close stops the registry and the cluster. It is safe to call twice.
+// Close stops the registry and the embedded cluster (an existing cluster
+// keeps running, seeded). It is safe to call twice.
 func (s *Sandbox) Close() error {
 	s.closeOnce.Do(func() {
 		if s.server != nil {

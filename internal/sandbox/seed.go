@@ -3,7 +3,9 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,7 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 		return err
 	}
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers),
+		kgo.SeedBrokers(seedBrokers(brokers)...),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2, as Java's
 		kgo.ProducerLinger(5*time.Millisecond),
 		// lz4 keeps 1M events in about half the memory, for no more CPU.
@@ -57,7 +59,7 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 	}
 	defer cl.Close()
 
-	if err := createTopics(ctx, cl, topics(opts)); err != nil {
+	if err := createTopics(ctx, cl, topics(opts), opts.Brokers != ""); err != nil {
 		return err
 	}
 
@@ -162,7 +164,14 @@ func (p *producer) failed() error {
 	return p.err
 }
 
-func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec) error {
+// seedBrokers splits a bootstrap list, "host:port,host:port".
+func seedBrokers(brokers string) []string { return strings.Split(brokers, ",") }
+
+// createTopics creates the sandbox's topics: with replication factor 1 on
+// the embedded broker, with the cluster's default on an existing cluster,
+// where a topic that is already there is an error (its records would mix
+// with the seeded ones).
+func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec, existing bool) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = 10_000
 	for _, t := range specs {
@@ -170,6 +179,9 @@ func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec) error 
 		rt.Topic = t.name
 		rt.NumPartitions = t.partitions
 		rt.ReplicationFactor = 1
+		if existing {
+			rt.ReplicationFactor = -1
+		}
 		for k, v := range t.configs {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
 			c.Name = k
@@ -183,7 +195,11 @@ func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec) error 
 		return fmt.Errorf("create sandbox topics: %w", err)
 	}
 	for _, t := range resp.Topics {
-		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		err := kerr.ErrorForCode(t.ErrorCode)
+		if existing && errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("topic %s already exists on the cluster; delete the bank topics first (seeding adds to no topic), or seed another cluster", t.Topic)
+		}
+		if err != nil {
 			return fmt.Errorf("create topic %s: %w", t.Topic, err)
 		}
 	}
