@@ -186,7 +186,10 @@ share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
 default.replication.factor=$rf
 num.partitions=1
-auto.create.topics.enable=false
+# Test data carries historical timestamps (the sandbox's bank spreads over
+# the week before a fixed date): time-based retention would delete it
+# within minutes, segment by segment.
+log.retention.ms=-1
 group.initial.rebalance.delay.ms=0
 
 num.network.threads=2

@@ -142,7 +142,7 @@ type probe struct {
 }
 
 func newProbe(ts *testscript.TestScript, src, dst, group string) *probe {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...))
 	ts.Check(err)
 	ts.Defer(cl.Close)
 	pr := &probe{cl: cl, src: src, dst: dst, group: group}
@@ -431,7 +431,7 @@ func cmdInterruptAt(ts *testscript.TestScript, neg bool, args []string) {
 	if args[3] != "evctl" {
 		ts.Fatalf("interrupt-at runs evctl only")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...))
 	ts.Check(err)
 	defer cl.Close()
 	pr := &probe{cl: cl, dst: topic}
@@ -494,7 +494,7 @@ type markerCount struct{ commits, aborts int }
 // open on it, with franz-go.
 func readTopic(ctx context.Context, brokers, topic string) (map[int32][]*kgo.Record, markerCount, error) {
 	var mc markerCount
-	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	adm, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
 	if err != nil {
 		return nil, mc, err
 	}
@@ -530,7 +530,7 @@ func readTopic(ctx context.Context, brokers, topic string) (map[int32][]*kgo.Rec
 	if len(offsets) == 0 {
 		return out, mc, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Markers show where each partition ends: its last offset is a

@@ -58,7 +58,7 @@ func cmdKEvent(ts *testscript.TestScript, neg bool, args []string) {
 		payload = append(payload, value...)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ts.Check(err)
 	defer cl.Close()
 	req := kmsg.NewPtrCreateTopicsRequest()

@@ -362,7 +362,7 @@ func cmdProtoProduce(ts *testscript.TestScript, neg bool, args []string) {
 // produceInOrder writes recs to the script's sandbox one at a time, to the
 // partitions they name: offsets follow their order.
 func produceInOrder(ts *testscript.TestScript, recs []*kgo.Record) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation(),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...), kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ts.Check(err)
 	defer cl.Close()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/evctl/evctl/internal/cli"
 	"github.com/evctl/evctl/internal/sandbox"
+	"github.com/evctl/evctl/internal/testkafka"
 )
 
 var update = flag.Bool("update", os.Getenv("EVCTL_UPDATE_SCRIPTS") != "", "rewrite the expected output in testdata/script/*.txtar")
@@ -164,12 +165,23 @@ func cmdSandbox(ts *testscript.TestScript, neg bool, args []string) {
 	fs.IntVar(&opts.Drift, "drift", 0, "")
 	fs.BoolVar(&opts.Faults, "faults", false, "")
 	ts.Check(fs.Parse(args))
-	opts.Brokers, _ = ts.Value(realKafka{}).(string) // the real tier seeds the real cluster
+	if brokers, ok := ts.Value(realKafka{}).(string); ok {
+		// The real tier seeds the real cluster, emptied of what an earlier
+		// sandbox of the same script seeded.
+		ts.Check(testkafka.Reset(context.Background(), brokers))
+		opts.Brokers = brokers
+	}
 	sb, err := sandbox.Start(context.Background(), opts)
 	ts.Check(err)
 	ts.Defer(func() { _ = sb.Close() })
 	ts.Setenv("EVCTL_BROKERS", sb.Brokers())
 	ts.Setenv("EVCTL_REGISTRY", sb.RegistryURL())
+}
+
+// scriptBrokers splits the script's EVCTL_BROKERS for franz-go, which
+// takes one seed broker an argument.
+func scriptBrokers(ts *testscript.TestScript) []string {
+	return strings.Split(ts.Getenv("EVCTL_BROKERS"), ",")
 }
 
 func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
@@ -221,7 +233,7 @@ func cmdKProduce(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		rec.Headers = append(rec.Headers, hdr)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation(), kgo.ProducerBatchMaxBytes(64<<20))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...), kgo.AllowAutoTopicCreation(), kgo.ProducerBatchMaxBytes(64<<20))
 	ts.Check(err)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -70,7 +70,7 @@ func cmdKTxn(ts *testscript.TestScript, neg bool, args []string) {
 	topic, prefix := fs.Arg(0), fs.Arg(2)
 	n, err := strconv.Atoi(fs.Arg(1))
 	ts.Check(err)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.AllowAutoTopicCreation(),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...), kgo.AllowAutoTopicCreation(),
 		kgo.TransactionalID("evctl-script-"+prefix), kgo.DefaultProduceTopic(topic))
 	ts.Check(err)
 	defer cl.Close()
@@ -190,7 +190,7 @@ func cmdFollowChange(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	waitFor("first line of output", func() bool { return strings.Contains(stdout.String(), "\n") })
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.Getenv("EVCTL_BROKERS")), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ts.Check(err)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,7 +45,7 @@ func kwrite(brokers, group, hold, src, rm string) error {
 	// TxnOffsetCommit by topic name, not id (v6 wants ids).
 	versions := kversion.Stable()
 	versions.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.TransactionalID("kwrite-"+src), kgo.AllowAutoTopicCreation(),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.TransactionalID("kwrite-"+src), kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxVersions(versions))
 	if err != nil {
 		return err

@@ -179,10 +179,17 @@ func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec, existi
 		rt.Topic = t.name
 		rt.NumPartitions = t.partitions
 		rt.ReplicationFactor = 1
+		configs := t.configs
 		if existing {
 			rt.ReplicationFactor = -1
+			// The events are dated up to a week before Options.Now: a
+			// cluster's default retention (7 days) would delete them
+			// segment by segment, so they are kept for good.
+			if configs["cleanup.policy"] != "compact" {
+				configs = map[string]string{"retention.ms": "-1"}
+			}
 		}
-		for k, v := range t.configs {
+		for k, v := range configs {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
 			c.Name = k
 			c.Value = kmsg.StringPtr(v)
