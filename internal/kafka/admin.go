@@ -7,6 +7,7 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"time"
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -216,7 +217,38 @@ func (a *Admin) CreateTopic(ctx context.Context, name string, partitions int, co
 			return fmt.Errorf("cannot create topic %q: %w", name, r.Error)
 		}
 	}
-	return nil
+	return a.awaitTopic(ctx, name, partitions)
+}
+
+// awaitTopic waits until the cluster's metadata shows topic with its
+// partitions and their leaders. On a cluster of several brokers the
+// controller acknowledges a creation before the brokers have it, and a
+// client that asked one at once was told the new topic did not exist
+// (Apache Kafka 4.4, three nodes: replay --create failed so).
+func (a *Admin) awaitTopic(ctx context.Context, topic string, partitions int) error {
+	for {
+		md, err := clusterMetadata(ctx, a.cfg, a.logs, a.ac)
+		if err != nil {
+			return err
+		}
+		if t, err := topicIn(md, topic); err == nil && len(t.Partitions) == partitions && allLed(t) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("created topic %q, but the cluster's metadata did not show it within %s; check the brokers' health", topic, a.cfg.timeout())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func allLed(t rdk.TopicMetadata) bool {
+	for _, p := range t.Partitions {
+		if p.Leader < 0 || p.Error.Code() != rdk.ErrNoError {
+			return false
+		}
+	}
+	return true
 }
 
 // GroupOffsets returns the offsets group has committed on every partition
