@@ -93,6 +93,31 @@ var copyConsumerDefaults = append(slices.Clip(readDefaults),
 	[2]string{"heartbeat.interval.ms", "1000"},
 )
 
+// copyRebalanceTimeout bounds how long a rebalance of a copy's group waits
+// for a member. librdkafka sends max.poll.interval.ms (300 s by default) as
+// the member's rebalance timeout, and a broker may hold the group for that
+// long on a member that died in the middle of a rebalance: kfake keeps a
+// member that was killed while it waited in JoinGroup (it never sends
+// SyncGroup, and kfake gives it no session timer) until the rebalance
+// timeout ends, so a replay resumed after a few SIGKILLs stalled for
+// minutes. Apache Kafka expires such a member after its session timeout,
+// and with this bound kfake drops it as soon. A copier polls many times a
+// second, so it never comes near the bound on its own.
+const copyRebalanceTimeout = 15 * time.Second
+
+// copyMaxPollInterval is the copier's max.poll.interval.ms:
+// copyRebalanceTimeout, or the session timeout when -X raised it above
+// (librdkafka refuses a shorter poll interval than the session timeout).
+func copyMaxPollInterval(cfg Config) int {
+	ms := int(copyRebalanceTimeout / time.Millisecond)
+	if v, ok := cfg.prop("session.timeout.ms"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > ms {
+			ms = n
+		}
+	}
+	return ms
+}
+
 // copyProducerDefaults configure the transactional producer. Batching
 // stays at librdkafka's defaults (linger.ms 5, batch.size 1 MB, no
 // compression): in BenchmarkCopy neither linger.ms 20 nor lz4 was clearly
@@ -178,6 +203,8 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 		// A follower's caller may pause between two Reads for as long as
 		// it likes; the broker still drops a member whose heartbeats stop.
 		defaults = append(defaults, [2]string{"max.poll.interval.ms", "86400000"})
+	} else {
+		defaults = append(defaults, [2]string{"max.poll.interval.ms", strconv.Itoa(copyMaxPollInterval(cfg))})
 	}
 	m, err := cfg.configMap(defaults)
 	if err != nil {

@@ -680,6 +680,18 @@ func TestCopyHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	switch stage { // TestCopyMemberKilledJoining's
+	case "member": // a member of the group, holding partitions
+		if _, err := cp.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("ready-to-kill")
+		select {}
+	case "join": // a member waiting in JoinGroup for the dead one above
+		fmt.Println("joining")
+		_, _ = cp.Read(ctx)
+		select {}
+	}
 	if n, err := copyLoop(ctx, cp, "dst", 500, 1000); err != nil || n != 1000 {
 		t.Fatal(n, err)
 	}

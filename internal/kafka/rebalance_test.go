@@ -1,0 +1,115 @@
+package kafka
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestCopyMemberKilledJoining is issue 7's stuck --resume. A member is
+// SIGKILLed while it waits in JoinGroup for another, already dead member;
+// when that one's session expires the join completes with only the
+// joiner, whose answer goes to a closed connection. kfake then gives the
+// joiner no session timer and keeps it until the rebalance timeout, which
+// librdkafka takes from max.poll.interval.ms (300 s by default): a resumed
+// copier found the group stalled and gave up after 45 s. Apache Kafka
+// drops the member when its session times out. With the copier's bounded
+// rebalance timeout the resumed copier copies everything on both.
+func TestCopyMemberKilledJoining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the killed members' timeouts")
+	}
+	cfg, _ := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	member := startHelper(t, cfg, "member", "ready-to-kill")
+	kill(t, member)
+	joiner := startHelper(t, cfg, "join", "joining")
+	waitGroup(ctx, t, cfg, "g", "PreparingRebalance", 2) // the dead member and the joiner
+	kill(t, joiner)
+	// The dead member's session expires; the joiner alone is in the new
+	// generation, and never syncs.
+	waitGroup(ctx, t, cfg, "g", "CompletingRebalance", 1)
+
+	resumed := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	n, err := copyLoop(ctx, resumed, "dst", 100, 0)
+	if err != nil {
+		t.Fatalf("the resumed copier, after %d records: %v", n, err)
+	}
+	if n != 2000 {
+		t.Errorf("the resumed copier copied %d records, want 2000", n)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// startHelper runs TestCopyHelperProcess at stage and waits for it to
+// print ready.
+func startHelper(t *testing.T, cfg Config, stage, ready string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCopyHelperProcess$")
+	cmd.Env = append(os.Environ(), "EVCTL_COPY_HELPER="+stage, "EVCTL_BROKERS="+cfg.Brokers)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if sc.Text() == ready {
+			return cmd
+		}
+	}
+	_ = cmd.Wait()
+	t.Fatalf("helper %s did not print %q: %s", stage, ready, stderr.String())
+	return nil
+}
+
+func kill(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+}
+
+// waitGroup waits until group is in state with members members.
+func waitGroup(ctx context.Context, t *testing.T, cfg Config, group, state string, members int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	last := "no answer"
+	for {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil && len(resp.Groups) == 1 {
+			g := resp.Groups[0]
+			last = g.State + " with " + strings.Repeat("a member ", len(g.Members))
+			if g.State == state && len(g.Members) == members {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("group %s never was %s with %d members: last %s", group, state, members, last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
