@@ -93,6 +93,8 @@ func TestMain(m *testing.M) {
 //	                                             placed by librdkafka's partitioner (read_test.go)
 //	followchange {delete topic|grow topic N key} -- cmd [args...]
 //	                                             change topic under a follower once it printed (read_test.go)
+//	kafkacluster                                 export KAFKA_ADDR: an empty cluster to seed, kfake or, in the
+//	                                             real tier, the real one emptied (realtier_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
 func TestScripts(t *testing.T) {
@@ -136,6 +138,7 @@ func scriptParams() testscript.Params {
 			"interrupt-at":  cmdInterruptAt,
 			"replay-verify": cmdReplayVerify,
 			"tty":           cmdTTY,
+			"kafkacluster":  cmdKafkaCluster,
 			"pyproduce":     cmdPyProduce,
 			"lose-broker":   cmdLoseBroker,
 			"ctrlc-silent":  cmdCtrlCSilent,

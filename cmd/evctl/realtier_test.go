@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/evctl/evctl/internal/testkafka"
 )
@@ -64,7 +65,26 @@ func TestScriptsRealKafka(t *testing.T) {
 	testscript.Run(t, p)
 }
 
-// clusterScripts lists the scripts in dir that start a sandbox.
+// cmdKafkaCluster exports KAFKA_ADDR, an empty cluster for evctl dev
+// --kafka to seed: an embedded kfake broker, or in the real tier the real
+// cluster, emptied.
+func cmdKafkaCluster(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: kafkacluster")
+	}
+	if brokers, ok := ts.Value(realKafka{}).(string); ok {
+		ts.Check(testkafka.Reset(context.Background(), brokers))
+		ts.Setenv("KAFKA_ADDR", brokers)
+		return
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.AllowAutoTopicCreation())
+	ts.Check(err)
+	ts.Defer(c.Close)
+	ts.Setenv("KAFKA_ADDR", strings.Join(c.ListenAddrs(), ","))
+}
+
+// clusterScripts lists the scripts in dir that start a sandbox or take a
+// cluster with kafkacluster.
 func clusterScripts(dir string) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.txtar"))
 	if err != nil {
@@ -95,7 +115,7 @@ func startsSandbox(path string) (bool, error) {
 		if strings.HasPrefix(line, "-- ") { // the script ends where its files begin
 			return false, nil
 		}
-		if f := strings.Fields(line); len(f) > 0 && f[0] == "sandbox" {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "sandbox" || f[0] == "kafkacluster") {
 			return true, nil
 		}
 	}

@@ -63,6 +63,12 @@ rebuild of bank.account-events equals bank.account-balances, into DIR
 before the sandbox is ready (the binary carries it: a CI job needs no
 checkout of evctl).
 
+--kafka host:port,... seeds an existing Kafka cluster (Apache Kafka, Redpanda,
+...; PLAINTEXT) instead of starting the embedded broker, and serves the
+embedded registry as usual. The bank topics must not exist there yet; they
+are created with the cluster's default replication factor and without time
+retention (the events are dated in the past), and stay when dev stops.
+
 The same --seed, --accounts, --events and --now give the same records.
 Events spread over the 7 days before --now (default: the time dev starts).
 dev prints export lines on stdout; paste them into another shell, and
@@ -74,6 +80,7 @@ evctl there talks to the sandbox. Ctrl-C or SIGTERM stops it (with
 		Example: `  $ evctl dev
   $ evctl dev --broker-port 0 --registry-port 0 --accounts 1000 --events 1000000
   $ evctl dev --drift 3 --faults
+  $ evctl dev --kafka localhost:9092 --registry-port 0
   $ evctl dev --write-spec . # then: evctl verify --projection account-balance.yaml ...
   $ evctl dev --live --rate 50/s --projector-delay 5s
   $ evctl dev --env-file /tmp/evctl.env & until [ -f /tmp/evctl.env ]; do sleep 0.1; done; . /tmp/evctl.env`,
@@ -91,6 +98,9 @@ evctl there talks to the sandbox. Ctrl-C or SIGTERM stops it (with
 			if d := opts.Sandbox.Drift; d < 0 || accounts > 0 && d > accounts {
 				return flagErrorf("invalid --drift %d: want 0 to %d, the number of accounts", d, max(accounts, 0))
 			}
+			if opts.Sandbox.Brokers != "" && cmd.Flags().Changed("broker-port") {
+				return flagErrorf("--broker-port is the embedded broker's; --kafka names an existing cluster instead")
+			}
 			if err := validateDevLive(cmd, &opts.Live, opts.rate); err != nil {
 				return err
 			}
@@ -107,6 +117,7 @@ evctl there talks to the sandbox. Ctrl-C or SIGTERM stops it (with
 	fl.StringVar(&opts.Sandbox.Host, "host", "127.0.0.1", "address to listen on")
 	fl.IntVar(&opts.Sandbox.BrokerPort, "broker-port", 9092, "broker port (0: a free one)")
 	fl.IntVar(&opts.Sandbox.RegistryPort, "registry-port", 8081, "Schema Registry port (0: a free one)")
+	fl.StringVar(&opts.Sandbox.Brokers, "kafka", "", "seed this existing Kafka cluster (`host:port,...`) instead of starting a broker")
 	fl.IntVar(&opts.Sandbox.Accounts, "accounts", 50, "bank accounts")
 	fl.IntVar(&opts.Sandbox.Events, "events", 1000, "bank events in all")
 	fl.Int64Var(&opts.Sandbox.Seed, "seed", 1, "random seed")
@@ -171,8 +182,12 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	if o.Faults {
 		extras += fmt.Sprintf("; %d faults in %s", len(sandbox.Faults(o)), sandbox.FaultsTopic)
 	}
-	fmt.Fprintf(errOut, "evctl dev: broker %s, registry %s; seeded %d events for %d accounts (seed %d)%s in %s. Ctrl-C stops.\n",
-		sb.Brokers(), sb.RegistryURL(), o.Events, o.Accounts, o.Seed, extras, time.Since(start).Round(time.Millisecond))
+	broker := "broker " + sb.Brokers()
+	if o.Brokers != "" {
+		broker = "Kafka at " + sb.Brokers() + " (its seeded topics stay when dev stops)"
+	}
+	fmt.Fprintf(errOut, "evctl dev: %s, registry %s; seeded %d events for %d accounts (seed %d)%s in %s. Ctrl-C stops.\n",
+		broker, sb.RegistryURL(), o.Events, o.Accounts, o.Seed, extras, time.Since(start).Round(time.Millisecond))
 	if err := lv.wait(ctx, errOut); err != nil {
 		return err
 	}

@@ -164,6 +164,9 @@ func (p *producer) failed() error {
 	return p.err
 }
 
+// existingClusterTimeout bounds creating the topics on an existing cluster.
+const existingClusterTimeout = 30 * time.Second
+
 // seedBrokers splits a bootstrap list, "host:port,host:port".
 func seedBrokers(brokers string) []string { return strings.Split(brokers, ",") }
 
@@ -197,7 +200,16 @@ func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec, existi
 		}
 		req.Topics = append(req.Topics, rt)
 	}
+	if existing {
+		// An unreachable cluster is an answer too, not a wait without end.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, existingClusterTimeout)
+		defer cancel()
+	}
 	resp, err := req.RequestWith(ctx, cl)
+	if existing && err != nil {
+		return fmt.Errorf("cannot reach the Kafka cluster to create the bank topics (%w); check its address", err)
+	}
 	if err != nil {
 		return fmt.Errorf("create sandbox topics: %w", err)
 	}
