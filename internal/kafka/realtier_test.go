@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/evctl/evctl/internal/sandbox"
 	"github.com/evctl/evctl/internal/testkafka"
 )
 
@@ -88,5 +89,8 @@ func createRealTopics(ctx context.Context, t testing.TB, brokers string, partiti
 		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
 			t.Fatalf("create topic %s: %v", rt.Topic, err)
 		}
+	}
+	if err := sandbox.AwaitTopics(ctx, brokers, topics); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -62,6 +62,15 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 	if err := createTopics(ctx, cl, topics(opts), opts.Brokers != ""); err != nil {
 		return err
 	}
+	if opts.Brokers != "" {
+		var names []string
+		for _, t := range topics(opts) {
+			names = append(names, t.name)
+		}
+		if err := awaitTopics(ctx, cl, names); err != nil {
+			return err
+		}
+	}
 
 	p := newProducer(cl)
 	model := newReadModel()
@@ -162,6 +171,71 @@ func (p *producer) failed() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
+}
+
+// AwaitTopics waits until every broker of the cluster at brokers lists
+// topics, each partition with a leader: a cluster of several brokers
+// acknowledges a creation before they all know it, and a client that asked
+// one too soon was told the topic did not exist. The real test tier uses it
+// too.
+func AwaitTopics(ctx context.Context, brokers string, topics []string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seedBrokers(brokers)...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return awaitTopics(ctx, cl, topics)
+}
+
+func awaitTopics(ctx context.Context, cl *kgo.Client, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, existingClusterTimeout)
+	defer cancel()
+	for {
+		missing, err := topicsMissing(ctx, cl, topics)
+		if err == nil && len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("brokers do not know %v yet", missing)
+			}
+			return fmt.Errorf("created the bank topics, but not every broker has them within %s (%w); check the cluster's health", existingClusterTimeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// topicsMissing lists the topics some broker does not list, or lists
+// without a leader for every partition.
+func topicsMissing(ctx context.Context, cl *kgo.Client, topics []string) ([]string, error) {
+	all, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, b := range all.Brokers {
+		req := kmsg.NewPtrMetadataRequest()
+		for _, name := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, cl.Broker(int(b.NodeID)))
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range resp.Topics {
+			ok := t.ErrorCode == 0 && len(t.Partitions) > 0
+			for _, p := range t.Partitions {
+				ok = ok && p.ErrorCode == 0 && p.Leader >= 0
+			}
+			if !ok && t.Topic != nil {
+				missing = append(missing, *t.Topic)
+			}
+		}
+	}
+	return missing, nil
 }
 
 // existingClusterTimeout bounds creating the topics on an existing cluster.
