@@ -159,24 +159,52 @@ func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminCl
 	}
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := ac.ListOffsets(ctx, req,
-		rdk.SetAdminIsolationLevel(level), rdk.SetAdminRequestTimeout(cfg.timeout()))
-	if err != nil {
-		if isUnreachable(err) || ctx.Err() != nil {
-			return nil, unreachable(ctx, cfg, logs, err)
-		}
-		return nil, fmt.Errorf("cannot list offsets: %w", err)
-	}
-	for tp, info := range res.ResultInfos {
-		if info.Error.Code() != rdk.ErrNoError {
-			if isUnreachable(info.Error) {
-				return nil, unreachable(ctx, cfg, logs, info.Error)
+	for {
+		res, err := ac.ListOffsets(ctx, req,
+			rdk.SetAdminIsolationLevel(level), rdk.SetAdminRequestTimeout(cfg.timeout()))
+		if err != nil {
+			if isUnreachable(err) || ctx.Err() != nil {
+				return nil, unreachable(ctx, cfg, logs, err)
 			}
-			return nil, fmt.Errorf("cannot list offsets of %s[%d]: %w", *tp.Topic, tp.Partition, info.Error)
+			return nil, fmt.Errorf("cannot list offsets: %w", err)
 		}
-		out[topicPartition{*tp.Topic, tp.Partition}] = int64(info.Offset)
+		var retry error
+		for tp, info := range res.ResultInfos {
+			if info.Error.Code() != rdk.ErrNoError {
+				if isUnreachable(info.Error) {
+					return nil, unreachable(ctx, cfg, logs, info.Error)
+				}
+				err := fmt.Errorf("cannot list offsets of %s[%d]: %w", *tp.Topic, tp.Partition, info.Error)
+				if !leaderMoving(info.Error.Code()) {
+					return nil, err
+				}
+				retry = err
+				continue
+			}
+			out[topicPartition{*tp.Topic, tp.Partition}] = int64(info.Offset)
+		}
+		if retry == nil {
+			return out, nil
+		}
+		// A partition between leaders (a new topic, a broker bounced)
+		// answers "not leader" for a moment: ask again, within the timeout.
+		select {
+		case <-ctx.Done():
+			return nil, retry
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return out, nil
+}
+
+// leaderMoving reports the errors of a partition between leaders: a new
+// topic's, or one whose leader was just bounced. They pass in a moment.
+func leaderMoving(code rdk.ErrorCode) bool {
+	switch code {
+	case rdk.ErrNotLeaderForPartition, rdk.ErrLeaderNotAvailable, rdk.ErrFencedLeaderEpoch,
+		rdk.ErrUnknownLeaderEpoch, rdk.ErrOffsetNotAvailable:
+		return true
+	}
+	return false
 }
 
 // watermarks returns the low and high offsets of each partition.

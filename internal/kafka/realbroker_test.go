@@ -1,5 +1,7 @@
 package kafka
 
+// Behaviours the real tier found on Apache Kafka, pinned down on kfake.
+
 import (
 	"bufio"
 	"bytes"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -111,5 +114,44 @@ func waitGroup(ctx context.Context, t *testing.T, cfg Config, group, state strin
 			t.Fatalf("group %s never was %s with %d members: last %s", group, state, members, last)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestReadLeaderMoving: a partition between leaders (a topic just created
+// on a real cluster, a broker bounced) answers ListOffsets with "not
+// leader" for a moment. A reader asks again instead of failing; on Apache
+// Kafka a read right after creating a topic failed so.
+func TestReadLeaderMoving(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do")
+	}
+	cfg, cluster := newCluster(t, 2, "t")
+	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("v")})
+	answered := 0
+	cluster.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if answered++; answered > 2 {
+			return nil, nil, false
+		}
+		cluster.KeepControl()
+		req := kreq.(*kmsg.ListOffsetsRequest)
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.NotLeaderForPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	got := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{"t"}}))
+	if len(got) != 1 {
+		t.Errorf("read %d records, want 1", len(got))
+	}
+	if answered <= 2 {
+		t.Errorf("ListOffsets was asked %d times; the first two answered 'not leader'", answered)
 	}
 }
