@@ -54,6 +54,10 @@ func TestScriptsRealKafka(t *testing.T) {
 			}
 		})
 		env.Values[realKafka{}] = brokers
+		// The cluster's other listeners, for the scripts that use them.
+		for _, v := range []string{"SASL", "USER", "PASSWORD", "SSL", "CA"} {
+			env.Setenv(testkafka.Env+"_"+v, testkafka.Var(v))
+		}
 		return nil
 	}
 	p.Condition = func(cond string) (bool, error) {

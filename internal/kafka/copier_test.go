@@ -1,14 +1,11 @@
 package kafka
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -609,33 +606,7 @@ func TestCopyKillResume(t *testing.T) {
 			cfg, _ := newCluster(t, 3, "src", "dst")
 			seedSource(t, cfg, "src", 3, 3000)
 
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCopyHelperProcess$")
-			cmd.Env = append(os.Environ(), "EVCTL_COPY_HELPER="+stage, "EVCTL_BROKERS="+cfg.Brokers)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(out)
-			ready := false
-			for sc.Scan() {
-				if sc.Text() == "ready-to-kill" {
-					ready = true
-					break
-				}
-			}
-			if !ready {
-				_ = cmd.Wait()
-				t.Fatalf("helper did not get ready: %s", stderr.String())
-			}
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			_ = cmd.Wait()
+			kill(t, startHelper(t, cfg, stage, "ready-to-kill"))
 			killed := time.Now()
 
 			cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
