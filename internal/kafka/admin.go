@@ -164,18 +164,11 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescriptio
 
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.DescribeConfigs(ctx, []rdk.ConfigResource{{Type: rdk.ResourceTopic, Name: name}},
-		rdk.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.describeTopicConfigs(ctx, name)
 	if err != nil {
-		if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return TopicDescription{}, unreachable(ctx, a.cfg, a.logs, err)
-		}
-		return TopicDescription{}, fmt.Errorf("cannot describe topic %q: %w", name, err)
+		return TopicDescription{}, err
 	}
 	for _, r := range res {
-		if r.Error.Code() != rdk.ErrNoError {
-			return TopicDescription{}, fmt.Errorf("cannot describe topic %q: %w", name, r.Error)
-		}
 		for k, e := range r.Config {
 			if e.Source == rdk.ConfigSourceDynamicTopic && !e.IsSensitive {
 				desc.Configs[k] = e.Value
@@ -186,6 +179,40 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (TopicDescriptio
 		}
 	}
 	return desc, nil
+}
+
+// describeTopicConfigs asks for a topic's configs. The metadata already
+// showed the topic, so a broker that answers it is unknown has not caught
+// up with the controller yet (Apache Kafka, three nodes, right after a
+// create: the request goes to any broker): ask again until ctx ends.
+func (a *Admin) describeTopicConfigs(ctx context.Context, name string) ([]rdk.ConfigResourceResult, error) {
+	for {
+		res, err := a.ac.DescribeConfigs(ctx, []rdk.ConfigResource{{Type: rdk.ResourceTopic, Name: name}},
+			rdk.SetAdminRequestTimeout(a.cfg.timeout()))
+		if err != nil {
+			if isUnreachable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, unreachable(ctx, a.cfg, a.logs, err)
+			}
+			return nil, fmt.Errorf("cannot describe topic %q: %w", name, err)
+		}
+		var rerr rdk.Error
+		for _, r := range res {
+			if r.Error.Code() != rdk.ErrNoError {
+				rerr = r.Error
+			}
+		}
+		switch {
+		case rerr.Code() == rdk.ErrNoError:
+			return res, nil
+		case rerr.Code() != rdk.ErrUnknownTopicOrPart:
+			return nil, fmt.Errorf("cannot describe topic %q: %w", name, rerr)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cannot describe topic %q: %w (the brokers did not all know it within %s)", name, rerr, a.cfg.timeout())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // CreateTopic creates a topic with the brokers' default replication
