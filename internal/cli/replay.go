@@ -130,9 +130,9 @@ topic --create makes with cleanup.policy=delete, so compaction keeps the
 history of changes). To a file or stdout changes are read one partition
 after another: identical runs write the same changes in the same order.
 A record the projection fails on stops the replay, naming it; of several,
-to a file or stdout the one first by topic, partition and offset, so
-identical runs report the same (into a topic, whichever a member meets
-first: its partitions are read as they come).
+the one first by topic, partition and offset (into a topic, of the
+member's partitions, which it reads one after another), so identical
+runs report the same.
 Into a topic a rebuild is a member of --group, as a copy is: each member
 folds the aggregates of its source partitions and writes their changed
 states, at each checkpoint, to the destination partition of the same

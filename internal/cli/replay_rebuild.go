@@ -47,7 +47,9 @@ func (j *replayJob) openRebuild(ctx context.Context, cfg kafka.Config, from, to 
 	ps.member, ps.changes = j.proj.NewMemberFold(), o.Emit == "changes"
 	ms := &memberSink{projectionSink: ps}
 	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic,
-		MaxMessageBytes: j.destMaxBytes, Changelog: ms})
+		// One partition after another: the fold failure a member stops at
+		// is its first by partition and offset, the same on every run.
+		MaxMessageBytes: j.destMaxBytes, Changelog: ms, Sequential: true})
 	if err != nil {
 		return err
 	}

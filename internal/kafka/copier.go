@@ -77,6 +77,13 @@ type CopyOptions struct {
 	// group): see Changelog. It needs a DestTopic with as many partitions
 	// as the one source topic.
 	Changelog Changelog
+	// Sequential reads the assigned partitions one after another, in the
+	// order of Topics and then of partition number, each in offset order,
+	// where a copier otherwise interleaves them as the fetches come back:
+	// whatever acts on the first record of a kind (a fold's first
+	// failure) then meets the same one on every run with the same
+	// assignment. The price is one partition's fetches at a time.
+	Sequential bool
 }
 
 // copyConsumerDefaults tune the copier's consumer: readDefaults' bulk
@@ -164,6 +171,9 @@ type Copier struct {
 	lastProgress time.Time
 	closing      bool
 	watch        brokerWatch
+	// current is the partition a Sequential copier fetches; the other
+	// assigned partitions are paused.
+	current *copyPart
 
 	mu sync.Mutex // guards the progress Remaining reports
 }
@@ -503,6 +513,49 @@ func (cp *Copier) assign(tps []rdk.TopicPartition) {
 		}
 	}
 	cp.setAssignment(assign, tps)
+	cp.mu.Lock()
+	cp.current = nil
+	cp.sequence()
+	cp.mu.Unlock()
+}
+
+// sequence lets a Sequential copier fetch only the first assigned
+// partition it has not finished. Pausing purges what librdkafka fetched
+// for a partition, so the one that takes its turn seeks to where it
+// stands. Called with mu held.
+func (cp *Copier) sequence() {
+	if !cp.opts.Sequential || cp.err != nil {
+		return
+	}
+	var next *copyPart
+	var hold []rdk.TopicPartition
+	for _, p := range cp.order {
+		switch {
+		case !p.assigned || p.done:
+		case next == nil:
+			next = p
+		default:
+			hold = append(hold, rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition})
+		}
+	}
+	if len(hold) > 0 {
+		if err := cp.c.Pause(hold); err != nil {
+			cp.err = fmt.Errorf("cannot pause %d partitions to read them in order: %w", len(hold), err)
+			return
+		}
+	}
+	if next == nil || next == cp.current {
+		return
+	}
+	cp.current = next
+	tp := rdk.TopicPartition{Topic: &next.tp.Topic, Partition: next.tp.Partition, Offset: rdk.Offset(next.next)}
+	if err := cp.c.Resume([]rdk.TopicPartition{tp}); err != nil {
+		cp.err = fmt.Errorf("cannot resume %s[%d]: %w", next.tp.Topic, next.tp.Partition, err)
+		return
+	}
+	if err := cp.c.Seek(tp, 0); err != nil {
+		cp.err = fmt.Errorf("cannot read %s[%d] from offset %d: %w", next.tp.Topic, next.tp.Partition, next.next, err)
+	}
 }
 
 func (cp *Copier) setAssignment(assign, all []rdk.TopicPartition) {
@@ -655,6 +708,9 @@ func (cp *Copier) message(e *rdk.Message) (*record.Message, error) {
 	if p == nil || !p.assigned || p.done || off < p.next {
 		return nil, nil
 	}
+	if cp.opts.Sequential && p != cp.current {
+		return nil, nil // fetched before its pause took hold: its turn seeks back to it
+	}
 	if off >= p.end {
 		cp.finish(p)
 		return nil, nil
@@ -674,6 +730,7 @@ func (cp *Copier) finish(p *copyPart) {
 	p.next = max(p.next, p.end)
 	// Pausing only saves fetches.
 	_ = cp.c.Pause([]rdk.TopicPartition{{Topic: &p.tp.Topic, Partition: p.tp.Partition}})
+	cp.sequence()
 }
 
 func (cp *Copier) ownDone() bool {
@@ -933,7 +990,9 @@ func (cp *Copier) Abort(ctx context.Context) error {
 			return cp.err
 		}
 	}
-	return nil
+	cp.current = nil
+	cp.sequence()
+	return cp.err
 }
 
 // Close aborts the open transaction (call Checkpoint first to keep it),

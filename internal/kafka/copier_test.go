@@ -800,3 +800,58 @@ func TestCopierFollow(t *testing.T) {
 		t.Errorf("dst holds %d records, want the old one", len(dst))
 	}
 }
+
+// TestCopySequential reads a Sequential copier's partitions one after
+// another, also after an abort rewinds two of them.
+func TestCopySequential(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "src", "dst")
+	seedSource(t, cfg, "src", 3, 300)
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, DestTopic: "dst", Sequential: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var read []string
+	next := func() *record.Message {
+		t.Helper()
+		m, err := cp.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, fmt.Sprintf("%d@%d", m.Partition, m.Offset))
+		if err := cp.Write(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for range 120 {
+		next()
+	}
+	if err := cp.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 { // the rest of partition 1 and the start of 2
+		next()
+	}
+	if err := cp.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for p := range 3 {
+		for o := range 100 {
+			want = append(want, fmt.Sprintf("%d@%d", p, o))
+		}
+	}
+	want = append(want[:220:220], want[120:]...)
+	for range 180 {
+		next()
+	}
+	if err := cp.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Read(ctx); !errors.Is(err, io.EOF) {
+		t.Errorf("Read after the end = %v, want io.EOF", err)
+	}
+	if diff := cmp.Diff(want, read); diff != "" {
+		t.Errorf("records read (-want +got):\n%s", diff)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
