@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/evctl/evctl/internal/kafka"
 )
 
 // NewCmdCompletion is `evctl completion {bash|zsh|fish|powershell}`.
@@ -64,4 +68,27 @@ func registerCompletions(f *Factory, root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// completeTopics completes topic names; it dials only when the user
+// presses tab, never for --help.
+func completeTopics(f *Factory) cobra.CompletionFunc {
+	return completeNames(f, func(ctx context.Context, a *kafka.Admin) ([]string, error) { return a.TopicNames(ctx) })
+}
+
+// completeNames completes with what list finds on the cluster.
+func completeNames(f *Factory, list func(context.Context, *kafka.Admin) ([]string, error)) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		a, err := newAdmin(f.Kafka)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		defer a.Close()
+		names, err := list(cmd.Context(), a)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		sort.Strings(names)
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
 }

@@ -138,7 +138,7 @@ func readPayload(ctx context.Context, opts *DecodeOptions) ([]byte, error) {
 		defer f.Close()
 		in, name = f, opts.File
 	} else {
-		in = readStdin(ctx, opts.IO, "the payload")
+		in = opts.IO.ReadStdin(ctx, "the payload")
 	}
 	b, err := io.ReadAll(in)
 	if err != nil {

@@ -248,7 +248,7 @@ func openDiffSide(ctx context.Context, o *DiffOptions, name string) (diff.Source
 			return nil, nil, err
 		}
 		cleanup := func() { f.Close(); os.Remove(f.Name()) }
-		if _, err := io.Copy(f, readStdin(ctx, o.IO, "a capture")); err != nil {
+		if _, err := io.Copy(f, o.IO.ReadStdin(ctx, "a capture")); err != nil {
 			return nil, cleanup, fmt.Errorf("reading stdin: %w", err)
 		}
 		return &diff.CaptureSource{Path: f.Name(), Label: "-", KeyBy: o.keyBy, Headers: headers}, cleanup, nil

@@ -230,3 +230,29 @@ func (f *Factory) registryConfig() (schema.RegistryConfig, bool, error) {
 	}
 	return cfg, true, nil
 }
+
+// newAdmin resolves the connection and makes an admin client; it does
+// not dial until the client is used.
+func newAdmin(kafkaConfig func() (kafka.Config, error)) (*kafka.Admin, error) {
+	cfg, err := kafkaConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kafka.NewAdmin(cfg)
+}
+
+// newDecoder builds the decoder with the registry when one is configured.
+func newDecoder(registry func() (*schema.RegistryClient, error), o schema.DecoderOptions) (*schema.Decoder, error) {
+	reg, err := registry()
+	if err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		o.Registry = reg
+	}
+	dec, err := schema.NewDecoder(o)
+	if err != nil {
+		return nil, &FlagError{err: err}
+	}
+	return dec, nil
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/evctl/evctl/internal/english"
+	"github.com/evctl/evctl/internal/filter"
 )
 
 // enumValue is a string flag's value that must be one of a fixed set.
@@ -61,4 +62,16 @@ func flagError(_ *cobra.Command, err error) error {
 		err = fmt.Errorf("invalid --%s %q: %w", iv.GetFlag().Name, iv.GetValue(), cause)
 	}
 	return &FlagError{err: err}
+}
+
+// compileFilter compiles a --filter expression; "" is no filter.
+func compileFilter(expr string) (*filter.Filter, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	f, err := filter.Compile(expr)
+	if err != nil {
+		return nil, &FlagError{err: fmt.Errorf("--filter: %w", err)}
+	}
+	return f, nil
 }

@@ -74,7 +74,7 @@ type ReplayOptions struct {
 	rate, pace     float64
 	keySet         map[string]bool
 	setHeaderRaw   []record.RawHeader
-	types          typesSeen // for the note on a --type that matched nothing
+	types          stream.TypesSeen // for the note on a --type that matched nothing
 }
 
 // NewCmdReplay is `evctl replay`.
@@ -327,7 +327,7 @@ func replayRun(ctx context.Context, o *ReplayOptions) error {
 	}
 	job.summary(st, err)
 	if err == nil && len(o.Types) > 0 {
-		fmt.Fprint(o.IO.ErrOut, o.types.hint(o.Types))
+		fmt.Fprint(o.IO.ErrOut, o.types.Hint(o.Types))
 	}
 	if errors.Is(err, replay.ErrInterrupted) {
 		return errInterrupted
@@ -394,7 +394,7 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 			return false, "", nil
 		}
 		if len(o.Types) > 0 && !record.TypeMatches(r.Type, o.Types) {
-			o.types.skipped(r.Type)
+			o.types.Skipped(r.Type)
 			return false, "", nil
 		}
 		if flt != nil {
@@ -404,7 +404,7 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 			}
 		}
 		if len(o.Types) > 0 {
-			o.types.shown(r.Type, o.Types)
+			o.types.Shown(r.Type, o.Types)
 		}
 		return true, record.ShortType(r.Type), nil
 	}, dec, nil
@@ -509,7 +509,7 @@ func (j *replayJob) openCapture(ctx context.Context) error {
 		file *os.File // the capture, when it can be read again
 	)
 	if o.FromFile == "-" {
-		in = readStdin(ctx, o.IO, "a capture")
+		in = o.IO.ReadStdin(ctx, "a capture")
 	} else {
 		f, err := os.Open(o.FromFile)
 		if err != nil {
@@ -1120,7 +1120,7 @@ func (s *projectionSink) finish(ctx context.Context) error {
 func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, progress func(replay.Stats)) (replay.Stats, error) {
 	o := job.opts
 	st := replay.Stats{Started: time.Now(), ByType: map[string]int64{}, ByPartition: map[string]int64{}}
-	sopts := stream.Options{Decoder: job.dec, Types: o.Types, TypeSkipped: o.types.skipped}
+	sopts := stream.Options{Decoder: job.dec, Types: o.Types, TypeSkipped: o.types.Skipped}
 	flt, err := compileFilter(o.Filter)
 	if err != nil {
 		return st, err
@@ -1134,7 +1134,7 @@ func foldInParallel(ctx context.Context, job *replayJob, ps *projectionSink, pro
 		}
 		st.Written++
 		if len(o.Types) > 0 {
-			o.types.shown(it.Record.Type, o.Types)
+			o.types.Shown(it.Record.Type, o.Types)
 		}
 		if now := time.Now(); now.Sub(last) >= 200*time.Millisecond {
 			st.Elapsed, last = now.Sub(st.Started), now

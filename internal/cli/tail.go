@@ -5,13 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -233,7 +227,7 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	t := &tailer{opts: opts, printer: printer, out: out}
 	sopts := stream.Options{Decoder: dec, Key: opts.Key, KeySet: opts.KeySet, Types: opts.Types, Filter: flt, Idle: out.Flush}
 	if len(opts.Types) > 0 {
-		sopts.TypeSkipped = t.types.skipped
+		sopts.TypeSkipped = t.types.Skipped
 	}
 
 	if plan.lastN > 0 || (plan.follow && opts.From == "") {
@@ -276,44 +270,6 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 		src = stream.MergeByTime(r)
 	}
 	return t.finish(ctx, t.stream(ctx, src, sopts))
-}
-
-// compileFilter compiles a --filter expression; "" is no filter.
-func compileFilter(expr string) (*filter.Filter, error) {
-	if expr == "" {
-		return nil, nil
-	}
-	f, err := filter.Compile(expr)
-	if err != nil {
-		return nil, &FlagError{err: fmt.Errorf("--filter: %w", err)}
-	}
-	return f, nil
-}
-
-// readStdin is stdin for a command that reads what of it to the end; on a
-// terminal it says so first (else it seems to hang), and Ctrl-C ends the
-// read at once.
-func readStdin(ctx context.Context, ios *iostreams.IOStreams, what string) io.Reader {
-	if ios.IsStdinTTY() {
-		fmt.Fprintf(ios.ErrOut, "evctl: reading %s from the terminal; end it with Ctrl-D\n", what)
-	}
-	return iostreams.Interruptible(ctx, ios.In)
-}
-
-// newDecoder builds the decoder with the registry when one is configured.
-func newDecoder(registry func() (*schema.RegistryClient, error), o schema.DecoderOptions) (*schema.Decoder, error) {
-	reg, err := registry()
-	if err != nil {
-		return nil, err
-	}
-	if reg != nil {
-		o.Registry = reg
-	}
-	dec, err := schema.NewDecoder(o)
-	if err != nil {
-		return nil, &FlagError{err: err}
-	}
-	return dec, nil
 }
 
 func endOffsets(ranges []kafka.PartitionRange) map[kafka.TopicPartition]int64 {
@@ -411,59 +367,7 @@ type tailer struct {
 	shown, undecodable, filtered, filterErrs int64
 	firstFilterErr                           error
 	firstUndecodable                         string // where and why, for the warning
-	types                                    typesSeen
-}
-
-// typesSeen remembers which --type values matched and which other types
-// the records had, so a --type that matched nothing can say what there is.
-type typesSeen struct {
-	mu      sync.Mutex
-	matched map[string]bool // --type values some shown record matched
-	other   map[string]bool // short names of the types --type dropped
-}
-
-// maxTypesSeen bounds what a stream of many types is remembered of.
-const maxTypesSeen = 20
-
-func (s *typesSeen) skipped(typ string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.other == nil {
-		s.other = map[string]bool{}
-	}
-	if len(s.other) < maxTypesSeen {
-		s.other[record.ShortType(typ)] = true
-	}
-}
-
-func (s *typesSeen) shown(typ string, types []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.matched == nil {
-		s.matched = map[string]bool{}
-	}
-	for _, t := range types {
-		if !s.matched[t] && record.TypeMatches(typ, []string{t}) {
-			s.matched[t] = true
-		}
-	}
-}
-
-// hint names the --type values that matched nothing and the types seen.
-func (s *typesSeen) hint(types []string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var missing []string
-	for _, t := range types {
-		if !s.matched[t] {
-			missing = append(missing, strconv.Quote(t))
-		}
-	}
-	if len(missing) == 0 || len(s.other) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("evctl: note: --type %s matched no record; the types read were %s\n",
-		strings.Join(missing, ", "), strings.Join(slices.Sorted(maps.Keys(s.other)), ", "))
+	types                                    stream.TypesSeen
 }
 
 func (t *tailer) add(st *stream.Stats) {
@@ -494,7 +398,7 @@ func (t *tailer) print(r *record.Record, out []byte) error {
 	}
 	t.shown++
 	if len(t.opts.Types) > 0 {
-		t.types.shown(r.Type, t.opts.Types)
+		t.types.Shown(r.Type, t.opts.Types)
 	}
 	if r.Error != "" {
 		t.undecodable++
@@ -527,7 +431,7 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 		err = nil
 	}
 	if len(t.opts.Types) > 0 {
-		fmt.Fprint(t.opts.IO.ErrOut, t.types.hint(t.opts.Types))
+		fmt.Fprint(t.opts.IO.ErrOut, t.types.Hint(t.opts.Types))
 	}
 	if t.filterErrs > 0 {
 		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: --filter failed on %s, skipped (first: %v)\n", english.Plural(t.filterErrs, "record"), t.firstFilterErr)
@@ -549,37 +453,4 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 		return errInterrupted
 	}
 	return err
-}
-
-// completeTopics completes topic names; it dials only when the user
-// presses tab, never for --help.
-func completeTopics(f *Factory) cobra.CompletionFunc {
-	return completeNames(f, func(ctx context.Context, a *kafka.Admin) ([]string, error) { return a.TopicNames(ctx) })
-}
-
-// newAdmin resolves the connection and makes an admin client; it does
-// not dial until the client is used.
-func newAdmin(kafkaConfig func() (kafka.Config, error)) (*kafka.Admin, error) {
-	cfg, err := kafkaConfig()
-	if err != nil {
-		return nil, err
-	}
-	return kafka.NewAdmin(cfg)
-}
-
-// completeNames completes with what list finds on the cluster.
-func completeNames(f *Factory, list func(context.Context, *kafka.Admin) ([]string, error)) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-		a, err := newAdmin(f.Kafka)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		defer a.Close()
-		names, err := list(cmd.Context(), a)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		sort.Strings(names)
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
 }

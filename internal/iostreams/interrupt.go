@@ -2,6 +2,7 @@ package iostreams
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -25,4 +26,14 @@ func Interruptible(ctx context.Context, r io.Reader) io.Reader {
 		}
 	}()
 	return pr
+}
+
+// ReadStdin is In for a command that reads what of it to the end: on a
+// terminal it says so first (else it seems to hang), and Ctrl-C ends the
+// read at once.
+func (s *IOStreams) ReadStdin(ctx context.Context, what string) io.Reader {
+	if s.IsStdinTTY() {
+		fmt.Fprintf(s.ErrOut, "evctl: reading %s from the terminal; end it with Ctrl-D\n", what)
+	}
+	return Interruptible(ctx, s.In)
 }
