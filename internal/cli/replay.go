@@ -931,25 +931,15 @@ func (p *progress) update(st replay.Stats) {
 	if !p.line.On() {
 		return
 	}
-	rate := float64(st.Read) / max(st.Elapsed.Seconds(), 1e-9)
-	line := fmt.Sprintf("%d read, %d written, %.0f/s", st.Read, st.Written, rate)
 	if p.total > 0 {
-		pct := min(100, float64(st.Read)*100/float64(p.total))
-		eta := "-"
-		if rate > 0 && st.Read < p.total {
-			eta = (time.Duration(float64(p.total-st.Read)/rate) * time.Second).Round(time.Second).String()
-		}
-		line = fmt.Sprintf("%s %3.0f%% %d/%d records, %.0f/s, ETA %s", bar(pct, 24), pct, st.Read, p.total, rate, eta)
+		p.line.Draw(iostreams.Meter{Done: st.Read, Total: p.total, Elapsed: st.Elapsed, Unit: "records"}.String())
+		return
 	}
-	p.line.Draw(line)
+	rate := float64(st.Read) / max(st.Elapsed.Seconds(), 1e-9)
+	p.line.Draw(fmt.Sprintf("%d read, %d written, %.0f/s", st.Read, st.Written, rate))
 }
 
 func (p *progress) done() { p.line.Clear() }
-
-func bar(pct float64, width int) string {
-	n := int(pct / 100 * float64(width))
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
-}
 
 // openProjectionSink folds the replayed events and writes one record per
 // aggregate (or per change) to the destination.

@@ -53,8 +53,9 @@ answers at once (exit 0 caught up, 1 not). The global --timeout still
 bounds each call to the brokers, as in every command: 'evctl wait
 --timeout 5m' would not wait five minutes.
 
-A progress line (records still behind) runs on stderr when it is a
-terminal; a summary line ends the wait. Exit status: 0 caught up, 1 not
+A progress line (records still behind, and the share of the lag at the
+start caught up since, with its rate and an ETA, as replay's) runs on
+stderr when it is a terminal; a summary line ends the wait. Exit status: 0 caught up, 1 not
 caught up within --for (how far behind, per topic), 2 errors (an unknown
 topic, a group with no offsets and no --topic, unreachable brokers).`,
 		Example: `  $ evctl wait --group account-projector --caught-up --for 5m
@@ -134,7 +135,9 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 			}
 			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s did not catch up within %s: %s", opts.Group, opts.For, b)}
 		}
-		progress.Draw(fmt.Sprintf("waiting for group %s: %s (%s of %s)", opts.Group, b, roundDuration(now.Sub(start)), opts.For))
+		if progress.On() {
+			progress.Draw(waitLine(opts, b, first, now.Sub(start)))
+		}
 		select {
 		case <-ctx.Done():
 			progress.Clear()
@@ -142,6 +145,13 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 		case <-time.After(min(opts.Interval, deadline.Sub(now))):
 		}
 	}
+}
+
+// waitLine is wait's progress line: what is behind, and the share of
+// what was behind at the start that the group has caught up since.
+func waitLine(opts *WaitOptions, b behind, first int64, elapsed time.Duration) string {
+	caught := iostreams.Meter{Done: max(0, first-b.total()), Total: first, Elapsed: elapsed, Unit: "records caught up"}
+	return fmt.Sprintf("waiting for group %s: %s (%s of %s) %s", opts.Group, b, roundDuration(elapsed), opts.For, caught)
 }
 
 // waitTopics returns the topics named, else those the group has committed

@@ -57,3 +57,12 @@ func TestBehindOf(t *testing.T) {
 		t.Errorf("total once caught up = %d, want 0", got)
 	}
 }
+
+func TestWaitLine(t *testing.T) {
+	b := behind{{topic: "events", records: 30, partitions: 1, of: 3}}
+	got := waitLine(&WaitOptions{Group: "g", For: time.Minute}, b, 120, 3*time.Second)
+	want := "waiting for group g: 30 records behind on events (1 of 3 partitions) (3s of 1m0s) [##################......]  75% 90/120 records caught up, 30/s, ETA 1s"
+	if got != want {
+		t.Errorf("waitLine:\n got %q\nwant %q", got, want)
+	}
+}

@@ -1,6 +1,9 @@
 package iostreams
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestProgress(t *testing.T) {
 	s, _, _, errOut := Test()
@@ -24,5 +27,23 @@ func TestProgress(t *testing.T) {
 	s.Progress(true).Draw("1%")
 	if errOut.Len() != 0 {
 		t.Fatal("--no-progress drew a progress line")
+	}
+}
+
+func TestMeter(t *testing.T) {
+	for _, tt := range []struct {
+		m    Meter
+		want string
+	}{
+		{Meter{Done: 50, Total: 200, Elapsed: 2 * time.Second, Unit: "records"}, "[######..................]  25% 50/200 records, 25/s, ETA 6s"},
+		{Meter{Done: 0, Total: 10, Unit: "records"}, "[........................]   0% 0/10 records, 0/s, ETA -"},
+		// More done than the total said (records appended meanwhile): full, not past it.
+		{Meter{Done: 12, Total: 10, Elapsed: time.Second, Unit: "records"}, "[########################] 100% 12/10 records, 12/s, ETA -"},
+		// Less than nothing done (a lag that grew): empty.
+		{Meter{Done: -5, Total: 10, Elapsed: time.Second, Unit: "records"}, "[........................]   0% -5/10 records, -5/s, ETA -"},
+	} {
+		if got := tt.m.String(); got != tt.want {
+			t.Errorf("%+v:\n got %q\nwant %q", tt.m, got, tt.want)
+		}
 	}
 }
