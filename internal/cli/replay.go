@@ -371,7 +371,7 @@ func replaySelector(o *ReplayOptions, needDecoder bool) (replay.Selector, *schem
 	var dec *schema.Decoder
 	if decode || needDecoder || o.keySet != nil {
 		var err error
-		if dec, err = newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw}); err != nil {
+		if dec, err = newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw, Values: o.Projection != ""}); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -154,7 +154,8 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	if err != nil {
 		return err
 	}
-	dec, err := newDecoder(o.Registry, schema.DecoderOptions{})
+	// The fold reads Avro values as jq values, not their JSON.
+	dec, err := newDecoder(o.Registry, schema.DecoderOptions{Values: true})
 	if err != nil {
 		return err
 	}

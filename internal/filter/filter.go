@@ -107,11 +107,11 @@ func (f *Filter) Match(ctx context.Context, r *record.Record) (bool, error) {
 func View(r *record.Record) (map[string]any, error) {
 	d := decoders.Get().(*JSONDecoder)
 	defer decoders.Put(d)
-	key, err := d.Decode(r.Key)
+	key, err := d.Key(r)
 	if err != nil {
 		return nil, fmt.Errorf("record key: %w", err)
 	}
-	value, err := d.Decode(r.Value)
+	value, err := d.Value(r)
 	if err != nil {
 		return nil, fmt.Errorf("record value: %w", err)
 	}

@@ -66,6 +66,23 @@ const (
 	jsonMaxKeys  = 4096 // distinct object keys kept
 )
 
+// Key is r's key as jq values: Record.Values' when the decoder made them,
+// else Key decoded.
+func (d *JSONDecoder) Key(r *record.Record) (any, error) {
+	if r.Values != nil && r.Values.KeySet {
+		return r.Values.Key, nil
+	}
+	return d.Decode(r.Key)
+}
+
+// Value is r's value as jq values, as Key is its key.
+func (d *JSONDecoder) Value(r *record.Record) (any, error) {
+	if r.Values != nil && r.Values.ValueSet {
+		return r.Values.Value, nil
+	}
+	return d.Decode(r.Value)
+}
+
 // Decode decodes b; empty b is null.
 func (d *JSONDecoder) Decode(b []byte) (any, error) {
 	if len(b) == 0 {

@@ -67,6 +67,19 @@ type Record struct {
 	// told from an empty one by its encoding, EncodingNull.
 	RawKey   []byte `json:"rawKey,omitempty"`
 	RawValue []byte `json:"rawValue,omitempty"`
+	// Values holds the key and value already decoded into the values jq
+	// reads, when the decoder was asked for them: a fold or a filter then
+	// need not parse Key and Value again. Not part of the capture format.
+	Values *Values `json:"-"`
+}
+
+// Values are a record's key and value as jq values (what
+// filter.JSONDecoder makes of Key and Value), for the payloads the decoder
+// decoded straight into them (Avro); KeySet or ValueSet is false for a
+// payload to parse from its JSON.
+type Values struct {
+	Key, Value       any
+	KeySet, ValueSet bool
 }
 
 // SchemaRef says which schema decoded a payload.

@@ -611,7 +611,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	if view != nil {
 		event = view["value"]
 	} else {
-		if event, err = f.dec.Decode(r.Value); err != nil {
+		if event, err = f.dec.Value(r); err != nil {
 			return fail(nil, fmt.Errorf("record value: %w", err))
 		}
 	}
@@ -627,7 +627,7 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 		c.ID, err = aggregateID(view["key"])
 	default:
 		var key any
-		if key, err = f.dec.Decode(r.Key); err != nil {
+		if key, err = f.dec.Key(r); err != nil {
 			return fail(nil, fmt.Errorf("record key: %w", err))
 		}
 		c.ID, err = aggregateID(key)
@@ -697,11 +697,11 @@ func (p *Projection) eventType(ctx context.Context, r *record.Record, view map[s
 
 // view builds the record view (filter.View's object).
 func (f *Fold) view(r *record.Record) (map[string]any, error) {
-	key, err := f.dec.Decode(r.Key)
+	key, err := f.dec.Key(r)
 	if err != nil {
 		return nil, fmt.Errorf("record key: %w", err)
 	}
-	value, err := f.dec.Decode(r.Value)
+	value, err := f.dec.Value(r)
 	if err != nil {
 		return nil, fmt.Errorf("record value: %w", err)
 	}

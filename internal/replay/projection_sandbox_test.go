@@ -22,8 +22,8 @@ var projectionTestNow = time.Date(2026, 11, 20, 9, 14, 3, 0, time.UTC)
 const accountBalanceSpec = "../../testdata/projections/account-balance.yaml"
 
 // sandboxAccountEvents starts a sandbox and returns its bank.account-events,
-// decoded by evctl's decoder, in offset order per partition (partition 0
-// first).
+// decoded by evctl's decoder as replay --projection decodes them (with
+// Record.Values), in offset order per partition (partition 0 first).
 func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox, []*record.Record) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -42,7 +42,7 @@ func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dec, err := schema.NewDecoder(schema.DecoderOptions{Registry: reg})
+	dec, err := schema.NewDecoder(schema.DecoderOptions{Registry: reg, Values: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -49,6 +49,7 @@ type avroNode struct {
 	items    *avroNode    // array items, map values
 	branches []*avroNode  // union
 	symbols  [][]byte     // enum symbols, quoted
+	names    []string     // enum symbols, as they are (avroValues)
 	size     int          // fixed size
 	scale    int          // decimal scale
 	minSize  int          // fewest bytes one value takes (0 for null, empty records)
@@ -58,6 +59,7 @@ type avroNode struct {
 
 type avroField struct {
 	key  []byte // `"name":`, with a leading comma for all but the first field
+	name string
 	node *avroNode
 }
 
@@ -91,7 +93,7 @@ func (c *compiler) node(s avro.Schema) *avroNode {
 			if i > 0 {
 				key = append([]byte{','}, key...)
 			}
-			n.fields[i] = avroField{key: key, node: c.node(f.Type())}
+			n.fields[i] = avroField{key: key, name: f.Name(), node: c.node(f.Type())}
 		}
 		return n
 	case *avro.EnumSchema:
@@ -103,6 +105,7 @@ func (c *compiler) node(s avro.Schema) *avroNode {
 		c.named[n.name] = n
 		for _, sym := range s.Symbols() {
 			n.symbols = append(n.symbols, record.AppendJSONString(nil, []byte(sym)))
+			n.names = append(n.names, sym)
 		}
 		return n
 	case *avro.FixedSchema:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -77,6 +78,36 @@ func BenchmarkDecodeAvro(b *testing.B) {
 	for b.Loop() {
 		d.Decode(b.Context(), m)
 	}
+}
+
+// BenchmarkAvroToJQ compares the two ways a fold gets an Avro value as jq
+// values: rendered as JSON and parsed back (filter.JSONDecoder), or
+// decoded straight into them (avroValues).
+func BenchmarkAvroToJQ(b *testing.B) {
+	_, m := benchMessage(b)
+	s := mustParse(b, `[{"type":"record","name":"AccountOpened","namespace":"com.bank","fields":[{"name":"owner","type":"string"}]},`+benchDeposited+`]`)
+	n, payload := compileAvro(s), m.Value[5:]
+	b.Run("json", func(b *testing.B) {
+		var d filter.JSONDecoder
+		b.ReportAllocs()
+		for b.Loop() {
+			out, _, err := renderAvro(n, payload, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := d.Decode(out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("values", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := avroValues(n, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkDecodeAvroParallel(b *testing.B) {

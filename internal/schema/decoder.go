@@ -29,6 +29,9 @@ type DecoderOptions struct {
 	KeySchema, ValueSchema string
 	AvroJSON               bool // Avro's JSON encoding (union wrappers) instead of plain JSON
 	Raw                    bool // also set Record.RawKey and RawValue to the exact bytes
+	// Values also decodes Avro payloads into the values jq reads
+	// (Record.Values), for a projection fold. Not with AvroJSON.
+	Values bool
 }
 
 // Decoder turns Kafka messages into Records. It is safe for concurrent use.
@@ -38,6 +41,7 @@ type Decoder struct {
 	valueLocal *Schema
 	avroJSON   bool
 	raw        bool
+	values     bool
 }
 
 // Payload is one decoded key or value.
@@ -47,12 +51,16 @@ type Payload struct {
 	Type     string          // the Avro named type's or Protobuf message's full name, or a JSON Schema's title
 	Schema   *record.SchemaRef
 	Err      error // why the payload could not be decoded as it claims to be
+	// Value is the payload as jq values, when HasValue (see
+	// DecoderOptions.Values).
+	Value    any
+	HasValue bool
 }
 
 // NewDecoder returns a decoder; it fails when a local schema file cannot be
 // read or parsed.
 func NewDecoder(opts DecoderOptions) (*Decoder, error) {
-	d := &Decoder{reg: opts.Registry, avroJSON: opts.AvroJSON, raw: opts.Raw}
+	d := &Decoder{reg: opts.Registry, avroJSON: opts.AvroJSON, raw: opts.Raw, values: opts.Values && !opts.AvroJSON}
 	var err error
 	if d.keyLocal, err = loadLocal(opts.KeySchema, "--key-schema"); err != nil {
 		return nil, err
@@ -105,6 +113,9 @@ func (d *Decoder) Decode(ctx context.Context, m *record.Message) *record.Record 
 	}
 	if d.raw {
 		r.RawKey, r.RawValue = m.Key, m.Value
+	}
+	if k.HasValue || v.HasValue {
+		r.Values = &record.Values{Key: k.Value, KeySet: k.HasValue, Value: v.Value, ValueSet: v.HasValue}
 	}
 	return r
 }
@@ -250,7 +261,13 @@ func (d *Decoder) decodeAvro(s *Schema, b []byte) (Payload, error) {
 	if err != nil {
 		return Payload{}, err
 	}
-	return Payload{JSON: out, Encoding: record.EncodingAvro, Type: typ, Schema: s.ref}, nil
+	p := Payload{JSON: out, Encoding: record.EncodingAvro, Type: typ, Schema: s.ref}
+	if d.values {
+		// It decoded as JSON, so it decodes as values.
+		p.Value, _, err = avroValues(s.node, b)
+		p.HasValue = err == nil
+	}
+	return p, nil
 }
 
 // plain decodes b without a schema: JSON as it is, else UTF-8 text as a

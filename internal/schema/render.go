@@ -40,7 +40,10 @@ const (
 	maxOutputBytes = 64 << 20
 )
 
-var errTruncated = errors.New("unexpected end of payload")
+var (
+	errTruncated         = errors.New("unexpected end of payload")
+	errInvalidBlockCount = errors.New("invalid block count")
+)
 
 // avroWriter holds the state of one Avro→JSON walk.
 type avroWriter struct {
@@ -323,7 +326,7 @@ func (w *avroWriter) block(n *avroNode, isMap bool) {
 			count = -count
 			w.long() // block size in bytes, only useful for skipping
 			if count < 0 {
-				w.fail(errors.New("invalid block count"))
+				w.fail(errInvalidBlockCount)
 			}
 		}
 		if !w.checkCount(count, n.items.minSize, isMap) {

@@ -100,6 +100,7 @@ func TestRenderAvro(t *testing.T) {
 				payload = marshal(t, s, tt.value)
 			}
 			n := compileAvro(s)
+			checkAvroValues(t, n, payload)
 			for _, mode := range []bool{false, true} {
 				out, typ, err := renderAvro(n, payload, mode)
 				if tt.err != "" {
@@ -191,6 +192,7 @@ func checkAgainstHamba(t *testing.T, s avro.Schema, b []byte, must bool) {
 		}
 		return
 	}
+	checkAvroValues(t, n, b)
 	for _, mode := range []bool{false, true} {
 		out, _, err := renderAvro(n, b, mode)
 		if err != nil {

@@ -1,0 +1,129 @@
+package schema
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/evctl/evctl/internal/filter"
+	"github.com/evctl/evctl/internal/record"
+)
+
+// checkAvroValues holds avroValues to renderAvro: the same error, the same
+// type, and values equal to what filter.JSONDecoder makes of the JSON,
+// numbers compared as gojq takes them.
+func checkAvroValues(t *testing.T, n *avroNode, payload []byte) {
+	t.Helper()
+	out, typ, err := renderAvro(n, payload, false)
+	v, vtyp, verr := avroValues(n, payload)
+	if (err == nil) != (verr == nil) || err != nil && err.Error() != verr.Error() {
+		t.Fatalf("payload %x: renderAvro error %v, avroValues error %v", payload, err, verr)
+	}
+	if err != nil {
+		return
+	}
+	if vtyp != typ {
+		t.Fatalf("payload %x: avroValues type %q, renderAvro %q", payload, vtyp, typ)
+	}
+	var d filter.JSONDecoder
+	want, err := d.Decode(out)
+	if err != nil {
+		t.Fatalf("renderAvro's JSON %s does not decode: %v", out, err)
+	}
+	if diff := cmp.Diff(jqNumbers(want), jqNumbers(v)); diff != "" {
+		t.Fatalf("payload %x (JSON %s): avroValues differs (-from JSON +avroValues):\n%s", payload, out, diff)
+	}
+}
+
+// jqNumbers turns the integers among json.Numbers into ints, as gojq does
+// when it computes with them.
+func jqNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return int(i)
+		}
+		return v
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = jqNumbers(x)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, x := range v {
+			a[i] = jqNumbers(x)
+		}
+		return a
+	}
+	return v
+}
+
+func TestAvroValuesPayment(t *testing.T) {
+	s := mustParse(t, readFile(t, "testdata/payment.avsc"))
+	v := paymentValue()
+	v["next"] = map[string]any{"com.example.Payment": paymentValue()}
+	checkAvroValues(t, compileAvro(s), marshal(t, s, v))
+}
+
+// TestDecoderValues: with Values, an Avro value comes with its jq values
+// (a text key does not: it is parsed from its JSON), and the view filters
+// see is the same either way.
+func TestDecoderValues(t *testing.T) {
+	reg := fuzzRegistry(t)
+	m := &record.Message{Key: []byte("acct-1"), Value: confluent(7, marshal(t, reg[7].Avro(), paymentValue()))}
+	plain, err := NewDecoder(DecoderOptions{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withValues, err := NewDecoder(DecoderOptions{Registry: reg, Values: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r0, r := plain.Decode(t.Context(), m), withValues.Decode(t.Context(), m)
+	if r0.Values != nil {
+		t.Errorf("without Values: Record.Values = %+v", r0.Values)
+	}
+	if r.Values == nil || !r.Values.ValueSet || r.Values.KeySet {
+		t.Fatalf("Record.Values = %+v, want the value's only", r.Values)
+	}
+	if string(r.Value) != string(r0.Value) {
+		t.Errorf("Value = %s, want %s as without Values", r.Value, r0.Value)
+	}
+	v0, err := filter.View(r0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := filter.View(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(jqNumbers(v0), jqNumbers(v)); diff != "" {
+		t.Errorf("filter.View differs with Values (-without +with):\n%s", diff)
+	}
+	avroJSON, err := NewDecoder(DecoderOptions{Registry: reg, Values: true, AvroJSON: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := avroJSON.Decode(t.Context(), m); r.Values != nil {
+		t.Errorf("with AvroJSON: Record.Values = %+v, want none (its JSON is not plain)", r.Values)
+	}
+}
+
+// FuzzAvroValues holds avroValues to renderAvro on any bytes, against the
+// payment schema (every type and logical type) and a union of records with
+// a recursive map of unions.
+func FuzzAvroValues(f *testing.F) {
+	reg := fuzzRegistry(f)
+	nodes := []*avroNode{reg[7].node, reg[3].node}
+	f.Add(marshal(f, reg[7].Avro(), paymentValue()))
+	f.Add([]byte{0x02, 0x04, 0x03, 0xe8, 0x02, 0x02, 'a', 0x02, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, n := range nodes {
+			checkAvroValues(t, n, b)
+		}
+	})
+}
