@@ -15,6 +15,7 @@ import (
 // Admin answers questions about the cluster's topics.
 type Admin struct {
 	cfg  Config
+	c    *rdk.Consumer // the handle ac is derived from
 	ac   *rdk.AdminClient
 	logs *logSink
 }
@@ -31,20 +32,42 @@ type TopicInfo struct {
 }
 
 // NewAdmin returns an Admin; it does not touch the network.
+//
+// Its admin client is derived from a consumer with a group id it never
+// joins (neverJoined). A plain admin client has no consumer group, and
+// librdkafka (2.15 and 2.16) dereferences that missing group when a broker
+// answers OffsetFetch with "not coordinator", as one does for a moment
+// after a group's coordinator moves: SIGSEGV in rd_kafka_cgrp_op, which
+// killed the real tier's TestGroupOffsets on every fresh Apache Kafka
+// cluster (librdkafka issue 5040). With a group the same answer only
+// makes that group look its coordinator up again, and the Admin asks
+// again (groupOffsetsOnce).
 func NewAdmin(cfg Config) (*Admin, error) {
-	m, err := cfg.configMap(nil)
+	m, err := cfg.configMap(neverJoined)
 	if err != nil {
 		return nil, err
 	}
-	ac, err := rdk.NewAdminClient(m)
+	c, err := rdk.NewConsumer(m)
 	if err != nil {
 		return nil, configError(err)
 	}
-	return &Admin{cfg: cfg, ac: ac, logs: drainLogs(ac.Logs())}, nil
+	logs := drainLogs(c.Logs())
+	ac, err := rdk.NewAdminClientFromConsumer(c)
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("kafka admin client: %w", err)
+	}
+	return &Admin{cfg: cfg, c: c, ac: ac, logs: logs}, nil
 }
 
 // Close releases the client.
-func (a *Admin) Close() { closeWhenIdle(a.ac.Close) }
+func (a *Admin) Close() {
+	closeWhenIdle(func() {
+		a.ac.Close()
+		// The consumer never joined a group, so closing leaves none.
+		_ = a.c.Close()
+	})
+}
 
 // TopicNames returns the names of the cluster's topics, internal ones
 // included, sorted.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestAdminTopics(t *testing.T) {
@@ -148,4 +152,82 @@ func TestGroupOffsets(t *testing.T) {
 	if diff := cmp.Diff(map[TopicPartition]int64{{"t", 0}: -1, {"t", 1}: 2}, got); diff != "" {
 		t.Errorf("GroupOffsets (-want +got):\n%s", diff)
 	}
+}
+
+// TestGroupOffsetsCoordinatorMoving: for a moment after a group's
+// coordinator moves (the offsets topic just created on a fresh cluster, a
+// broker bounced), the broker answers OffsetFetch with "not coordinator".
+// librdkafka's admin client then dereferences the consumer group it does
+// not have and crashes the process (SIGSEGV in rd_kafka_cgrp_op, the real
+// tier's TestGroupOffsets on a fresh Apache Kafka); the Admin asks again
+// instead, and never crashes.
+func TestGroupOffsetsCoordinatorMoving(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do")
+	}
+	cfg, cluster := newCluster(t, 2, "t")
+	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("x")}, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("y")})
+	consumeInGroup(t, cfg, "g", "t", 2, func(*kgo.Record) bool { return true })
+
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, code := range []int16{kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code} {
+		t.Run(kerr.ErrorForCode(code).(*kerr.Error).Message, func(t *testing.T) {
+			refused := refuseOffsetFetch(cluster, code, 2)
+			got, err := a.GroupOffsets(ctx, "g", []string{"t"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(map[TopicPartition]int64{{"t", 0}: -1, {"t", 1}: 2}, got); diff != "" {
+				t.Errorf("GroupOffsets (-want +got):\n%s", diff)
+			}
+			if n := refused.Load(); n != 2 {
+				t.Errorf("GroupOffsets: the broker refused %d OffsetFetch requests, want 2", n)
+			}
+
+			refused = refuseOffsetFetch(cluster, code, 2)
+			all, err := a.CommittedOffsets(ctx, "g")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(map[TopicPartition]int64{{"t", 1}: 2}, all); diff != "" {
+				t.Errorf("CommittedOffsets (-want +got):\n%s", diff)
+			}
+			if n := refused.Load(); n != 2 {
+				t.Errorf("CommittedOffsets: the broker refused %d OffsetFetch requests, want 2", n)
+			}
+		})
+	}
+}
+
+// refuseOffsetFetch makes cluster answer the next n OffsetFetch requests
+// with code for the whole group, as a broker that is not (or not yet) the
+// group's coordinator does; it counts the requests it refused.
+func refuseOffsetFetch(cluster *kfake.Cluster, code int16, n int64) *atomic.Int64 {
+	var refused atomic.Int64
+	cluster.ControlKey(int16(kmsg.OffsetFetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if refused.Load() >= n {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		cluster.KeepControl()
+		req := kreq.(*kmsg.OffsetFetchRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+		if req.Version >= 8 {
+			for _, rg := range req.Groups {
+				g := kmsg.NewOffsetFetchResponseGroup()
+				g.Group, g.ErrorCode = rg.Group, code
+				resp.Groups = append(resp.Groups, g)
+			}
+		} else {
+			resp.ErrorCode = code
+		}
+		return resp, nil, true
+	})
+	return &refused
 }

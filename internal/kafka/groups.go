@@ -159,8 +159,7 @@ func (a *Admin) CommittedOffsets(ctx context.Context, group string) (map[TopicPa
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
 	// No partitions: all that the group has committed.
-	res, err := a.ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{{Group: group}},
-		rdk.SetAdminRequireStableOffsets(false), rdk.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := listGroupOffsets(ctx, a.cfg, a.ac, rdk.ConsumerGroupTopicPartitions{Group: group}, false)
 	if err != nil {
 		if isCode(err, rdk.ErrGroupIDNotFound) {
 			return map[TopicPartition]int64{}, nil
@@ -479,15 +478,12 @@ func (a *Admin) Timestamp(ctx context.Context, tp TopicPartition, offset int64) 
 
 // oldestDefaults make a consumer that fetches a little from many partitions
 // and says when a partition has nothing more.
-var oldestDefaults = [][2]string{
-	{"group.id", "evctl-inspect"}, // required, never joined
-	{"enable.auto.commit", "false"},
-	{"enable.auto.offset.store", "false"},
+var oldestDefaults = append(slices.Clip(neverJoined), [][2]string{
 	{"enable.partition.eof", "true"},
 	{"fetch.wait.max.ms", "100"},
 	{"fetch.message.max.bytes", "65536"},
 	{"queued.min.messages", "1"},
-}
+}...)
 
 // timestamps reads the first record at or after each offset in at, with
 // one consumer that assigns each partition at one offset per round; all

@@ -259,8 +259,7 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Ad
 	}
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{req},
-		rdk.SetAdminRequireStableOffsets(true), rdk.SetAdminRequestTimeout(cfg.timeout()))
+	res, err := listGroupOffsets(ctx, cfg, ac, req, true)
 	if err != nil {
 		if isUnstable(err) {
 			return nil, errUnstable
@@ -295,6 +294,36 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Ad
 		}
 	}
 	return out, nil
+}
+
+// listGroupOffsets reads the offsets req names (all the group's when it
+// names no partition), stable ones only if stable. For a moment after a
+// group's coordinator moves (the offsets topic just created, a broker
+// bounced) a broker answers "not coordinator", "coordinator not
+// available" or "loading": it asks again until ctx ends. ac must be
+// derived from a consumer (see NewAdmin), or librdkafka crashes on the
+// first such answer.
+func listGroupOffsets(ctx context.Context, cfg Config, ac *rdk.AdminClient,
+	req rdk.ConsumerGroupTopicPartitions, stable bool) (rdk.ListConsumerGroupOffsetsResult, error) {
+	for {
+		res, err := ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{req},
+			rdk.SetAdminRequireStableOffsets(stable), rdk.SetAdminRequestTimeout(cfg.timeout()))
+		if !coordinatorMoving(err) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// coordinatorMoving reports the errors of a group whose coordinator is
+// moving or still loading the group's offsets. They pass in a moment.
+func coordinatorMoving(err error) bool {
+	return isCode(err, rdk.ErrNotCoordinator) || isCode(err, rdk.ErrCoordinatorNotAvailable) ||
+		isCode(err, rdk.ErrCoordinatorLoadInProgress)
 }
 
 func isUnstable(err error) bool { return isCode(err, rdk.ErrUnstableOffsetCommit) }

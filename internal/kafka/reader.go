@@ -62,12 +62,7 @@ type PartitionRange struct {
 
 // readDefaults tune librdkafka for bulk reads from start to end; -X
 // properties override them. See BenchmarkReadAll for the numbers.
-var readDefaults = [][2]string{
-	// A group id is required, yet never joined: the reader assigns
-	// partitions itself and never commits.
-	{"group.id", "evctl-inspect"},
-	{"enable.auto.commit", "false"},
-	{"enable.auto.offset.store", "false"},
+var readDefaults = append(slices.Clip(neverJoined), [][2]string{
 	{"auto.offset.reset", "earliest"},
 	// The prefetch queue bounds memory: librdkafka stops fetching past 10k
 	// records (per partition) or 16 MB queued, and each broker's response
@@ -85,6 +80,15 @@ var readDefaults = [][2]string{
 	// Close waits for the fetch a broker holds open at the end of a
 	// partition; keep that wait short.
 	{"fetch.wait.max.ms", "100"},
+}...)
+
+// neverJoined gives a client the group id that a consumer needs (and that
+// an admin client needs to read group offsets safely, see NewAdmin); the
+// client never joins that group nor commits: it assigns partitions itself.
+var neverJoined = [][2]string{
+	{"group.id", "evctl-inspect"},
+	{"enable.auto.commit", "false"},
+	{"enable.auto.offset.store", "false"},
 }
 
 // pollTimeout bounds each wait for a message, so that a cancelled context
