@@ -89,9 +89,25 @@ launch_node() {
   echo $! >"$n/pid"
 }
 
+# wait_brokers N waits until N brokers are in the metadata, and gives up
+# as soon as a node this script launched has exited (a broker that cannot
+# bind its port, say) rather than after the whole timeout.
 wait_brokers() {
-  local want=$1
-  if ! tool wait "$want" "${EVCTL_KAFKA_START_TIMEOUT:-180}" "$dir/env"; then
+  local want=$1 waiter i
+  tool wait "$want" "${EVCTL_KAFKA_START_TIMEOUT:-180}" "$dir/env" &
+  waiter=$!
+  while kill -0 "$waiter" 2>/dev/null; do
+    for i in $(seq 1 "$(node_count)"); do
+      if [ -f "$dir/node-$i/pid" ] && ! node_pid "$i" >/dev/null; then
+        kill "$waiter" 2>/dev/null; wait "$waiter" 2>/dev/null
+        say "node $i exited while starting; its last errors, from $dir/node-$i/server.log:"
+        grep -E 'ERROR|FATAL' "$dir/node-$i/server.log" | tail -n 5 >&2
+        return 1
+      fi
+    done
+    sleep 0.5
+  done
+  if ! wait "$waiter"; then
     for f in "$dir"/node-*/stdout.log; do say "last lines of $f:"; tail -n 5 "$f" >&2; done
     return 1
   fi

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -35,16 +36,39 @@ public class KafkaTool {
     }
 
     static void ports(int n) throws IOException {
-        // Hold every socket until all are chosen, so the N ports differ.
+        // Below the kernel's ephemeral range: a port from that range (what
+        // binding port 0 gives) can be taken by any outgoing connection in
+        // the seconds before the broker binds it, and a node then dies at
+        // start with "Address already in use" (seen with many test clients
+        // connecting at once). Hold every socket until all are chosen, so
+        // the N ports differ.
+        int low = 10000, high = ephemeralLow() - 1;
+        Random random = new Random();
         List<ServerSocket> held = new ArrayList<>();
         try {
-            for (int i = 0; i < n; i++) {
-                ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-                held.add(s);
-                System.out.println(s.getLocalPort());
+            for (int tries = 0; held.size() < n; tries++) {
+                int port = 0;
+                if (high - low > 1000 && tries < 100 * n) port = low + random.nextInt(high - low);
+                try {
+                    held.add(new ServerSocket(port, 1, InetAddress.getLoopbackAddress()));
+                } catch (IOException taken) {
+                    continue;
+                }
+                System.out.println(held.get(held.size() - 1).getLocalPort());
             }
         } finally {
             for (ServerSocket s : held) s.close();
+        }
+    }
+
+    // ephemeralLow is the first port of the kernel's ephemeral range
+    // (Linux's default when it cannot tell).
+    static int ephemeralLow() {
+        try {
+            // Lines: readString trusts the size a /proc file reports (0).
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return 32768;
         }
     }
 
