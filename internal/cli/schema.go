@@ -13,14 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
-	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/schema"
 )
 
@@ -512,7 +509,7 @@ object.`,
 		},
 		ValidArgsFunction: completeSubjects(f),
 	}
-	stringEnumFlag(cmd, &opts.Format, "type", "", "", []string{schema.FormatAvro, schema.FormatJSON, schema.FormatProtobuf}, "schema type (default: told from the file)")
+	schemaTypeFlag(cmd, &opts.Format)
 	cmd.Flags().StringArrayVar(&refs, "reference", nil, "a reference `name=subject:version` (repeatable)")
 	outputFlag(cmd, &opts.Output)
 	return cmd
@@ -559,14 +556,29 @@ func schemaFormat(file string, text []byte) string {
 	return schema.FormatAvro
 }
 
-func schemaRegisterRun(ctx context.Context, opts *SchemaRegisterOptions) error {
-	text, err := os.ReadFile(opts.File)
+// schemaTypeFlag is --type, a schema file's type when its name and text
+// do not tell it.
+func schemaTypeFlag(cmd *cobra.Command, format *string) {
+	stringEnumFlag(cmd, format, "type", "", "", []string{schema.FormatAvro, schema.FormatJSON, schema.FormatProtobuf}, "schema type (default: told from the file)")
+}
+
+// readSchemaFile reads a schema file and its type: format, or told from
+// the file.
+func readSchemaFile(file, format string) ([]byte, string, error) {
+	text, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("read the schema: %w", err)
+		return nil, "", fmt.Errorf("read the schema: %w", err)
 	}
-	format := opts.Format
 	if format == "" {
-		format = schemaFormat(opts.File, text)
+		format = schemaFormat(file, text)
+	}
+	return text, format, nil
+}
+
+func schemaRegisterRun(ctx context.Context, opts *SchemaRegisterOptions) error {
+	text, format, err := readSchemaFile(opts.File, opts.Format)
+	if err != nil {
+		return err
 	}
 	reg, err := needRegistry(opts.Registry)
 	if err != nil {
@@ -735,193 +747,4 @@ func schemaDiffRun(ctx context.Context, opts *SchemaDiffOptions) error {
 		return &ExitError{Code: ExitNegative}
 	}
 	return nil
-}
-
-// SchemaCheckOptions are `evctl schema check`'s inputs.
-type SchemaCheckOptions struct {
-	IO       *iostreams.IOStreams
-	Registry func() (*schema.RegistryClient, error)
-	Kafka    func() (kafka.Config, error)
-
-	Subject    string
-	File       string
-	References []schema.Reference
-	Topics     []string
-	Sample     int // read only the first N records of each partition; 0 reads all
-	Output     string
-}
-
-// schemaCheckView is `schema check -o json`'s object.
-type schemaCheckView struct {
-	Subject    string                      `json:"subject"`
-	Registry   schema.CompatibilityVerdict `json:"registry"`
-	Topics     []string                    `json:"topics"`
-	Writers    []schema.WriterCensus       `json:"writers"`
-	Tombstones int64                       `json:"tombstones"`
-	Unframed   int64                       `json:"unframed"`
-	WouldFail  int64                       `json:"wouldFail"`
-}
-
-// NewCmdSchemaCheck is `evctl schema check`.
-func NewCmdSchemaCheck(f *Factory, runF func(context.Context, *SchemaCheckOptions) error) *cobra.Command {
-	opts := &SchemaCheckOptions{IO: f.IOStreams, Registry: f.Registry, Kafka: f.Kafka}
-	var refs []string
-	cmd := &cobra.Command{
-		Use:   "check <subject> <file>",
-		Short: "Check a candidate schema against the registry and every stored record",
-		Long: `Check a candidate Avro schema in file twice before it is registered:
-
- 1. the registry's verdict: could it be registered under subject, at the
-    subject's compatibility level (against all versions for a _TRANSITIVE
-    level)?
- 2. the census: every record stored in the subject's topics (the
-    TopicNameStrategy's <topic> for <topic>-value, or each --topic) is
-    read, from start to the end offsets when check starts, and its value
-    resolved from the schema that wrote it (its registry schema id) to the
-    candidate as reader, by Avro's schema resolution. --sample N reads
-    only the first N records of each partition.
-
-The report counts, per writer schema, the records read, those the
-candidate reads, those it would fail on, the first failing record
-(topic/partition@offset) and why; tombstones and values without a schema
-id are counted apart. --reference name=subject:version (repeatable)
-declares the types the candidate takes from other subjects.
-
-Exit 0 only when the registry says compatible and no record would fail;
-1 otherwise; 2 on trouble. -o json writes {subject, registry: {compatible,
-messages}, topics, writers: [{id, guid, subject, version, records, ok,
-wouldFail, firstFailure, reason}], tombstones, unframed, wouldFail}.`,
-		Example: `  $ evctl schema check bank.account-events-value AccountEvent-v2.avsc \
-      --reference com.bank.AccountOpened=com.bank.AccountOpened:1
-  $ evctl schema check com.bank.MoneyDeposited MoneyDeposited-v3.avsc --topic bank.account-events -o json | jq .wouldFail`,
-		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Subject, opts.File = args[0], args[1]
-			if opts.Sample < 0 {
-				return flagErrorf("invalid --sample %d: want a number of records from 1, or 0 for all", opts.Sample)
-			}
-			var err error
-			if opts.References, err = parseReferences(refs); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return schemaCheckRun(cmd.Context(), opts)
-		},
-		ValidArgsFunction: completeSubjects(f),
-	}
-	cmd.Flags().StringArrayVar(&refs, "reference", nil, "a reference `name=subject:version` (repeatable)")
-	cmd.Flags().StringArrayVar(&opts.Topics, "topic", nil, "a `topic` whose records to read (repeatable; default: the subject's by the TopicNameStrategy)")
-	cmd.Flags().IntVar(&opts.Sample, "sample", 0, "read only the first `N` records of each partition (default: all)")
-	outputFlag(cmd, &opts.Output)
-	return cmd
-}
-
-func schemaCheckRun(ctx context.Context, opts *SchemaCheckOptions) error {
-	text, err := os.ReadFile(opts.File)
-	if err != nil {
-		return fmt.Errorf("read the candidate: %w", err)
-	}
-	if format := schemaFormat(opts.File, text); format != schema.FormatAvro {
-		return fmt.Errorf("%s: schema check takes Avro candidates only, for now, and this is %s", opts.File, format)
-	}
-	topics := opts.Topics
-	if len(topics) == 0 {
-		topic, part, ok := schema.TopicForSubject(opts.Subject)
-		if !ok || part != "value" {
-			return flagErrorf("subject %q names no topic's values by the TopicNameStrategy: name the topics to read with --topic", opts.Subject)
-		}
-		topics = []string{topic}
-	}
-	reg, err := needRegistry(opts.Registry)
-	if err != nil {
-		return err
-	}
-	reader, err := reg.ResolveAvro(ctx, schema.SubjectVersion{Text: string(text), References: opts.References})
-	if err != nil {
-		return fmt.Errorf("%s: %w", opts.File, registryHint(err))
-	}
-	verdict, err := reg.CheckCompatibility(ctx, opts.Subject, schema.FormatAvro, string(text), opts.References)
-	if err != nil {
-		return fmt.Errorf("%s: %w", opts.File, registryHint(err))
-	}
-	cfg, err := opts.Kafka()
-	if err != nil {
-		return err
-	}
-	// One partition after another: the first failing record is the same
-	// on every run.
-	ropts := kafka.ReadOptions{Topics: topics}
-	if opts.Sample > 0 {
-		if ropts.To, err = position.Parse("+"+strconv.Itoa(opts.Sample), time.Time{}); err != nil { // +N needs no clock
-			return err
-		}
-	}
-	src, err := kafka.NewSequentialReader(ctx, cfg, ropts)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	census := schema.NewCensus(reader, reg)
-	for {
-		m, err := src.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return errInterrupted
-			}
-			return err
-		}
-		if err := census.Add(ctx, m); err != nil {
-			return registryHint(err)
-		}
-	}
-	view := schemaCheckView{Subject: opts.Subject, Registry: verdict, Topics: topics, Writers: census.Writers(),
-		Tombstones: census.Nulls, Unframed: census.Unframed, WouldFail: census.Failed()}
-	if opts.Output == "json" {
-		if err := printJSON(opts.IO.Out, view); err != nil {
-			return err
-		}
-	} else {
-		printSchemaCheck(opts.IO, view)
-	}
-	if !verdict.Compatible || view.WouldFail > 0 {
-		return &ExitError{Code: ExitNegative}
-	}
-	return nil
-}
-
-func printSchemaCheck(ios *iostreams.IOStreams, v schemaCheckView) {
-	p := ios.Palette()
-	if v.Registry.Compatible {
-		fmt.Fprintf(ios.Out, "registry: %s\n", p.Green("compatible"))
-	} else {
-		fmt.Fprintf(ios.Out, "registry: %s\n", p.Red("incompatible"))
-		for _, m := range v.Registry.Messages {
-			fmt.Fprintf(ios.Out, "  %s\n", m)
-		}
-	}
-	var records int64
-	for _, w := range v.Writers {
-		records += w.Records
-	}
-	fmt.Fprintf(ios.Out, "census of %s: %s, %s would fail", strings.Join(v.Topics, ", "), english.Plural(records, "record"), english.Plural(v.WouldFail, "record"))
-	if v.Tombstones > 0 || v.Unframed > 0 {
-		fmt.Fprintf(ios.Out, " (%s and %d without a schema id not read)", english.Plural(v.Tombstones, "tombstone"), v.Unframed)
-	}
-	fmt.Fprintln(ios.Out)
-	for _, w := range v.Writers {
-		name := "id " + strconv.Itoa(w.ID)
-		if w.Subject != "" {
-			name += fmt.Sprintf(" (%s version %d)", w.Subject, w.Version)
-		}
-		line := fmt.Sprintf("  %s: %d read, %d ok, %d would fail", name, w.Records, w.OK, w.Fail)
-		if w.First != nil {
-			line = p.Red(line) + fmt.Sprintf("; first %s/%d@%d: %s", w.First.Topic, w.First.Partition, w.First.Offset, w.Reason)
-		}
-		fmt.Fprintln(ios.Out, line)
-	}
 }

@@ -77,6 +77,9 @@ func TestNewCmdSchemaCheck(t *testing.T) {
 		{name: "bad reference", args: []string{"s", "c.avsc", "--reference", "x"}, wantErr: `invalid --reference "x"`},
 		{name: "sample", args: []string{"s", "c.avsc", "--sample", "5"}, want: SchemaCheckOptions{Subject: "s", File: "c.avsc", Sample: 5, Output: "text"}},
 		{name: "negative sample", args: []string{"s", "c.avsc", "--sample", "-1"}, wantErr: `invalid --sample -1`},
+		{name: "for CI", args: []string{"s", "c.json", "--type", "JSON", "--junit", "r.xml", "--no-progress"},
+			want: SchemaCheckOptions{Subject: "s", File: "c.json", Format: schema.FormatJSON, JUnit: "r.xml", NoProgress: true, Output: "text"}},
+		{name: "unknown type", args: []string{"s", "c.json", "--type", "XML"}, wantErr: `invalid --type "XML": want AVRO, JSON or PROTOBUF`},
 		{name: "no file", args: []string{"s"}, wantErr: "accepts 2 arg"},
 	}
 	checkFlagCases(t, NewCmdSchemaCheck, tests, "IO", "Registry", "Kafka")

@@ -6,10 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
+	"github.com/bufbuild/protocompile/linker"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -36,53 +42,93 @@ type StoredAt struct {
 	Offset    int64  `json:"offset"`
 }
 
-// Census reads stored values with a candidate Avro reader schema, each
-// resolved against the schema that wrote it (Avro schema resolution:
-// fields the reader adds need defaults, promotions only where Avro allows
-// them, enum symbols and union branches must be known), and counts per
-// writer schema what would fail. Values without a registry schema id and
-// tombstones are counted apart: there is nothing to resolve.
+// CensusOptions say which stored payloads a census reads.
+type CensusOptions struct {
+	// Key reads the keys (a <topic>-key subject), and their
+	// __key_schema_id header, instead of the values.
+	Key bool
+	// Subject and IDs, when IDs is not nil, keep the census to the
+	// payloads the subject describes, as the RecordNameStrategy and the
+	// TopicRecordNameStrategy write them: those whose writer schema is
+	// one of IDs (the subject's versions), and those a writer union
+	// writes as a branch it takes from a reference to Subject. Other
+	// payloads are counted in Census.Other.
+	Subject string
+	IDs     map[int]bool
+}
+
+// Census reads stored payloads with a candidate schema as a consumer
+// would after it is deployed, and counts per writer schema what would
+// fail. Avro: each payload is resolved from the schema that wrote it to
+// the candidate (fields the reader adds need defaults, promotions only
+// where Avro allows them, enum symbols and union branches must be
+// known). Protobuf: the payload is decoded as the candidate's message of
+// the same full name; a field the candidate declares but cannot read from
+// what was written (another wire type) fails, as does a string that is
+// not UTF-8. JSON Schema: the value is validated against the candidate.
+// Payloads without a registry schema id and nulls (tombstones) are
+// counted apart: there is nothing to resolve.
 type Census struct {
-	reader avro.Schema
-	reg    Registry
+	candidate *Schema
+	reg       Registry
+	opts      CensusOptions
 
 	writers  map[string]*writer
 	order    []*writer
-	Unframed int64 // values without a schema id
-	Nulls    int64 // tombstones
+	topics   []string
+	seen     map[string]bool
+	Unframed int64 // payloads without a schema id
+	Nulls    int64 // tombstones, or null keys
+	Other    int64 // payloads of other subjects' schemas (CensusOptions.IDs)
 }
 
 type writer struct {
-	count    WriterCensus
-	resolved avro.Schema // nil when the candidate cannot read this writer at all
-	why      string
+	count   WriterCensus
+	schema  *Schema
+	why     string // set when the candidate cannot read this writer at all
+	skip    bool   // another subject's schema
+	only    string // with a subject: only this union branch is the subject's
+	counted bool   // in Census.order
 
-	// A writer union is resolved branch by branch, as Avro resolves it
-	// when it reads: a value of a branch the candidate reads is read,
+	// Avro. A writer union is resolved branch by branch, as Avro resolves
+	// it when it reads: a value of a branch the candidate reads is read,
 	// whatever other branches the candidate dropped or broke.
+	resolved avro.Schema
 	union    *avro.UnionSchema
 	branches map[int64]branch
+
+	// Protobuf: the candidate's message for each writer message.
+	messages map[protoreflect.FullName]protoreflect.MessageDescriptor
 }
 
 type branch struct {
 	resolved avro.Schema
+	name     string
 	why      string
 }
 
-// NewCensus starts a census of values read with the candidate reader.
-func NewCensus(reader avro.Schema, reg Registry) *Census {
-	return &Census{reader: reader, reg: reg, writers: map[string]*writer{}}
+// NewCensus starts a census of payloads read with candidate, a schema
+// ParseSchema parsed.
+func NewCensus(candidate *Schema, reg Registry, opts CensusOptions) *Census {
+	return &Census{candidate: candidate, reg: reg, opts: opts, writers: map[string]*writer{}, seen: map[string]bool{}}
 }
 
-// Add counts one stored value. Its error is only for a registry that could
-// not say which schema wrote the value (*UnavailableError): the census
-// cannot go on without it.
+// errOther marks a payload that is not the census's subject's.
+const errOther = "\x00other"
+
+// Add counts one stored payload. Its error is only for a registry that
+// could not say which schema wrote the payload (*UnavailableError): the
+// census cannot go on without it.
 func (c *Census) Add(ctx context.Context, m *record.Message) error {
-	if m.Value == nil {
+	payload, header := m.Value, ValueSchemaIDHeader
+	if c.opts.Key {
+		payload, header = m.Key, KeySchemaIDHeader
+	}
+	if payload == nil {
 		c.Nulls++
 		return nil
 	}
-	key, payload, lookup := c.writerOf(m)
+	key, id, rest, lookup := c.writerOf(m.Headers, header, payload)
 	if lookup == nil {
 		c.Unframed++
 		return nil
@@ -90,24 +136,32 @@ func (c *Census) Add(ctx context.Context, m *record.Message) error {
 	w, ok := c.writers[key]
 	if !ok {
 		var err error
-		if w, err = c.newWriter(ctx, lookup); err != nil {
+		if w, err = c.newWriter(ctx, id, lookup); err != nil {
 			return err
 		}
 		c.writers[key] = w
+	}
+	if w.skip {
+		c.Other++
+		return nil
+	}
+	why := w.why
+	if why == "" {
+		why = c.read(w, rest)
+	}
+	if why == errOther {
+		c.Other++
+		return nil
+	}
+	if !w.counted {
+		w.counted = true
 		c.order = append(c.order, w)
 	}
+	if !c.seen[m.Topic] {
+		c.seen[m.Topic] = true
+		c.topics = append(c.topics, m.Topic)
+	}
 	w.count.Records++
-	why := w.why
-	resolved := w.resolved
-	if w.union != nil {
-		resolved, payload, why = c.branchOf(w, payload)
-	}
-	if resolved != nil {
-		var v any
-		if err := avro.Unmarshal(resolved, payload, &v); err != nil {
-			why = err.Error()
-		}
-	}
 	if why == "" {
 		w.count.OK++
 		return nil
@@ -120,60 +174,115 @@ func (c *Census) Add(ctx context.Context, m *record.Message) error {
 	return nil
 }
 
-// writerOf finds how to look up the schema that wrote m's value: the
+// writerOf finds how to look up the schema that wrote a payload: the
 // schema-id header, else the Confluent prefix.
-func (c *Census) writerOf(m *record.Message) (key string, payload []byte, lookup func(context.Context) (*Schema, error)) {
-	if h, ok := lastHeader(m.Headers, "__value_schema_id"); ok {
+func (c *Census) writerOf(hs []record.RawHeader, header string, b []byte) (key string, id int, payload []byte, lookup func(context.Context) (*Schema, error)) {
+	if h, ok := lastHeader(hs, header); ok {
 		if guid, err := parseSchemaIDHeader(h); err == nil {
-			return "guid:" + guid, m.Value, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByGUID(ctx, guid) }
+			return "guid:" + guid, 0, b, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByGUID(ctx, guid) }
 		}
 	}
-	if id, rest, ok := splitConfluent(m.Value); ok {
-		return "id:" + strconv.Itoa(id), rest, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByID(ctx, id) }
+	if id, rest, ok := splitConfluent(b); ok {
+		return "id:" + strconv.Itoa(id), id, rest, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByID(ctx, id) }
 	}
-	return "", nil, nil
+	return "", 0, nil, nil
 }
 
-func (c *Census) newWriter(ctx context.Context, lookup func(context.Context) (*Schema, error)) (*writer, error) {
+func (c *Census) newWriter(ctx context.Context, id int, lookup func(context.Context) (*Schema, error)) (*writer, error) {
 	s, err := lookup(ctx)
 	var unavailable *UnavailableError
 	if errors.As(err, &unavailable) {
 		return nil, err
 	}
-	w := &writer{}
+	w := &writer{schema: s}
+	if s != nil {
+		id = s.ID
+		w.count.ID, w.count.GUID, w.count.Subject, w.count.Version = s.ID, s.GUID, s.Subject, s.Version
+	} else {
+		w.count.ID = id
+	}
+	if c.opts.IDs != nil && !c.opts.IDs[id] {
+		w.skip = true
+		if s != nil {
+			for _, r := range s.References {
+				if r.Subject == c.opts.Subject && s.Format == FormatAvro {
+					w.skip, w.only = false, r.Name
+				}
+			}
+		}
+		if w.skip {
+			return w, nil
+		}
+	}
 	switch {
 	case err != nil:
 		w.why = "writer schema: " + err.Error()
-	case s.Format != FormatAvro:
-		w.why = "written as " + s.Format + ", the candidate is AVRO"
-	default:
+	case s.Format != c.candidate.Format:
+		w.why = "written as " + s.Format + ", the candidate is " + c.candidate.Format
+	case s.Format == FormatAvro:
 		if u, ok := s.Avro().(*avro.UnionSchema); ok {
 			w.union, w.branches = u, map[int64]branch{}
 			break
 		}
-		if w.resolved, err = avro.NewSchemaCompatibility().Resolve(c.reader, s.Avro()); err != nil {
+		if w.only != "" && branchKey(s.Avro()) != w.only {
+			w.skip = true
+			break
+		}
+		if w.resolved, err = avro.NewSchemaCompatibility().Resolve(c.candidate.avro, s.Avro()); err != nil {
 			w.why = err.Error()
 		}
-	}
-	if s != nil {
-		w.count.ID, w.count.GUID, w.count.Subject, w.count.Version = s.ID, s.GUID, s.Subject, s.Version
+	case s.Format == FormatProtobuf:
+		w.messages = map[protoreflect.FullName]protoreflect.MessageDescriptor{}
 	}
 	return w, nil
 }
 
-// branchOf reads the union branch a value was written as, and returns the
-// schema that reads the rest of it with the candidate.
-func (c *Census) branchOf(w *writer, payload []byte) (avro.Schema, []byte, string) {
+// read reads one payload of w's with the candidate, and says why it
+// cannot ("" when it can, errOther when the payload is not the subject's).
+func (c *Census) read(w *writer, payload []byte) string {
+	switch c.candidate.Format {
+	case FormatAvro:
+		resolved, why := w.resolved, ""
+		if w.union != nil {
+			var b branch
+			b, payload = c.branchOf(w, payload)
+			if w.only != "" && b.name != w.only {
+				return errOther
+			}
+			resolved, why = b.resolved, b.why
+		}
+		if resolved != nil {
+			var v any
+			if err := avro.Unmarshal(resolved, payload, &v); err != nil {
+				why = err.Error()
+			}
+		}
+		return why
+	case FormatProtobuf:
+		return c.readProtobuf(w, payload)
+	case FormatJSON:
+		if err := validateJSON(c.candidate.json.schema, payload); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+// branchOf reads the union branch a value was written as, and returns how
+// the candidate reads it and the rest of the value.
+func (c *Census) branchOf(w *writer, payload []byte) (branch, []byte) {
 	u, n := binary.Varint(payload) // Avro writes the branch index as a zig-zag long
 	if n <= 0 || u < 0 || int(u) >= len(w.union.Types()) {
-		return nil, nil, "invalid union branch index"
+		return branch{why: "invalid union branch index"}, nil
 	}
 	b, ok := w.branches[u]
 	if !ok {
-		b = c.resolveBranch(w.union.Types()[u])
+		wb := w.union.Types()[u]
+		b = c.resolveBranch(wb)
+		b.name = branchKey(wb)
 		w.branches[u] = b
 	}
-	return b.resolved, payload[n:], b.why
+	return b, payload[n:]
 }
 
 // resolveBranch resolves one branch of a writer union against the
@@ -181,11 +290,11 @@ func (c *Census) branchOf(w *writer, payload []byte) (avro.Schema, []byte, strin
 // branch that reads it, as Avro's resolution picks.
 func (c *Census) resolveBranch(wb avro.Schema) branch {
 	compat := avro.NewSchemaCompatibility()
-	ru, ok := c.reader.(*avro.UnionSchema)
+	ru, ok := c.candidate.avro.(*avro.UnionSchema)
 	if !ok {
-		r, err := compat.Resolve(c.reader, wb)
+		r, err := compat.Resolve(c.candidate.avro, wb)
 		if err != nil {
-			return branch{why: err.Error()}
+			return branch{why: avroTypeName(wb) + ": " + err.Error()}
 		}
 		return branch{resolved: r}
 	}
@@ -222,6 +331,108 @@ func (c *Census) resolveBranch(wb avro.Schema) branch {
 	return branch{why: avroTypeName(wb) + ": " + firstErr.Error()}
 }
 
+// readProtobuf decodes a payload (message indexes, then the message) as
+// the candidate's message of the name the writer's indexes give.
+func (c *Census) readProtobuf(w *writer, payload []byte) string {
+	indexes, rest, err := splitMessageIndexes(payload)
+	if err != nil {
+		return err.Error()
+	}
+	wmd, err := protoMessage(w.schema.proto, indexes)
+	if err != nil {
+		return err.Error()
+	}
+	md, ok := w.messages[wmd.FullName()]
+	if !ok {
+		if d, err := linker.ResolverFromFile(c.candidate.proto).FindDescriptorByName(wmd.FullName()); err == nil {
+			md, _ = d.(protoreflect.MessageDescriptor)
+		}
+		w.messages[wmd.FullName()] = md
+	}
+	if md == nil {
+		return "the candidate has no message " + string(wmd.FullName())
+	}
+	return protoReadable(md, linker.ResolverFromFile(c.candidate.proto), rest)
+}
+
+// protoReadable says why b does not read as a md: it does not parse, or a
+// field md declares was written as another wire type (protobuf keeps it
+// aside as an unknown field, and the reader never sees its value).
+func protoReadable(md protoreflect.MessageDescriptor, resolver linker.Resolver, b []byte) (why string) {
+	defer func() { // see protoJSON
+		if v := recover(); v != nil {
+			why = fmt.Sprintf("payload is not a %s: invalid wire-format data (%v)", md.FullName(), v)
+		}
+	}()
+	m := dynamicpb.NewMessage(md)
+	if err := (proto.UnmarshalOptions{Resolver: resolver}).Unmarshal(b, m); err != nil {
+		return fmt.Sprintf("payload is not a %s: %v", md.FullName(), err)
+	}
+	return unreadFields(m)
+}
+
+// unreadFields finds, down m's nested messages, a field the message
+// declares whose value was kept aside as unknown.
+func unreadFields(m protoreflect.Message) string {
+	for raw := m.GetUnknown(); len(raw) > 0; {
+		num, typ, n := protowire.ConsumeTag(raw)
+		if n < 0 {
+			break
+		}
+		if fd := m.Descriptor().Fields().ByNumber(num); fd != nil {
+			return fmt.Sprintf("%s (field %d): written as %s, which a %s cannot read", fd.FullName(), num, wireTypeName(typ), protoKindName(fd))
+		}
+		k := protowire.ConsumeFieldValue(num, typ, raw[n:])
+		if k < 0 {
+			break
+		}
+		raw = raw[n+k:]
+	}
+	why := ""
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				why = unreadFields(mv.Message())
+				return why == ""
+			})
+		case fd.IsList() && fd.Message() != nil:
+			for i := range v.List().Len() {
+				if why = unreadFields(v.List().Get(i).Message()); why != "" {
+					break
+				}
+			}
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			why = unreadFields(v.Message())
+		}
+		return why == ""
+	})
+	return why
+}
+
+func wireTypeName(t protowire.Type) string {
+	switch t {
+	case protowire.VarintType:
+		return "a varint"
+	case protowire.Fixed32Type:
+		return "fixed32"
+	case protowire.Fixed64Type:
+		return "fixed64"
+	case protowire.BytesType:
+		return "length-delimited bytes"
+	case protowire.StartGroupType:
+		return "a group"
+	}
+	return fmt.Sprintf("wire type %d", t)
+}
+
+func protoKindName(fd protoreflect.FieldDescriptor) string {
+	if fd.Message() != nil {
+		return string(fd.Message().FullName())
+	}
+	return fd.Kind().String()
+}
+
 // Writers returns the counts per writer schema, in the order first met.
 func (c *Census) Writers() []WriterCensus {
 	out := make([]WriterCensus, len(c.order))
@@ -229,6 +440,19 @@ func (c *Census) Writers() []WriterCensus {
 		out[i] = w.count
 	}
 	return out
+}
+
+// Topics returns the topics the census counted payloads of, in the order
+// first met.
+func (c *Census) Topics() []string { return slices.Clone(c.topics) }
+
+// Records is the number of payloads the census read with the candidate.
+func (c *Census) Records() int64 {
+	var n int64
+	for _, w := range c.order {
+		n += w.count.Records
+	}
+	return n
 }
 
 // Failed is the number of values the candidate would fail to read.

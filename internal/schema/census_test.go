@@ -2,11 +2,13 @@ package schema
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -68,7 +70,7 @@ func TestCensus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewCensus(avro.MustParse(tt.reader), reg)
+			c := NewCensus(candidate(t, FormatAvro, tt.reader), reg, CensusOptions{})
 			for _, m := range msgs {
 				if err := c.Add(context.Background(), m); err != nil {
 					t.Fatal(err)
@@ -126,7 +128,7 @@ func TestCensusUnionBranches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewCensus(avro.MustParse(tt.reader), reg)
+			c := NewCensus(candidate(t, FormatAvro, tt.reader), reg, CensusOptions{})
 			for _, m := range msgs {
 				if err := c.Add(context.Background(), m); err != nil {
 					t.Fatal(err)
@@ -140,5 +142,164 @@ func TestCensusUnionBranches(t *testing.T) {
 				t.Errorf("first failure %+v, %q; want offset %d, a reason with %q", w.First, w.Reason, tt.first, tt.reason)
 			}
 		})
+	}
+}
+
+// candidate parses a candidate schema as schema check does.
+func candidate(t *testing.T, format, text string) *Schema {
+	t.Helper()
+	s, err := ParseSchema(format, "candidate", text, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCensusRecordNameSubject(t *testing.T) {
+	const (
+		a     = `{"type": "record", "name": "A", "fields": [{"name": "x", "type": "int"}]}`
+		b     = `{"type": "record", "name": "B", "fields": [{"name": "y", "type": "string"}]}`
+		union = `["A", "B"]`
+	)
+	f := newFakeRegistry(t)
+	f.seedAvro("A", 1, 1, a)
+	f.seedAvro("B", 1, 2, b)
+	f.seedAvro("u-value", 1, 3, union, sr.SchemaReference{Name: "A", Subject: "A", Version: 1}, sr.SchemaReference{Name: "B", Subject: "B", Version: 1})
+	reg := f.client(t)
+	ua, err := reg.SchemaByID(t.Context(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*record.Message
+	add := func(topic string, id int, s avro.Schema, v any) {
+		msgs = append(msgs, &record.Message{Topic: topic, Offset: int64(len(msgs)), Value: confluent(id, marshal(t, s, v))})
+	}
+	add("rn", 1, avro.MustParse(a), map[string]any{"x": 1}) // A by the RecordNameStrategy
+	add("rn", 2, mustParse(t, b), map[string]any{"y": "s"}) // B: not A's
+	add("u", 3, ua.Avro(), map[string]any{"A": map[string]any{"x": 2}})
+	add("u", 3, ua.Avro(), map[string]any{"B": map[string]any{"y": "t"}})
+	// A candidate A that needs a new field fails A's records alone, written
+	// under A and as the union's A branch.
+	c := NewCensus(candidate(t, FormatAvro, `{"type": "record", "name": "A", "fields": [{"name": "x", "type": "int"}, {"name": "z", "type": "int"}]}`),
+		reg, CensusOptions{Subject: "A", IDs: map[int]bool{1: true}})
+	for _, m := range msgs {
+		if err := c.Add(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := c.Writers()
+	for i := range got {
+		got[i].Reason, got[i].GUID = "", ""
+	}
+	want := []WriterCensus{
+		{ID: 1, Subject: "A", Version: 1, Records: 1, Fail: 1, First: &StoredAt{Topic: "rn", Offset: 0}},
+		{ID: 3, Subject: "u-value", Version: 1, Records: 1, Fail: 1, First: &StoredAt{Topic: "u", Offset: 2}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Writers (-want +got):\n%s", diff)
+	}
+	if c.Other != 2 || !slices.Equal(c.Topics(), []string{"rn", "u"}) {
+		t.Errorf("other %d, topics %v; want 2, [rn u]", c.Other, c.Topics())
+	}
+}
+
+func TestCensusKeys(t *testing.T) {
+	const k = `{"type": "record", "name": "K", "fields": [{"name": "id", "type": "string"}]}`
+	f := newFakeRegistry(t)
+	f.seedAvro("t-key", 1, 1, k)
+	reg := f.client(t)
+	key := confluent(1, marshal(t, mustParse(t, k), map[string]any{"id": "a"}))
+	msgs := []*record.Message{
+		{Topic: "t", Key: key, Value: []byte("not framed")},
+		{Topic: "t", Offset: 1, Key: nil, Value: key},
+	}
+	c := NewCensus(candidate(t, FormatAvro, `{"type": "record", "name": "K", "fields": [{"name": "id", "type": "long"}]}`), reg, CensusOptions{Key: true})
+	for _, m := range msgs {
+		if err := c.Add(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := c.Writers()
+	if len(w) != 1 || w[0].Records != 1 || w[0].Fail != 1 || c.Nulls != 1 {
+		t.Fatalf("writers %+v, null keys %d; want one key that fails, one null key", w, c.Nulls)
+	}
+}
+
+func TestCensusProtobuf(t *testing.T) {
+	const writer = `syntax = "proto3";
+package p;
+message M {
+  string id = 1;
+  int64 amount = 2;
+  Inner inner = 3;
+}
+message Inner { int32 n = 1; }
+`
+	f := newFakeRegistry(t)
+	f.SeedSchema("p-value", 1, 1, sr.Schema{Schema: writer, Type: sr.TypeProtobuf})
+	reg := f.client(t)
+	// M{id: "a", amount: 5, inner: {n: 7}}, message indexes [0].
+	m := []byte{0x0a, 0x01, 'a', 0x10, 0x05, 0x1a, 0x02, 0x08, 0x07}
+	inner := []byte{0x08, 0x07} // Inner{n: 7}, indexes [1]
+	msgs := []*record.Message{
+		{Topic: "p", Value: append(AppendConfluentPrefix(nil, 1), append([]byte{0x00}, m...)...)},
+		{Topic: "p", Offset: 1, Value: append(AppendConfluentPrefix(nil, 1), append([]byte{0x02, 0x02}, inner...)...)},
+	}
+	tests := []struct {
+		name, candidate string
+		fail            int64
+		reason          string
+	}{
+		{"the same schema reads all", writer, 0, ""},
+		{"a removed field is ignored, a new one is zero", strings.Replace(writer, "int64 amount = 2;", "string note = 4;", 1), 0, ""},
+		{"a field of another wire type is not read", strings.Replace(writer, "int64 amount = 2;", "string amount = 2;", 1), 1,
+			"p.M.amount (field 2): written as a varint, which a string cannot read"},
+		{"down nested messages too", strings.Replace(writer, "int32 n = 1;", "string n = 1;", 1), 2,
+			"p.Inner.n (field 1): written as a varint, which a string cannot read"},
+		{"a message the candidate lacks", strings.NewReplacer("message Inner {", "message Inner2 {", "Inner inner", "Inner2 inner").Replace(writer), 1,
+			"the candidate has no message p.Inner"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCensus(candidate(t, FormatProtobuf, tt.candidate), reg, CensusOptions{})
+			for _, m := range msgs {
+				if err := c.Add(t.Context(), m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := c.Writers()[0]
+			if w.Records != 2 || w.Fail != tt.fail || !strings.Contains(w.Reason, tt.reason) {
+				t.Fatalf("read %d, would fail %d (%q); want 2, %d (%q)", w.Records, w.Fail, w.Reason, tt.fail, tt.reason)
+			}
+		})
+	}
+}
+
+func TestCensusJSONSchema(t *testing.T) {
+	const writer = `{"type": "object", "properties": {"id": {"type": "string"}, "amount": {"type": "number"}}}`
+	f := newFakeRegistry(t)
+	f.SeedSchema("j-value", 1, 1, sr.Schema{Schema: writer, Type: sr.TypeJSON})
+	f.seedAvro("a-value", 1, 2, `"string"`)
+	reg := f.client(t)
+	msgs := []*record.Message{
+		{Topic: "j", Value: append(AppendConfluentPrefix(nil, 1), `{"id": "a", "amount": 1.5}`...)},
+		{Topic: "j", Offset: 1, Value: append(AppendConfluentPrefix(nil, 1), `{"id": "b"}`...)},
+		{Topic: "j", Offset: 2, Value: append(AppendConfluentPrefix(nil, 2), 0x02, 'x')},
+	}
+	c := NewCensus(candidate(t, FormatJSON, `{"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number"}}}`), reg, CensusOptions{})
+	for _, m := range msgs {
+		if err := c.Add(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := c.Writers()
+	if len(got) != 2 {
+		t.Fatalf("writers %+v, want 2", got)
+	}
+	if got[0].OK != 1 || got[0].Fail != 1 || got[0].First.Offset != 1 || got[0].Reason != "/: missing property 'amount'" {
+		t.Errorf("JSON writer %+v, want one ok, the second failing for the missing amount", got[0])
+	}
+	if got[1].Fail != 1 || got[1].Reason != "written as AVRO, the candidate is JSON" {
+		t.Errorf("Avro writer %+v, want it failing for its type", got[1])
 	}
 }

@@ -65,6 +65,12 @@ var builtinImports = sync.OnceValue(func() map[string]protoreflect.FileDescripto
 // with protocompile, Confluent's other built-in imports from builtinImports.
 // lookup may be nil when refs is empty.
 func compileProtobuf(text string, refs []Reference, lookup ReferenceLookup) (linker.File, error) {
+	return compileProtobufNamed(protoRootFile, text, refs, lookup)
+}
+
+// compileProtobufNamed is compileProtobuf with the schema compiled as the
+// file root, which the compiler's errors name with a line and a column.
+func compileProtobufNamed(root, text string, refs []Reference, lookup ReferenceLookup) (linker.File, error) {
 	sources := map[string]string{}
 	add := func(r Reference, text string) error {
 		sources[r.Name] = text
@@ -74,7 +80,7 @@ func compileProtobuf(text string, refs []Reference, lookup ReferenceLookup) (lin
 	if err := p.resolve(refs, 0); err != nil {
 		return nil, err
 	}
-	sources[protoRootFile] = text
+	sources[root] = text
 	resolve := func(path string) (protocompile.SearchResult, error) {
 		if text, ok := sources[path]; ok {
 			return protocompile.SearchResult{Source: strings.NewReader(text)}, nil
@@ -86,7 +92,7 @@ func compileProtobuf(text string, refs []Reference, lookup ReferenceLookup) (lin
 	}
 	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(protocompile.ResolverFunc(resolve))}
 	// No caller's context here: compiling is local work, done once per schema.
-	files, err := c.Compile(context.Background(), protoRootFile)
+	files, err := c.Compile(context.Background(), root)
 	if err != nil {
 		return nil, fmt.Errorf("invalid Protobuf schema: %w", err)
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/bufbuild/protocompile/linker"
+	"github.com/bufbuild/protocompile/reporter"
 	"github.com/hamba/avro/v2"
 
 	"github.com/evctl/evctl/internal/record"
@@ -45,6 +47,7 @@ type Schema struct {
 	node  *avroNode   // the compiled decoder for avro
 	title string      // a JSON Schema's title
 	proto linker.File // compiled Protobuf schema, imports resolved
+	json  jsonValidator
 	ref   *record.SchemaRef
 }
 
@@ -123,6 +126,71 @@ func (p *refParser) resolve(refs []Reference, depth int) error {
 	return nil
 }
 
+// label names the schema in errors: its registry id, or its file.
+func (s *Schema) label() string {
+	switch {
+	case s.ID != 0:
+		return "schema id " + strconv.Itoa(s.ID)
+	case s.GUID != "":
+		return "schema guid " + s.GUID
+	}
+	return "schema"
+}
+
+// ParseSchema parses a schema that is not registered (a candidate, a local
+// file) by its format, references resolved through lookup (nil when refs
+// is empty). name labels it in errors, which give the line and column
+// where the parser does: a file that is not JSON, a .proto that does not
+// compile. A JSON Schema must compile.
+func ParseSchema(format, name, text string, refs []Reference, lookup ReferenceLookup) (*Schema, error) {
+	s, err := parseSchema(format, name, text, refs, lookup)
+	var pos *PositionError
+	if err != nil && !errors.As(err, &pos) {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, err
+}
+
+func parseSchema(format, name, text string, refs []Reference, lookup ReferenceLookup) (*Schema, error) {
+	s := &Schema{Format: format, Text: text, References: refs}
+	switch format {
+	case FormatAvro:
+		if err := jsonSyntax(name, "Avro schema", text); err != nil {
+			return nil, err
+		}
+		a, err := ParseAvro(text, refs, lookup)
+		if err != nil {
+			return nil, err
+		}
+		s.avro, s.node = a, compileAvro(a)
+	case FormatProtobuf:
+		f, err := compileProtobufNamed(name, text, refs, lookup)
+		var located reporter.ErrorWithPos
+		if errors.As(err, &located) && located.GetPosition().Filename == name {
+			return nil, &PositionError{Pos: located.GetPosition().String(), Err: fmt.Errorf("invalid Protobuf schema: %w", located.Unwrap())}
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.proto = f
+	case FormatJSON:
+		js, err := compileJSONSchema(name, text, refs, lookup)
+		if err != nil {
+			return nil, err
+		}
+		s.json.schema = js
+		var doc struct {
+			Title string `json:"title"`
+		}
+		_ = json.Unmarshal([]byte(text), &doc) // compiled: it is JSON
+		s.title = doc.Title
+	default:
+		return nil, fmt.Errorf("%w %q", errUnknownFormat, format)
+	}
+	s.ref = &record.SchemaRef{Format: format, Local: name}
+	return s, nil
+}
+
 // errUnknownFormat reports a schema type evctl does not know.
 var errUnknownFormat = errors.New("unknown schema format")
 
@@ -145,6 +213,9 @@ func (s *Schema) prepare(lookup ReferenceLookup) error {
 		// object (or not JSON) just has none.
 		_ = json.Unmarshal([]byte(s.Text), &doc)
 		s.title = doc.Title
+		// A schema that does not compile still decodes its values: only
+		// validating them needs it, and says why it cannot.
+		s.json.schema, s.json.err = compileJSONSchema(s.label(), s.Text, s.References, lookup)
 	case FormatProtobuf:
 		f, err := compileProtobuf(s.Text, s.References, lookup)
 		if err != nil {

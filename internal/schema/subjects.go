@@ -282,6 +282,16 @@ func (c *RegistryClient) ResolveAvro(ctx context.Context, v SubjectVersion) (avr
 	})
 }
 
+// ParseSchema parses an unregistered schema (a candidate) as ParseSchema
+// does, its references fetched from the registry.
+func (c *RegistryClient) ParseSchema(ctx context.Context, format, name, text string, refs []Reference) (*Schema, error) {
+	bctx, cancel := c.bounded(ctx)
+	defer cancel()
+	return ParseSchema(format, name, text, refs, func(subject string, version int) (string, []Reference, error) {
+		return c.reference(bctx, subject, version)
+	})
+}
+
 // SubjectSummary is one line of `evctl schema subjects`: a subject's latest
 // version, its type, the compatibility level in force, and the topics whose
 // keys or values it describes by the TopicNameStrategy (<topic>-key,
