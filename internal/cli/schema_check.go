@@ -263,6 +263,7 @@ func runCensus(ctx context.Context, opts *SchemaCheckOptions, cfg kafka.Config, 
 	}
 	progress := opts.IO.Progress(opts.NoProgress)
 	defer progress.Clear()
+	start := time.Now()
 	var drawn time.Time
 	for {
 		m, err := src.Read(ctx)
@@ -280,8 +281,8 @@ func runCensus(ctx context.Context, opts *SchemaCheckOptions, cfg kafka.Config, 
 		}
 		if read++; progress.On() && time.Since(drawn) >= progressEvery {
 			drawn = time.Now()
-			pct := min(100, float64(read)*100/float64(max(total, 1)))
-			progress.Draw(fmt.Sprintf("census %s %3.0f%% %d/%d records, %d would fail", bar(pct, 24), pct, read, total, census.Failed()))
+			meter := iostreams.Meter{Done: read, Total: total, Elapsed: time.Since(start), Unit: "records"}
+			progress.Draw(fmt.Sprintf("census %s; %d would fail", meter, census.Failed()))
 		}
 	}
 }
