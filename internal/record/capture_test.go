@@ -79,3 +79,25 @@ func TestDecodeHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHeadersRoundTrip: every header, null, empty, text or binary,
+// in any mix and number, gives back its exact bytes.
+func TestDecodeHeadersRoundTrip(t *testing.T) {
+	values := [][]byte{nil, {}, []byte("event-id"), {0xff, 'a'}, []byte("é"), {}, nil, []byte("x"), {0xc3}, []byte("last"), []byte("ten")}
+	for n := range len(values) + 1 {
+		hs := make([]RawHeader, n)
+		for i := range hs {
+			hs[i] = RawHeader{Key: "h" + string(rune('a'+i)), Value: values[i]}
+		}
+		got := DecodeHeaders(hs)
+		if len(got) != n {
+			t.Fatalf("%d headers: got %d", n, len(got))
+		}
+		for i, h := range got {
+			b, err := h.Bytes()
+			if err != nil || h.Key != hs[i].Key || !bytes.Equal(b, hs[i].Value) || (b == nil) != (hs[i].Value == nil) {
+				t.Errorf("%d headers: header %d = %+v (bytes %q, %v), want %q", n, i, h, b, err, hs[i].Value)
+			}
+		}
+	}
+}

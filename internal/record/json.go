@@ -21,7 +21,7 @@ func AppendJSON(dst []byte, r *Record) ([]byte, error) {
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, r.Offset, 10)
 	b = append(b, `,"timestamp":"`...)
-	b = r.Timestamp.UTC().AppendFormat(b, TimestampFormat)
+	b = appendTimestamp(b, r.Timestamp.Time)
 	b = append(b, `","key":`...)
 	b = appendRaw(b, r.Key)
 	b = append(b, `,"value":`...)

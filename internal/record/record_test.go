@@ -62,3 +62,27 @@ func TestNullHeaderRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTimestampMatchesAppendFormat: the hand-written formatter
+// writes what time's AppendFormat does, in every year, zone and fraction.
+func TestAppendTimestampMatchesAppendFormat(t *testing.T) {
+	zone := time.FixedZone("", -(3*3600 + 30*60))
+	times := []time.Time{
+		{}, time.Unix(0, 0), time.Unix(0, 999_999_999), time.Unix(-1, 0), time.UnixMilli(-1),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 3, 1, 1, 2, 3, 4, time.UTC), time.Date(2026, 11, 20, 9, 14, 3, 7_000_000, zone),
+		time.Date(2024, 2, 29, 0, 0, 0, 123_456_789, time.UTC),
+	}
+	for i := range 10_000 {
+		times = append(times, time.UnixMilli(int64(i)*987_654_321_1-5_000_000_000_000).In(zone))
+	}
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat(nil, TimestampFormat)
+		if got := appendTimestamp(nil, tm); string(got) != string(want) {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
+		if got := (Timestamp{tm}).String(); got != string(want) {
+			t.Fatalf("%v: String() = %s, want %s", tm, got, want)
+		}
+	}
+}
