@@ -1,8 +1,11 @@
 # bench/lib.sh — what the benchmarks share, sourced by tail.sh and replay.sh
 # after they set EVENTS, RUNS, ACCOUNTS and DEV_DEADLINE: log/die, the tools
 # (kcat, /usr/bin/time, installed when missing), a temp dir cleaned up on
-# exit, an evctl binary ($evctl) and a seeded sandbox (EVCTL_BROKERS and
-# EVCTL_REGISTRY exported; reused when EVCTL_BROKERS is already set).
+# exit, an evctl binary ($evctl) and a seeded cluster (EVCTL_BROKERS and
+# EVCTL_REGISTRY exported; reused when EVCTL_BROKERS is already set): the
+# embedded kfake broker of `evctl dev`, or with KAFKA=host:port,... a real
+# cluster (scripts/kafka.sh start) that `evctl dev --kafka` seeds.
+# $broker names which, for the reports (BROKER=... overrides it).
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] FAIL: %s\n' "$*" >&2; exit 1; }
@@ -43,10 +46,17 @@ fi
 # ---- sandbox ---------------------------------------------------------------
 if [[ -n ${EVCTL_BROKERS:-} ]]; then
 	log "reusing the running sandbox at EVCTL_BROKERS=$EVCTL_BROKERS"
+	broker=${BROKER:-EVCTL_BROKERS}
 else
-	log "starting evctl dev: $ACCOUNTS accounts, $EVENTS events"
+	where=(--broker-port 0)
+	broker=${BROKER:-kfake}
+	if [[ -n ${KAFKA:-} ]]; then
+		where=(--kafka "$KAFKA") # the bank topics must not exist there yet
+		broker=${BROKER:-Apache Kafka}
+	fi
+	log "starting evctl dev ($broker): $ACCOUNTS accounts, $EVENTS events"
 	seed_start=$(date +%s.%N)
-	"$evctl" dev --broker-port 0 --registry-port 0 --accounts "$ACCOUNTS" \
+	"$evctl" dev "${where[@]}" --registry-port 0 --accounts "$ACCOUNTS" \
 		--events "$EVENTS" --env-file "$tmp/dev.env" >"$tmp/dev.out" 2>"$tmp/dev.err" &
 	dev_pid=$!
 	deadline=$((SECONDS + DEV_DEADLINE))
@@ -65,3 +75,9 @@ else
 	log "sandbox ready in ${seed_s}s: EVCTL_BROKERS=$EVCTL_BROKERS EVCTL_REGISTRY=${EVCTL_REGISTRY:-}"
 fi
 export EVCTL_BROKERS EVCTL_REGISTRY
+
+# ---- statistics ------------------------------------------------------------
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+mark() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "PASS" : "MISS"}'; }
+last() { awk '{print $NF}' <<<"$1"; }
