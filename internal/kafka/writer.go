@@ -43,6 +43,10 @@ type Writer struct {
 	// larger than that itself.
 	maxBytes int
 
+	// onDelivery, when set, hears each record's outcome (Producer), and a
+	// record that fails is its business rather than the Writer's failure.
+	onDelivery func(Delivery)
+
 	mu  sync.Mutex
 	err error // the first delivery failure
 }
@@ -113,7 +117,9 @@ func (w *Writer) reports() {
 	for ev := range w.p.Events() {
 		switch e := ev.(type) {
 		case *rdk.Message:
-			if err := e.TopicPartition.Error; err != nil && !purged(err) {
+			if w.onDelivery != nil {
+				w.onDelivery(delivery(e))
+			} else if err := e.TopicPartition.Error; err != nil && !purged(err) {
 				w.fail(fmt.Errorf("cannot deliver to topic %q: %w%s", topicOf(e.TopicPartition), err, tooLargeHint(err, "; a record is over the topic's max.message.bytes: raise it")))
 			}
 			w.pending.Add(-1)
@@ -164,6 +170,12 @@ func (w *Writer) failure() error {
 // non-zero Timestamp is kept as the record's create time. It waits while
 // librdkafka's queue is full, at most for the timeout without progress.
 func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
+	return w.produce(ctx, m, nil)
+}
+
+// produce is Produce with an opaque value that the record's delivery
+// report carries back.
+func (w *Writer) produce(ctx context.Context, m *record.Message, opaque any) error {
 	if err := w.failure(); err != nil {
 		return err
 	}
@@ -177,6 +189,7 @@ func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
 		Key:            m.Key,
 		Value:          m.Value,
 		Timestamp:      m.Timestamp,
+		Opaque:         opaque,
 	}
 	if len(m.Headers) > 0 {
 		km.Headers = make([]rdk.Header, len(m.Headers))

@@ -61,6 +61,10 @@ type avroField struct {
 	key  []byte // `"name":`, with a leading comma for all but the first field
 	name string
 	node *avroNode
+	// def is the field's default as Avro binary, for an encoded value that
+	// leaves the field out; hasDef is false when it has none.
+	def    []byte
+	hasDef bool
 }
 
 // compileAvro compiles a parsed hamba schema for the writer.
@@ -93,7 +97,8 @@ func (c *compiler) node(s avro.Schema) *avroNode {
 			if i > 0 {
 				key = append([]byte{','}, key...)
 			}
-			n.fields[i] = avroField{key: key, name: f.Name(), node: c.node(f.Type())}
+			n.fields[i] = avroField{key: key, node: c.node(f.Type()), name: f.Name()}
+			n.fields[i].def, n.fields[i].hasDef = fieldDefault(f)
 		}
 		return n
 	case *avro.EnumSchema:
@@ -142,6 +147,24 @@ func (c *compiler) node(s avro.Schema) *avroNode {
 	// hamba has no other schema types; an unknown one renders as null
 	// rather than panicking on a future hamba release.
 	return &avroNode{kind: kNull, base: kNull}
+}
+
+// fieldDefault is f's default as Avro binary. A union's default is of its
+// first branch, so it is that branch's index (0) and the value.
+func fieldDefault(f *avro.Field) ([]byte, bool) {
+	if !f.HasDefault() {
+		return nil, false
+	}
+	t := f.Type()
+	var prefix []byte
+	if u, ok := t.(*avro.UnionSchema); ok {
+		t, prefix = u.Types()[0], []byte{0}
+	}
+	b, err := avro.Marshal(t, f.Default())
+	if err != nil {
+		return nil, false
+	}
+	return append(prefix, b...), true
 }
 
 func primitiveNode(s *avro.PrimitiveSchema) *avroNode {

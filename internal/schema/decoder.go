@@ -71,7 +71,8 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 	return d, nil
 }
 
-// loadLocal reads and parses a local Avro schema file; "" is no schema.
+// loadLocal reads and parses a local Avro schema file, whatever its name
+// ends with; "" is no schema.
 func loadLocal(path, flag string) (*Schema, error) {
 	if path == "" {
 		return nil, nil

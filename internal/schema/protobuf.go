@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -181,3 +182,64 @@ func protoJSON(md protoreflect.MessageDescriptor, resolver linker.Resolver, b []
 	}
 	return buf.Bytes(), nil
 }
+
+// protoMessageNamed returns the message called name (full, or short where
+// that is unique) and its Confluent message indexes; "" is the first
+// message, as Confluent's serializers take it.
+func (s *Schema) protoMessageNamed(name string) (protoreflect.MessageDescriptor, []int, error) {
+	type found struct {
+		md      protoreflect.MessageDescriptor
+		indexes []int
+	}
+	var all []found
+	var walk func(msgs protoreflect.MessageDescriptors, path []int)
+	walk = func(msgs protoreflect.MessageDescriptors, path []int) {
+		n := 0
+		for j := range msgs.Len() {
+			md := msgs.Get(j)
+			if md.IsMapEntry() {
+				continue
+			}
+			p := append(slices.Clip(path), n)
+			all = append(all, found{md, p})
+			walk(md.Messages(), p)
+			n++
+		}
+	}
+	walk(s.proto.Messages(), nil)
+	if len(all) == 0 {
+		return nil, nil, fmt.Errorf("%s declares no message", s.describe())
+	}
+	if name == "" {
+		return all[0].md, all[0].indexes, nil
+	}
+	var short []found
+	names := make([]string, len(all))
+	for i, f := range all {
+		names[i] = string(f.md.FullName())
+		if string(f.md.FullName()) == name {
+			return f.md, f.indexes, nil
+		}
+		if string(f.md.Name()) == name {
+			short = append(short, f)
+		}
+	}
+	if len(short) == 1 {
+		return short[0].md, short[0].indexes, nil
+	}
+	hint := "have: " + strings.Join(names[:min(len(names), 10)], ", ")
+	similar := english.Similar(name, names, 5)
+	for _, f := range all {
+		if len(similar) < 5 && !slices.Contains(similar, string(f.md.FullName())) && len(english.Similar(name, []string{string(f.md.Name())}, 1)) > 0 {
+			similar = append(similar, string(f.md.FullName()))
+		}
+	}
+	if len(similar) > 0 {
+		hint = "similar: " + strings.Join(similar, ", ")
+	}
+	return nil, nil, fmt.Errorf("%s has no message %q (%s); give its full name with --message", s.describe(), name, hint)
+}
+
+// protoResolver finds the extensions and the messages in Any values of
+// the schema's file and its imports.
+func (s *Schema) protoResolver() linker.Resolver { return linker.ResolverFromFile(s.proto) }

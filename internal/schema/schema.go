@@ -9,6 +9,7 @@ import (
 	"github.com/bufbuild/protocompile/linker"
 	"github.com/bufbuild/protocompile/reporter"
 	"github.com/hamba/avro/v2"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -48,6 +49,8 @@ type Schema struct {
 	title string      // a JSON Schema's title
 	proto linker.File // compiled Protobuf schema, imports resolved
 	json  jsonValidator
+	// local is the message a local Protobuf schema stands for.
+	local protoreflect.MessageDescriptor
 	ref   *record.SchemaRef
 }
 

@@ -431,3 +431,39 @@ func parallel(n int, fn func(i int) error) error {
 	wg.Wait()
 	return first
 }
+
+// SubjectSchema returns subject's schema at version (Latest for the
+// latest), parsed, and its GUID ("" from a registry older than Confluent
+// Platform 8). An unknown subject is a *SubjectNotFoundError.
+func (c *RegistryClient) SubjectSchema(ctx context.Context, subject string, version int) (*Schema, string, error) {
+	v, err := c.Version(ctx, subject, version)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := c.SchemaByID(ctx, v.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, v.GUID, nil
+}
+
+// GUIDOf returns the GUID of the schema with id, through a subject that
+// holds it; "" when the registry gives none.
+func (c *RegistryClient) GUIDOf(ctx context.Context, id int) (string, error) {
+	bctx, cancel := c.bounded(ctx)
+	defer cancel()
+	vs, err := c.cl.SchemaVersionsByID(bctx, id)
+	if err != nil {
+		return "", c.classify(err, fmt.Sprintf("schema id %d", id))
+	}
+	for _, v := range vs {
+		sv, err := c.Version(ctx, v.Subject, v.Version)
+		if err != nil {
+			return "", err
+		}
+		if sv.GUID != "" {
+			return sv.GUID, nil
+		}
+	}
+	return "", nil
+}
