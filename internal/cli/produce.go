@@ -97,8 +97,10 @@ idempotent). A line that is not JSON or does not fit the schema is
 reported with its line number and the field's path, and the other lines
 are sent; --atomic sends every line in one transaction, or none if any
 line fails. On a terminal each line is sent as it is typed and its
-partition and offset printed. Exit status 1 when a line failed, 130 when
-interrupted (records not acknowledged by then are not counted as sent).`,
+partition and offset printed (with --atomic, held in the transaction
+until Ctrl-D commits it). Exit status 1 when a line failed, 130 when
+interrupted: records not acknowledged by then are not counted as sent,
+and an open transaction is aborted.`,
 		Example: `  $ evctl produce bank.account-events --subject bank.account-events-value < events.jsonl
   $ evctl tail bank.account-events --from start -o json | evctl produce copy --subject bank.account-events-value
   $ echo '{"id":"o-1","total":"12.50"}' | evctl produce orders --value-schema order.avsc --key o-1
@@ -484,7 +486,11 @@ func (pr *producer) delivered(d kafka.Delivery) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	pr.acked++
-	if pr.tty && !pr.opts.Atomic {
+	switch {
+	case pr.tty && pr.opts.Atomic:
+		// Stored, but no reader sees it before the commit: not yet sent.
+		fmt.Fprintf(pr.opts.IO.ErrOut, "in the transaction: %s partition %d offset %d\n", d.Topic, d.Partition, d.Offset)
+	case pr.tty:
 		fmt.Fprintf(pr.opts.IO.ErrOut, "sent to %s partition %d offset %d\n", d.Topic, d.Partition, d.Offset)
 	}
 }
