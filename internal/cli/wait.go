@@ -55,9 +55,10 @@ bounds each call to the brokers, as in every command: 'evctl wait
 
 A progress line (records still behind, and the share of the lag at the
 start caught up since, with its rate and an ETA, as replay's) runs on
-stderr when it is a terminal; a summary line ends the wait. Exit status: 0 caught up, 1 not
-caught up within --for (how far behind, per topic), 2 errors (an unknown
-topic, a group with no offsets and no --topic, unreachable brokers).`,
+stderr when it is a terminal; a summary line ends the wait. Exit status:
+0 caught up, 1 not caught up within --for (how far behind, per topic), 2
+errors (an unknown topic, a group with no offsets and no --topic,
+unreachable brokers).`,
 		Example: `  $ evctl wait --group account-projector --caught-up --for 5m
   $ evctl wait --group account-projector --caught-up --topic bank.account-events
   $ evctl wait --group account-projector --caught-up --for 0   # check once
