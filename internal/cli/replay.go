@@ -978,7 +978,7 @@ func (j *replayJob) openProjectionSink(ctx context.Context, proj *replay.Project
 // finish and summary; the caller picks its fold.
 func (j *replayJob) newProjectionSink(out projectionOutput) *projectionSink {
 	o, proj := j.opts, j.proj
-	ps := &projectionSink{proj: proj, dec: j.dec, out: out, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(skippedShown)}
+	ps := &projectionSink{proj: proj, dec: j.dec, out: out, skip: o.OnError == "skip", errOut: o.IO.ErrOut, skipped: replay.NewSkipped(replay.SkippedShown)}
 	j.finish = ps.finish
 	j.summary = func(st replay.Stats, err error) {
 		verb := "folded"
@@ -988,7 +988,7 @@ func (j *replayJob) newProjectionSink(out projectionOutput) *projectionSink {
 		fmt.Fprintf(o.IO.ErrOut, "%s %s into %s with %s (read %d, filtered out %d, skipped %d, wrote %d) in %s, %.0f events/s\n",
 			verb, english.Plural(st.Written, "event"), english.Plural(ps.aggregates, "aggregate"), proj.Name, st.Read, st.Filtered, ps.skipped.Len(), ps.written,
 			st.Elapsed.Round(time.Millisecond), float64(st.Written)/max(st.Elapsed.Seconds(), 1e-9))
-		writeFoldNotes(o.IO.ErrOut, proj, foldOutcome{events: st.Written, aggregates: ps.aggregates, skippedTypes: ps.skippedTypes(), skipped: ps.skipped, member: ps.member != nil, split: ps.split()})
+		replay.FoldOutcome{Events: st.Written, Aggregates: ps.aggregates, SkippedTypes: ps.skippedTypes(), Skipped: ps.skipped, Member: ps.member != nil, Split: ps.split()}.WriteNotes(o.IO.ErrOut, proj)
 		if j.copier != nil {
 			j.groupNote(err)
 		}

@@ -224,16 +224,16 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	// partitions, keys encoded differently) go to stderr as diff prints
 	// them; what the fold skipped follows the summary. The JSON report
 	// holds both.
-	folded := foldOutcome{events: events, aggregates: int64(fold.Len()), skippedTypes: fold.SkippedTypes(), split: fold.Split()}
-	if warning := folded.split.Warning(); warning != "" {
+	folded := replay.FoldOutcome{Events: events, Aggregates: int64(fold.Len()), SkippedTypes: fold.SkippedTypes(), Split: fold.Split()}
+	if warning := folded.Split.Warning(); warning != "" {
 		r.Warnings = append(r.Warnings, warning)
 	}
 	writeReportNotes(o.IO.ErrOut, r)
-	folded.split = replay.SplitAggregates{} // warned above
-	if len(folded.skippedTypes) > 0 {
-		r.SkippedTypes = maps.Clone(folded.skippedTypes)
+	folded.Split = replay.SplitAggregates{} // warned above
+	if len(folded.SkippedTypes) > 0 {
+		r.SkippedTypes = maps.Clone(folded.SkippedTypes)
 	}
-	r.Notes = append(r.Notes, foldNotes(proj, folded)...)
+	r.Notes = append(r.Notes, folded.Notes(proj)...)
 	if err := compared(proj.Name, r); err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	}
 	fmt.Fprintf(o.IO.ErrOut, "verified %s rebuilt from %s against %s: %s\n",
 		english.Plural(fold.Len(), "aggregate"), english.Plural(events, "event"), o.Against, verdict(r))
-	writeFoldNotes(o.IO.ErrOut, proj, folded)
+	folded.WriteNotes(o.IO.ErrOut, proj)
 	if !r.Equal {
 		if o.AsOfGroup == "" && !isCaptureFile(o.Against) {
 			writeBehindNote(ctx, o.IO.ErrOut, cfg, o.Against, read)
