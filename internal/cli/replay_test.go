@@ -58,20 +58,20 @@ func TestNewCmdReplay(t *testing.T) {
 
 func TestProgressLine(t *testing.T) {
 	ios, _, _, errOut := iostreams.Test()
-	newProgress(ios, 100, false).update(replay.Stats{Read: 50})
+	newProgress(ios, 100, false).Update(replay.Stats{Read: 50})
 	if errOut.Len() != 0 {
 		t.Fatalf("progress drawn on a pipe: %q", errOut)
 	}
 	ios.SetStderrTTY(true)
 	p := newProgress(ios, 200, false)
-	p.update(replay.Stats{Read: 50, Written: 40, Elapsed: 2 * time.Second})
-	p.done()
+	p.Update(replay.Stats{Read: 50, Written: 40, Elapsed: 2 * time.Second})
+	p.Done()
 	want := "\r\x1b[K[######..................]  25% 50/200 records, 25/s, ETA 6s\r\x1b[K"
 	if errOut.String() != want {
 		t.Fatalf("progress = %q\nwant       %q", errOut.String(), want)
 	}
 	errOut.Reset()
-	newProgress(ios, 200, true).update(replay.Stats{Read: 1})
+	newProgress(ios, 200, true).Update(replay.Stats{Read: 1})
 	if errOut.Len() != 0 {
 		t.Fatal("--no-progress drew a progress line")
 	}

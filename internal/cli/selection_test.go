@@ -24,7 +24,7 @@ func (ms *messages) Read(context.Context) (*record.Message, error) {
 }
 
 // TestTailAndReplaySelectTheSameKeys runs tail's selection (stream) and
-// replay's (replaySelector) over the same records: one key, as text, is
+// replay's (replaySelection) over the same records: one key, as text, is
 // one key to both, and neither takes a null key for the empty one.
 func TestTailAndReplaySelectTheSameKeys(t *testing.T) {
 	value := []byte(`{"n":1}`)
@@ -69,10 +69,11 @@ func TestTailAndReplaySelectTheSameKeys(t *testing.T) {
 			if err := loadKeys(o); err != nil {
 				t.Fatal(err)
 			}
-			sel, _, err := replaySelector(o, false)
+			selection, _, err := replaySelection(o, false)
 			if err != nil {
 				t.Fatal(err)
 			}
+			sel := selection.Selector()
 			var rep []int64
 			for _, m := range msgs {
 				keep, _, err := sel(context.Background(), m)

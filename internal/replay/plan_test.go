@@ -1,0 +1,353 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/stream"
+)
+
+// The plan's modes run here on in-memory fakes of what internal/kafka
+// gives them: a slice source, a producer, a transactional copier.
+
+// sliceSource yields its messages, then io.EOF.
+type sliceSource struct{ ms []*record.Message }
+
+func (s *sliceSource) Read(ctx context.Context) (*record.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(s.ms) == 0 {
+		return nil, io.EOF
+	}
+	m := s.ms[0]
+	s.ms = s.ms[1:]
+	return m, nil
+}
+
+// jsonDecoder decodes keys as text and values as JSON whose "type" names
+// the event type, as the registry's decoder would for typed events.
+type jsonDecoder struct{}
+
+func (jsonDecoder) Decode(_ context.Context, m *record.Message) *record.Record {
+	r := &record.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Timestamp: record.Timestamp{Time: m.Timestamp},
+		Value: json.RawMessage(m.Value), KeyEncoding: record.EncodingText, ValueEncoding: record.EncodingJSON}
+	r.Key, _ = json.Marshal(string(m.Key))
+	if m.Key == nil {
+		r.Key, r.KeyEncoding = json.RawMessage("null"), record.EncodingNull
+	}
+	if m.Value == nil {
+		r.Value, r.ValueEncoding = json.RawMessage("null"), record.EncodingNull
+	}
+	var v struct{ Type string }
+	if json.Unmarshal(m.Value, &v) == nil {
+		r.Type = v.Type
+	}
+	return r
+}
+
+func (jsonDecoder) PlainKeyText(m *record.Message) (string, bool, bool) {
+	return string(m.Key), m.Key != nil, true
+}
+
+func event(p int32, off int64, key, typ string, n int) *record.Message {
+	return &record.Message{Topic: "events", Partition: p, Offset: off, Key: []byte(key),
+		Value:     []byte(`{"type":"` + typ + `","n":` + itoa(n) + `}`),
+		Timestamp: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC).Add(time.Duration(off) * time.Second)}
+}
+
+func events() []*record.Message {
+	return []*record.Message{
+		event(0, 0, "a", "Added", 1), event(1, 0, "b", "Added", 10), event(0, 1, "a", "Added", 2),
+		event(1, 1, "b", "Removed", 3), event(0, 2, "c", "Added", 5),
+	}
+}
+
+// fakeProducer is kafka.Writer: records produced, acknowledged at Flush.
+type fakeProducer struct{ produced, acked []*record.Message }
+
+func (p *fakeProducer) Produce(_ context.Context, m *record.Message) error {
+	p.produced = append(p.produced, m)
+	return nil
+}
+
+func (p *fakeProducer) Flush(context.Context) error {
+	p.acked = slices.Clone(p.produced)
+	return nil
+}
+
+// fakeCopier is kafka.Copier: its source's records, written into an open
+// transaction that Checkpoint commits with the offsets read, and Abort
+// drops, rewinding the source to the last checkpoint.
+type fakeCopier struct {
+	src       []*record.Message
+	next      int // index of the next record to read
+	committed int // records read when the last checkpoint committed
+	open      []*record.Message
+	dest      []*record.Message
+	changelog interface{ Flush(context.Context) error }
+	failAt    int // Write fails at this record's index; -1 never
+}
+
+func (c *fakeCopier) Read(context.Context) (*record.Message, error) {
+	if c.next == len(c.src) {
+		return nil, io.EOF
+	}
+	c.next++
+	return c.src[c.next-1], nil
+}
+
+func (c *fakeCopier) Write(_ context.Context, m *record.Message) error {
+	if c.next-1 == c.failAt {
+		return errors.New("broker says no")
+	}
+	c.open = append(c.open, m)
+	return nil
+}
+
+func (c *fakeCopier) Checkpoint(ctx context.Context) error {
+	if c.changelog != nil {
+		if err := c.changelog.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	c.dest, c.open, c.committed = append(c.dest, c.open...), nil, c.next
+	return nil
+}
+
+func (c *fakeCopier) Abort(context.Context) error {
+	c.open, c.next = nil, c.committed
+	return nil
+}
+
+func keysOf(ms []*record.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Topic+"/"+itoa(int(m.Partition))+":"+string(m.Key)+"="+string(m.Value))
+	}
+	return out
+}
+
+func TestPlanCopy(t *testing.T) {
+	c := &fakeCopier{src: events(), failAt: -1}
+	var errOut bytes.Buffer
+	p := &Plan{Source: c, Dest: &CopySink{T: c, Report: Report{ErrOut: &errOut, Dest: "copy", Group: "g"}},
+		Selection: Selection{Decoder: jsonDecoder{}, Types: []string{"Added"}},
+		Options:   Options{CheckpointEvery: 2, Transform: Transform{ByKey: true}}}
+	st, err := p.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 5 || st.Written != 4 || st.Committed != 4 || st.Filtered != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	var want []string
+	for _, m := range events() {
+		if !strings.Contains(string(m.Value), "Removed") {
+			want = append(want, "events/-1:"+string(m.Key)+"="+string(m.Value))
+		}
+	}
+	if diff := cmp.Diff(want, keysOf(c.dest)); diff != "" {
+		t.Errorf("committed (-want +got):\n%s", diff)
+	}
+	if got := errOut.String(); !strings.HasPrefix(got, "replayed 4 records into copy (read 5, filtered out 1) in ") ||
+		!strings.Contains(got, `Consumer group "g" keeps this replay's progress`) {
+		t.Errorf("summary:\n%s", got)
+	}
+}
+
+// TestPlanCopyAborts: a write that fails aborts the open transaction, so
+// a resumed copy reads again what was not committed.
+func TestPlanCopyAborts(t *testing.T) {
+	c := &fakeCopier{src: events(), failAt: 3}
+	var errOut bytes.Buffer
+	p := &Plan{Source: c, Dest: &CopySink{T: c, Report: Report{ErrOut: &errOut, Dest: "copy", Group: "g"}}, Options: Options{CheckpointEvery: 2}}
+	st, err := p.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "broker says no") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(c.dest) != 2 || c.next != 2 || st.Committed != 2 || st.Written != 3 {
+		t.Errorf("after the failure: %d committed, source at %d, stats %+v", len(c.dest), c.next, st)
+	}
+	if got := errOut.String(); !strings.HasPrefix(got, "stopped after replaying 2 records into copy (read 4, filtered out 0, 1 written after the last checkpoint not committed)") ||
+		!strings.Contains(got, "run the same command with --resume") {
+		t.Errorf("summary:\n%s", got)
+	}
+}
+
+func TestPlanFileToTopic(t *testing.T) {
+	var w fakeProducer
+	var errOut bytes.Buffer
+	p := &Plan{Source: &sliceSource{events()}, Dest: &TopicSink{P: &w, Topic: "dest", Report: Report{ErrOut: &errOut, Dest: "dest"}},
+		Selection: Selection{Decoder: jsonDecoder{}, Keys: map[string]bool{"a": true}},
+		Options:   Options{Transform: Transform{Provenance: true}}}
+	if _, err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{`dest/0:a={"type":"Added","n":1}`, `dest/0:a={"type":"Added","n":2}`}, keysOf(w.acked)); diff != "" {
+		t.Errorf("acknowledged (-want +got):\n%s", diff)
+	}
+	if h := w.acked[1].Headers; len(h) != 3 || h[2].Key != HeaderSourceOffset || string(h[2].Value) != "1" {
+		t.Errorf("provenance headers %v", h)
+	}
+	if got := errOut.String(); !strings.HasPrefix(got, "replayed 2 records into dest (read 5, filtered out 3) in ") || strings.Contains(got, "group") {
+		t.Errorf("summary:\n%s", got)
+	}
+}
+
+func TestPlanToFile(t *testing.T) {
+	var out, errOut bytes.Buffer
+	w := record.NewWriter(&out)
+	p := &Plan{Source: &sliceSource{events()[:2]}, Dest: &FileSink{W: w, Decoder: jsonDecoder{}, Report: Report{ErrOut: &errOut, Dest: "stdout"}}}
+	if _, err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"partition":1`) || !strings.Contains(lines[1], `"value":{"type":"Added","n":10}`) {
+		t.Errorf("capture:\n%s", out.String())
+	}
+	if !strings.HasPrefix(errOut.String(), "replayed 2 records into stdout ") {
+		t.Errorf("summary %q", errOut.String())
+	}
+}
+
+func TestPlanDryRun(t *testing.T) {
+	var out bytes.Buffer
+	seen := &stream.TypesSeen{}
+	p := &Plan{Source: &sliceSource{events()}, Dest: &DryRun{Out: &out, JSON: true},
+		Selection: Selection{Decoder: jsonDecoder{}, Types: []string{"Added", "Nope"}, CountTypes: true, Seen: seen}}
+	if _, err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"records":4,"read":5,"filteredOut":1,"byPartition":{"events/0":3,"events/1":1},"byType":{"Added":4}}` + "\n"
+	if out.String() != want {
+		t.Errorf("dry run = %s, want %s", out.String(), want)
+	}
+	if hint := seen.Hint([]string{"Added", "Nope"}); !strings.Contains(hint, `--type "Nope" matched no record; the types read were Removed`) {
+		t.Errorf("hint %q", hint)
+	}
+}
+
+const counterSpec = `name: counter
+handlers:
+  Added: (.state // 0) + .event.n
+  Removed: (.state // 0) - .event.n
+`
+
+// recordingProgress is a Progress that remembers what it was told.
+type recordingProgress struct {
+	last Stats
+	done bool
+}
+
+func (p *recordingProgress) Update(st Stats) { p.last = st }
+func (p *recordingProgress) Done()           { p.done = true }
+
+func TestPlanProjectionToFile(t *testing.T) {
+	for _, changes := range []bool{false, true} {
+		var out, errOut bytes.Buffer
+		o := ProjectionOptions{Projection: parseSpec(t, counterSpec), Decoder: jsonDecoder{}, Changes: changes, Report: Report{ErrOut: &errOut, Dest: "stdout"}}
+		prog := &recordingProgress{}
+		p := &Plan{Source: &sliceSource{events()}, Selection: Selection{Decoder: jsonDecoder{}}, Progress: prog,
+			Dest: NewProjectionFile(t.Context(), o, record.NewWriter(&out))}
+		if _, err := p.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for line := range strings.Lines(out.String()) {
+			var r record.Record
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r.Topic+"/"+itoa(int(r.Partition))+"@"+itoa(int(r.Offset))+" "+string(r.Key)+"="+string(r.Value))
+		}
+		want := []string{`counter/0@0 "a"=3`, `counter/0@1 "b"=7`, `counter/0@2 "c"=5`} // final states, by id
+		if changes {
+			want = []string{`counter/0@0 "a"=1`, `counter/0@1 "b"=10`, `counter/0@2 "a"=3`, `counter/0@3 "b"=7`, `counter/0@4 "c"=5`}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("changes %v: states (-want +got):\n%s", changes, diff)
+		}
+		if !prog.done || prog.last.Read != 5 {
+			t.Errorf("changes %v: progress %+v", changes, prog)
+		}
+		if s := errOut.String(); !strings.HasPrefix(s, "folded 5 events into 3 aggregates with counter (read 5, filtered out 0, skipped 0, wrote "+itoa(len(want))+") in ") {
+			t.Errorf("changes %v: summary %q", changes, s)
+		}
+	}
+}
+
+// TestPlanProjectionFailure: of several failures, a fold of final states
+// reports the first by partition and offset, whatever the order read,
+// and --on-error skip names them.
+func TestPlanProjectionFailure(t *testing.T) {
+	ms := []*record.Message{event(1, 0, "b", "Unknown", 1), event(0, 0, "a", "Added", 1), event(0, 1, "a", "Unknown", 2)}
+	for _, skip := range []bool{false, true} {
+		var out, errOut bytes.Buffer
+		o := ProjectionOptions{Projection: parseSpec(t, counterSpec), Decoder: jsonDecoder{}, SkipFailures: skip, Report: Report{ErrOut: &errOut}}
+		p := &Plan{Source: &sliceSource{slices.Clone(ms)}, Selection: Selection{Decoder: jsonDecoder{}}, Dest: NewProjectionFile(t.Context(), o, record.NewWriter(&out))}
+		_, err := p.Run(t.Context())
+		if !skip {
+			if err == nil || !strings.HasPrefix(err.Error(), "events/0@1 ") {
+				t.Errorf("err = %v, want the failure at events/0@1", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := errOut.String(); !strings.Contains(s, "skipped 2 records the projection failed on (--on-error skip):\n  events/0@1 ") {
+			t.Errorf("summary:\n%s", s)
+		}
+	}
+}
+
+// TestPlanRebuildMember: a group member restores its partition's states,
+// writes the changed ones at each checkpoint, in the partition of their
+// events, and aborts what a failed record's transaction held.
+func TestPlanRebuildMember(t *testing.T) {
+	var errOut bytes.Buffer
+	ms := NewMemberSink(ProjectionOptions{Projection: parseSpec(t, counterSpec), Decoder: jsonDecoder{}, Report: Report{ErrOut: &errOut, Dest: "states", Group: "g"}})
+	c := &fakeCopier{src: events(), failAt: -1, changelog: ms}
+	ms.Bind(c)
+	// The destination already holds b's state from an earlier member.
+	if err := ms.Restore(SourcePartition{"events", 1}, &record.Message{Key: []byte("b"), Value: []byte("100")}); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Source: c, Dest: ms, Options: Options{CheckpointEvery: 3}}
+	if _, err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Checkpoints after 3 and 5 records: each writes what changed since.
+	want := []string{"states/0:a=3", "states/1:b=110", "states/0:c=5", "states/1:b=107"}
+	if diff := cmp.Diff(want, keysOf(c.dest)); diff != "" {
+		t.Errorf("committed (-want +got):\n%s", diff)
+	}
+	if s := errOut.String(); !strings.HasPrefix(s, "folded 5 events into 2 aggregates with counter (read 5, filtered out 0, skipped 0, wrote 4) in ") ||
+		!strings.Contains(s, `Consumer group "g" keeps this replay's progress`) {
+		t.Errorf("summary:\n%s", s)
+	}
+
+	// A record the fold fails on aborts: nothing of its transaction commits.
+	ms = NewMemberSink(ProjectionOptions{Projection: parseSpec(t, counterSpec), Decoder: jsonDecoder{}, Report: Report{ErrOut: io.Discard, Dest: "states", Group: "g"}})
+	c = &fakeCopier{src: []*record.Message{event(0, 0, "a", "Added", 1), event(0, 1, "a", "Added", 1), event(0, 2, "a", "Unknown", 1)}, failAt: -1, changelog: ms}
+	ms.Bind(c)
+	p = &Plan{Source: c, Dest: ms, Options: Options{CheckpointEvery: 1}}
+	_, err := p.Run(t.Context())
+	if err == nil || !strings.HasPrefix(err.Error(), "events/0@2 ") {
+		t.Fatalf("err = %v", err)
+	}
+	if diff := cmp.Diff([]string{"states/0:a=1", "states/0:a=2"}, keysOf(c.dest)); diff != "" || c.next != 2 {
+		t.Errorf("after the failure, committed (-want +got):\n%s; source at %d", diff, c.next)
+	}
+}
