@@ -45,6 +45,14 @@ seeded with an event-sourced bank domain, until interrupted:
   bank.account-balances  the live read model: compacted, one JSON state per
                          account, computed independently of any projection
   bank.notifications     plain JSON without a schema
+  bank.transfers         Protobuf bank.transfers.TransferRequested (subject
+                         bank.transfers-value), whose amount is a bank.Money
+                         from the referenced import bank/money.proto: one
+                         per "transfer out" withdrawal, keyed by account,
+                         sharing its correlation id
+  bank.customer-profiles JSON Schema CustomerProfile (subject
+                         bank.customer-profiles-value): one per account,
+                         written when it opens
 
 --drift N leaves N accounts' live balances in bank.account-balances wrong,
 as a buggy projector would (a missed event, an event applied twice, a lost

@@ -169,6 +169,7 @@ func balanceMap(states []accountState) map[string]Balance {
 
 // ExpectedCounts returns how many records Start(opts) writes to each topic.
 func ExpectedCounts(opts Options) map[string]int {
+	opts = opts.withDefaults()
 	counts := map[string]int{}
 	accounts := map[string]bool{}
 	for e := range Events(opts) {
@@ -176,6 +177,12 @@ func ExpectedCounts(opts Options) map[string]int {
 		accounts[e.AccountID] = true
 		if _, ok := notification(e); ok {
 			counts[TopicNotifications]++
+		}
+		if _, ok := profile(e); ok {
+			counts[TopicCustomerProfiles]++
+		}
+		if _, ok := transfer(e, opts, ""); ok {
+			counts[TopicTransfers]++
 		}
 	}
 	counts[TopicAccountBalances] = len(accounts)

@@ -5,7 +5,9 @@
 //
 // Topics: bank.account-events (Avro events, a union of schema references),
 // bank.account-balances (its compacted JSON read model, see Balance) and
-// bank.notifications (plain JSON, see Notification); on request
+// bank.notifications (plain JSON, see Notification), bank.transfers
+// (Protobuf with a referenced import, see Transfer) and
+// bank.customer-profiles (JSON Schema, see CustomerProfile); on request
 // bank.account-events.faulty (FaultsTopic, one of each problem evctl check
 // finds). Options.Drift leaves some live balances wrong (see Drift).
 package sandbox

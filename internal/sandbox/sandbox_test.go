@@ -26,7 +26,8 @@ import (
 	"github.com/evctl/evctl/internal/sandbox"
 )
 
-var allTopics = []string{sandbox.TopicAccountEvents, sandbox.TopicAccountBalances, sandbox.TopicNotifications}
+var allTopics = []string{sandbox.TopicAccountEvents, sandbox.TopicAccountBalances, sandbox.TopicNotifications,
+	sandbox.TopicTransfers, sandbox.TopicCustomerProfiles}
 
 func TestStartSeedsEveryTopic(t *testing.T) {
 	opts := sandbox.Options{Now: testNow, Accounts: 40, Events: 1500}
@@ -81,9 +82,11 @@ func comparable(recs []*kgo.Record) []string {
 func TestPartitionsFollowMurmur2(t *testing.T) {
 	s := start(t, sandbox.Options{Now: testNow, Accounts: 30, Events: 600})
 	parts := map[string]int{
-		sandbox.TopicAccountEvents:   sandbox.AccountEventsPartitions,
-		sandbox.TopicAccountBalances: sandbox.AccountBalancesPartitions,
-		sandbox.TopicNotifications:   sandbox.NotificationsPartitions,
+		sandbox.TopicAccountEvents:    sandbox.AccountEventsPartitions,
+		sandbox.TopicAccountBalances:  sandbox.AccountBalancesPartitions,
+		sandbox.TopicNotifications:    sandbox.NotificationsPartitions,
+		sandbox.TopicTransfers:        sandbox.TransfersPartitions,
+		sandbox.TopicCustomerProfiles: sandbox.CustomerProfilesPartitions,
 	}
 	for _, topic := range allTopics {
 		used := map[int32]bool{}
@@ -283,7 +286,8 @@ func TestRegistryHoldsTheBankSubjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{sandbox.SubjectAccountEventsValue, sandbox.SubjectAccountClosed, sandbox.SubjectAccountOpened,
+	want := []string{sandbox.SubjectAccountEventsValue, sandbox.SubjectCustomerProfilesValue, sandbox.SubjectTransfersValue,
+		sandbox.SubjectMoneyProto, sandbox.SubjectAccountClosed, sandbox.SubjectAccountOpened,
 		sandbox.SubjectMoneyDeposited, sandbox.SubjectMoneyWithdrawn}
 	if diff := cmp.Diff(want, subjects); diff != "" {
 		t.Errorf("subjects (-want +got):\n%s", diff)
@@ -343,9 +347,11 @@ func TestBalancesTopicIsCompacted(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		sandbox.TopicAccountEvents:   "delete",
-		sandbox.TopicAccountBalances: "compact",
-		sandbox.TopicNotifications:   "delete",
+		sandbox.TopicAccountEvents:    "delete",
+		sandbox.TopicAccountBalances:  "compact",
+		sandbox.TopicNotifications:    "delete",
+		sandbox.TopicTransfers:        "delete",
+		sandbox.TopicCustomerProfiles: "delete",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("cleanup.policy (-want +got):\n%s", diff)

@@ -15,7 +15,7 @@ import (
 	"github.com/evctl/evctl/internal/sandbox/registry"
 )
 
-//go:embed schemas/*.avsc
+//go:embed schemas/*.avsc schemas/*.proto schemas/*.json
 var schemaFiles embed.FS
 
 // Registry subjects the sandbox registers. Each event record has a subject of
@@ -32,8 +32,10 @@ const (
 // unionFile holds the value schema: a union of the four record names.
 const unionFile = "AccountEvent.avsc"
 
-// Schemas returns the bank's Avro schemas, one .avsc file per event type plus
-// AccountEvent.avsc, the union registered as bank.account-events-value.
+// Schemas returns the bank's schemas: one Avro .avsc file per event type
+// plus AccountEvent.avsc, the union registered as bank.account-events-value;
+// transfers.proto and its import money.proto (bank.transfers); and
+// CustomerProfile.json (bank.customer-profiles).
 func Schemas() fs.FS {
 	sub, err := fs.Sub(schemaFiles, "schemas")
 	if err != nil {

@@ -31,6 +31,8 @@ func topics(opts Options) []topicSpec {
 		{TopicAccountEvents, AccountEventsPartitions, nil},
 		{TopicAccountBalances, AccountBalancesPartitions, map[string]string{"cleanup.policy": "compact"}},
 		{TopicNotifications, NotificationsPartitions, nil},
+		{TopicTransfers, TransfersPartitions, nil},
+		{TopicCustomerProfiles, CustomerProfilesPartitions, nil},
 	}
 	if opts.Faults {
 		ts = append(ts, topicSpec{FaultsTopic, FaultsPartitions, nil})
@@ -42,6 +44,10 @@ func topics(opts Options) []topicSpec {
 // franz-go's client: batched, lingering, acknowledged once at the end.
 func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Options) error {
 	codec, err := registerSchemas(reg)
+	if err != nil {
+		return err
+	}
+	formats, err := registerFormats(reg)
 	if err != nil {
 		return err
 	}
@@ -91,6 +97,13 @@ func seed(ctx context.Context, brokers string, reg *registry.Registry, opts Opti
 			if err := p.produceJSON(ctx, TopicNotifications, e.AccountID, note, e.OccurredAt); err != nil {
 				return err
 			}
+		}
+		more, err := formats.records(e, opts)
+		if err != nil {
+			return err
+		}
+		for _, r := range more {
+			p.produce(ctx, r)
 		}
 		model.apply(e)
 		if n++; n%progressEvery == 0 {

@@ -380,7 +380,7 @@ func unreadFields(m protoreflect.Message) string {
 			break
 		}
 		if fd := m.Descriptor().Fields().ByNumber(num); fd != nil {
-			return fmt.Sprintf("%s (field %d): written as %s, which a %s cannot read", fd.FullName(), num, wireTypeName(typ), protoKindName(fd))
+			return fmt.Sprintf("%s (field %d): written as %s, which the candidate's %s cannot read", fd.FullName(), num, wireTypeName(typ), protoKindName(fd))
 		}
 		k := protowire.ConsumeFieldValue(num, typ, raw[n:])
 		if k < 0 {

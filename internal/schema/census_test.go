@@ -253,9 +253,9 @@ message Inner { int32 n = 1; }
 		{"the same schema reads all", writer, 0, ""},
 		{"a removed field is ignored, a new one is zero", strings.Replace(writer, "int64 amount = 2;", "string note = 4;", 1), 0, ""},
 		{"a field of another wire type is not read", strings.Replace(writer, "int64 amount = 2;", "string amount = 2;", 1), 1,
-			"p.M.amount (field 2): written as a varint, which a string cannot read"},
+			"p.M.amount (field 2): written as a varint, which the candidate's string cannot read"},
 		{"down nested messages too", strings.Replace(writer, "int32 n = 1;", "string n = 1;", 1), 2,
-			"p.Inner.n (field 1): written as a varint, which a string cannot read"},
+			"p.Inner.n (field 1): written as a varint, which the candidate's string cannot read"},
 		{"a message the candidate lacks", strings.NewReplacer("message Inner {", "message Inner2 {", "Inner inner", "Inner2 inner").Replace(writer), 1,
 			"the candidate has no message p.Inner"},
 	}
