@@ -40,10 +40,7 @@ const (
 	maxOutputBytes = 64 << 20
 )
 
-var (
-	errTruncated         = errors.New("unexpected end of payload")
-	errInvalidBlockCount = errors.New("invalid block count")
-)
+var errTruncated = errors.New("unexpected end of payload")
 
 // avroWriter holds the state of one Avro→JSON walk.
 type avroWriter struct {
@@ -315,22 +312,12 @@ func (w *avroWriter) block(n *avroNode, isMap bool) {
 	w.out = append(w.out, open)
 	first := true
 	for {
-		count := w.long()
-		if w.err != nil {
+		count, ok := w.blockCount(n, isMap)
+		if !ok {
 			return
 		}
 		if count == 0 {
 			break
-		}
-		if count < 0 {
-			count = -count
-			w.long() // block size in bytes, only useful for skipping
-			if count < 0 {
-				w.fail(errInvalidBlockCount)
-			}
-		}
-		if !w.checkCount(count, n.items.minSize, isMap) {
-			return
 		}
 		for ; count > 0; count-- {
 			if !first {
@@ -357,6 +344,26 @@ func (w *avroWriter) block(n *avroNode, isMap bool) {
 	}
 	w.out = append(w.out, close)
 	w.depth--
+}
+
+// blockCount reads the item count of the next block of array or map n,
+// 0 after the last; ok is false on an error.
+func (w *avroWriter) blockCount(n *avroNode, isMap bool) (count int64, ok bool) {
+	count = w.long()
+	if w.err != nil {
+		return 0, false
+	}
+	if count < 0 {
+		count = -count
+		w.long() // block size in bytes, only useful for skipping
+		if count < 0 {
+			w.fail(errors.New("invalid block count"))
+		}
+	}
+	if count != 0 && !w.checkCount(count, n.items.minSize, isMap) {
+		return 0, false
+	}
+	return count, true
 }
 
 // checkCount rejects a block count the rest of the payload cannot hold,

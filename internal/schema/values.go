@@ -138,22 +138,12 @@ func (w *avroWriter) anyBlock(n *avroNode, isMap bool) any {
 		m = map[string]any{}
 	}
 	for {
-		count := w.long()
-		if w.err != nil {
+		count, ok := w.blockCount(n, isMap)
+		if !ok {
 			return nil
 		}
 		if count == 0 {
 			break
-		}
-		if count < 0 {
-			count = -count
-			w.long() // block size in bytes, only useful for skipping
-			if count < 0 {
-				w.fail(errInvalidBlockCount)
-			}
-		}
-		if !w.checkCount(count, n.items.minSize, isMap) {
-			return nil
 		}
 		for ; count > 0; count-- {
 			var key string
