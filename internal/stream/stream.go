@@ -55,7 +55,9 @@ type Options struct {
 // Item is one kept record and, with Options.Format, its rendering.
 type Item struct {
 	Record *record.Record
-	Out    []byte
+	// Out is valid only until the sink returns: its memory renders
+	// later batches.
+	Out []byte
 }
 
 // Stats count what happened to the messages read.
@@ -72,6 +74,7 @@ type Stats struct {
 type batch struct {
 	msgs  []*record.Message
 	items []Item
+	out   []byte // what the items' Out point into
 	err   error
 	done  chan struct{}
 }
@@ -145,18 +148,24 @@ func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (
 		}
 	}()
 	var outHint atomic.Int64 // the largest rendering of a full batch so far
+	free := make(chan []byte, 2*workers+2) // renderings the sink is done with
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for b := range work {
 				atomic.AddInt64(&st.Read, int64(len(b.msgs)))
 				b.items = make([]Item, 0, len(b.msgs))
-				// The batch's renderings share one buffer, sized by the
-				// last batch: growing a buffer per record from nothing
-				// was a third of rendering a bank event.
+				// The batch's renderings share one buffer, reused once
+				// the sink is done with them: growing a buffer per
+				// record from nothing was a third of rendering a bank
+				// event, and the buffers a third of what tail allocated.
 				var out []byte
 				if opts.Format != nil {
-					out = make([]byte, 0, outHint.Load()/int64(size)*int64(len(b.msgs))+4096)
+					select {
+					case out = <-free:
+					default:
+						out = make([]byte, 0, outHint.Load()/int64(size)*int64(len(b.msgs))+4096)
+					}
 				}
 				for _, m := range b.msgs {
 					if ctx.Err() != nil {
@@ -192,6 +201,7 @@ func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (
 				if n := int64(len(out)) * int64(size) / int64(max(len(b.msgs), 1)); n > outHint.Load() {
 					outHint.Store(n)
 				}
+				b.out = out
 				close(b.done)
 			}
 		})
@@ -213,6 +223,12 @@ func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (
 				st.Undecodable++
 			}
 			err = sink(it)
+		}
+		if b.out != nil {
+			select {
+			case free <- b.out[:0]:
+			default:
+			}
 		}
 		if err == nil && opts.Idle != nil && len(order) == 0 {
 			err = opts.Idle()

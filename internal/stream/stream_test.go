@@ -146,6 +146,29 @@ func TestRunFormatsOnWorkers(t *testing.T) {
 	}
 }
 
+// TestRunReusesRenderings: batches render into buffers the sink is done
+// with, never into one whose records the sink has yet to see.
+func TestRunReusesRenderings(t *testing.T) {
+	format := func(buf []byte, r *record.Record) ([]byte, error) {
+		for range r.Offset % 7 { // records of different lengths
+			buf = append(buf, '.')
+		}
+		return strconv.AppendInt(buf, r.Offset, 10), nil
+	}
+	n := 0
+	_, err := Run(context.Background(), &sliceSource{msgs: messages(5000)}, Options{Decoder: textDecoder{}, Format: format, Workers: 3, BatchSize: 16}, func(it Item) error {
+		want, _ := format(nil, it.Record)
+		if string(it.Out) != string(want) {
+			return fmt.Errorf("record %d: Out = %q, want %q", it.Record.Offset, it.Out, want)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 5000 {
+		t.Fatalf("Run: %d records, %v", n, err)
+	}
+}
+
 func TestRunStopDoesNotCountFilterErrors(t *testing.T) {
 	f, err := filter.Compile(`.value.n >= 0`)
 	if err != nil {
