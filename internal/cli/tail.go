@@ -42,6 +42,7 @@ type TailOptions struct {
 	Template    string
 	Raw         bool
 	Strict      bool
+	Validate    bool
 	KeySchema   string
 	ValueSchema string
 	AvroJSON    bool
@@ -82,7 +83,10 @@ unwrapped, timestamps RFC3339, decimals exact strings); --avro-json keeps
 Avro's own JSON encoding. An undecodable record is shown with its error and
 never stops the stream; at the end a warning on stderr says how many did
 not decode and why (the first error); --strict makes the first one end
-the run with exit status 1.
+the run with exit status 1. --validate also validates JSON Schema values
+against the schema that framed them: one that does not match is shown
+decoded, with an error saying where it breaks the schema, counted in a
+warning of its own, and fails --strict the same way.
 
 Output (-o):
   text  on a terminal: one readable line per record, coloured (--color
@@ -148,7 +152,8 @@ false or null are skipped), --partition, --max.`,
 	stringEnumFlag(cmd, &opts.Output, "output", "o", "text", []string{"text", "json", "raw"}, "output format")
 	fl.StringVar(&opts.Template, "template", "", "Go template per record (see above)")
 	fl.BoolVar(&opts.Raw, "raw", false, "with -o json or --template: add the exact key and value bytes (base64)")
-	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 at the first undecodable record")
+	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 at the first undecodable (or, with --validate, invalid) record")
+	fl.BoolVar(&opts.Validate, "validate", false, "validate JSON Schema values against their registered schema")
 	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
 	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
@@ -215,7 +220,7 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	tuneGCForStreaming(opts.Getenv)
 	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{
 		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON,
-		Raw: opts.Raw || opts.Output == "raw",
+		Raw: opts.Raw || opts.Output == "raw", Validate: opts.Validate,
 	})
 	if err != nil {
 		return err
@@ -364,10 +369,10 @@ type tailer struct {
 	out     *bufio.Writer
 	buf     []byte
 
-	shown, undecodable, filtered, filterErrs int64
-	firstFilterErr                           error
-	firstUndecodable                         string // where and why, for the warning
-	types                                    stream.TypesSeen
+	shown, undecodable, invalid, filtered, filterErrs int64
+	firstFilterErr                                    error
+	firstUndecodable, firstInvalid                    string // where and why, for the warnings
+	types                                             stream.TypesSeen
 }
 
 func (t *tailer) add(st *stream.Stats) {
@@ -400,7 +405,16 @@ func (t *tailer) print(r *record.Record, out []byte) error {
 	if len(t.opts.Types) > 0 {
 		t.types.Shown(r.Type, t.opts.Types)
 	}
-	if r.Error != "" {
+	switch {
+	case r.Invalid:
+		t.invalid++
+		if t.firstInvalid == "" {
+			t.firstInvalid = fmt.Sprintf("%s/%d@%d: %s", r.Topic, r.Partition, r.Offset, r.Error)
+		}
+		if t.opts.Strict {
+			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("%s/%d@%d does not match its JSON Schema (--strict): %s", r.Topic, r.Partition, r.Offset, r.Error)}
+		}
+	case r.Error != "":
 		t.undecodable++
 		if t.firstUndecodable == "" {
 			t.firstUndecodable = fmt.Sprintf("%s/%d@%d: %s", r.Topic, r.Partition, r.Offset, r.Error)
@@ -445,9 +459,21 @@ func (t *tailer) finish(ctx context.Context, err error) error {
 		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: %d of %s could not be decoded, shown with %s raw bytes (first %s)\n",
 			t.undecodable, english.Plural(t.shown, "record"), their, t.firstUndecodable)
 	}
+	if t.invalid > 0 && !errors.As(err, &strict) {
+		their := "their"
+		if t.invalid == 1 {
+			their = "its"
+		}
+		fmt.Fprintf(t.opts.IO.ErrOut, "evctl: warning: %d of %s did not match %s JSON Schema, shown decoded (first %s)\n",
+			t.invalid, english.Plural(t.shown, "record"), their, t.firstInvalid)
+	}
 	interrupted := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled))
 	if interrupted {
-		fmt.Fprintf(t.opts.IO.ErrOut, "%s shown, %d undecodable, %d filtered out\n", english.Plural(t.shown, "record"), t.undecodable, t.filtered)
+		invalid := ""
+		if t.opts.Validate {
+			invalid = fmt.Sprintf(", %d invalid", t.invalid)
+		}
+		fmt.Fprintf(t.opts.IO.ErrOut, "%s shown, %d undecodable%s, %d filtered out\n", english.Plural(t.shown, "record"), t.undecodable, invalid, t.filtered)
 	}
 	if interrupted {
 		return errInterrupted

@@ -23,6 +23,7 @@ func testFactory(t *testing.T) *Factory {
 func TestNewCmdTail(t *testing.T) {
 	tests := []flagCase[TailOptions]{
 		{name: "defaults", args: []string{"t"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text"}},
+		{name: "validate", args: []string{"t", "--validate", "--strict"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text", Validate: true, Strict: true}},
 		{name: "raw with text output", args: []string{"t", "--raw"}, wantErr: "--raw adds the exact bytes to -o json or --template output"},
 		{name: "raw with a template", args: []string{"t", "--raw", "--template", "{{.rawKey}}"}, want: TailOptions{Topics: []string{"t"}, Last: 10, Output: "text", Raw: true, Template: "{{.rawKey}}"}},
 		{name: "range and selection", args: []string{"a", "b", "--from", "@-1h", "--to", "end", "-p", "0,2", "-k", "acct-1", "-t", "MoneyWithdrawn", "--filter", ".value", "--max", "5", "-o", "json", "--raw"},

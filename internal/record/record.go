@@ -60,8 +60,14 @@ type Record struct {
 	KeyEncoding   string     `json:"keyEncoding"`
 	ValueEncoding string     `json:"valueEncoding"`
 	// Error says why the key or value could not be decoded; the record is
-	// then shown with the payload as text or base64.
+	// then shown with the payload as text or base64. For a value that
+	// decoded but does not match its JSON Schema (tail --validate), the
+	// value is shown decoded, Error says where it breaks the schema, and
+	// Invalid is set.
 	Error string `json:"error,omitempty"`
+	// Invalid says Error is the value's JSON Schema validation alone: the
+	// key and value decoded. Not part of the capture format.
+	Invalid bool `json:"-"`
 	// RawKey and RawValue are the exact payload bytes (base64 in JSON), set
 	// with --raw so that a capture replays byte for byte. A null payload is
 	// told from an empty one by its encoding, EncodingNull.

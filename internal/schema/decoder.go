@@ -32,6 +32,10 @@ type DecoderOptions struct {
 	// Values also decodes Avro payloads into the values jq reads
 	// (Record.Values), for a projection fold. Not with AvroJSON.
 	Values bool
+	// Validate validates JSON Schema payloads against the schema that
+	// framed them; one that does not match is decoded, with Payload.Err
+	// saying where it breaks the schema and Payload.Invalid set.
+	Validate bool
 }
 
 // Decoder turns Kafka messages into Records. It is safe for concurrent use.
@@ -42,6 +46,7 @@ type Decoder struct {
 	avroJSON   bool
 	raw        bool
 	values     bool
+	validate   bool
 }
 
 // Payload is one decoded key or value.
@@ -51,6 +56,7 @@ type Payload struct {
 	Type     string          // the Avro named type's or Protobuf message's full name, or a JSON Schema's title
 	Schema   *record.SchemaRef
 	Err      error // why the payload could not be decoded as it claims to be
+	Invalid  bool  // Err says the payload decoded but does not match its JSON Schema
 	// Value is the payload as jq values, when HasValue (see
 	// DecoderOptions.Values).
 	Value    any
@@ -60,7 +66,7 @@ type Payload struct {
 // NewDecoder returns a decoder; it fails when a local schema file cannot be
 // read or parsed.
 func NewDecoder(opts DecoderOptions) (*Decoder, error) {
-	d := &Decoder{reg: opts.Registry, avroJSON: opts.AvroJSON, raw: opts.Raw, values: opts.Values && !opts.AvroJSON}
+	d := &Decoder{reg: opts.Registry, avroJSON: opts.AvroJSON, raw: opts.Raw, values: opts.Values && !opts.AvroJSON, validate: opts.Validate}
 	var err error
 	if d.keyLocal, err = loadLocal(opts.KeySchema, "--key-schema"); err != nil {
 		return nil, err
@@ -111,6 +117,7 @@ func (d *Decoder) Decode(ctx context.Context, m *record.Message) *record.Record 
 		r.Error = "key: " + k.Err.Error()
 	case v.Err != nil:
 		r.Error = "value: " + v.Err.Error()
+		r.Invalid = v.Invalid
 	}
 	if d.raw {
 		r.RawKey, r.RawValue = m.Key, m.Value
@@ -245,7 +252,17 @@ func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey
 		if !json.Valid(rest) {
 			return Payload{Schema: s.ref, Err: fmt.Errorf("JSON Schema (%s) payload is not valid JSON: showing raw bytes", key)}, false
 		}
-		return Payload{JSON: compactJSON(rest), Encoding: record.EncodingJSONSchema, Type: s.title, Schema: s.ref}, true
+		p := Payload{JSON: compactJSON(rest), Encoding: record.EncodingJSONSchema, Type: s.title, Schema: s.ref}
+		if d.validate {
+			if err := s.ValidateJSON(rest); err != nil {
+				why := "does not match the schema"
+				if s.json.err != nil {
+					why = "cannot be validated"
+				}
+				p.Err, p.Invalid = fmt.Errorf("JSON Schema (%s): %s: %w", key, why, err), true
+			}
+		}
+		return p, true
 	case FormatProtobuf:
 		p, err := decodeProtobuf(s, rest)
 		if err != nil {
