@@ -58,10 +58,14 @@ The source is read to the end offsets captured when verify starts. The
 read model is read after the rebuild, to its end then. On a live system:
 
   --at-end-offsets      captures both sides' end offsets at one instant
-                        (one request) when verify starts: writes after it
-                        cause no differences. A read model that lags its
-                        source (a state not written yet for an event that
-                        is) still differs: that is what --as-of-group is for.
+                        when verify starts, one when no transaction was
+                        open on either side (it reads them until they hold
+                        still; a note says when they did not in 200
+                        reads): writes after it cause no differences, nor
+                        does a transaction that writes an event with its
+                        state. A read model that lags its source (a state
+                        not written yet for an event that is) still
+                        differs: that is what --as-of-group is for.
   --as-of-group GROUP   pins the source at the offsets the projector group
                         GROUP has committed, and the read model at its end
                         at the same moment: "the read model is behind, not
@@ -261,11 +265,16 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	return nil
 }
 
+// settleTries bounds the reads of the ends that verify pins (see
+// kafka.Admin.SettledEndOffsets): a millisecond or a few each.
+const settleTries = 200
+
 // pinVerifyOffsets captures where each side's read stops: with
-// --at-end-offsets both sides' end offsets in one request; with
-// --as-of-group the group's committed offsets on the source and the read
-// model's end in between two reads of them that agree, so that no
-// transaction committed offsets (and states) meanwhile.
+// --at-end-offsets both sides' end offsets at one instant with no
+// transaction open; with --as-of-group the group's committed offsets on
+// the source and the read model's end (so settled) in between two reads
+// of them that agree, so that no transaction committed offsets (and
+// states) meanwhile.
 func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (src, against map[kafka.TopicPartition]int64, err error) {
 	admin, err := kafka.NewAdmin(cfg)
 	if err != nil {
@@ -289,9 +298,14 @@ func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (
 		return src, against
 	}
 	if o.AsOfGroup == "" {
-		ends, err := admin.EndOffsets(ctx, slices.Concat(o.Sources, againstTopic))
+		topics := slices.Concat(o.Sources, againstTopic)
+		ends, settled, err := admin.SettledEndOffsets(ctx, topics, settleTries)
 		if err != nil {
 			return nil, nil, err
+		}
+		if !settled {
+			fmt.Fprintf(o.IO.ErrOut, "note: %s never held still, with no transaction open, in %d reads of their end offsets: a write in flight at the last read may show as a difference\n",
+				strings.Join(topics, ", "), settleTries)
 		}
 		src, against = split(ends)
 		return src, against, nil
@@ -304,8 +318,12 @@ func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (
 		}
 		ends := map[kafka.TopicPartition]int64{}
 		if againstTopic != nil {
-			if ends, err = admin.EndOffsets(ctx, againstTopic); err != nil {
+			settled := false
+			if ends, settled, err = admin.SettledEndOffsets(ctx, againstTopic, settleTries); err != nil {
 				return nil, nil, err
+			}
+			if !settled {
+				continue // a state commit in flight: once more
 			}
 		}
 		after, err := admin.GroupOffsets(ctx, o.AsOfGroup, o.Sources)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -233,6 +234,72 @@ func (a *Admin) EndOffsets(ctx context.Context, topics []string) (map[TopicParti
 		out[TopicPartition{tp.topic, tp.partition}] = end
 	}
 	return out, nil
+}
+
+// SettledEndOffsets returns the end offsets of every partition of topics
+// (the last stable offsets under read_committed) as they all were at one
+// instant when none held records of a transaction not yet committed or
+// aborted: a transaction that wrote to several of these partitions is
+// inside the ends on all of them or on none. One read of the end offsets
+// (EndOffsets) cannot promise that on Apache Kafka: a commit becomes
+// visible partition by partition, as each leader writes its marker, and
+// each leader is asked at its own moment. So it reads the last stable and
+// the high offsets until two reads in a row agree and every partition's
+// two are equal: offsets only grow, so all the partitions held still, at
+// once, between those reads, with no transaction open. settled is false
+// when that did not happen within tries reads (writes that never pause,
+// a transaction left open); the ends are then the last read's.
+func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, tries int) (ends map[TopicPartition]int64, settled bool, err error) {
+	tps, err := a.partitionsOf(ctx, topics)
+	if err != nil {
+		return nil, false, err
+	}
+	specs := make(map[topicPartition]rdk.OffsetSpec, len(tps))
+	for _, tp := range tps {
+		specs[tp] = rdk.LatestOffsetSpec
+	}
+	type ends2 struct{ stable, high map[topicPartition]int64 }
+	read := func() (ends2, error) {
+		// Both at once: the shorter a read, the likelier a pause of the
+		// writers spans two.
+		highc := make(chan error, 1)
+		var e ends2
+		go func() {
+			var err error
+			e.high, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadUncommitted)
+			highc <- err
+		}()
+		var err error
+		e.stable, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadCommitted)
+		if herr := <-highc; err == nil {
+			err = herr
+		}
+		return e, err
+	}
+	prev, err := read()
+	if err != nil {
+		return nil, false, err
+	}
+	for range tries - 1 {
+		cur, err := read()
+		if err != nil {
+			return nil, false, err
+		}
+		if maps.Equal(prev.stable, cur.stable) && maps.Equal(prev.high, cur.high) && maps.Equal(cur.stable, cur.high) {
+			settled = true
+			break
+		}
+		prev = cur
+	}
+	pick := prev.stable
+	if isolation(a.cfg) == rdk.IsolationLevelReadUncommitted {
+		pick = prev.high
+	}
+	ends = make(map[TopicPartition]int64, len(pick))
+	for tp, end := range pick {
+		ends[TopicPartition{tp.topic, tp.partition}] = end
+	}
+	return ends, settled, nil
 }
 
 // OffsetsForTime returns each partition of topics' offset of its first

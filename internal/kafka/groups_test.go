@@ -261,3 +261,69 @@ func TestLagSubscribedAndTopics(t *testing.T) {
 		t.Errorf("Lag(all, event) = %v, want *UnknownTopicError", err)
 	}
 }
+
+// TestSettledEndOffsets: ends read while a transaction is open on one of
+// the topics are not settled; once it commits they settle, with its
+// records (and its marker) inside.
+func TestSettledEndOffsets(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "events", "states")
+	produce(t, cfg, &kgo.Record{Topic: "events", Partition: 0, Value: []byte("e")})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...), kgo.TransactionalID("settle-writer"), kgo.DefaultProduceTopic("states"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	topics := []string{"events", "states"}
+
+	ends, settled, err := a.SettledEndOffsets(ctx, topics, 5)
+	if err != nil || !settled {
+		t.Fatalf("SettledEndOffsets with no transaction = %v, %v, %v; want settled", ends, settled, err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"events", 0}: 1, {"states", 0}: 0}, ends); diff != "" {
+		t.Errorf("ends with no transaction (-want +got):\n%s", diff)
+	}
+
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("s")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ends, settled, err = a.SettledEndOffsets(ctx, topics, 5)
+	if err != nil || settled {
+		t.Fatalf("SettledEndOffsets with a transaction open = %v, %v, %v; want not settled", ends, settled, err)
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"events", 0}: 1, {"states", 0}: 0}, ends); diff != "" {
+		t.Errorf("ends with a transaction open (-want +got):\n%s", diff)
+	}
+
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// The commit's marker lands a moment after EndTransaction returns on
+	// Apache Kafka: until then the ends are not settled.
+	for {
+		ends, settled, err = a.SettledEndOffsets(ctx, topics, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if settled {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the ends never settled after the commit: last %v", ends)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if diff := cmp.Diff(map[TopicPartition]int64{{"events", 0}: 1, {"states", 0}: 2}, ends); diff != "" {
+		t.Errorf("ends after the commit (-want +got):\n%s", diff)
+	}
+}
