@@ -147,7 +147,7 @@ func Run(ctx context.Context, src Source, opts Options, sink func(Item) error) (
 			work <- b
 		}
 	}()
-	var outHint atomic.Int64 // the largest rendering of a full batch so far
+	var outHint atomic.Int64               // the largest rendering of a full batch so far
 	free := make(chan []byte, 2*workers+2) // renderings the sink is done with
 	var wg sync.WaitGroup
 	for range workers {
