@@ -68,6 +68,7 @@ func TestMain(m *testing.M) {
 //	avrov2produce topic                          write records with confluent-kafka-go's avrov2 serializer to topic,
 //	                                             topic.refs and topic.evo (see crosscheck_test.go)
 //	protoproduce topic file.proto records        write records with confluent-kafka-go's Protobuf serializer (crosscheck_test.go)
+//	protoset out.pb file.proto [dir...]          write file.proto's descriptor set, imports included, as protoc would (protoset_test.go)
 //	kevent [-p P] [-type T] topic key json [h=v...]  produce one JSON (Schema) event to partition P (see check_test.go)
 //	exec kconsume [-batch N] [-hold F] group topic N  a program, so it runs in the background with &: consume N
 //	                                             records in group with franz-go, committing; -hold: then stay
@@ -131,6 +132,7 @@ func scriptParams() testscript.Params {
 			"srregister":    cmdSRRegister,
 			"avrov2produce": cmdAvroV2Produce,
 			"protoproduce":  cmdProtoProduce,
+			"protoset":      cmdProtoSet,
 			"kevent":        cmdKEvent,
 			"replay-chaos":  cmdReplayChaos,
 			"replay-group":  cmdReplayGroup,

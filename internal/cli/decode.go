@@ -26,6 +26,8 @@ type DecodeOptions struct {
 	File     string // "" or "-": stdin
 	Input    string // raw, hex or base64
 	Schema   string
+	Proto    schema.LocalSchema // --value-proto or --descriptor-set, with --message
+	ProtoRaw bool
 	IsKey    bool
 	AvroJSON bool
 	Verbose  bool
@@ -34,13 +36,21 @@ type DecodeOptions struct {
 // NewCmdDecode is `evctl decode`.
 func NewCmdDecode(f *Factory, runF func(context.Context, *DecodeOptions) error) *cobra.Command {
 	opts := &DecodeOptions{IO: f.IOStreams, Registry: f.Registry}
+	var proto protoFlags
 	cmd := &cobra.Command{
 		Use:   "decode [file] [flags]",
 		Short: "Decode one payload to JSON",
 		Long: `Decode one key or value payload, from a file or standard input, to JSON,
 by the same rules as tail: the registry's wire format (0x00 + schema id)
-through --registry, or a local Avro schema (--schema, plain Avro binary),
-else JSON, text or base64.
+through --registry, or a local Avro schema (--schema, plain Avro binary)
+or Protobuf schema (--value-proto file.proto or --descriptor-set file.pb,
+--message naming the message, --proto-path where imports are), else JSON,
+text or base64.
+
+--proto-raw shows Protobuf bytes whose schema you do not have, as protoc
+--decode_raw does: keys are "field number:kind", kind the wire type
+(varint, fixed32, fixed64) or for a length-delimited field a guess
+(message, string, or bytes in base64); a repeated number is an array.
 
 --input says how the bytes are written: raw (default), hex (whitespace
 ignored) or base64. A raw payload that decodes only without its last
@@ -49,11 +59,23 @@ is an error. -v prints the whole decoding: value, type, schema,
 encoding and error. Exit status 1 when the payload does not decode.`,
 		Example: `  $ evctl decode --schema testdata/schemas/bank/MoneyDeposited.avsc --input hex < payload.hex
   $ evctl tail bank.account-events -n 1 -o raw | evctl decode -v
-  $ echo AAAAAAE= | evctl decode --input base64`,
+  $ echo AAAAAAE= | evctl decode --input base64
+  $ evctl decode --value-proto bank.proto --message bank.v1.Transfer payload.bin
+  $ evctl tail transfers -n 1 -o raw | evctl decode --proto-raw`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.File = args[0]
+			}
+			var err error
+			if opts.Proto, err = proto.schema(); err != nil {
+				return err
+			}
+			if opts.Proto.Path != "" && opts.Schema != "" {
+				return flagErrorf("--schema and --%s exclude each other: give one schema", map[bool]string{true: "descriptor-set", false: "value-proto"}[opts.Proto.DescriptorSet])
+			}
+			if opts.ProtoRaw && (opts.Proto.Path != "" || opts.Schema != "") {
+				return flagErrorf("--proto-raw decodes without a schema: it takes no --schema, --value-proto or --descriptor-set")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -64,6 +86,8 @@ encoding and error. Exit status 1 when the payload does not decode.`,
 	fl := cmd.Flags()
 	stringEnumFlag(cmd, &opts.Input, "input", "", "raw", []string{"raw", "hex", "base64"}, "how the payload is written")
 	fl.StringVarP(&opts.Schema, "schema", "s", "", "Avro schema `file` (.avsc) for a payload without registry framing")
+	proto.add(cmd, "the payload")
+	fl.BoolVar(&opts.ProtoRaw, "proto-raw", false, "show Protobuf bytes without a schema: field numbers, wire types, nested messages guessed")
 	fl.BoolVar(&opts.IsKey, "key", false, "decode as a key (key schema headers and subjects)")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "print type, schema, encoding and error too")
@@ -87,11 +111,14 @@ func decodeRun(ctx context.Context, opts *DecodeOptions) error {
 		}
 		return err
 	}
+	if opts.ProtoRaw {
+		return decodeProtoRaw(opts, payload)
+	}
 	do := schema.DecoderOptions{AvroJSON: opts.AvroJSON}
 	if opts.IsKey {
-		do.KeySchema = opts.Schema
+		do.KeySchema, do.KeyProto = opts.Schema, opts.Proto
 	} else {
-		do.ValueSchema = opts.Schema
+		do.ValueSchema, do.ValueProto = opts.Schema, opts.Proto
 	}
 	dec, err := newDecoder(opts.Registry, do)
 	if err != nil {
@@ -159,4 +186,25 @@ func readPayload(ctx context.Context, opts *DecodeOptions) ([]byte, error) {
 		return nil, fmt.Errorf("%s is empty: there is no payload to decode; pipe one in, e.g. evctl tail <topic> -n 1 -o raw | evctl decode", name)
 	}
 	return b, nil
+}
+
+// decodeProtoRaw prints a Protobuf payload without a schema.
+func decodeProtoRaw(opts *DecodeOptions, payload []byte) error {
+	out, err := schema.ProtoRaw(payload)
+	if trimmed, ok := bytes.CutSuffix(payload, []byte("\n")); err != nil && ok && opts.Input == "raw" && len(trimmed) > 0 {
+		if o, terr := schema.ProtoRaw(trimmed); terr == nil {
+			out, err = o, nil
+		}
+	}
+	if err != nil {
+		return &ExitError{Code: ExitNegative, Msg: err.Error()}
+	}
+	if opts.IO.IsStdoutTTY() {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, out, "", "  "); err == nil {
+			out = buf.Bytes()
+		}
+	}
+	_, err = fmt.Fprintf(opts.IO.Out, "%s\n", out)
+	return err
 }

@@ -58,7 +58,8 @@ func (s SchemaFlags) given() bool { return s.Subject != "" || s.ID != 0 || s.Loc
 // NewCmdProduce is `evctl produce`.
 func NewCmdProduce(f *Factory, runF func(context.Context, *ProduceOptions) error) *cobra.Command {
 	opts := &ProduceOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry}
-	var valueSchema, valueProto, descriptorSet, keySchema string
+	var valueSchema, keySchema string
+	var proto protoFlags
 	cmd := &cobra.Command{
 		Use:   "produce <topic> [file] [flags]",
 		Short: "Write records from JSON lines or a capture",
@@ -127,10 +128,18 @@ and an open transaction is aborted.`,
 				}
 			}
 			var err error
-			if opts.Value, err = schemaFlags("", opts.Value, valueSchema, valueProto, descriptorSet, fl.Changed("version")); err != nil {
+			message := proto.local.Message
+			proto.local.Message = "" // it may name a message of a registry schema too
+			local, err := proto.schema()
+			if err != nil {
 				return err
 			}
-			if opts.Key, err = schemaFlags("key-", opts.Key, keySchema, "", "", fl.Changed("key-version")); err != nil {
+			opts.Value.Local = local
+			opts.Value.Local.Message = message
+			if opts.Value, err = schemaFlags("", opts.Value, valueSchema, fl.Changed("version")); err != nil {
+				return err
+			}
+			if opts.Key, err = schemaFlags("key-", opts.Key, keySchema, fl.Changed("key-version")); err != nil {
 				return err
 			}
 			if opts.Value.Local.Message != "" && opts.Value.Local.Path == "" && opts.Value.Subject == "" && opts.Value.ID == 0 {
@@ -155,10 +164,7 @@ and an open transaction is aborted.`,
 	fl.IntVar(&opts.Value.Version, "version", schema.Latest, "with --subject: this version (default: the latest)")
 	fl.IntVar(&opts.Value.ID, "schema-id", 0, "encode values with the registry schema of this `id`")
 	fl.StringVar(&valueSchema, "value-schema", "", "encode values with a local Avro (.avsc) or JSON Schema (.json) `file`")
-	fl.StringVar(&valueProto, "value-proto", "", "encode values with a local Protobuf `file` (.proto)")
-	fl.StringVar(&descriptorSet, "descriptor-set", "", "encode values with a message of a Protobuf descriptor set `file`")
-	fl.StringVar(&opts.Value.Local.Message, "message", "", "the Protobuf `message` to encode (default: the schema's first)")
-	fl.StringSliceVar(&opts.Value.Local.ProtoPath, "proto-path", nil, "with --value-proto: `directories` to find imports in (repeatable)")
+	proto.add(cmd, "values, written without framing")
 	fl.StringVar(&opts.Key.Subject, "key-subject", "", "encode keys with this registry `subject`'s schema")
 	fl.IntVar(&opts.Key.Version, "key-version", schema.Latest, "with --key-subject: this version (default: the latest)")
 	fl.IntVar(&opts.Key.ID, "key-schema-id", 0, "encode keys with the registry schema of this `id`")
@@ -176,9 +182,9 @@ and an open transaction is aborted.`,
 	return cmd
 }
 
-// schemaFlags checks that at most one schema source is given and fills
-// the local file's path and kind.
-func schemaFlags(prefix string, s SchemaFlags, file, proto, descriptorSet string, versionSet bool) (SchemaFlags, error) {
+// schemaFlags checks that at most one schema source is given: a subject,
+// an id, a local Avro or JSON Schema file, or s.Local (a Protobuf one).
+func schemaFlags(prefix string, s SchemaFlags, file string, versionSet bool) (SchemaFlags, error) {
 	var given []string
 	if s.Subject != "" {
 		given = append(given, "--"+prefix+"subject")
@@ -186,16 +192,17 @@ func schemaFlags(prefix string, s SchemaFlags, file, proto, descriptorSet string
 	if s.ID != 0 {
 		given = append(given, "--"+prefix+"schema-id")
 	}
-	for _, f := range []struct{ flag, path string }{{prefix + "schema", file}, {"value-proto", proto}, {"descriptor-set", descriptorSet}} {
-		if f.path != "" {
-			if prefix == "" && f.flag == "schema" {
-				f.flag = "value-schema"
-			}
-			given = append(given, "--"+f.flag)
-			s.Local.Path = f.path
-		}
+	if s.Local.Path != "" {
+		given = append(given, map[bool]string{true: "--descriptor-set", false: "--value-proto"}[s.Local.DescriptorSet])
 	}
-	s.Local.DescriptorSet = descriptorSet != ""
+	if file != "" {
+		flag := "--" + prefix + "schema"
+		if prefix == "" {
+			flag = "--value-schema"
+		}
+		given = append(given, flag)
+		s.Local.Path = file
+	}
 	if len(given) > 1 {
 		return s, flagErrorf("%s exclude each other: give one schema", strings.Join(given, " and "))
 	}
@@ -204,9 +211,6 @@ func schemaFlags(prefix string, s SchemaFlags, file, proto, descriptorSet string
 	}
 	if s.ID < 0 {
 		return s, flagErrorf("--%sschema-id takes a schema id, 1 or more", prefix)
-	}
-	if len(s.Local.ProtoPath) > 0 && proto == "" {
-		return s, flagErrorf("--proto-path goes with --value-proto")
 	}
 	return s, nil
 }

@@ -45,12 +45,14 @@ type TailOptions struct {
 	Validate    bool
 	KeySchema   string
 	ValueSchema string
+	ValueProto  schema.LocalSchema // --value-proto or --descriptor-set, with --message
 	AvroJSON    bool
 }
 
 // NewCmdTail is `evctl tail`.
 func NewCmdTail(f *Factory, runF func(context.Context, *TailOptions) error) *cobra.Command {
 	opts := &TailOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now, Getenv: f.Getenv}
+	var proto protoFlags
 	cmd := &cobra.Command{
 		Use:   "tail <topic>... [flags]",
 		Short: "Print a topic's records, decoded",
@@ -77,7 +79,8 @@ tail never joins a consumer group and never commits offsets.
 
 Decoding, for keys and values: a schema-id header, then the Schema
 Registry's wire format (Avro, JSON Schema; Protobuf as canonical JSON, all
-fields), then --key-schema/--value-schema (.avsc files, no framing), then
+fields), then --key-schema/--value-schema (.avsc files, no framing) or
+--value-proto/--descriptor-set (Protobuf, --message), then
 JSON, UTF-8 text, and base64. Avro is shown as plain JSON (unions
 unwrapped, timestamps RFC3339, decimals exact strings); --avro-json keeps
 Avro's own JSON encoding. An undecodable record is shown with its error and
@@ -117,6 +120,10 @@ false or null are skipped), --partition, --max.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topics = args
 			opts.KeySet = cmd.Flags().Changed("key")
+			var err error
+			if opts.ValueProto, err = proto.schema(); err != nil {
+				return err
+			}
 			if opts.Last < 0 || opts.Max < 0 {
 				return flagErrorf("-n and --max take a count of zero or more")
 			}
@@ -156,6 +163,7 @@ false or null are skipped), --partition, --max.`,
 	fl.BoolVar(&opts.Validate, "validate", false, "validate JSON Schema values against their registered schema")
 	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
 	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
+	proto.add(cmd, "values")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
 	return cmd
 }
@@ -219,7 +227,7 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	}
 	tuneGCForStreaming(opts.Getenv)
 	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{
-		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON,
+		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, ValueProto: opts.ValueProto, AvroJSON: opts.AvroJSON,
 		Raw: opts.Raw || opts.Output == "raw", Validate: opts.Validate,
 	})
 	if err != nil {

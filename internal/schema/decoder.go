@@ -17,6 +17,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bufbuild/protocompile/linker"
+
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -27,8 +29,12 @@ type DecoderOptions struct {
 	// (--key-schema, --value-schema) for plain Avro binary without a
 	// prefix; "" for none.
 	KeySchema, ValueSchema string
-	AvroJSON               bool // Avro's JSON encoding (union wrappers) instead of plain JSON
-	Raw                    bool // also set Record.RawKey and RawValue to the exact bytes
+	// KeyProto and ValueProto are local Protobuf schemas (--value-proto,
+	// --descriptor-set) for plain Protobuf without a prefix; an empty Path
+	// for none.
+	KeyProto, ValueProto LocalSchema
+	AvroJSON             bool // Avro's JSON encoding (union wrappers) instead of plain JSON
+	Raw                  bool // also set Record.RawKey and RawValue to the exact bytes
 	// Values also decodes Avro payloads into the values jq reads
 	// (Record.Values), for a projection fold. Not with AvroJSON.
 	Values bool
@@ -73,6 +79,27 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 	}
 	if d.valueLocal, err = loadLocal(opts.ValueSchema, "--value-schema"); err != nil {
 		return nil, err
+	}
+	for _, p := range []struct {
+		l     LocalSchema
+		local **Schema
+	}{{opts.KeyProto, &d.keyLocal}, {opts.ValueProto, &d.valueLocal}} {
+		if p.l.Path == "" {
+			continue
+		}
+		flag := "--value-proto"
+		if p.l.DescriptorSet {
+			flag = "--descriptor-set"
+		}
+		if *p.local != nil {
+			return nil, fmt.Errorf("%s and an Avro schema exclude each other: give one local schema", flag)
+		}
+		if *p.local, err = LoadLocal(p.l, flag); err != nil {
+			return nil, err
+		}
+		if (*p.local).Format != FormatProtobuf {
+			return nil, fmt.Errorf("%s %s: want a Protobuf schema (.proto or a descriptor set)", flag, p.l.Path)
+		}
 	}
 	return d, nil
 }
@@ -164,11 +191,15 @@ func (d *Decoder) DecodePayload(ctx context.Context, b []byte, headers []record.
 		notes, failed = append(notes, p.Err.Error()), p.Schema
 	}
 	if local != nil {
-		p, err := d.decodeAvro(local, b)
+		p, err := d.decodeLocal(local, b)
 		if err == nil {
 			return p
 		}
-		notes = append(notes, fmt.Sprintf("Avro (local schema %s): %v: showing raw bytes", local.ref.Local, err))
+		format := "Avro"
+		if local.Format == FormatProtobuf {
+			format = "Protobuf"
+		}
+		notes = append(notes, fmt.Sprintf("%s (local schema %s): %v: showing raw bytes", format, local.ref.Local, err))
 	}
 	p := plain(b)
 	if len(notes) > 0 {
@@ -271,6 +302,30 @@ func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey
 		return p, true
 	}
 	return Payload{Schema: s.ref, Err: fmt.Errorf("%s has format %q, which evctl cannot decode: showing raw bytes", key, s.Format)}, false
+}
+
+// decodeLocal decodes b with a local schema: a whole Avro datum, or a
+// Protobuf message, alone or (no registry at hand) after the registry's
+// prefix and message indexes.
+func (d *Decoder) decodeLocal(s *Schema, b []byte) (Payload, error) {
+	if s.Format != FormatProtobuf {
+		return d.decodeAvro(s, b)
+	}
+	resolver := linker.ResolverFromFile(s.proto)
+	out, err := protoJSON(s.local, resolver, b)
+	if err != nil {
+		if _, rest, ok := splitConfluent(b); ok {
+			if _, rest, ierr := splitMessageIndexes(rest); ierr == nil {
+				if framed, ferr := protoJSON(s.local, resolver, rest); ferr == nil {
+					out, err = framed, nil
+				}
+			}
+		}
+	}
+	if err != nil {
+		return Payload{}, err
+	}
+	return Payload{JSON: out, Encoding: record.EncodingProtobuf, Type: string(s.local.FullName()), Schema: s.ref}, nil
 }
 
 // decodeAvro decodes b, a whole Avro datum, with s.
