@@ -171,6 +171,7 @@ type Copier struct {
 	lastProgress time.Time
 	closing      bool
 	watch        brokerWatch
+	destTopic    *string // DestTopic, for every Write; nil without one
 	// current is the partition a Sequential copier fetches; the other
 	// assigned partitions are paused.
 	current *copyPart
@@ -283,6 +284,7 @@ func (cp *Copier) start(ctx context.Context) error {
 		}
 	}
 	if cp.opts.DestTopic != "" {
+		cp.destTopic = &cp.opts.DestTopic
 		t, err := topicIn(md, cp.opts.DestTopic)
 		if err != nil {
 			return err
@@ -346,7 +348,9 @@ func (cp *Copier) start(ctx context.Context) error {
 		host, _ := os.Hostname()
 		cp.txnID = fmt.Sprintf("%s-%s-%d", cp.opts.Group, host, os.Getpid())
 	}
-	cp.w, err = newWriter(cp.cfg, sizedFor(append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}), cp.opts.MaxMessageBytes))
+	// No delivery reports: a record not delivered fails the commit of its
+	// transaction, which is where the copier reports failures.
+	cp.w, err = newWriter(cp.cfg, sizedFor(append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}), cp.opts.MaxMessageBytes), false)
 	if err != nil {
 		return err
 	}
@@ -794,12 +798,10 @@ func (cp *Copier) Write(ctx context.Context, m *record.Message) error {
 	if err := cp.begin(); err != nil {
 		return err
 	}
-	if cp.opts.DestTopic != "" && m.Topic != cp.opts.DestTopic {
+	if cp.destTopic != nil {
 		// A record read from the source names the source: never write
 		// back into it.
-		out := *m
-		out.Topic = cp.opts.DestTopic
-		m = &out
+		return cp.w.produce(ctx, m, cp.destTopic, nil)
 	}
 	return cp.w.Produce(ctx, m)
 }

@@ -68,7 +68,7 @@ func NewProducer(ctx context.Context, cfg Config, opts ProducerOptions) (*Produc
 	if opts.TransactionalID != "" {
 		defaults = append(defaults, [2]string{"transactional.id", opts.TransactionalID})
 	}
-	w, err := newWriter(cfg, sizedFor(defaults, opts.MaxMessageBytes))
+	w, err := newWriter(cfg, sizedFor(defaults, opts.MaxMessageBytes), true)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func NewProducer(ctx context.Context, cfg Config, opts ProducerOptions) (*Produc
 // is about m alone (too large, say) unless the producer failed as a whole,
 // which Err says.
 func (p *Producer) Send(ctx context.Context, m *record.Message, seq int) error {
-	return p.w.produce(ctx, m, seq)
+	return p.w.produce(ctx, m, nil, seq)
 }
 
 // Err is the failure that stopped the producer as a whole, if any.

@@ -42,6 +42,10 @@ type Writer struct {
 	// maxBytes is the producer's message.max.bytes: it refuses a record
 	// larger than that itself.
 	maxBytes int
+	// delivery: librdkafka reports each delivery, which Flush counts. A
+	// transactional producer goes without (the transaction's commit fails
+	// when a record was not delivered): one event fewer per record.
+	delivery bool
 
 	// onDelivery, when set, hears each record's outcome (Producer), and a
 	// record that fails is its business rather than the Writer's failure.
@@ -87,21 +91,37 @@ func NewWriter(cfg Config, opts ...WriterOptions) (*Writer, error) {
 	if len(opts) > 0 {
 		defaults = sizedFor(defaults, opts[0].MaxMessageBytes)
 	}
-	return newWriter(cfg, defaults)
+	return newWriter(cfg, defaults, true)
 }
 
 // newWriter returns a Writer over a producer configured with defaults,
-// then the user's properties.
-func newWriter(cfg Config, defaults [][2]string) (*Writer, error) {
+// then the user's properties; reports says whether it asks for delivery
+// reports (see Writer.reports).
+func newWriter(cfg Config, defaults [][2]string, reports bool) (*Writer, error) {
 	m, err := cfg.configMap(defaults)
 	if err != nil {
 		return nil, err
+	}
+	if !reports {
+		(*m)["go.delivery.reports"] = false
+	}
+	// confluent-kafka-go buffers Events() and the unused ProduceChannel()
+	// for a million entries each by default: 32 MB of pointers live for
+	// the producer's life, which the garbage collector scans at every
+	// cycle. Under tuneGCForStreaming's 48 MB limit, two copiers' 46 MB
+	// of them left it collecting without end (27% of the CPU in GC, twice
+	// one copier's CPU for the same records). Events are drained at once;
+	// a fuller channel makes librdkafka wait, not drop.
+	for k, n := range map[string]int{"go.events.channel.size": 10000, "go.produce.channel.size": 0} {
+		if _, set := (*m)[k]; !set {
+			(*m)[k] = n
+		}
 	}
 	p, err := rdk.NewProducer(m)
 	if err != nil {
 		return nil, configError(err)
 	}
-	w := &Writer{cfg: cfg, p: p, logs: drainLogs(p.Logs()), drained: make(chan struct{}), maxBytes: defaultMessageMaxBytes}
+	w := &Writer{cfg: cfg, p: p, logs: drainLogs(p.Logs()), drained: make(chan struct{}), maxBytes: defaultMessageMaxBytes, delivery: reports}
 	if v, ok := (*m)["message.max.bytes"]; ok {
 		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
 			w.maxBytes = n
@@ -170,22 +190,26 @@ func (w *Writer) failure() error {
 // non-zero Timestamp is kept as the record's create time. It waits while
 // librdkafka's queue is full, at most for the timeout without progress.
 func (w *Writer) Produce(ctx context.Context, m *record.Message) error {
-	return w.produce(ctx, m, nil)
+	return w.produce(ctx, m, nil, nil)
 }
 
-// produce is Produce with an opaque value that the record's delivery
-// report carries back.
-func (w *Writer) produce(ctx context.Context, m *record.Message, opaque any) error {
+// produce is Produce to topic, or m.Topic when topic is nil (a copier
+// names its destination once, not once a record), with an opaque value
+// that the record's delivery report carries back.
+func (w *Writer) produce(ctx context.Context, m *record.Message, topic *string, opaque any) error {
+	if topic == nil {
+		t := m.Topic
+		topic = &t
+	}
 	if err := w.failure(); err != nil {
 		return err
 	}
-	topic := m.Topic
 	partition := rdk.PartitionAny
 	if m.Partition >= 0 {
 		partition = m.Partition
 	}
 	km := &rdk.Message{
-		TopicPartition: rdk.TopicPartition{Topic: &topic, Partition: partition},
+		TopicPartition: rdk.TopicPartition{Topic: topic, Partition: partition},
 		Key:            m.Key,
 		Value:          m.Value,
 		Timestamp:      m.Timestamp,
@@ -202,6 +226,9 @@ func (w *Writer) produce(ctx context.Context, m *record.Message, opaque any) err
 		w.pending.Add(1)
 		err := w.p.Produce(km, nil)
 		if err == nil {
+			if !w.delivery {
+				w.pending.Add(-1) // no report will come for it
+			}
 			return nil
 		}
 		w.pending.Add(-1)
@@ -209,9 +236,9 @@ func (w *Writer) produce(ctx context.Context, m *record.Message, opaque any) err
 		if !errors.As(err, &ke) || ke.Code() != rdk.ErrQueueFull {
 			hint := tooLargeHint(err, fmt.Sprintf(" (the record takes up to %d bytes, over the producer's message.max.bytes of %d); raise the topic's max.message.bytes, which the producer follows", BatchSize(m), w.maxBytes))
 			if partition >= 0 {
-				return fmt.Errorf("cannot produce to topic %q partition %d: %w%s", topic, partition, err, hint)
+				return fmt.Errorf("cannot produce to topic %q partition %d: %w%s", *topic, partition, err, hint)
 			}
-			return fmt.Errorf("cannot produce to topic %q: %w%s", topic, err, hint)
+			return fmt.Errorf("cannot produce to topic %q: %w%s", *topic, err, hint)
 		}
 		// The queue drains as the brokers acknowledge; let it.
 		before := w.p.Len()
@@ -233,10 +260,10 @@ func (w *Writer) produce(ctx context.Context, m *record.Message, opaque any) err
 // the timeout (brokers unreachable) or when ctx is done.
 func (w *Writer) Flush(ctx context.Context) error {
 	deadline := time.Now().Add(w.cfg.timeout())
-	last := w.pending.Load()
+	last := w.unacked()
 	for {
 		w.p.Flush(100)
-		n := w.pending.Load()
+		n := w.unacked()
 		if n == 0 {
 			return w.failure()
 		}
@@ -250,6 +277,14 @@ func (w *Writer) Flush(ctx context.Context) error {
 			return unreachable(ctx, w.cfg, w.logs, fmt.Errorf("%d records not acknowledged", n))
 		}
 	}
+}
+
+// unacked counts the records produced and not yet acknowledged.
+func (w *Writer) unacked() int64 {
+	if !w.delivery {
+		return int64(w.p.Len()) // queued, in flight, or waiting for a report
+	}
+	return w.pending.Load()
 }
 
 // Close releases the producer without waiting for unacknowledged records;

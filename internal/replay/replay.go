@@ -119,6 +119,21 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 	sinceCheckpoint, lastCheckpoint := 0, st.Started
 	lastProgress := st.Started
 	var firstTS time.Time
+	// Records per source partition, named as ByPartition names them only
+	// when the stats are read: a name a record is an allocation a record.
+	type sourcePartition struct {
+		topic     string
+		partition int32
+	}
+	byPartition := map[sourcePartition]int64{}
+	report := func() {
+		for sp, n := range byPartition {
+			st.ByPartition[sp.topic+"/"+strconv.Itoa(int(sp.partition))] = n
+		}
+		if opts.Progress != nil {
+			opts.Progress(st)
+		}
+	}
 
 	finish := func(err error) (Stats, error) {
 		// A final checkpoint even when interrupted: stop at a boundary,
@@ -134,9 +149,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			st.Committed = st.Written
 		}
 		st.Elapsed = opts.Now().Sub(st.Started)
-		if opts.Progress != nil {
-			opts.Progress(st)
-		}
+		report()
 		return st, err
 	}
 
@@ -161,9 +174,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			st.Committed = st.Written
 		}
 		st.Elapsed = opts.Now().Sub(st.Started)
-		if opts.Progress != nil {
-			opts.Progress(st)
-		}
+		report()
 		return st, err
 	}
 
@@ -203,7 +214,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			if typ != "" {
 				st.ByType[typ]++
 			}
-			st.ByPartition[m.Topic+"/"+strconv.Itoa(int(m.Partition))]++
+			byPartition[sourcePartition{m.Topic, m.Partition}]++
 		}
 		if interrupted || ctx.Err() != nil {
 			return finish(ErrInterrupted)
@@ -219,7 +230,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 		}
 		if opts.Progress != nil && now.Sub(lastProgress) >= 200*time.Millisecond {
 			st.Elapsed = now.Sub(st.Started)
-			opts.Progress(st)
+			report()
 			lastProgress = now
 		}
 	}
@@ -257,8 +268,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// apply returns the record as it is to be written; m is not changed.
+// apply returns the record as it is to be written; m is not changed (a
+// record that does not change is m itself: a copy is a copy per record).
 func (t Transform) apply(m *record.Message, now func() time.Time) *record.Message {
+	if !t.ByKey && !t.TimestampsNow && len(t.DropHeaders) == 0 && len(t.SetHeaders) == 0 && !t.Provenance {
+		return m
+	}
 	out := *m
 	if t.ByKey {
 		out.Partition = -1
