@@ -3,20 +3,26 @@ package cli
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/itchyny/gojq"
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/partition"
 	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/replay"
 	"github.com/evctl/evctl/internal/schema"
 	"github.com/evctl/evctl/internal/tui"
 )
@@ -38,49 +44,79 @@ type BrowseOptions struct {
 	KeySchema   string
 	ValueSchema string
 	AvroJSON    bool
+	Projection  string
 }
 
 // NewCmdBrowse is `evctl browse`.
 func NewCmdBrowse(f *Factory, runF func(context.Context, *BrowseOptions) error) *cobra.Command {
 	opts := &BrowseOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
 	cmd := &cobra.Command{
-		Use:     "browse <topic>... [flags]",
+		Use:     "browse [topic]... [flags]",
 		Aliases: []string{"ui"},
-		Short:   "Browse a topic's records in an interactive terminal UI",
-		Long: `Browse records interactively, decoded as tail decodes them.
+		Short:   "Explore topics, records and aggregates in an interactive terminal UI",
+		Long: `Explore topics, records and aggregate histories interactively, decoded
+as tail decodes them.
 
-browse opens at the latest records of the topics, merged by timestamp, or
-at --from (tail's positions: start, 1234, -100, @-1h, @2026-11-19T10:00:00Z),
-and loads a page at a time as you scroll, in either direction: a topic of
-any size opens at once. Enter shows the selected record's details: where
-it is, its timestamp, key, type, schemas (id or GUID, subject, version)
-and headers, and the value as indented JSON; x shows the exact key and
-value bytes instead, as hexdump -C does; w writes the record to a capture
-file (docs/capture-format.md, with the raw bytes: replay --from-file
-sends it again byte for byte). / filters with a jq expression over the
-same object tail's --filter sees (it applies to what is loaded, and loads
-on until it finds a match); : goes to a position; f follows new records.
-The list's value column shows first the fields that tell the loaded
-records apart; those all of them have with one shape (an event id, the
-aggregate id, a timestamp) go last.
+Without a topic, browse opens the topic list: name, partitions, records,
+cleanup policy and key/value subjects; / finds topics as you type, enter
+opens one, t comes back to the list.
+
+A topic opens at its latest records, merged by timestamp across
+partitions, or at --from (tail's positions: start, 1234, -100, @-1h,
+@2026-11-19T10:00:00Z), and loads a page at a time as you scroll, in
+either direction: a topic of any size opens at once. The list's value
+column shows first the fields that tell the loaded records apart; those
+all of them have with one shape (an event id, the aggregate id, a
+timestamp) go last.
+
+Enter shows the selected record's details: where it is, its timestamp,
+key, type, schemas (id or GUID, subject, version) and headers, and the
+value as indented JSON; x shows the exact key and value bytes instead, as
+hexdump -C does.
+
+/ filters with a jq expression over the same object tail's --filter sees.
+The list then holds only the matches: the filter reads on through the
+topic until the screen is full of them, showing how much it has read;
+esc stops it, and moving past the last match reads on.
+
+a opens the selected record's aggregate timeline: every event of its key
+in order, with time, offset and type, read only from the partitions the
+key can be on, as evctl history reads them. With --projection (a spec,
+docs/projections.md) the state after the selected event is beside it, the
+fields that event changed marked and named as evctl diff names them; the
+arrows step through the versions and : goes to a version or a time.
+
+w writes to a capture file (docs/capture-format.md, with the raw bytes:
+replay --from-file sends it again byte for byte): the selected record, or
+everything the filter found, or the timeline's events. : goes to a
+position; f follows new records.
 
 Keys:
   ↑/k ↓/j           move              pgup/b pgdn/space  page
   g/home G/end      first/last record :                  go to a position
   enter             details           J/K                scroll details
-  x                 bytes as hex      w                  write the record to a file
-  /                 jq filter         a                  only this key's records
-  f                 follow            ?                  all keys
-  esc               close details, cancel a prompt
-  q                 quit              ctrl+c             interrupt (exit status 130)
+  x                 bytes as hex      w                  write to a file
+  /                 jq filter         a                  aggregate timeline
+  f                 follow            t                  topic list
+  esc               close details, stop a filter's scan, cancel a prompt
+  ?                 all keys          q                  quit
+  ctrl+c            interrupt (exit status 130)
+Timeline:
+  ↑/← ↓/→           previous/next version
+  g G               first/last version
+  :                 go to a version (3) or a time (@2026-11-19T10:00:00Z)
+  esc               back to the records
 
-browse needs a terminal; for pipes and scripts use evctl tail. Like tail,
-it never joins a consumer group and never commits offsets.`,
-		Example: `  $ evctl browse bank.account-events
+browse needs a terminal; for pipes and scripts use evctl tail, history and
+topics. Like tail, it never joins a consumer group and never commits
+offsets.`,
+		Example: `  $ evctl browse
+  $ evctl browse bank.account-events
+  $ evctl browse bank.account-events --projection testdata/projections/account-balance.yaml
   $ evctl browse bank.account-events --from start --filter '.key == "acct-0042"'
   $ evctl browse bank.account-events --from @2026-11-19T10:00:00Z
   $ evctl browse bank.account-events -f`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topics = args
 			if opts.PageSize < 1 {
@@ -88,6 +124,9 @@ it never joins a consumer group and never commits offsets.`,
 			}
 			if opts.From != "" && opts.Follow {
 				return flagErrorf("--from and --follow exclude each other")
+			}
+			if len(args) == 0 && len(opts.Partitions) > 0 {
+				return flagErrorf("--partition needs a topic: browse <topic> -p N")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -106,6 +145,7 @@ it never joins a consumer group and never commits offsets.`,
 	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
 	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
+	fl.StringVar(&opts.Projection, "projection", "", "fold a timeline's events with this projection spec `file`, to show each state")
 	return cmd
 }
 
@@ -120,7 +160,17 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 			return &FlagError{err: fmt.Errorf("--from: %w", err)}
 		}
 	}
+	var proj *replay.Projection
+	if opts.Projection != "" {
+		var err error
+		if proj, err = replay.LoadProjection(opts.Projection); err != nil {
+			return err
+		}
+	}
 	if !opts.IO.IsStdinTTY() || !opts.IO.IsStdoutTTY() {
+		if len(opts.Topics) == 0 {
+			return flagErrorf("browse needs a terminal; use evctl topics to list the topics")
+		}
 		return flagErrorf("browse needs a terminal; use evctl tail %s to print records", strings.Join(opts.Topics, " "))
 	}
 	cfg, err := opts.Kafka()
@@ -133,15 +183,30 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := newKafkaBrowseSource(cfg, opts.Topics, opts.Partitions, dec)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	// The first page is loaded before the screen changes: an unknown topic
-	// or a broker that is down reads as any other command's error.
-	if _, err := src.Bounds(ctx); err != nil {
-		return err
+	cat := &kafkaCatalog{cfg: cfg, dec: dec, registry: opts.Registry, proj: proj}
+	defer cat.Close()
+	o := tui.Options{From: from, Now: opts.Now, Follow: opts.Follow, Filter: opts.Filter, PageSize: opts.PageSize, FollowEvery: opts.FollowEvery}
+	if len(opts.Topics) == 0 {
+		// The list is read before the screen changes: a broker that is
+		// down reads as any other command's error.
+		if _, err := cat.Topics(ctx); err != nil {
+			return err
+		}
+		o.Catalog = cat
+	} else {
+		src, err := cat.open(opts.Topics, opts.Partitions)
+		if err != nil {
+			return err
+		}
+		// The first page is loaded before the screen changes: an unknown
+		// topic or a broker that is down reads as any other command's error.
+		if _, err := src.Bounds(ctx); err != nil {
+			return err
+		}
+		o.Source, o.Title = src, strings.Join(opts.Topics, ", ")
+		if len(opts.Topics) == 1 && len(opts.Partitions) == 0 {
+			o.Catalog = cat // t: the other topics
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -149,11 +214,8 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	if !opts.IO.ColorEnabled() {
 		styles = tui.PlainStyles()
 	}
-	m := tui.New(tui.Options{
-		Context: ctx, Source: src, Title: strings.Join(opts.Topics, ", "),
-		From: from, Now: opts.Now, Follow: opts.Follow, Filter: opts.Filter,
-		PageSize: opts.PageSize, FollowEvery: opts.FollowEvery, Styles: &styles,
-	})
+	o.Context, o.Styles = ctx, &styles
+	m := tui.New(o)
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(opts.IO.In), tea.WithOutput(opts.IO.Out))
 	if _, err := p.Run(); err != nil {
 		// A SIGINT from outside, or the command's context ending: as
@@ -166,6 +228,86 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	return m.Err()
 }
 
+// kafkaCatalog is the topic list of `evctl browse`: the cluster's topics,
+// each opened as a kafkaBrowseSource it closes at the end.
+type kafkaCatalog struct {
+	cfg      kafka.Config
+	dec      *schema.Decoder
+	registry func() (*schema.RegistryClient, error)
+	proj     *replay.Projection
+
+	mu     sync.Mutex
+	admin  *kafka.Admin
+	opened []*kafkaBrowseSource
+}
+
+var _ tui.Catalog = (*kafkaCatalog)(nil)
+
+// Topics lists the topics but the internal ones, with their subjects; a
+// registry that is down costs the subject columns, not the list.
+func (c *kafkaCatalog) Topics(ctx context.Context) ([]tui.Topic, error) {
+	c.mu.Lock()
+	if c.admin == nil {
+		admin, err := kafka.NewAdmin(c.cfg)
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.admin = admin
+	}
+	admin := c.admin
+	c.mu.Unlock()
+	infos, err := admin.Topics(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var subjects []string
+	if reg, err := c.registry(); err == nil && reg != nil {
+		subjects, _ = reg.Subjects(ctx)
+	}
+	var out []tui.Topic
+	for _, v := range topicViews(infos, subjects, false) {
+		out = append(out, tui.Topic{Name: v.Name, Partitions: v.Partitions, Records: v.Records, CleanupPolicy: v.CleanupPolicy, KeySubject: v.KeySubject, ValueSubject: v.ValueSubject})
+	}
+	return out, nil
+}
+
+// Open returns a source over one topic.
+func (c *kafkaCatalog) Open(ctx context.Context, topic string) (tui.Source, error) {
+	src, err := c.open([]string{topic}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := src.Bounds(ctx); err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+func (c *kafkaCatalog) open(topics []string, partitions []int32) (*kafkaBrowseSource, error) {
+	src, err := newKafkaBrowseSource(c.cfg, topics, partitions, c.dec)
+	if err != nil {
+		return nil, err
+	}
+	src.proj = c.proj
+	c.mu.Lock()
+	c.opened = append(c.opened, src)
+	c.mu.Unlock()
+	return src, nil
+}
+
+// Close closes every source opened.
+func (c *kafkaCatalog) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.opened {
+		s.Close()
+	}
+	if c.admin != nil {
+		c.admin.Close()
+	}
+}
+
 // kafkaBrowseSource is the tui.Source of `evctl browse`: partitions of
 // topics on a cluster, decoded. Safe for concurrent use: each Read opens
 // its own reader, and the admin client and decoder are safe to share.
@@ -175,6 +317,7 @@ type kafkaBrowseSource struct {
 	partitions []int32 // nil: all
 	dec        *schema.Decoder
 	admin      *kafka.Admin
+	proj       *replay.Projection // folds timelines; nil: none
 }
 
 var _ tui.Source = (*kafkaBrowseSource)(nil)
@@ -301,6 +444,107 @@ func (s *kafkaBrowseSource) OffsetsForTime(ctx context.Context, t time.Time) (ma
 		}
 	}
 	return out, nil
+}
+
+// Aggregate reads the history of r's aggregate as evctl history does: the
+// records of its key, from the partitions the key can be on (every one
+// with the projection's id: expression, or without the key's bytes),
+// folded with the projection when there is one.
+func (s *kafkaBrowseSource) Aggregate(ctx context.Context, r *record.Record) (*tui.Aggregate, error) {
+	id, byID := record.KeyText(r.Key, r.KeyEncoding)
+	var idExpr *filter.Expr
+	var err error
+	if s.proj != nil && strings.TrimSpace(s.proj.IDExpr()) != "" && strings.TrimSpace(s.proj.IDExpr()) != ".key" {
+		if idExpr, err = filter.CompileExpr(s.proj.IDExpr()); err != nil {
+			return nil, fmt.Errorf("the spec's id: %w", err)
+		}
+		if id, err = idExpr.Text(ctx, r); err != nil {
+			return nil, fmt.Errorf("the spec's id: on %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+	} else if !byID {
+		return nil, errors.New("the record has no key: its aggregate is not known")
+	}
+	var partitions []int32
+	if key, ok := keyBytes(r); idExpr == nil && ok {
+		desc, err := s.admin.DescribeTopic(ctx, r.Topic)
+		if err != nil {
+			return nil, err
+		}
+		// The record's own bytes say where the producers put its key: the
+		// partitions the usual partitioners give them, and its own.
+		partitions = append(partition.KeyPartitions(key, desc.Partitions, partition.DefaultHistory...), r.Partition)
+		slices.Sort(partitions)
+		partitions = slices.Compact(partitions)
+	}
+	events, err := readAggregate(ctx, s.cfg, s.dec, r.Topic, partitions, id, idExpr)
+	if err != nil {
+		return nil, err
+	}
+	a := &tui.Aggregate{ID: id, Topic: r.Topic, Partitions: partitions, Events: events}
+	if err := foldAggregate(ctx, s.proj, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// keyBytes are the bytes the producer sent as r's key, where r has them
+// or they follow from the decoded key (text, JSON), as Message rebuilds
+// them.
+func keyBytes(r *record.Record) ([]byte, bool) {
+	k := record.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, RawKey: r.RawKey,
+		KeyEncoding: r.KeyEncoding, ValueEncoding: record.EncodingNull}
+	m, err := k.Message()
+	if err != nil {
+		return nil, false
+	}
+	return m.Key, true
+}
+
+// foldAggregate gives a timeline each event's version and, with a
+// projection, the state after it; an event the spec ignores leaves the
+// state as it was.
+func foldAggregate(ctx context.Context, proj *replay.Projection, a *tui.Aggregate) error {
+	var version *filter.Expr
+	if proj != nil && proj.VersionExpr() != "" {
+		var err error
+		if version, err = filter.CompileExpr(proj.VersionExpr()); err != nil {
+			return fmt.Errorf("the spec's version: %w", err)
+		}
+	}
+	var fold *replay.Fold
+	if proj != nil {
+		fold = proj.NewFold()
+		a.States = make([]json.RawMessage, 0, len(a.Events))
+	}
+	var state any
+	for i, r := range a.Events {
+		v := int64(i + 1)
+		if version != nil {
+			v = -1
+			if x, ok, err := version.Eval(ctx, r); err == nil && ok && x != nil {
+				if n, valid := replay.EventVersion(x); valid {
+					v = n
+				}
+			}
+		}
+		a.Versions = append(a.Versions, v)
+		if fold == nil {
+			continue
+		}
+		ch, err := fold.Apply(ctx, r)
+		if err != nil {
+			return err
+		}
+		if !ch.Skipped {
+			state = ch.Value()
+		}
+		b, err := gojq.Marshal(state)
+		if err != nil {
+			return err
+		}
+		a.States = append(a.States, b)
+	}
+	return nil
 }
 
 // inRanges reports whether a range of ranges holds offset off of p.

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/evctl/evctl/internal/kafka"
 	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/replay"
 	"github.com/evctl/evctl/internal/sandbox"
 	"github.com/evctl/evctl/internal/schema"
 	"github.com/evctl/evctl/internal/tui"
@@ -172,6 +175,20 @@ func TestKafkaBrowseSource(t *testing.T) {
 			t.Errorf("Read of a partition not browsed: no error")
 		}
 
+		// The timeline of a browsed partition's record reads where its key
+		// is, not only what -p browses.
+		rs, err := some.Read(ctx, []tui.Range{{Partition: part(4), From: 0, To: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agg, err := some.Aggregate(ctx, rs[part(4)][0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(agg.Events) == 0 || agg.ID != want[4][0].AccountID || !slices.Contains(agg.Partitions, 4) {
+			t.Errorf("Aggregate of 4@0: id %q, partitions %v, %d events", agg.ID, agg.Partitions, len(agg.Events))
+		}
+
 		missing, err := newKafkaBrowseSource(cfg, []string{sandbox.TopicAccountEvents}, []int32{9}, dec)
 		if err != nil {
 			t.Fatal(err)
@@ -179,6 +196,92 @@ func TestKafkaBrowseSource(t *testing.T) {
 		defer missing.Close()
 		if _, err := missing.Bounds(ctx); err == nil || !strings.Contains(err.Error(), "no partition 9") {
 			t.Errorf("Bounds with partition 9 = %v, want no partition 9", err)
+		}
+	})
+
+	t.Run("aggregate", func(t *testing.T) {
+		rs, err := src.Read(ctx, []tui.Range{{Partition: part(big), From: 3, To: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[part(big)][0]
+		var wantEvents []sandbox.Event
+		for _, e := range want[big] {
+			if e.AccountID == want[big][3].AccountID {
+				wantEvents = append(wantEvents, e)
+			}
+		}
+		proj, err := replay.LoadProjection("../../testdata/projections/account-balance.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*replay.Projection{nil, proj} {
+			src.proj = p
+			agg, err := src.Aggregate(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The key's partition, by the partitioners history tries: no
+			// scan of the rest.
+			if agg.ID != want[big][3].AccountID || len(agg.Partitions) == 0 || len(agg.Partitions) > 3 || !slices.Contains(agg.Partitions, big) {
+				t.Errorf("id %q, partitions %v; want %s on %d", agg.ID, agg.Partitions, want[big][3].AccountID, big)
+			}
+			if len(agg.Events) != len(wantEvents) {
+				t.Fatalf("%d events, want %d", len(agg.Events), len(wantEvents))
+			}
+			for i, e := range agg.Events {
+				checkDecoded(t, e, wantEvents[i])
+				if agg.Versions[i] != int64(i+1) {
+					t.Errorf("event %d: version %d, want %d", i, agg.Versions[i], i+1)
+				}
+			}
+			if p == nil {
+				if agg.States != nil {
+					t.Errorf("states without a projection: %s", agg.States)
+				}
+				continue
+			}
+			// The spec's state names the account and its version.
+			for i, st := range agg.States {
+				var v struct {
+					AccountID string `json:"accountId"`
+					Version   int    `json:"version"`
+				}
+				if err := json.Unmarshal(st, &v); err != nil || v.AccountID != agg.ID || v.Version != wantEvents[i].Version {
+					t.Errorf("state %d = %s (%v), want account %s version %d", i, st, err, agg.ID, wantEvents[i].Version)
+				}
+			}
+		}
+		src.proj = nil
+	})
+
+	t.Run("catalog", func(t *testing.T) {
+		cat := &kafkaCatalog{cfg: cfg, dec: dec, registry: func() (*schema.RegistryClient, error) {
+			return schema.NewRegistryClient(schema.RegistryConfig{URL: sb.RegistryURL()})
+		}}
+		defer cat.Close()
+		topics, err := cat.Topics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(topics, func(tp tui.Topic) bool { return tp.Name == sandbox.TopicAccountEvents })
+		if i < 0 {
+			t.Fatalf("no %s in %v", sandbox.TopicAccountEvents, topics)
+		}
+		wantTopic := tui.Topic{Name: sandbox.TopicAccountEvents, Partitions: sandbox.AccountEventsPartitions, Records: int64(opts.Events),
+			CleanupPolicy: "delete", ValueSubject: sandbox.TopicAccountEvents + "-value"}
+		if diff := cmp.Diff(wantTopic, topics[i]); diff != "" {
+			t.Errorf("topic row (-want +got):\n%s", diff)
+		}
+		opened, err := cat.Open(ctx, sandbox.TopicAccountEvents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := opened.Bounds(ctx); err != nil || !cmp.Equal(b, wantBounds) {
+			t.Errorf("opened topic's bounds %v, %v; want %v", b, err, wantBounds)
+		}
+		if _, err := cat.Open(ctx, "nowhere"); err == nil {
+			t.Error("opening a topic that is not there: no error")
 		}
 	})
 }
@@ -216,7 +319,9 @@ func TestNewCmdBrowse(t *testing.T) {
 		{name: "everything", args: []string{"a", "b", "--from", "@-1h", "-p", "1,3", "--filter", ".value", "--page-size", "50", "--key-schema", "k.avsc", "--avro-json"},
 			want: BrowseOptions{Topics: []string{"a", "b"}, From: "@-1h", Partitions: []int32{1, 3}, Filter: ".value", PageSize: 50, FollowEvery: time.Second, KeySchema: "k.avsc", AvroJSON: true}},
 		{name: "follow", args: []string{"t", "-f", "--follow-every", "250ms"}, want: BrowseOptions{Topics: []string{"t"}, Follow: true, PageSize: 200, FollowEvery: 250 * time.Millisecond}},
-		{name: "no topic", args: []string{}, wantErr: "requires at least 1 arg(s)"},
+		{name: "no topic: the topic list", args: []string{}, want: BrowseOptions{PageSize: 200, FollowEvery: time.Second}},
+		{name: "partitions of no topic", args: []string{"-p", "1"}, wantErr: "--partition needs a topic"},
+		{name: "projection", args: []string{"t", "--projection", "p.yaml"}, want: BrowseOptions{Topics: []string{"t"}, PageSize: 200, FollowEvery: time.Second, Projection: "p.yaml"}},
 		{name: "from and follow", args: []string{"t", "--from", "start", "-f"}, wantErr: "--from and --follow exclude each other"},
 		{name: "page size", args: []string{"t", "--page-size", "0"}, wantErr: "--page-size takes a count of one or more"},
 	}

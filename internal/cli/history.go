@@ -202,12 +202,6 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{opts.Topic}, Partitions: partitions, From: position.StartPos, To: position.EndPos})
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-
 	// A JSON key matches whatever its spacing and member order: keys
 	// compare as record.KeyText writes them.
 	key, isJSONID := opts.ID, false
@@ -215,35 +209,13 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 		key, _ = record.KeyText(json.RawMessage(id), record.EncodingJSON)
 		isJSONID = true
 	}
-	sopts := stream.Options{Decoder: dec}
-	if aggregate == nil {
-		sopts.Key, sopts.KeySet = key, true
-	}
-	var events []*record.Record
-	_, err = stream.Run(ctx, r, sopts, func(it stream.Item) error {
-		if aggregate != nil {
-			id, err := aggregate.Text(ctx, it.Record)
-			if err != nil || id != opts.ID {
-				return nil
-			}
-		}
-		events = append(events, it.Record)
-		return nil
-	})
+	events, err := readAggregate(ctx, cfg, dec, opts.Topic, partitions, key, aggregate)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
 		return err
 	}
-	// One aggregate lives in one partition, in offset order; an id that is
-	// not the key may span partitions, where time is the only order.
-	slices.SortStableFunc(events, func(a, b *record.Record) int {
-		if a.Partition == b.Partition {
-			return cmp.Compare(a.Offset, b.Offset)
-		}
-		return a.Timestamp.Compare(b.Timestamp.Time)
-	})
 	if len(events) == 0 {
 		hint := "check the id, --aggregate or --partitioner"
 		if partitions != nil {
@@ -332,6 +304,44 @@ func partitionsText(ps []int32) string {
 		return "all"
 	}
 	return fmt.Sprint(ps)
+}
+
+// readAggregate reads one aggregate's events from partitions (nil: all)
+// of topic, in order: the records with key id or, with an id expression
+// (byID), those it maps to id.
+func readAggregate(ctx context.Context, cfg kafka.Config, dec *schema.Decoder, topic string, partitions []int32, id string, byID *filter.Expr) ([]*record.Record, error) {
+	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: []string{topic}, Partitions: partitions, From: position.StartPos, To: position.EndPos})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	sopts := stream.Options{Decoder: dec}
+	if byID == nil {
+		sopts.Key, sopts.KeySet = id, true
+	}
+	var events []*record.Record
+	_, err = stream.Run(ctx, r, sopts, func(it stream.Item) error {
+		if byID != nil {
+			got, err := byID.Text(ctx, it.Record)
+			if err != nil || got != id {
+				return nil
+			}
+		}
+		events = append(events, it.Record)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// One aggregate lives in one partition, in offset order; an id that is
+	// not the key may span partitions, where time is the only order.
+	slices.SortStableFunc(events, func(a, b *record.Record) int {
+		if a.Partition == b.Partition {
+			return cmp.Compare(a.Offset, b.Offset)
+		}
+		return a.Timestamp.Compare(b.Timestamp.Time)
+	})
+	return events, nil
 }
 
 // historyPartitions is where the aggregate's events can be: nil for all.

@@ -79,10 +79,15 @@ func topicsRun(ctx context.Context, opts *TopicsOptions) error {
 	if err != nil {
 		return err
 	}
-	subjects := registrySubjects(ctx, opts)
+	return printTopics(opts.IO, opts.Output, topicViews(infos, registrySubjects(ctx, opts), opts.Internal))
+}
+
+// topicViews are the rows of the topics, internal ones with internal,
+// naming the subjects of theirs that the registry has.
+func topicViews(infos []kafka.TopicInfo, subjects []string, internal bool) []topicView {
 	views := make([]topicView, 0, len(infos))
 	for _, t := range infos {
-		if t.Internal && !opts.Internal {
+		if t.Internal && !internal {
 			continue
 		}
 		v := topicView{Name: t.Name, Partitions: t.Partitions, Records: t.Records, CleanupPolicy: t.CleanupPolicy}
@@ -94,7 +99,7 @@ func topicsRun(ctx context.Context, opts *TopicsOptions) error {
 		}
 		views = append(views, v)
 	}
-	return printTopics(opts.IO, opts.Output, views)
+	return views
 }
 
 // registrySubjects lists the registry's subjects; a registry that is down

@@ -12,11 +12,53 @@ import (
 	"strconv"
 	"strings"
 
+	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/record"
 )
+
+// detailsView shows the selected record's details, decoded or (hex) as
+// bytes; shown is what it holds, so that it scrolls back to the top only
+// when that changes.
+type detailsView struct {
+	vp    viewport.Model
+	hex   bool
+	shown struct {
+		r   *record.Record
+		hex bool
+	}
+}
+
+func newDetailsView() detailsView {
+	// Long values wrap: the details are where a record is read whole.
+	vp := viewport.New()
+	vp.SoftWrap = true
+	return detailsView{vp: vp}
+}
+
+// syncDetail puts the selected record in the details viewport, sized to
+// the pane.
+func (m *Model) syncDetail() {
+	if m.view() != modeDetails {
+		return
+	}
+	d := &m.details
+	d.vp.SetWidth(m.width)
+	d.vp.SetHeight(m.detailHeight())
+	r := m.Selected()
+	if r == d.shown.r && d.hex == d.shown.hex {
+		return
+	}
+	d.shown.r, d.shown.hex = r, d.hex
+	var lines []string
+	if r != nil {
+		lines = m.detailLines(r, d.hex)
+	}
+	d.vp.SetContentLines(lines)
+	d.vp.GotoTop()
+}
 
 // detailLines are the selected record's details: where it is, its time,
 // key, type, schemas and headers, then the value as indented JSON or,
@@ -127,11 +169,6 @@ func (m *Model) colourKey(line string) string {
 		return line
 	}
 	return line[:loc[4]] + m.styles.Key.Render(line[loc[4]:loc[5]]) + line[loc[5]:]
-}
-
-// captureName is the file name `w` offers for a record.
-func captureName(r *record.Record) string {
-	return fmt.Sprintf("%s-%d-%d.jsonl", r.Topic, r.Partition, r.Offset)
 }
 
 // writtenMsg answers a write to a capture file.

@@ -33,6 +33,8 @@ type sliceSource struct {
 	order []Partition
 	fail  error
 	reads int
+	// fold, when set, gives Aggregate a projection's states.
+	fold func(state map[string]any, r *record.Record) map[string]any
 }
 
 var base = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
@@ -119,7 +121,33 @@ func (s *sliceSource) OffsetsForTime(_ context.Context, t time.Time) (map[Partit
 	return out, nil
 }
 
+// Aggregate is every record with r's key, in time order: the slice
+// source's keys are on every partition.
+func (s *sliceSource) Aggregate(_ context.Context, r *record.Record) (*Aggregate, error) {
+	a := &Aggregate{ID: strings.Trim(string(r.Key), `"`), Topic: r.Topic}
+	for _, e := range s.all() {
+		if string(e.Key) == string(r.Key) {
+			a.Events = append(a.Events, e)
+			a.Versions = append(a.Versions, int64(len(a.Events)))
+		}
+	}
+	if s.fold != nil {
+		var state map[string]any
+		for _, e := range a.Events {
+			state = s.fold(state, e)
+			b, err := json.Marshal(state)
+			if err != nil {
+				return nil, err
+			}
+			a.States = append(a.States, b)
+		}
+	}
+	return a, nil
+}
+
 func (s *sliceSource) all() []*record.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []*record.Record
 	for _, run := range s.parts {
 		out = append(out, run...)
@@ -216,10 +244,10 @@ func TestOpensAtTheEnd(t *testing.T) {
 	if got, want := where(m.Selected()), where(all[len(all)-1]); got != want {
 		t.Errorf("selected %s, want the latest record %s", got, want)
 	}
-	if len(m.recs) != 50 {
-		t.Errorf("loaded %d records, want one page of 50", len(m.recs))
+	if len(m.pager.recs) != 50 {
+		t.Errorf("loaded %d records, want one page of 50", len(m.pager.recs))
 	}
-	if diff := cmp.Diff(wheres(all[len(all)-50:]), wheres(m.recs)); diff != "" {
+	if diff := cmp.Diff(wheres(all[len(all)-50:]), wheres(m.pager.recs)); diff != "" {
 		t.Errorf("first page is not the latest 50 records (-want +got):\n%s", diff)
 	}
 }
@@ -246,7 +274,7 @@ func TestWalksEveryRecord(t *testing.T) {
 	var up []string
 	for range 2 * len(all) {
 		up = append(up, where(m.Selected()))
-		if m.cursor == 0 && m.atStart() {
+		if m.list.cursor == 0 && m.pager.atStart() {
 			break
 		}
 		run(t, m, press("up")...)
@@ -256,14 +284,14 @@ func TestWalksEveryRecord(t *testing.T) {
 	if diff := cmp.Diff(want, up); diff != "" {
 		t.Fatalf("walking up (-want +got):\n%s", diff)
 	}
-	if len(m.recs) > 60 {
-		t.Errorf("holds %d records, more than MaxRecords", len(m.recs))
+	if len(m.pager.recs) > 60 {
+		t.Errorf("holds %d records, more than MaxRecords", len(m.pager.recs))
 	}
 
 	var down []string
 	for range 2 * len(all) {
 		down = append(down, where(m.Selected()))
-		if m.cursor == len(m.visible)-1 && m.atEnd() {
+		if m.list.cursor == len(m.pager.recs)-1 && m.pager.atEnd() {
 			break
 		}
 		run(t, m, press("down")...)
@@ -282,8 +310,8 @@ func TestJumps(t *testing.T) {
 	if got, want := where(m.Selected()), where(all[0]); got != want {
 		t.Errorf("after g: selected %s, want the first record %s", got, want)
 	}
-	if !m.atStart() || m.atEnd() {
-		t.Errorf("after g: atStart %v, atEnd %v", m.atStart(), m.atEnd())
+	if !m.pager.atStart() || m.pager.atEnd() {
+		t.Errorf("after g: atStart %v, atEnd %v", m.pager.atStart(), m.pager.atEnd())
 	}
 	run(t, m, press("G")...)
 	if got, want := where(m.Selected()), where(all[len(all)-1]); got != want {
@@ -370,12 +398,12 @@ func TestFilter(t *testing.T) {
 	if m.err != nil || m.prompting() {
 		t.Fatalf("filter not applied: err %v, prompting %v", m.err, m.prompting())
 	}
-	if len(m.visible) == 0 {
+	if len(m.pager.recs) == 0 {
 		t.Fatal("the filter hides everything")
 	}
-	for _, i := range m.visible {
-		if !strings.HasSuffix(m.recs[i].Type, "Withdrawn") {
-			t.Errorf("visible %s is a %s", where(m.recs[i]), m.recs[i].Type)
+	for _, r := range m.pager.recs {
+		if !strings.HasSuffix(r.Type, "Withdrawn") {
+			t.Errorf("visible %s is a %s", where(r), r.Type)
 		}
 	}
 	if got := m.statusLine(); !strings.Contains(got, `filter .type | endswith("Withdrawn"): `) {
@@ -396,40 +424,90 @@ func TestFilter(t *testing.T) {
 	if m.prompting() || m.promptErr != nil || m.err != nil {
 		t.Errorf("esc: prompting %v, errors %v, %v; want the prompt and its error gone", m.prompting(), m.promptErr, m.err)
 	}
-	if !strings.Contains(m.flt.String(), "Withdrawn") {
-		t.Errorf("esc changed the filter to %q", m.flt)
+	if !strings.Contains(m.list.flt.String(), "Withdrawn") {
+		t.Errorf("esc changed the filter to %q", m.list.flt)
 	}
 }
 
-// TestAggregate shows only the selected record's key with a, and
-// everything again with a second a.
-func TestAggregate(t *testing.T) {
+// TestTimeline opens the selected record's aggregate with a: every event
+// of its key in order, the selected one under the cursor; arrows step,
+// : jumps to a version or a time, esc goes back.
+func TestTimeline(t *testing.T) {
 	src := newSliceSource("t", 3, 400)
 	m := New(Options{Source: src, Title: "t", PageSize: 30, Styles: ptr(PlainStyles())})
 	start(t, m)
-	key := string(m.Selected().Key)
+	run(t, m, press("up", "up")...)
+	sel := m.Selected()
 	run(t, m, press("a")...)
-	if m.flt == nil || m.flt.String() != ".key == "+key {
-		t.Fatalf("filter after a = %v, want .key == %s", m.flt, key)
+	if m.mode != modeTimeline || m.timeline.agg == nil {
+		t.Fatalf("a: mode %v, aggregate %v; want the timeline", m.mode, m.timeline.agg)
 	}
 	var want []string
 	for _, r := range src.all() {
-		if string(r.Key) == key {
+		if string(r.Key) == string(sel.Key) {
 			want = append(want, where(r))
 		}
 	}
-	var got []string
-	for _, i := range m.visible {
-		got = append(got, where(m.recs[i]))
+	if diff := cmp.Diff(want, wheres(m.timeline.agg.Events)); diff != "" {
+		t.Errorf("events of %s (-want +got):\n%s", sel.Key, diff)
 	}
-	// The browser loads older pages until the screen is full or the topic
-	// starts: 400 records over 13 keys give 30 or 31 of one key.
-	if diff := cmp.Diff(want[len(want)-len(got):], got); diff != "" || len(got) < m.listHeight() {
-		t.Errorf("records of %s (-want +got):\n%s", key, diff)
+	if got := where(m.timeline.agg.Events[m.timeline.cursor]); got != where(sel) {
+		t.Errorf("timeline opens on %s, want the selected record %s", got, where(sel))
 	}
+	at := m.timeline.cursor
+	run(t, m, press("up", "left")...)
+	if m.timeline.cursor != at-2 {
+		t.Errorf("up, left: cursor %d, want %d", m.timeline.cursor, at-2)
+	}
+	run(t, m, append(append(press(":"), typeText("3")...), press("enter")...)...)
+	if m.timeline.cursor != 2 || m.prompting() {
+		t.Errorf(":3: cursor %d (prompting %v), want version 3, the third event", m.timeline.cursor, m.prompting())
+	}
+	e := m.timeline.agg.Events[10]
+	run(t, m, append(append(press(":"), typeText("@"+e.Timestamp.Add(time.Millisecond).Format(time.RFC3339Nano))...), press("enter")...)...)
+	if m.timeline.cursor != 10 {
+		t.Errorf(":@time: cursor %d, want 10, the last event at or before it", m.timeline.cursor)
+	}
+	run(t, m, append(append(press(":"), typeText("99")...), press("enter")...)...)
+	if m.promptErr == nil || !strings.Contains(m.promptErr.Error(), "has no version 99 (it has versions 1 to ") {
+		t.Errorf(":99: error %v, want no such version", m.promptErr)
+	}
+	run(t, m, press("esc", "esc")...)
+	if m.mode != modeRecords || where(m.Selected()) != where(sel) {
+		t.Errorf("esc: mode %v on %s, want the records on %s", m.mode, where(m.Selected()), where(sel))
+	}
+}
+
+// TestTimelineStates shows the state after the selected event, the
+// fields it changed marked and named as diff names them.
+func TestTimelineStates(t *testing.T) {
+	src := bankSource(60)
+	src.fold = func(state map[string]any, r *record.Record) map[string]any {
+		var v map[string]any
+		_ = json.Unmarshal(r.Value, &v)
+		if state == nil {
+			return map[string]any{"id": v["accountId"], "events": 1.0, "owner": map[string]any{"name": "Ann"}}
+		}
+		state["events"] = state["events"].(float64) + 1
+		state["last"] = v["amount"]
+		return state
+	}
+	m := New(Options{Source: src, Title: "bank.account-events", PageSize: 25, Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, tea.WindowSizeMsg{Width: 120, Height: 20})
 	run(t, m, press("a")...)
-	if m.flt != nil || len(m.visible) != len(m.recs) {
-		t.Errorf("second a: filter %v, %d of %d shown", m.flt, len(m.visible), len(m.recs))
+	run(t, m, press("g")...)
+	golden(t, "timeline-first", ansi.Strip(m.Render())+"\n")
+	run(t, m, press("down")...)
+	screen := ansi.Strip(m.Render())
+	golden(t, "timeline", screen+"\n")
+	if !strings.Contains(screen, "state after v2 · changed .events, .last") {
+		t.Errorf("the pane does not name the changed fields:\n%s", screen)
+	}
+	for _, line := range []string{`▸   "events": 2,`, `▸   "last": "`, `    "id": "acct-`, `    "owner": {`} {
+		if !strings.Contains(screen, line) {
+			t.Errorf("no line %q in the state:\n%s", line, screen)
+		}
 	}
 }
 
@@ -458,7 +536,7 @@ func TestFollow(t *testing.T) {
 	}
 	// Moving up stops following.
 	run(t, m, press("up")...)
-	if m.follow {
+	if m.list.follow {
 		t.Error("still following after moving up")
 	}
 	reads := src.reads
@@ -489,13 +567,13 @@ func TestLaterLoadFails(t *testing.T) {
 	src := newSliceSource("t", 1, 100)
 	m := New(Options{Source: src, Title: "t", PageSize: 10, Styles: ptr(PlainStyles())})
 	start(t, m)
-	shown := wheres(m.recs)
+	shown := wheres(m.pager.recs)
 	src.fail = errors.New("registry down")
 	if quit := run(t, m, press("g")...); quit {
 		t.Fatal("quit on a failed page load")
 	}
-	if m.Err() != nil || !slices.Equal(wheres(m.recs), shown) {
-		t.Errorf("Err() = %v, records %v; want nil and the records shown before, %v", m.Err(), wheres(m.recs), shown)
+	if m.Err() != nil || !slices.Equal(wheres(m.pager.recs), shown) {
+		t.Errorf("Err() = %v, records %v; want nil and the records shown before, %v", m.Err(), wheres(m.pager.recs), shown)
 	}
 	if got := m.statusLine(); !strings.Contains(got, "registry down") {
 		t.Errorf("status %q does not say why", got)
@@ -514,10 +592,10 @@ func TestTakeKeepsRunsContiguous(t *testing.T) {
 		p0: {rec(p0, 0, 1), rec(p0, 1, 2), rec(p0, 2, 9), rec(p0, 3, 3)},
 		p1: {rec(p1, 0, 4), rec(p1, 1, 5)},
 	}
-	if diff := cmp.Diff([]string{"0@3", "1@0", "1@1"}, wheres(takeLatest(runs, 3))); diff != "" {
+	if diff := cmp.Diff([]string{"0@3", "1@0", "1@1"}, wheres(takeLatest(runs, 3, nil))); diff != "" {
 		t.Errorf("takeLatest (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"0@0", "0@1", "1@0"}, wheres(takeEarliest(runs, 3))); diff != "" {
+	if diff := cmp.Diff([]string{"0@0", "0@1", "1@0"}, wheres(takeEarliest(runs, 3, nil))); diff != "" {
 		t.Errorf("takeEarliest (-want +got):\n%s", diff)
 	}
 }
@@ -581,7 +659,11 @@ func TestHelpComesFromKeyMap(t *testing.T) {
 	full := ansi.Strip(strings.Join(m.helpLines(), "\n"))
 	for _, b := range slices.Concat(keys.FullHelp()...) {
 		n := strings.Count(full, b.Help().Key+" "+b.Help().Desc)
-		if want := map[bool]int{true: 1, false: 0}[b.Enabled()]; n != want {
+		want := map[bool]int{true: 1, false: 0}[b.Enabled()]
+		if b.Help() == keys.Topics.Help() {
+			want = 0 // no catalog, no topic list
+		}
+		if n != want {
 			t.Errorf("? lists %q %d times, want %d:\n%s", b.Help().Desc, n, want, full)
 		}
 	}
@@ -662,11 +744,11 @@ func TestPreviewSharedFieldsLast(t *testing.T) {
 	src := bankSource(30)
 	m := New(Options{Source: src, Title: "t", Styles: ptr(PlainStyles())})
 	start(t, m)
-	if diff := cmp.Diff(map[string]bool{"eventId": true, "accountId": true, "occurredAt": true}, m.shared); diff != "" {
+	if diff := cmp.Diff(map[string]bool{"eventId": true, "accountId": true, "occurredAt": true}, m.list.shared); diff != "" {
 		t.Errorf("shared fields (-want +got):\n%s", diff)
 	}
 	r := m.Selected()
-	got := preview(r, m.shared)
+	got := preview(r, m.list.shared)
 	if !strings.HasPrefix(got, `{"version":`) || !strings.Contains(got, `"reference":"ref 29","eventId":`) {
 		t.Errorf("preview %s: want version, amount, reference first", got)
 	}
@@ -755,16 +837,16 @@ func TestHexWithoutBytes(t *testing.T) {
 	start(t, m)
 	run(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
 	run(t, m, press("x")...)
-	if m.mode != modeDetails || !m.hex {
-		t.Fatalf("x from the list: mode %v, hex %v; want the details as hex", m.mode, m.hex)
+	if m.mode != modeDetails || !m.details.hex {
+		t.Fatalf("x from the list: mode %v, hex %v; want the details as hex", m.mode, m.details.hex)
 	}
 	if got := ansi.Strip(m.Render()); !strings.Contains(got, "no bytes to show") {
 		t.Errorf("no word on the missing bytes:\n%s", got)
 	}
 	// Moving to another record keeps hex; x again decodes.
 	run(t, m, press("up", "x")...)
-	if m.hex || !strings.Contains(ansi.Strip(m.Render()), "record     t · partition 0") {
-		t.Errorf("x again: hex %v\n%s", m.hex, ansi.Strip(m.Render()))
+	if m.details.hex || !strings.Contains(ansi.Strip(m.Render()), "record     t · partition 0") {
+		t.Errorf("x again: hex %v\n%s", m.details.hex, ansi.Strip(m.Render()))
 	}
 }
 
@@ -827,5 +909,108 @@ func TestDetailsColourKeys(t *testing.T) {
 	}
 	if got := m.colourKey(`  "just a string in an array"`); got != `  "just a string in an array"` {
 		t.Errorf("colourKey styled an array element: %q", got)
+	}
+}
+
+// TestFilterKeepsWhatItFound: a filter whose few matches lie far apart
+// reads on through the topic, holding only the matches, so none is
+// dropped however much it read past (the window held every record read,
+// and dropped the matches with the rest once it was full).
+func TestFilterKeepsWhatItFound(t *testing.T) {
+	src := newSliceSource("t", 3, 3000)
+	var want []string
+	for i := range 5 {
+		r := src.add("t", int32(i%3), base.Add(time.Duration(i*600)*time.Second+time.Millisecond), "acct-rare", i)
+		want = append(want, where(r))
+	}
+	m := New(Options{Source: src, Title: "t", PageSize: 20, MaxRecords: 60, ScanPageSize: 50, Styles: ptr(PlainStyles())})
+	start(t, m)
+	msgs := append(press("/"), typeText(`.key == "acct-rare"`)...)
+	run(t, m, append(msgs, press("enter")...)...)
+	if diff := cmp.Diff(want, wheres(m.pager.recs)); diff != "" {
+		t.Errorf("matches held (-want +got):\n%s", diff)
+	}
+	if got := m.statusLine(); !strings.Contains(got, `filter .key == "acct-rare": 5 found in 6010 of 6010 records · all of it`) {
+		t.Errorf("status %q", got)
+	}
+	// Moving through them loads nothing more and loses none.
+	run(t, m, press("g", "down", "down", "G")...)
+	if diff := cmp.Diff(want, wheres(m.pager.recs)); diff != "" {
+		t.Errorf("after g and G (-want +got):\n%s", diff)
+	}
+
+	// w writes what the filter found.
+	run(t, m, press("w")...)
+	if got := m.prompt.Value(); got != "t-filtered.jsonl" {
+		t.Errorf("w offers %q, want t-filtered.jsonl", got)
+	}
+	path := filepath.Join(t.TempDir(), "found.jsonl")
+	m.prompt.SetValue(path)
+	run(t, m, press("enter")...)
+	if !strings.Contains(m.statusLine(), "wrote 5 records to "+path) {
+		t.Errorf("status after w: %q", m.statusLine())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := record.NewReader(f, path)
+	var got []string
+	for {
+		r, err := rd.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, where(r))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the capture (-want +got):\n%s", diff)
+	}
+}
+
+// TestFilterScanStops: esc stops a filter's scan where it got to; the
+// answer of the load it stopped is dropped, what was found stays.
+func TestFilterScanStops(t *testing.T) {
+	src := newSliceSource("t", 2, 2000)
+	m := New(Options{Source: src, Title: "t", PageSize: 20, ScanPageSize: 100, Styles: ptr(PlainStyles())})
+	start(t, m)
+	m.Update(press("/")[0])
+	for _, k := range typeText(`.key == "none"`) {
+		m.Update(k)
+	}
+	_, cmd := m.Update(press("enter")[0])
+	var quit bool
+	// Two scan loads run; the third is stopped before its answer comes.
+	for range 2 {
+		msgs := exec(cmd, &quit)
+		if len(msgs) != 1 {
+			t.Fatalf("want one load answer, got %v", msgs)
+		}
+		_, cmd = m.Update(msgs[0])
+		if !m.scanning() || !strings.Contains(m.statusLine(), "scanning… esc stops") {
+			t.Fatalf("not scanning: %q", m.statusLine())
+		}
+	}
+	read, _ := m.pager.total()
+	m.Update(press("esc")[0])
+	for _, msg := range exec(cmd, &quit) {
+		m.Update(msg)
+	}
+	if m.scanning() || m.pager.loading {
+		t.Error("still scanning after esc")
+	}
+	if r, _ := m.pager.total(); r != read {
+		t.Errorf("read %d after esc, want %d: the stopped load was applied", r, read)
+	}
+	if got := m.statusLine(); !strings.Contains(got, fmt.Sprintf(`0 found in %d of 4000 records (`, read)) || !strings.Contains(got, "stopped") {
+		t.Errorf("status %q", got)
+	}
+	// Moving on at the edge scans on.
+	if cmd := m.move(-1); cmd == nil || !m.pager.loading {
+		t.Error("moving up after a stop does not scan on")
 	}
 }

@@ -61,14 +61,16 @@ func plan(kind loadKind, bounds []Bounds, w window, perPartition int64) []Range 
 // takeLatest merges the partitions' runs (each in offset order) and keeps
 // the n latest records, oldest first. It takes from the runs' tails, so
 // what it keeps of a partition is always a suffix of its run: records left
-// out are read again by the next older load, none is skipped.
-func takeLatest(runs map[Partition][]*record.Record, n int) []*record.Record {
+// out are read again by the next older load, none is skipped. It stops
+// early when a partition with more records before its run (more) has
+// given all of it: those unread records may be later than what is left.
+func takeLatest(runs map[Partition][]*record.Record, n int, more map[Partition]bool) []*record.Record {
 	ends := make(map[Partition]int, len(runs))
 	for p, run := range runs {
 		ends[p] = len(run)
 	}
-	out := make([]*record.Record, 0, n)
-	for len(out) < n {
+	out := make([]*record.Record, 0, min(n, 4096))
+	for len(out) < n && !exhausted(ends, more) {
 		var best *record.Record
 		var from Partition
 		for p, end := range ends {
@@ -91,12 +93,28 @@ func takeLatest(runs map[Partition][]*record.Record, n int) []*record.Record {
 	return out
 }
 
+// exhausted reports whether a partition with more records beyond its run
+// has none of its run left to give.
+func exhausted(left map[Partition]int, more map[Partition]bool) bool {
+	for p, m := range more {
+		if m && left[p] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // takeEarliest merges the runs and keeps the n earliest records, oldest
-// first; what it keeps of a partition is a prefix of its run.
-func takeEarliest(runs map[Partition][]*record.Record, n int) []*record.Record {
+// first; what it keeps of a partition is a prefix of its run, and it stops
+// as takeLatest does, at a partition with more after its run.
+func takeEarliest(runs map[Partition][]*record.Record, n int, more map[Partition]bool) []*record.Record {
 	heads := make(map[Partition]int, len(runs))
-	out := make([]*record.Record, 0, n)
-	for len(out) < n {
+	left := make(map[Partition]int, len(runs))
+	for p, run := range runs {
+		left[p] = len(run)
+	}
+	out := make([]*record.Record, 0, min(n, 4096))
+	for len(out) < n && !exhausted(left, more) {
 		var best *record.Record
 		var from Partition
 		for p, run := range runs {
@@ -110,6 +128,7 @@ func takeEarliest(runs map[Partition][]*record.Record, n int) []*record.Record {
 			break
 		}
 		heads[from]++
+		left[from]--
 		out = append(out, best)
 	}
 	return out

@@ -94,10 +94,11 @@ func objectFields(v json.RawMessage, encoding string) ([]field, bool) {
 	return out, true
 }
 
-// shape is a JSON value with every letter and digit of a string or number
-// as x: every uuid, "acct-0042" and RFC 3339 time of a fixed layout has
-// one shape, amounts and free text rarely do. Objects and arrays are one
-// shape each.
+// shape is a JSON string with every letter and digit as x: every uuid,
+// "acct-0042" and RFC 3339 time of a fixed layout has one shape, amounts
+// and free text rarely do. A number is its own shape: numbers that differ
+// (versions, counts) tell records apart, however many digits they have.
+// Objects and arrays are one shape each.
 func shape(v json.RawMessage) string {
 	if len(v) == 0 {
 		return ""
@@ -107,6 +108,9 @@ func shape(v json.RawMessage) string {
 		return "{}"
 	case '[':
 		return "[]"
+	case '"':
+	default:
+		return string(v)
 	}
 	b := []rune(string(v))
 	for i, r := range b {

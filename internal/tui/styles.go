@@ -6,6 +6,8 @@ import "charm.land/lipgloss/v2"
 // unstyled but for the selection (reverse video), for NO_COLOR.
 type Styles struct {
 	Title, Status, Selected, Time, Where, Key, Type, Error, Faint, HelpKey lipgloss.Style
+	// Changed marks the fields a timeline's event changed.
+	Changed lipgloss.Style
 }
 
 // DefaultStyles use the terminal's 16 colours.
@@ -17,6 +19,7 @@ func DefaultStyles() Styles {
 	s.Type = s.Type.Foreground(lipgloss.Magenta)
 	s.Error = s.Error.Foreground(lipgloss.Red)
 	s.HelpKey = s.HelpKey.Foreground(lipgloss.Cyan)
+	s.Changed = s.Changed.Foreground(lipgloss.Green)
 	return s
 }
 
@@ -34,5 +37,6 @@ func PlainStyles() Styles {
 		Error:    n.Bold(true),
 		Faint:    n.Faint(true),
 		HelpKey:  n.Bold(true),
+		Changed:  n.Bold(true),
 	}
 }

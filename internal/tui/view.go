@@ -3,12 +3,10 @@ package tui
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/evctl/evctl/internal/english"
@@ -19,18 +17,28 @@ import (
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.Render())
 	v.AltScreen = true
-	v.WindowTitle = "evctl browse " + m.o.Title
+	v.MouseMode = tea.MouseModeCellMotion // the wheel scrolls
+	v.WindowTitle = "evctl browse " + m.title
 	return v
 }
 
 // Render is the screen as text, m.height lines of at most m.width cells.
 func (m *Model) Render() string {
 	lines := make([]string, 0, m.height)
-	lines = append(lines, m.titleLine())
-	lines = append(lines, m.listLines()...)
-	if m.view() == modeDetails {
-		lines = append(lines, m.styles.Faint.Render(strings.Repeat("─", m.width)))
-		lines = append(lines, strings.Split(m.detail.View(), "\n")...)
+	switch m.view() {
+	case modeTopics:
+		lines = append(lines, m.topicsTitle())
+		lines = append(lines, m.topicLines()...)
+	case modeTimeline:
+		lines = append(lines, m.timelineTitle())
+		lines = append(lines, m.timelineLines()...)
+	default:
+		lines = append(lines, m.titleLine())
+		lines = append(lines, m.listLines()...)
+		if m.view() == modeDetails {
+			lines = append(lines, m.styles.Faint.Render(strings.Repeat("─", m.width)))
+			lines = append(lines, strings.Split(m.details.vp.View(), "\n")...)
+		}
 	}
 	lines = append(lines, m.statusLines()...)
 	lines = append(lines, m.helpLines()...)
@@ -40,11 +48,14 @@ func (m *Model) Render() string {
 	return strings.Join(lines, "\n")
 }
 
-// listHeight is how many record rows fit.
+// listHeight is how many rows the view's list has.
 func (m *Model) listHeight() int {
 	h := m.height - 1 - len(m.statusLines()) - len(m.helpLines()) // title, status, help
-	if m.view() == modeDetails {
+	switch m.view() {
+	case modeDetails:
 		h -= m.detailHeight() + 1
+	case modeTopics:
+		h-- // the column heads
 	}
 	return max(h, 1)
 }
@@ -53,157 +64,23 @@ func (m *Model) detailHeight() int { return max((m.height-4)/2, 1) }
 
 func (m *Model) titleLine() string {
 	var total int64
-	topics := map[string]bool{}
-	for _, b := range m.bounds {
+	p := m.pager
+	for _, b := range p.bounds {
 		total += b.End - b.Low
-		topics[b.Topic] = true
 	}
-	parts := []string{m.styles.Title.Render(m.o.Title)}
-	if m.bounds != nil {
-		parts = append(parts, english.Plural(len(m.bounds), "partition"), english.Plural(total, "record"))
+	parts := []string{m.styles.Title.Render(m.title)}
+	if p.bounds != nil {
+		parts = append(parts, english.Plural(len(p.bounds), "partition"), english.Plural(total, "record"))
 	}
-	if m.follow {
+	if m.list.follow {
 		parts = append(parts, m.styles.Title.Render("following"))
 	}
 	left := strings.Join(parts, " · ")
 	right := ""
-	if len(m.visible) > 0 {
-		right = fmt.Sprintf("%d/%d", m.cursor+1, len(m.visible))
+	if len(p.recs) > 0 {
+		right = fmt.Sprintf("%d/%d", m.list.cursor+1, len(p.recs))
 	}
 	return pad(left, right, m.width)
-}
-
-func (m *Model) listLines() []string {
-	h := m.listHeight()
-	out := make([]string, 0, h)
-	switch {
-	case len(m.visible) == 0 && m.loading:
-		out = append(out, m.styles.Faint.Render("loading…"))
-	case len(m.visible) == 0 && len(m.recs) > 0:
-		out = append(out, m.styles.Faint.Render(fmt.Sprintf("the filter hides all %s loaded", english.Plural(len(m.recs), "record"))))
-	case len(m.visible) == 0 && m.bounds != nil:
-		out = append(out, m.styles.Faint.Render("no records"))
-	}
-	multi := len(m.topics()) > 1
-	// The cursor stays on screen whatever changed the list's height.
-	top := max(min(m.top, m.cursor), m.cursor-h+1, 0)
-	for i := top; i < len(m.visible) && len(out) < h; i++ {
-		out = append(out, m.row(m.recs[m.visible[i]], i == m.cursor, multi))
-	}
-	for len(out) < h {
-		out = append(out, "")
-	}
-	return out
-}
-
-func (m *Model) topics() map[string]bool {
-	t := map[string]bool{}
-	for p := range m.bounds {
-		t[p.Topic] = true
-	}
-	return t
-}
-
-// row renders one record on one line: time, where, key, type, value, in
-// the columns that fit the width.
-func (m *Model) row(r *record.Record, selected, withTopic bool) string {
-	c := layout(m.width)
-	where := strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
-	if withTopic {
-		where = r.Topic + "/" + where
-	}
-	typ := record.ShortType(r.Type)
-	if typ == "" {
-		typ = r.ValueEncoding
-	}
-	key := record.OneLine(record.PayloadText(r.Key, r.KeyEncoding))
-	mark := " "
-	if r.Error != "" {
-		mark = "!"
-	}
-	if !selected && r.Error != "" {
-		mark = m.styles.Error.Render(mark)
-	}
-	cells := []string{mark}
-	// cut: a cell wider than its column is cut; where a record is stays whole.
-	cell := func(text string, width int, style lipgloss.Style, cut bool) {
-		if width == 0 {
-			return
-		}
-		if cut {
-			text = ansi.Truncate(text, width, "…")
-		}
-		text = padRight(text, width)
-		if !selected {
-			text = style.Render(text)
-		}
-		cells = append(cells, text)
-	}
-	if c.time != "" {
-		cell(r.Timestamp.UTC().Format(c.time), len(c.time), m.styles.Time, true)
-	}
-	cell(where, c.where, m.styles.Where, false)
-	cell(key, c.key, m.styles.Key, true)
-	cell(typ, c.typ, m.styles.Type, true)
-	line := cells[0] + strings.Join(cells[1:], " ")
-	if len(cells) > 1 {
-		line += " "
-	}
-	line += preview(r, m.shared)
-	if selected {
-		return m.styles.Selected.Render(padRight(ansi.Truncate(line, m.width, "…"), m.width))
-	}
-	return line
-}
-
-// columns are the record list's columns at a width: the time's layout and
-// the others' widths, "" or 0 for a column that does not fit.
-type columns struct {
-	time            string
-	where, key, typ int
-}
-
-// minValue is the width below which the value column takes room from the
-// others: they shrink first, then go, the value last.
-const minValue = 20
-
-var timeLayouts = []string{"2006-01-02 15:04:05.000", "01-02 15:04:05.000", "01-02 15:04:05", "15:04:05"}
-
-func layout(width int) columns {
-	c := columns{time: timeLayouts[0], where: 9, key: 10, typ: 16}
-	short := func() int { return minValue - c.value(width) }
-	steps := []func(){
-		func() { c.time = timeLayouts[1] },
-		func() { c.typ = max(c.typ-short(), 8) },
-		func() { c.time = timeLayouts[2] },
-		func() { c.time = timeLayouts[3] },
-		func() { c.key = max(c.key-short(), 6) },
-		func() { c.typ = 0 },
-		func() { c.time = "" },
-		func() { c.where = 0 },
-		func() { c.key = 0 },
-	}
-	for _, step := range steps {
-		if short() <= 0 {
-			break
-		}
-		step()
-	}
-	return c
-}
-
-// value is the width left for the value column.
-func (c columns) value(width int) int {
-	w := width - 1 // the error mark
-	if c.time != "" {
-		w -= len(c.time) + 1
-	}
-	for _, n := range []int{c.where, c.key, c.typ} {
-		if n > 0 {
-			w -= n + 1
-		}
-	}
-	return w
 }
 
 // statusLines are the status, or the prompt and why its text was not
@@ -234,41 +111,66 @@ func (m *Model) statusLine() string {
 	if m.note != "" {
 		parts = append(parts, m.note)
 	}
-	if m.loading {
+	switch m.view() {
+	case modeTopics:
+		parts = append(parts, m.topicsStatus()...)
+	case modeTimeline:
+		parts = append(parts, m.timelineStatus()...)
+	default:
+		parts = append(parts, m.recordsStatus()...)
+	}
+	return m.styles.Status.Render(strings.Join(parts, " · "))
+}
+
+// recordsStatus is what the list holds: how much is loaded, or what a
+// filter found in how much it read, and where the window is.
+func (m *Model) recordsStatus() []string {
+	p, l := m.pager, &m.list
+	var parts []string
+	if p.loading && !l.scanning {
 		parts = append(parts, "loading…")
 	}
-	if m.flt != nil {
-		parts = append(parts, fmt.Sprintf("filter %s: %d of %d loaded", m.flt.String(), len(m.visible), len(m.recs)))
-		if m.filterErrs > 0 {
-			parts = append(parts, fmt.Sprintf("failed on %s", english.Plural(m.filterErrs, "record")))
+	if l.flt != nil {
+		read, total := p.total()
+		found := fmt.Sprintf("filter %s: %d found in %d of %d records", l.flt.String(), len(p.recs), read, total)
+		if total > 0 && read < total {
+			found += fmt.Sprintf(" (%d%%)", read*100/total)
 		}
-	} else if len(m.recs) > 0 {
-		parts = append(parts, english.Plural(len(m.recs), "record")+" loaded")
-	}
-	if m.bounds != nil {
+		parts = append(parts, found)
+		if l.filterErrs > 0 {
+			parts = append(parts, fmt.Sprintf("failed on %s", english.Plural(l.filterErrs, "record")))
+		}
 		switch {
-		case m.atStart() && m.atEnd():
+		case l.scanning:
+			parts = append(parts, "scanning… esc stops")
+		case l.stopped:
+			parts = append(parts, "stopped")
+		}
+	} else if len(p.recs) > 0 {
+		parts = append(parts, english.Plural(len(p.recs), "record")+" loaded")
+	}
+	if p.bounds != nil {
+		switch {
+		case p.atStart() && p.atEnd():
 			parts = append(parts, "all of it")
-		case m.atStart():
+		case p.atStart():
 			parts = append(parts, "from the start")
-		case m.atEnd():
+		case p.atEnd():
 			parts = append(parts, "up to the end")
 		}
 	}
-	return m.styles.Status.Render(strings.Join(parts, " · "))
+	return parts
 }
 
 // helpLines is the keymap's help: one line, or with ? every key, wrapped
 // to the width.
 func (m *Model) helpLines() []string {
-	if m.prompting() {
-		return []string{m.help.ShortHelpView(promptKeys(m.keys).ShortHelp())}
-	}
-	if !m.help.ShowAll {
-		return []string{m.help.ShortHelpView(m.keys.ShortHelp())}
+	km := m.keyHelp()
+	if !m.help.ShowAll || m.prompting() {
+		return []string{m.help.ShortHelpView(km.ShortHelp())}
 	}
 	var lines []string
-	for _, row := range wrapHelp(slices.Concat(m.keys.FullHelp()...), len(m.help.ShortSeparator), m.width) {
+	for _, row := range wrapHelp(slices.Concat(km.FullHelp()...), len(m.help.ShortSeparator), m.width) {
 		lines = append(lines, m.help.ShortHelpView(row))
 	}
 	return lines
