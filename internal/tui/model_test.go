@@ -501,7 +501,7 @@ func TestTimelineStates(t *testing.T) {
 	run(t, m, press("down")...)
 	screen := ansi.Strip(m.Render())
 	golden(t, "timeline", screen+"\n")
-	if !strings.Contains(screen, "state after v2 · changed .events, .last") {
+	if !strings.Contains(screen, "state after v2") || !strings.Contains(screen, "changed .events, .last") {
 		t.Errorf("the pane does not name the changed fields:\n%s", screen)
 	}
 	for _, line := range []string{`▸   "events": 2,`, `▸   "last": "`, `    "id": "acct-`, `    "owner": {`} {
@@ -1012,5 +1012,90 @@ func TestFilterScanStops(t *testing.T) {
 	// Moving on at the edge scans on.
 	if cmd := m.move(-1); cmd == nil || !m.pager.loading {
 		t.Error("moving up after a stop does not scan on")
+	}
+}
+
+// sliceCatalog offers slice sources as topics.
+type sliceCatalog struct {
+	topics []Topic
+	srcs   map[string]*sliceSource
+}
+
+func (c *sliceCatalog) Topics(context.Context) ([]Topic, error) { return c.topics, nil }
+
+func (c *sliceCatalog) Open(_ context.Context, name string) (Source, error) {
+	if s, ok := c.srcs[name]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("topic %q not found", name)
+}
+
+func bankCatalog() *sliceCatalog {
+	return &sliceCatalog{
+		topics: []Topic{
+			{Name: "bank.account-balances", Partitions: 6, Records: 20, CleanupPolicy: "compact"},
+			{Name: "bank.account-events", Partitions: 3, Records: 60, CleanupPolicy: "delete", ValueSubject: "bank.account-events-value"},
+			{Name: "bank.notifications", Partitions: 3, Records: 42, CleanupPolicy: "delete"},
+		},
+		srcs: map[string]*sliceSource{"bank.account-events": bankSource(60)},
+	}
+}
+
+// TestTopicList: without a source the browser lists the catalog's
+// topics; / finds as you type, enter opens one, t goes back to the list
+// with the cursor on it.
+func TestTopicList(t *testing.T) {
+	m := New(Options{Catalog: bankCatalog(), PageSize: 25, Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, tea.WindowSizeMsg{Width: 100, Height: 12})
+	if m.mode != modeTopics || len(m.topics.shown) != 3 {
+		t.Fatalf("mode %v, %d topics shown; want the topic list of 3", m.mode, len(m.topics.shown))
+	}
+	golden(t, "topics", ansi.Strip(m.Render())+"\n")
+	run(t, m, append(press("/"), typeText("EVENT")...)...)
+	if got := m.topics.selectedName(); len(m.topics.shown) != 1 || got != "bank.account-events" {
+		t.Errorf("find EVENT while typing: %d shown, selected %q", len(m.topics.shown), got)
+	}
+	golden(t, "topics-find", ansi.Strip(m.Render())+"\n")
+	run(t, m, press("enter")...)
+	if m.mode != modeRecords || m.title != "bank.account-events" || len(m.pager.recs) != 25 {
+		t.Fatalf("enter: mode %v, title %q, %d records; want the topic's records", m.mode, m.title, len(m.pager.recs))
+	}
+	run(t, m, press("up", "t")...)
+	if m.mode != modeTopics || m.topics.selectedName() != "bank.account-events" {
+		t.Errorf("t: mode %v on %q; want the topic list on the topic", m.mode, m.topics.selectedName())
+	}
+	// Esc clears the find; opening the same topic again goes back to where
+	// the user was.
+	run(t, m, press("esc")...)
+	if len(m.topics.shown) != 3 {
+		t.Errorf("esc: %d topics shown, want all 3", len(m.topics.shown))
+	}
+	sel := m.Selected()
+	run(t, m, press("enter")...)
+	if m.mode != modeRecords || m.Selected() != sel {
+		t.Errorf("enter again: mode %v on %s, want the records on %s", m.mode, where(m.Selected()), where(sel))
+	}
+	// A topic that does not open says why and stays on the list.
+	run(t, m, press("t", "G", "enter")...)
+	if m.mode != modeTopics || m.err == nil || !strings.Contains(m.statusLine(), `topic "bank.notifications" not found`) {
+		t.Errorf("opening a failing topic: mode %v, status %q", m.mode, m.statusLine())
+	}
+}
+
+// TestMouseWheel scrolls the list, and the details under the pointer.
+func TestMouseWheel(t *testing.T) {
+	m := New(Options{Source: bankSource(60), Title: "t", PageSize: 25, Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	at := m.list.cursor
+	run(t, m, tea.MouseWheelMsg{Button: tea.MouseWheelUp, Y: 3}, tea.MouseWheelMsg{Button: tea.MouseWheelUp, Y: 3})
+	if m.list.cursor != at-2 {
+		t.Errorf("two wheel notches up: cursor %d, want %d", m.list.cursor, at-2)
+	}
+	run(t, m, press("enter")...)
+	run(t, m, tea.MouseWheelMsg{Button: tea.MouseWheelDown, Y: 25})
+	if m.details.vp.YOffset() != 3 || m.list.cursor != at-2 {
+		t.Errorf("wheel over the details: offset %d, cursor %d; want the details scrolled 3, the cursor still", m.details.vp.YOffset(), m.list.cursor)
 	}
 }

@@ -231,14 +231,7 @@ func (m *Model) scrollToCursor() {
 	if m.pager == nil {
 		return
 	}
-	l, h := &m.list, m.listHeight()
-	switch {
-	case l.cursor < l.top:
-		l.top = l.cursor
-	case l.cursor >= l.top+h:
-		l.top = l.cursor - h + 1
-	}
-	l.top = max(min(l.top, len(m.pager.recs)-h), 0)
+	m.list.top = scrolled(m.list.cursor, m.list.top, m.listHeight(), len(m.pager.recs))
 }
 
 // Selected is the record under the cursor, nil when none is shown.

@@ -151,14 +151,8 @@ func (t *timelineView) move(d int) {
 }
 
 func (t *timelineView) scroll(h int) {
-	switch {
-	case t.cursor < t.top:
-		t.top = t.cursor
-	case t.cursor >= t.top+h:
-		t.top = t.cursor - h + 1
-	}
 	if t.agg != nil {
-		t.top = max(min(t.top, len(t.agg.Events)-h), 0)
+		t.top = scrolled(t.cursor, t.top, h, len(t.agg.Events))
 	}
 }
 
@@ -225,7 +219,7 @@ func (m *Model) syncTimeline() {
 	}
 	_, pw := m.timelineWidths()
 	t.pane.SetWidth(pw)
-	t.pane.SetHeight(max(m.listHeight()-1, 1)) // under the pane's head
+	t.pane.SetHeight(max(m.listHeight()-len(m.paneHead()), 1)) // under the pane's head
 	if t.shown == t.cursor || len(t.agg.Events) == 0 {
 		return
 	}
@@ -340,14 +334,14 @@ func (m *Model) timelineLines() []string {
 		where := padRight(fmt.Sprintf("%d@%d", r.Partition, r.Offset), c.where)
 		ver, ts, typ := padRight(t.version(i), c.version), r.Timestamp.UTC().Format(c.time), eventType(r)
 		if i == t.cursor {
-			line := " " + ver + " " + ts + " " + where + " " + typ
+			line := "›" + ver + " " + ts + " " + where + " " + typ // › for screens without colour
 			left = append(left, m.styles.Selected.Render(padRight(ansi.Truncate(line, lw, "…"), lw)))
 			continue
 		}
 		line := " " + m.styles.Faint.Render(ver) + " " + m.styles.Time.Render(ts) + " " + m.styles.Where.Render(where) + " " + m.styles.Type.Render(typ)
 		left = append(left, ansi.Truncate(line, lw, "…"))
 	}
-	right := []string{m.paneHead()}
+	right := m.paneHead()
 	right = append(right, strings.Split(t.pane.View(), "\n")...)
 	sep := m.styles.Faint.Render(" │ ")
 	out := make([]string, h)
@@ -365,17 +359,17 @@ func (m *Model) timelineLines() []string {
 }
 
 // paneHead says what the pane shows: the state after an event and what
-// it changed, or the event's value.
-func (m *Model) paneHead() string {
+// it changed, or the event's value; wrapped to the pane.
+func (m *Model) paneHead() []string {
 	t := &m.timeline
-	if len(t.agg.Events) == 0 {
-		return ""
+	if t.agg == nil || len(t.agg.Events) == 0 {
+		return nil
 	}
 	r := t.agg.Events[t.cursor]
 	if t.agg.States == nil {
-		return m.styles.Faint.Render(fmt.Sprintf("%s value (%s)", t.version(t.cursor), r.ValueEncoding))
+		return []string{m.styles.Faint.Render(fmt.Sprintf("%s value (%s)", t.version(t.cursor), r.ValueEncoding))}
 	}
-	head := fmt.Sprintf("state after %s", t.version(t.cursor))
+	head := []string{"state after " + t.version(t.cursor)}
 	var paths []string
 	for _, f := range t.changed {
 		p := f.Path
@@ -384,15 +378,19 @@ func (m *Model) paneHead() string {
 		}
 		paths = append(paths, p)
 	}
+	_, pw := m.timelineWidths()
 	switch {
 	case len(t.changed) == 0:
-		head += " · unchanged"
+		head[0] += " · unchanged"
 	case len(t.changed) == 1 && t.changed[0].Path == ".":
-		head += " · all new"
+		head[0] += " · all new"
 	default:
-		head += " · changed " + strings.Join(paths, ", ")
+		head = append(head, strings.Split(ansi.Wordwrap("changed "+strings.Join(paths, ", "), pw, " "), "\n")...)
 	}
-	return m.styles.Faint.Render(head)
+	for i, l := range head {
+		head[i] = m.styles.Faint.Render(l)
+	}
+	return head
 }
 
 // stateLines are a state as indented JSON (members in name order, as

@@ -112,15 +112,7 @@ func (t *topicsView) move(d, height int) {
 	t.scroll(height)
 }
 
-func (t *topicsView) scroll(h int) {
-	switch {
-	case t.cursor < t.top:
-		t.top = t.cursor
-	case t.cursor >= t.top+h:
-		t.top = t.cursor - h + 1
-	}
-	t.top = max(min(t.top, len(t.shown)-h), 0)
-}
+func (t *topicsView) scroll(h int) { t.top = scrolled(t.cursor, t.top, h, len(t.shown)) }
 
 func (m *Model) topicsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, t, h := m.keys, &m.topics, m.listHeight()

@@ -199,6 +199,18 @@ func wrapHelp(bs []key.Binding, sepWidth, width int) [][]key.Binding {
 	return append(rows, row)
 }
 
+// scrolled is the first row to show of n so that the cursor's row is
+// among the h shown, moving top as little as it can.
+func scrolled(cursor, top, h, n int) int {
+	switch {
+	case cursor < top:
+		top = cursor
+	case cursor >= top+h:
+		top = cursor - h + 1
+	}
+	return max(min(top, n-h), 0)
+}
+
 // pad puts right at the right edge of a width-wide line after left.
 func pad(left, right string, width int) string {
 	gap := width - ansi.StringWidth(left) - ansi.StringWidth(right)
