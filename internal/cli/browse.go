@@ -89,7 +89,8 @@ arrows step through the versions and : goes to a version or a time.
 w writes to a capture file (docs/capture-format.md, with the raw bytes:
 replay --from-file sends it again byte for byte): the selected record, or
 everything the filter found, or the timeline's events. : goes to a
-position; f follows new records.
+position; p shows only some partitions (-p at the start); f follows new
+records.
 
 Keys:
   ↑/k ↓/j           move              pgup/b pgdn/space  page
@@ -97,7 +98,8 @@ Keys:
   enter             details           J/K                scroll details
   x                 bytes as hex      w                  write to a file
   /                 jq filter         a                  aggregate timeline
-  f                 follow            t                  topic list
+  p                 partitions        t                  topic list
+  f                 follow
   esc               close details, stop a filter's scan, cancel a prompt
   ?                 all keys          q                  quit
   ctrl+c            interrupt (exit status 130)

@@ -88,14 +88,15 @@ type Model struct {
 type mode int
 
 const (
-	modeRecords  mode = iota // the record list
-	modeDetails              // the list, and the selected record's details below it
-	modeTopics               // the topic list
-	modeTimeline             // one aggregate's events, and its state
-	modeFilter               // the jq filter prompt
-	modeGoTo                 // the go-to-a-position prompt
-	modeWrite                // the prompt for the file to write records to
-	modeFind                 // the topic list's filter, applied as it is typed
+	modeRecords    mode = iota // the record list
+	modeDetails                // the list, and the selected record's details below it
+	modeTopics                 // the topic list
+	modeTimeline               // one aggregate's events, and its state
+	modeFilter                 // the jq filter prompt
+	modeGoTo                   // the go-to-a-position prompt
+	modeWrite                  // the prompt for the file to write records to
+	modeFind                   // the topic list's filter, applied as it is typed
+	modePartitions             // the prompt for the partitions to show
 )
 
 // prompting reports whether a prompt has the keys.
@@ -363,6 +364,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.openTimeline()
 	case key.Matches(msg, k.GoTo):
 		return m.ask(modeGoTo, "go to: ", "start, end, 1234, -100, @-1h, @2026-11-19T10:00:00Z", "")
+	case key.Matches(msg, k.Partitions):
+		return m.ask(modePartitions, "partitions: ", "1,3 (empty: all)", m.pager.onlyText())
 	case key.Matches(msg, k.Follow):
 		m.list.follow = !m.list.follow
 		if m.list.follow {
@@ -448,6 +451,14 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.closePrompt()
 		return m.goTo(pos)
+	case key.Matches(msg, m.keys.Apply) && m.mode == modePartitions:
+		only, err := m.pager.parseOnly(m.prompt.Value())
+		if err != nil {
+			m.promptErr = err
+			return nil
+		}
+		m.closePrompt()
+		return m.setPartitions(only)
 	case key.Matches(msg, m.keys.Apply) && m.mode == modeWrite:
 		path, recs := strings.TrimSpace(m.prompt.Value()), m.writable()
 		if path == "" || len(recs) == 0 {

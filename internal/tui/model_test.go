@@ -1099,3 +1099,48 @@ func TestMouseWheel(t *testing.T) {
 		t.Errorf("wheel over the details: offset %d, cursor %d; want the details scrolled 3, the cursor still", m.details.vp.YOffset(), m.list.cursor)
 	}
 }
+
+// TestPartitions: p shows only the partitions typed, from the selected
+// record's time; empty shows all again; one the topic lacks is an error
+// under the prompt.
+func TestPartitions(t *testing.T) {
+	src := newSliceSource("t", 4, 400)
+	m := New(Options{Source: src, Title: "t", PageSize: 20, Styles: ptr(PlainStyles())})
+	start(t, m)
+	run(t, m, append(append(press("p"), typeText("1,3")...), press("enter")...)...)
+	if m.prompting() || len(m.pager.recs) == 0 {
+		t.Fatalf("p 1,3: prompting %v (%v), %d records", m.prompting(), m.promptErr, len(m.pager.recs))
+	}
+	for _, r := range m.pager.recs {
+		if r.Partition != 1 && r.Partition != 3 {
+			t.Fatalf("p 1,3 shows %s", where(r))
+		}
+	}
+	var want []*record.Record
+	for _, r := range src.all() {
+		if r.Partition == 1 || r.Partition == 3 {
+			want = append(want, r)
+		}
+	}
+	if got := where(m.Selected()); got != where(want[len(want)-1]) {
+		t.Errorf("selected %s, want the latest of 1 and 3, %s", got, where(want[len(want)-1]))
+	}
+	if got := ansi.Strip(m.titleLine()); !strings.Contains(got, "t · partitions 1, 3 of 4 · ") {
+		t.Errorf("title %q", got)
+	}
+	run(t, m, press("p")...)
+	m.prompt.SetValue("7")
+	run(t, m, press("enter")...)
+	if m.promptErr == nil || m.promptErr.Error() != `no partition "7"; the topic has partitions 0, 1, 2, 3` {
+		t.Errorf("p 7: error %v", m.promptErr)
+	}
+	run(t, m, press("esc", "p")...)
+	if m.prompt.Value() != "1,3" {
+		t.Errorf("p offers %q, want the partitions shown", m.prompt.Value())
+	}
+	m.prompt.SetValue("")
+	run(t, m, press("enter")...)
+	if m.pager.only != nil || len(m.pager.bounds) != 4 || where(m.Selected()) != where(src.all()[len(src.all())-1]) {
+		t.Errorf("p empty: only %v, %d partitions, selected %s", m.pager.only, len(m.pager.bounds), where(m.Selected()))
+	}
+}

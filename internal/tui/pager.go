@@ -2,7 +2,11 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -24,6 +28,9 @@ type pager struct {
 	per, scanPer int
 	max          int // records held before the far end is dropped
 	keep         func(*record.Record) bool
+	// only are the partition numbers shown (of every topic); nil: all.
+	// numbers are those the topics have.
+	only, numbers []int32
 
 	bounds  map[Partition]Bounds // nil until the first load answers
 	win     window
@@ -35,13 +42,14 @@ type pager struct {
 
 // pageMsg answers a load.
 type pageMsg struct {
-	kind   loadKind
-	seq    int
-	bounds []Bounds
-	starts map[Partition]int64 // for loadAt: where each partition starts
-	ranges []Range
-	runs   map[Partition][]*record.Record
-	err    error
+	kind    loadKind
+	seq     int
+	bounds  []Bounds
+	numbers []int32             // the partition numbers of the topics, shown or not
+	starts  map[Partition]int64 // for loadAt: where each partition starts
+	ranges  []Range
+	runs    map[Partition][]*record.Record
+	err     error
 }
 
 // change is what applying a page did to the window, for the views to
@@ -62,13 +70,17 @@ func (p *pager) load(kind loadKind, jump position.Position) tea.Cmd {
 	p.seq++
 	ctx, cancel := context.WithCancel(p.ctx)
 	p.cancel = cancel
-	seq, src, per := p.seq, p.src, int64(p.pageRead())
+	seq, src, per, only := p.seq, p.src, int64(p.pageRead()), p.only
 	w := window{first: maps.Clone(p.win.first), next: maps.Clone(p.win.next)}
 	return func() tea.Msg {
 		defer cancel()
 		bounds, err := src.Bounds(ctx)
 		if err != nil {
 			return pageMsg{kind: kind, seq: seq, err: err}
+		}
+		numbers := partitionNumbers(bounds)
+		if only != nil {
+			bounds = slices.DeleteFunc(bounds, func(b Bounds) bool { return !slices.Contains(only, b.Partition.Partition) })
 		}
 		if kind == loadAt {
 			var at map[Partition]int64
@@ -88,7 +100,7 @@ func (p *pager) load(kind loadKind, jump position.Position) tea.Cmd {
 		}
 		ranges := plan(kind, bounds, w, per)
 		runs, err := src.Read(ctx, ranges)
-		return pageMsg{kind: kind, seq: seq, bounds: bounds, starts: w.first, ranges: ranges, runs: runs, err: err}
+		return pageMsg{kind: kind, seq: seq, bounds: bounds, numbers: numbers, starts: w.first, ranges: ranges, runs: runs, err: err}
 	}
 }
 
@@ -117,6 +129,7 @@ func (p *pager) current(msg pageMsg) bool { return msg.seq == p.seq && p.loading
 // apply merges a loaded page into the window.
 func (p *pager) apply(msg pageMsg) change {
 	p.loading, p.cancel = false, nil
+	p.numbers = msg.numbers
 	p.bounds = make(map[Partition]Bounds, len(msg.bounds))
 	for _, b := range msg.bounds {
 		p.bounds[b.Partition] = b
@@ -311,4 +324,46 @@ func edges(gone, kept []*record.Record, old map[Partition]int64, first bool) map
 		}
 	}
 	return out
+}
+
+// onlyText is the partitions shown, as the partitions prompt takes them.
+func (p *pager) onlyText() string {
+	strs := make([]string, len(p.only))
+	for i, n := range p.only {
+		strs[i] = strconv.Itoa(int(n))
+	}
+	return strings.Join(strs, ",")
+}
+
+// parseOnly reads a list of partition numbers ("1,3", "1 3"); empty is
+// all of them. Each must be a partition browsed.
+func (p *pager) parseOnly(text string) ([]int32, error) {
+	var out []int32
+	for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.ParseInt(f, 10, 32)
+		if err != nil || !slices.Contains(p.numbers, int32(n)) {
+			return nil, fmt.Errorf("no partition %q; the topic has %s", f, numbersText(p.numbers))
+		}
+		out = append(out, int32(n))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// partitionNumbers are the partition numbers of bounds, in order.
+func partitionNumbers(bounds []Bounds) []int32 {
+	var out []int32
+	for _, b := range bounds {
+		out = append(out, b.Partition.Partition)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func numbersText(ns []int32) string {
+	strs := make([]string, len(ns))
+	for i, n := range ns {
+		strs[i] = strconv.Itoa(int(n))
+	}
+	return "partitions " + strings.Join(strs, ", ")
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -78,6 +79,23 @@ func (m *Model) setFilter(f *filter.Filter) tea.Cmd {
 		m.pager.keep = m.keep
 	}
 	r := m.Selected()
+	if r == nil || m.list.cursor == len(m.pager.recs)-1 && m.pager.atEnd() {
+		return m.goTo(position.EndPos)
+	}
+	return m.goTo(position.Position{Kind: position.Time, Time: r.Timestamp.Time})
+}
+
+// setPartitions shows only some partitions (nil: all), read again from
+// the selected record's time.
+func (m *Model) setPartitions(only []int32) tea.Cmd {
+	if slices.Equal(only, m.pager.only) {
+		return nil
+	}
+	r := m.Selected()
+	m.pager.only = only
+	if len(only) == 0 {
+		m.pager.only = nil
+	}
 	if r == nil || m.list.cursor == len(m.pager.recs)-1 && m.pager.atEnd() {
 		return m.goTo(position.EndPos)
 	}

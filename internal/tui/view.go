@@ -69,7 +69,10 @@ func (m *Model) titleLine() string {
 		total += b.End - b.Low
 	}
 	parts := []string{m.styles.Title.Render(m.title)}
-	if p.bounds != nil {
+	switch {
+	case p.bounds != nil && p.only != nil:
+		parts = append(parts, fmt.Sprintf("%s of %d", numbersText(p.only), len(p.numbers)), english.Plural(total, "record"))
+	case p.bounds != nil:
 		parts = append(parts, english.Plural(len(p.bounds), "partition"), english.Plural(total, "record"))
 	}
 	if m.list.follow {
