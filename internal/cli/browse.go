@@ -45,6 +45,7 @@ type BrowseOptions struct {
 	ValueSchema string
 	AvroJSON    bool
 	Projection  string
+	Columns     string
 }
 
 // NewCmdBrowse is `evctl browse`.
@@ -67,7 +68,8 @@ partitions, or at --from (tail's positions: start, 1234, -100, @-1h,
 either direction: a topic of any size opens at once. The list's value
 column shows first the fields that tell the loaded records apart; those
 all of them have with one shape (an event id, the aggregate id, a
-timestamp) go last.
+timestamp) go last. --columns (or c) shows the values of jq expressions
+instead, comma-separated as jq's comma: '.value.amount, .value.reason'.
 
 Enter shows the selected record's details: where it is, its timestamp,
 key, type, schemas (id or GUID, subject, version) and headers, and the
@@ -98,8 +100,8 @@ Keys:
   enter             details           J/K                scroll details
   x                 bytes as hex      w                  write to a file
   /                 jq filter         a                  aggregate timeline
-  p                 partitions        t                  topic list
-  f                 follow
+  p                 partitions        c                  columns (jq)
+  f                 follow            t                  topic list
   esc               close details, stop a filter's scan, cancel a prompt
   ?                 all keys          q                  quit
   ctrl+c            interrupt (exit status 130)
@@ -147,6 +149,7 @@ offsets.`,
 	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
 	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
+	fl.StringVar(&opts.Columns, "columns", "", "show these jq `expressions`' values (comma-separated: '.value.amount, .value.reason') instead of the value")
 	fl.StringVar(&opts.Projection, "projection", "", "fold a timeline's events with this projection spec `file`, to show each state")
 	return cmd
 }
@@ -154,6 +157,9 @@ offsets.`,
 func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	if _, err := compileFilter(opts.Filter); err != nil {
 		return err
+	}
+	if _, err := tui.ParseColumns(opts.Columns); err != nil {
+		return &FlagError{err: fmt.Errorf("--%w", err)}
 	}
 	var from position.Position
 	if opts.From != "" {
@@ -187,7 +193,7 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 	}
 	cat := &kafkaCatalog{cfg: cfg, dec: dec, registry: opts.Registry, proj: proj}
 	defer cat.Close()
-	o := tui.Options{From: from, Now: opts.Now, Follow: opts.Follow, Filter: opts.Filter, PageSize: opts.PageSize, FollowEvery: opts.FollowEvery}
+	o := tui.Options{From: from, Now: opts.Now, Follow: opts.Follow, Filter: opts.Filter, Columns: opts.Columns, PageSize: opts.PageSize, FollowEvery: opts.FollowEvery}
 	if len(opts.Topics) == 0 {
 		// The list is read before the screen changes: a broker that is
 		// down reads as any other command's error.

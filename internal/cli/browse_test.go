@@ -321,6 +321,7 @@ func TestNewCmdBrowse(t *testing.T) {
 		{name: "follow", args: []string{"t", "-f", "--follow-every", "250ms"}, want: BrowseOptions{Topics: []string{"t"}, Follow: true, PageSize: 200, FollowEvery: 250 * time.Millisecond}},
 		{name: "no topic: the topic list", args: []string{}, want: BrowseOptions{PageSize: 200, FollowEvery: time.Second}},
 		{name: "partitions of no topic", args: []string{"-p", "1"}, wantErr: "--partition needs a topic"},
+		{name: "columns", args: []string{"t", "--columns", ".value.amount, .type"}, want: BrowseOptions{Topics: []string{"t"}, PageSize: 200, FollowEvery: time.Second, Columns: ".value.amount, .type"}},
 		{name: "projection", args: []string{"t", "--projection", "p.yaml"}, want: BrowseOptions{Topics: []string{"t"}, PageSize: 200, FollowEvery: time.Second, Projection: "p.yaml"}},
 		{name: "from and follow", args: []string{"t", "--from", "start", "-f"}, wantErr: "--from and --follow exclude each other"},
 		{name: "page size", args: []string{"t", "--page-size", "0"}, wantErr: "--page-size takes a count of one or more"},

@@ -16,8 +16,9 @@ type KeyMap struct {
 	// Topics goes back to the topic list; Open opens the topic selected
 	// there.
 	Topics, Open key.Binding
-	// Partitions picks the partitions the record list shows.
-	Partitions key.Binding
+	// Partitions picks the partitions the record list shows, Columns its
+	// columns.
+	Partitions, Columns key.Binding
 	// Prev and Next step through a timeline's versions.
 	Prev, Next            key.Binding
 	Help, Quit, Interrupt key.Binding
@@ -45,6 +46,7 @@ func DefaultKeys() KeyMap {
 		Follow:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
 		Topics:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "topic list")),
 		Partitions: key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "partitions")),
+		Columns:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "columns (jq)")),
 		Open:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
 		Prev:       key.NewBinding(key.WithKeys("up", "left", "k", "h"), key.WithHelp("↑/←", "previous version")),
 		Next:       key.NewBinding(key.WithKeys("down", "right", "j", "l"), key.WithHelp("↓/→", "next version")),
@@ -70,7 +72,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End, k.GoTo},
 		{k.Detail, k.DetailUp, k.DetailDown, k.Hex, k.Write, k.Close},
-		{k.Filter, k.Partitions, k.Aggregate, k.Follow, k.Topics},
+		{k.Filter, k.Columns, k.Partitions, k.Aggregate, k.Follow, k.Topics},
 		{k.Help, k.Quit},
 	}
 }

@@ -47,6 +47,9 @@ type Options struct {
 	// Filter is a jq expression over the record; records for which it is
 	// false or null are hidden.
 	Filter string
+	// Columns are jq expressions, comma-separated (.value.amount,
+	// .value.reason), whose values the list shows instead of the value.
+	Columns string
 	// PageSize is how many records a load adds (default 200); MaxRecords
 	// how many the browser holds before it drops the far end (default
 	// 5000); ScanPageSize how many of each partition a load reads while a
@@ -97,6 +100,7 @@ const (
 	modeWrite                  // the prompt for the file to write records to
 	modeFind                   // the topic list's filter, applied as it is typed
 	modePartitions             // the prompt for the partitions to show
+	modeColumns                // the prompt for the list's columns
 )
 
 // prompting reports whether a prompt has the keys.
@@ -158,6 +162,11 @@ func New(o Options) *Model {
 		f, err := compileFilter(o.Filter)
 		m.list.flt, m.err = f, err
 	}
+	if cols, err := ParseColumns(o.Columns); err != nil {
+		m.err = err
+	} else {
+		m.list.cols.exprs = cols
+	}
 	if o.Source == nil {
 		m.mode = modeTopics
 		return m
@@ -177,7 +186,7 @@ func (m *Model) openSource(src Source, title string) {
 		m.pager.keep = m.keep
 	}
 	m.title = title
-	m.list = recordsView{flt: m.list.flt, follow: m.list.follow}
+	m.list = recordsView{flt: m.list.flt, cols: m.list.cols, follow: m.list.follow}
 	m.details.shown.r = nil
 }
 
@@ -364,6 +373,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.openTimeline()
 	case key.Matches(msg, k.GoTo):
 		return m.ask(modeGoTo, "go to: ", "start, end, 1234, -100, @-1h, @2026-11-19T10:00:00Z", "")
+	case key.Matches(msg, k.Columns):
+		return m.ask(modeColumns, "columns: ", ".value.amount, .value.reason (empty: the value)", m.list.cols.String())
 	case key.Matches(msg, k.Partitions):
 		return m.ask(modePartitions, "partitions: ", "1,3 (empty: all)", m.pager.onlyText())
 	case key.Matches(msg, k.Follow):
@@ -451,6 +462,15 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.closePrompt()
 		return m.goTo(pos)
+	case key.Matches(msg, m.keys.Apply) && m.mode == modeColumns:
+		cols, err := ParseColumns(m.prompt.Value())
+		if err != nil {
+			m.promptErr = err
+			return nil
+		}
+		m.closePrompt()
+		m.list.cols.exprs = cols
+		return nil
 	case key.Matches(msg, m.keys.Apply) && m.mode == modePartitions:
 		only, err := m.pager.parseOnly(m.prompt.Value())
 		if err != nil {

@@ -1144,3 +1144,45 @@ func TestPartitions(t *testing.T) {
 		t.Errorf("p empty: only %v, %d partitions, selected %s", m.pager.only, len(m.pager.bounds), where(m.Selected()))
 	}
 }
+
+// TestColumns shows the values of jq expressions in place of the value's
+// preview: --columns at the start, c to change them, empty for the value
+// again; a bad expression says why under the prompt.
+func TestColumns(t *testing.T) {
+	m := New(Options{Source: bankSource(60), Title: "bank.account-events", PageSize: 25, Columns: `.value.amount, .value.reference, .headers["event-id"], .value.nothing`, Styles: ptr(PlainStyles())})
+	start(t, m)
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	screen := ansi.Strip(m.Render())
+	golden(t, "columns", screen+"\n")
+	r := m.Selected()
+	var v struct{ Amount, Reference string }
+	if err := json.Unmarshal(r.Value, &v); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s  %s  %s  -", v.Amount, v.Reference, r.Headers[0].Value)
+	if !strings.Contains(screen, want) {
+		t.Errorf("the selected row does not show %q:\n%s", want, screen)
+	}
+	run(t, m, press("c")...)
+	if got := m.prompt.Value(); got != `.value.amount, .value.reference, .headers["event-id"], .value.nothing` {
+		t.Errorf("c offers %q", got)
+	}
+	m.prompt.SetValue(`.type, (.value |`)
+	run(t, m, press("enter")...)
+	if m.promptErr == nil || !strings.Contains(m.promptErr.Error(), "columns: invalid jq filter") {
+		t.Errorf("a bad column: error %v", m.promptErr)
+	}
+	m.prompt.SetValue(`[.partition, .offset] | join("/")`)
+	run(t, m, press("enter")...)
+	if got := ansi.Strip(m.row(r, m.cells(r)[0], false, false)); len(m.list.cols.exprs) != 1 || !strings.HasSuffix(got, fmt.Sprintf(" %d/%d", r.Partition, r.Offset)) {
+		t.Errorf("one column: %d columns, row %q", len(m.list.cols.exprs), got)
+	}
+	run(t, m, press("c")...)
+	m.prompt.SetValue("")
+	run(t, m, press("enter")...)
+	if m.list.cols.exprs != nil || !strings.Contains(ansi.Strip(m.Render()), `{"version":`) {
+		t.Errorf("empty columns: %v; want the value again", m.list.cols.exprs)
+	}
+}

@@ -28,6 +28,7 @@ type recordsView struct {
 	shared map[string]bool
 
 	flt        *filter.Filter
+	cols       columnSet
 	filterErrs int  // records the filter failed on
 	scanning   bool // a filter is reading on for matches; esc stops it
 	stopped    bool // the user stopped the last scan
@@ -276,8 +277,24 @@ func (m *Model) listLines() []string {
 	multi := len(m.topicNames()) > 1
 	// The cursor stays on screen whatever changed the list's height.
 	top := max(min(l.top, l.cursor), l.cursor-h+1, 0)
-	for i := top; i < len(p.recs) && len(out) < h; i++ {
-		out = append(out, m.row(p.recs[i], i == l.cursor, multi))
+	shown := p.recs[top:min(top+h-len(out), len(p.recs))]
+	values := make([]string, len(shown))
+	if l.cols.exprs != nil {
+		rows := make([][]string, len(shown))
+		for i, r := range shown {
+			rows[i] = m.cells(r)
+		}
+		widths := m.columnWidths(rows)
+		for i := range rows {
+			values[i] = columnLine(rows[i], widths)
+		}
+	} else {
+		for i, r := range shown {
+			values[i] = preview(r, l.shared)
+		}
+	}
+	for i, r := range shown {
+		out = append(out, m.row(r, values[i], top+i == l.cursor, multi))
 	}
 	for len(out) < h {
 		out = append(out, "")
@@ -293,9 +310,9 @@ func (m *Model) topicNames() map[string]bool {
 	return t
 }
 
-// row renders one record on one line: time, where, key, type, value, in
-// the columns that fit the width.
-func (m *Model) row(r *record.Record, selected, withTopic bool) string {
+// row renders one record on one line: time, where, key, type, and value
+// (its preview or the chosen columns), in the columns that fit the width.
+func (m *Model) row(r *record.Record, value string, selected, withTopic bool) string {
 	c := layout(m.width)
 	where := strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
 	if withTopic {
@@ -338,7 +355,7 @@ func (m *Model) row(r *record.Record, selected, withTopic bool) string {
 	if len(cells) > 1 {
 		line += " "
 	}
-	line += preview(r, m.list.shared)
+	line += value
 	if selected {
 		return m.styles.Selected.Render(padRight(ansi.Truncate(line, m.width, "…"), m.width))
 	}

@@ -152,6 +152,9 @@ func (m *Model) recordsStatus() []string {
 	} else if len(p.recs) > 0 {
 		parts = append(parts, english.Plural(len(p.recs), "record")+" loaded")
 	}
+	if l.cols.exprs != nil {
+		parts = append(parts, "columns "+l.cols.String())
+	}
 	if p.bounds != nil {
 		switch {
 		case p.atStart() && p.atEnd():
