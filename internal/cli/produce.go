@@ -97,7 +97,9 @@ Every record is acknowledged before produce ends (the producer is
 idempotent). A line that is not JSON or does not fit the schema is
 reported with its line number and the field's path, and the other lines
 are sent; --atomic sends every line in one transaction, or none if any
-line fails. On a terminal each line is sent as it is typed and its
+line fails (the brokers abort a transaction still open after
+transaction.timeout.ms, 60 s by default: raise it with -X for a long
+input). On a terminal each line is sent as it is typed and its
 partition and offset printed (with --atomic, held in the transaction
 until Ctrl-D commits it). Exit status 1 when a line failed, 130 when
 interrupted: records not acknowledged by then are not counted as sent,

@@ -37,7 +37,7 @@ const (
 	EncodingNull       = "null"        // no payload (a tombstone, for values)
 	EncodingAvro       = "avro"        // Avro through the registry or a local schema
 	EncodingJSONSchema = "json-schema" // JSON Schema through the registry
-	EncodingProtobuf   = "protobuf"    // Protobuf through the registry
+	EncodingProtobuf   = "protobuf"    // Protobuf through the registry or a local schema
 	EncodingJSON       = "json"        // plain JSON
 	EncodingText       = "text"        // UTF-8 text
 	EncodingBase64     = "base64"      // anything else, base64 in Key/Value
