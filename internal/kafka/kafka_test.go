@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -501,6 +502,22 @@ func TestTidyLog(t *testing.T) {
 	for in, want := range tests {
 		if got := tidyLog(in); got != want {
 			t.Errorf("tidyLog(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLogExplains(t *testing.T) {
+	for _, tc := range []struct {
+		ev   rdk.LogEvent
+		want bool
+	}{
+		{rdk.LogEvent{Tag: "FAIL", Level: 3, Message: "Connect to ipv4#127.0.0.1:1 failed: Connection refused"}, true},
+		{rdk.LogEvent{Tag: "REQTMOUT", Level: 4, Message: "Timed out ProduceRequest in flight"}, true},
+		{rdk.LogEvent{Tag: "CONFWARN", Level: 4, Message: "Configuration property fetch.message.max.bytes is a consumer property and will be ignored by this producer instance"}, false},
+		{rdk.LogEvent{Tag: "METADATA", Level: 7, Message: "Topic t partition count changed"}, false},
+	} {
+		if got := explains(tc.ev); got != tc.want {
+			t.Errorf("explains(%s %q) = %v, want %v", tc.ev.Tag, tc.ev.Message, got, tc.want)
 		}
 	}
 }
