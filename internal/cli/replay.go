@@ -90,9 +90,11 @@ source and destination) with the records. Kill it at any moment and run
 it again with --resume: a read_committed reader of the destination sees
 every selected record exactly once, in source order per partition.
 Several processes with the same --group split the source partitions
-between them. Ctrl-C stops at a transaction boundary. Brokers that go
-away stop it within about --timeout; the summary then counts only the
-committed records, and --resume continues from them.
+between them. Ctrl-C stops at a transaction boundary. One broker of
+several lost on the way does not stop it: it waits for the partitions'
+new leaders, and writes again a transaction the cluster aborted meanwhile.
+Brokers that all go away stop it within about --timeout; the summary then
+counts only the committed records, and --resume continues from them.
 
 The destination must exist (--create makes it with the source's partition
 count and configs; --partitions and --config change them); a destination

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -159,8 +160,16 @@ type Copier struct {
 	resumed         bool
 	destPartitions  int
 
-	inTxn     bool
-	txnStart  time.Time
+	inTxn    bool
+	txnStart time.Time
+	// txnLog holds the records written in the open transaction, while they
+	// take at most maxRedoBytes, so that a transaction the cluster aborted
+	// under the copy (a broker lost, its partitions between leaders) is
+	// written again instead of ending the copy: see redo.
+	txnLog    []*record.Message
+	txnBytes  int
+	redoable  bool
+	redos     int   // since the last commit
 	err       error // sticky: the copier can only be closed
 	eof       bool
 	lastCheck time.Time
@@ -803,7 +812,23 @@ func (cp *Copier) Write(ctx context.Context, m *record.Message) error {
 		// back into it.
 		return cp.w.produce(ctx, m, cp.destTopic, nil)
 	}
-	return cp.w.Produce(ctx, m)
+	err := cp.w.Produce(ctx, m)
+	if err != nil && abortable(err) && cp.redoable && cp.redos < maxRedos {
+		// An earlier record of the transaction was lost: do it again.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cp.checkpointTimeout())
+		err = cp.redo(rctx, err)
+		if err == nil {
+			err = cp.w.Produce(rctx, m)
+		}
+		cancel()
+		if err != nil {
+			return cp.txnFailed(context.Background(), "write again the transaction the cluster aborted", err)
+		}
+	}
+	if err == nil {
+		cp.logWrite(m)
+	}
+	return err
 }
 
 func (cp *Copier) begin() error {
@@ -814,7 +839,93 @@ func (cp *Copier) begin() error {
 		return cp.txnFailed(context.Background(), "begin transaction", err)
 	}
 	cp.inTxn, cp.txnStart = true, time.Now()
+	cp.txnLog, cp.txnBytes, cp.redoable = cp.txnLog[:0], 0, true
 	return nil
+}
+
+// maxRedoBytes bounds the records a copier keeps to write a transaction
+// again: a checkpoint's worth of ordinary events, not of 1 MB records.
+const maxRedoBytes = 64 << 20
+
+// logWrite keeps m for redo, until the transaction's records outgrow
+// maxRedoBytes.
+func (cp *Copier) logWrite(m *record.Message) {
+	if !cp.redoable {
+		return
+	}
+	cp.txnBytes += BatchSize(m)
+	if cp.txnBytes > maxRedoBytes {
+		cp.txnLog, cp.redoable = nil, false
+		return
+	}
+	cp.txnLog = append(cp.txnLog, m)
+}
+
+// abortable reports whether err, from a write or a transactional call,
+// may pass when the transaction is aborted and done again: the cluster
+// lost its records (a delivery timed out while partitions moved between
+// leaders) or aborted it. Not a fatal or fencing error, nor a record too
+// large, which a second time would meet again.
+func abortable(err error) bool {
+	var ke rdk.Error
+	if !errors.As(err, &ke) || ke.IsFatal() {
+		return false
+	}
+	switch ke.Code() {
+	case rdk.ErrFenced, rdk.ErrProducerFenced, rdk.ErrInvalidProducerEpoch, rdk.ErrMsgSizeTooLarge:
+		return false
+	}
+	return true
+}
+
+// maxRedos bounds how often one checkpoint's transaction is done again:
+// a record the destination refuses for good fails the copy, after all.
+const maxRedos = 3
+
+// redo aborts the open transaction and writes its records again in a new
+// one, as Apache Kafka's transactional copier does after an abortable
+// error: a broker SIGKILLed under a copy can leave its transaction
+// aborted (its records timed out, or the coordinator gave up on it), and
+// the copy goes on on the brokers left. The offsets are committed by the
+// checkpoint that follows. It gives up at ctx's deadline.
+func (cp *Copier) redo(ctx context.Context, cause error) error {
+	if !cp.redoable || cp.redos >= maxRedos {
+		return cause
+	}
+	cp.redos++
+	if err := cp.w.p.AbortTransaction(ctx); err != nil {
+		return errors.Join(cause, fmt.Errorf("abort: %w", err))
+	}
+	cp.inTxn = false
+	// The aborted records' reports (purged, or timed out) come first.
+	for cp.w.pending.Load() > 0 {
+		if err := pauseCtx(ctx); err != nil {
+			return errors.Join(cause, err)
+		}
+	}
+	cp.w.resetFailure()
+	log := cp.txnLog
+	if err := cp.begin(); err != nil {
+		return err
+	}
+	cp.txnLog = append(cp.txnLog, log...)
+	cp.txnBytes = 0
+	for _, m := range log {
+		cp.txnBytes += BatchSize(m)
+		if err := cp.w.Produce(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pauseCtx(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Millisecond):
+		return nil
+	}
 }
 
 // Checkpoint commits the open transaction together with the group's
@@ -845,22 +956,22 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 	if err := cp.begin(); err != nil {
 		return err
 	}
-	// A checkpoint once begun completes (or fails) within the timeout,
-	// even when the caller's context is cancelled: Ctrl-C stops at it.
-	ctx = context.WithoutCancel(ctx)
-	if len(offsets) > 0 {
-		md, err := cp.c.GetConsumerGroupMetadata()
-		if err != nil {
-			return cp.txnFailed(ctx, "read the group metadata", err)
+	// A checkpoint once begun completes (or fails) within its bound, even
+	// when the caller's context is cancelled: Ctrl-C stops at it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cp.checkpointTimeout())
+	defer cancel()
+	for {
+		what, err := cp.commit(ctx, offsets)
+		if err == nil {
+			break
 		}
-		if err := cp.retry(ctx, func(ctx context.Context) error {
-			return cp.w.p.SendOffsetsToTransaction(ctx, offsets, md)
-		}); err != nil {
-			return cp.txnFailed(ctx, "commit the group's offsets", err)
+		if !abortable(err) || !cp.redoable || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			return cp.txnFailed(ctx, what, err)
 		}
-	}
-	if err := cp.retry(ctx, cp.w.p.CommitTransaction); err != nil {
-		return cp.txnFailed(ctx, "commit the transaction", err)
+		// The cluster aborted the transaction under the copy: do it again.
+		if rerr := cp.redo(ctx, err); rerr != nil {
+			return cp.txnFailed(ctx, "write again the transaction the cluster aborted", rerr)
+		}
 	}
 	if err := cp.w.failure(); err != nil {
 		cp.err = err
@@ -876,14 +987,58 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// commit sends the offsets to the open transaction and commits it; it
+// says what failed.
+func (cp *Copier) commit(ctx context.Context, offsets []rdk.TopicPartition) (string, error) {
+	if len(offsets) > 0 {
+		md, err := cp.c.GetConsumerGroupMetadata()
+		if err != nil {
+			return "read the group metadata", err
+		}
+		if err := cp.retry(ctx, func(ctx context.Context) error {
+			return cp.w.p.SendOffsetsToTransaction(ctx, offsets, md)
+		}); err != nil {
+			return "commit the group's offsets", err
+		}
+	}
+	if err := cp.retry(ctx, cp.w.p.CommitTransaction); err != nil {
+		return "commit the transaction", err
+	}
+	cp.redos = 0
+	return "", nil
+}
+
+// checkpointTimeout bounds a checkpoint while the cluster answers: the
+// timeout, and the transaction's timeout on top. A broker SIGKILLed under
+// the copy leads its partitions (or coordinates the transaction) until
+// the cluster notices, after its broker session timeout (9 s on Apache
+// Kafka): a commit waits that long for the new leaders, longer than the
+// timeout (the real tier's broker_kill.txtar failed so), and until the
+// transaction's timeout it may still succeed. When no broker answers,
+// retry gives up after the timeout.
+func (cp *Copier) checkpointTimeout() time.Duration {
+	return cp.cfg.timeout() + cp.txnTimeout
+}
+
 // retry runs a transactional call again while librdkafka says it may be
-// retried (a timeout, mostly), all tries within one timeout. librdkafka
-// may hold a call well past the deadline it was given (9 s of a 2 s
-// timeout with the broker gone; three tries took 20 s), so retry stops
-// waiting at the deadline and leaves the call to finish on its own.
+// retried (a timeout, mostly), all tries within ctx's deadline, and past
+// the timeout only while the cluster answers a metadata request.
+// librdkafka may hold a call well past the deadline it was given (9 s of
+// a 2 s timeout with the broker gone; three tries took 20 s), so retry
+// stops waiting at the deadline and leaves the call to finish on its own.
 func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) error {
-	tctx, cancel := cp.cfg.withTimeout(ctx)
+	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var lost atomic.Bool
+	check := time.AfterFunc(cp.cfg.timeout(), func() {
+		mctx, mcancel := context.WithTimeout(tctx, max(cp.cfg.timeout()/4, 500*time.Millisecond))
+		defer mcancel()
+		if _, err := clusterMetadata(mctx, cp.cfg, cp.logs, cp.ac); err != nil && tctx.Err() == nil {
+			lost.Store(true)
+			cancel()
+		}
+	})
+	defer check.Stop()
 	var err error
 	for range 3 {
 		done := make(chan error, 1)
@@ -896,8 +1051,11 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 			case err = <-done:
 			case <-time.After(100 * time.Millisecond):
 				cp.stuck = true
-				return tctx.Err()
+				return context.DeadlineExceeded // the brokers did not answer in time
 			}
+		}
+		if lost.Load() {
+			return context.DeadlineExceeded
 		}
 		var ke rdk.Error
 		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || tctx.Err() != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,4 +155,50 @@ func TestReadLeaderMoving(t *testing.T) {
 	if answered <= 2 {
 		t.Errorf("ListOffsets was asked %d times; the first two answered 'not leader'", answered)
 	}
+}
+
+// TestCopyRedoesAbortedTransaction: a broker SIGKILLed under a copy on
+// Apache Kafka left the open transaction to be aborted (its records timed
+// out while the dead broker's partitions had no leader), and the replay
+// failed ("cannot commit the group's offsets, transaction aborted: ...
+// Erroneous state"; broker_kill.txtar). The copier now aborts and writes
+// the transaction again, as Apache Kafka's own copier does, and the copy
+// is exact. kfake refuses one Produce of the destination for good here.
+func TestCopyRedoesAbortedTransaction(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do; broker_kill.txtar kills a real broker")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 200)
+	var refused atomic.Int32
+	cluster.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		if refused.Load() > 0 || len(req.Topics) == 0 || req.Topics[0].Topic != "dst" || req.TransactionID == nil {
+			cluster.KeepControl()
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, cp, "dst", 50, 0); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	if n := refused.Load(); n != 1 {
+		t.Fatalf("kfake refused %d Produce requests, want 1", n)
+	}
+	checkCopy(t, cfg, "src", "dst")
 }

@@ -176,6 +176,14 @@ func (w *Writer) fail(err error) {
 	}
 }
 
+// resetFailure forgets the delivery failures of an aborted transaction,
+// which is written again.
+func (w *Writer) resetFailure() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = nil
+}
+
 func (w *Writer) failure() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
