@@ -357,19 +357,8 @@ func (cp *Copier) start(ctx context.Context) error {
 		host, _ := os.Hostname()
 		cp.txnID = fmt.Sprintf("%s-%s-%d", cp.opts.Group, host, os.Getpid())
 	}
-	// No delivery reports: a record not delivered fails the commit of its
-	// transaction, which is where the copier reports failures.
-	cp.w, err = newWriter(cp.cfg, sizedFor(append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}), cp.opts.MaxMessageBytes), false)
-	if err != nil {
+	if err := cp.startProducer(ctx); err != nil {
 		return err
-	}
-	ictx, cancel := cp.cfg.withTimeout(ctx)
-	defer cancel()
-	if err := cp.w.p.InitTransactions(ictx); err != nil {
-		if isUnreachable(err) || ictx.Err() != nil {
-			return unreachable(ictx, cp.cfg, cp.w.logs, err)
-		}
-		return fmt.Errorf("cannot start transactions as %q: %w", cp.txnID, err)
 	}
 	if cp.opts.Follow {
 		if err := cp.commitStart(ctx); err != nil {
@@ -807,18 +796,13 @@ func (cp *Copier) Write(ctx context.Context, m *record.Message) error {
 	if err := cp.begin(); err != nil {
 		return err
 	}
-	if cp.destTopic != nil {
-		// A record read from the source names the source: never write
-		// back into it.
-		return cp.w.produce(ctx, m, cp.destTopic, nil)
-	}
-	err := cp.w.Produce(ctx, m)
-	if err != nil && abortable(err) && cp.redoable && cp.redos < maxRedos {
+	err := cp.produce(ctx, m)
+	if err != nil && cp.canRedo(err) {
 		// An earlier record of the transaction was lost: do it again.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cp.checkpointTimeout())
 		err = cp.redo(rctx, err)
 		if err == nil {
-			err = cp.w.Produce(rctx, m)
+			err = cp.produce(rctx, m)
 		}
 		cancel()
 		if err != nil {
@@ -831,6 +815,16 @@ func (cp *Copier) Write(ctx context.Context, m *record.Message) error {
 	return err
 }
 
+// produce writes m to DestTopic, or to its own topic when there is none.
+func (cp *Copier) produce(ctx context.Context, m *record.Message) error {
+	if cp.destTopic != nil {
+		// A record read from the source names the source: never write
+		// back into it.
+		return cp.w.produce(ctx, m, cp.destTopic, nil)
+	}
+	return cp.w.Produce(ctx, m)
+}
+
 func (cp *Copier) begin() error {
 	if cp.inTxn {
 		return nil
@@ -840,6 +834,27 @@ func (cp *Copier) begin() error {
 	}
 	cp.inTxn, cp.txnStart = true, time.Now()
 	cp.txnLog, cp.txnBytes, cp.redoable = cp.txnLog[:0], 0, true
+	return nil
+}
+
+// startProducer makes the transactional producer and initialises its
+// transactions, which fences any earlier producer with the same id.
+func (cp *Copier) startProducer(ctx context.Context) error {
+	// No delivery reports: a record not delivered fails the commit of its
+	// transaction, which is where the copier reports failures.
+	w, err := newWriter(cp.cfg, sizedFor(append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}), cp.opts.MaxMessageBytes), false)
+	if err != nil {
+		return err
+	}
+	cp.w = w
+	ictx, cancel := cp.cfg.withTimeout(ctx)
+	defer cancel()
+	if err := cp.w.p.InitTransactions(ictx); err != nil {
+		if isUnreachable(err) || ictx.Err() != nil {
+			return unreachable(ictx, cp.cfg, cp.w.logs, err)
+		}
+		return fmt.Errorf("cannot start transactions as %q: %w", cp.txnID, err)
+	}
 	return nil
 }
 
@@ -878,6 +893,35 @@ func abortable(err error) bool {
 	return true
 }
 
+// canRedo reports whether the failure err of the open transaction may
+// pass when it is done again (see redo): an abortable error, or the
+// producer fenced, which with the copier's own transactional id means
+// the coordinator aborted the transaction on its timeout (no other
+// process has the id). Not when no broker answers.
+func (cp *Copier) canRedo(err error) bool {
+	if !cp.redoable || cp.redos >= maxRedos || errors.Is(err, errClusterLost) || errors.Is(err, ErrUnreachable) {
+		return false
+	}
+	if cp.producerFenced() {
+		return cp.opts.TransactionalID == ""
+	}
+	return abortable(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// producerFenced reports whether the producer has failed for good because
+// its epoch was fenced.
+func (cp *Copier) producerFenced() bool {
+	var ke rdk.Error
+	if err := cp.w.p.GetFatalError(); err == nil || !errors.As(err, &ke) {
+		return false
+	}
+	switch ke.Code() {
+	case rdk.ErrFenced, rdk.ErrProducerFenced, rdk.ErrInvalidProducerEpoch:
+		return true
+	}
+	return false
+}
+
 // maxRedos bounds how often one checkpoint's transaction is done again:
 // a record the destination refuses for good fails the copy, after all.
 const maxRedos = 3
@@ -893,17 +937,29 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 		return cause
 	}
 	cp.redos++
-	if err := cp.w.p.AbortTransaction(ctx); err != nil {
-		return errors.Join(cause, fmt.Errorf("abort: %w", err))
-	}
-	cp.inTxn = false
-	// The aborted records' reports (purged, or timed out) come first.
-	for cp.w.pending.Load() > 0 {
-		if err := pauseCtx(ctx); err != nil {
+	if cp.producerFenced() {
+		// The coordinator aborted the transaction and fenced the producer:
+		// a new one, with the same id, takes over.
+		if !cp.stuck { // else a call still runs in it: leave it be
+			cp.w.Close()
+		}
+		cp.stuck, cp.inTxn = false, false
+		if err := cp.startProducer(ctx); err != nil {
 			return errors.Join(cause, err)
 		}
+	} else {
+		if err := cp.w.p.AbortTransaction(ctx); err != nil {
+			return errors.Join(cause, fmt.Errorf("abort: %w", err))
+		}
+		cp.inTxn = false
+		// The aborted records' reports (purged, or timed out) come first.
+		for cp.w.pending.Load() > 0 {
+			if err := pauseCtx(ctx); err != nil {
+				return errors.Join(cause, err)
+			}
+		}
+		cp.w.resetFailure()
 	}
-	cp.w.resetFailure()
 	log := cp.txnLog
 	if err := cp.begin(); err != nil {
 		return err
@@ -912,7 +968,7 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 	cp.txnBytes = 0
 	for _, m := range log {
 		cp.txnBytes += BatchSize(m)
-		if err := cp.w.Produce(ctx, m); err != nil {
+		if err := cp.produce(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -958,19 +1014,26 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 	}
 	// A checkpoint once begun completes (or fails) within its bound, even
 	// when the caller's context is cancelled: Ctrl-C stops at it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cp.checkpointTimeout())
-	defer cancel()
+	base := context.WithoutCancel(ctx)
 	for {
-		what, err := cp.commit(ctx, offsets)
+		actx, cancel := context.WithTimeout(base, cp.checkpointTimeout())
+		what, err := cp.commit(actx, offsets)
 		if err == nil {
+			cancel()
 			break
 		}
-		if !abortable(err) || !cp.redoable || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-			return cp.txnFailed(ctx, what, err)
+		if !cp.canRedo(err) {
+			cancel()
+			return cp.txnFailed(base, what, err)
 		}
-		// The cluster aborted the transaction under the copy: do it again.
-		if rerr := cp.redo(ctx, err); rerr != nil {
-			return cp.txnFailed(ctx, "write again the transaction the cluster aborted", rerr)
+		// The cluster aborted the transaction under the copy: do it again,
+		// within a bound of its own.
+		cancel()
+		rctx, cancel := context.WithTimeout(base, cp.checkpointTimeout())
+		rerr := cp.redo(rctx, err)
+		cancel()
+		if rerr != nil {
+			return cp.txnFailed(base, "write again the transaction the cluster aborted", rerr)
 		}
 	}
 	if err := cp.w.failure(); err != nil {
@@ -1020,6 +1083,9 @@ func (cp *Copier) checkpointTimeout() time.Duration {
 	return cp.cfg.timeout() + cp.txnTimeout
 }
 
+// errClusterLost says no broker answered a checkpoint for the timeout.
+var errClusterLost = fmt.Errorf("no broker answers: %w", context.DeadlineExceeded)
+
 // retry runs a transactional call again while librdkafka says it may be
 // retried (a timeout, mostly), all tries within ctx's deadline, and past
 // the timeout only while the cluster answers a metadata request.
@@ -1051,11 +1117,14 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 			case err = <-done:
 			case <-time.After(100 * time.Millisecond):
 				cp.stuck = true
+				if lost.Load() {
+					return errClusterLost
+				}
 				return context.DeadlineExceeded // the brokers did not answer in time
 			}
 		}
 		if lost.Load() {
-			return context.DeadlineExceeded
+			return errClusterLost
 		}
 		var ke rdk.Error
 		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || tctx.Err() != nil {

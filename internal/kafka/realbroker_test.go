@@ -202,3 +202,40 @@ func TestCopyRedoesAbortedTransaction(t *testing.T) {
 	}
 	checkCopy(t, cfg, "src", "dst")
 }
+
+// TestCopyFencedByTimeout: on the loaded real cluster, a transaction held
+// up past its timeout by a SIGKILLed broker was aborted by its
+// coordinator, which fenced the producer's epoch, and the replay failed
+// for good ("This instance has been fenced by a newer instance",
+// bounce_matrix.txtar). With its own transactional id no other copier
+// can have fenced it: the copier starts a new producer with the id and
+// writes the transaction again. kfake answers one EndTxn so here.
+func TestCopyFencedByTimeout(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do; bounce_matrix.txtar bounces real brokers")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 200)
+	var fenced atomic.Int32
+	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.EndTxnRequest)
+		if fenced.Load() > 0 || !req.Commit {
+			cluster.KeepControl()
+			return nil, nil, false
+		}
+		fenced.Add(1)
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.ProducerFenced.Code
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, cp, "dst", 50, 0); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	if n := fenced.Load(); n != 1 {
+		t.Fatalf("kfake fenced %d commits, want 1", n)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
