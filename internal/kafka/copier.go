@@ -937,20 +937,15 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 		return cause
 	}
 	cp.redos++
-	if cp.producerFenced() {
-		// The coordinator aborted the transaction and fenced the producer:
-		// a new one, with the same id, takes over.
-		if !cp.stuck { // else a call still runs in it: leave it be
-			cp.w.Close()
-		}
-		cp.stuck, cp.inTxn = false, false
-		if err := cp.startProducer(ctx); err != nil {
-			return errors.Join(cause, err)
-		}
-	} else {
-		if err := cp.w.p.AbortTransaction(ctx); err != nil {
+	aborted := false
+	if !cp.producerFenced() {
+		err := cp.w.p.AbortTransaction(ctx)
+		if err != nil && !cp.producerFenced() {
 			return errors.Join(cause, fmt.Errorf("abort: %w", err))
 		}
+		aborted = err == nil
+	}
+	if aborted {
 		cp.inTxn = false
 		// The aborted records' reports (purged, or timed out) come first.
 		for cp.w.pending.Load() > 0 {
@@ -959,6 +954,17 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 			}
 		}
 		cp.w.resetFailure()
+	} else {
+		// The coordinator aborted the transaction and fenced the producer
+		// (before the abort, or answering it): a new one, with the same
+		// id, takes over.
+		if !cp.stuck { // else a call still runs in it: leave it be
+			cp.w.Close()
+		}
+		cp.stuck, cp.inTxn = false, false
+		if err := cp.startProducer(ctx); err != nil {
+			return errors.Join(cause, err)
+		}
 	}
 	log := cp.txnLog
 	if err := cp.begin(); err != nil {
