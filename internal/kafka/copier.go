@@ -472,8 +472,7 @@ func (cp *Copier) assign(tps []rdk.TopicPartition) {
 		cp.setAssignment(nil, tps)
 		return
 	}
-	timeout := cp.cfg.timeout() + cp.txnTimeout
-	committed, err := cp.c.Committed(tps, int(timeout/time.Millisecond))
+	committed, err := cp.committed(tps)
 	if err != nil {
 		cp.err = fmt.Errorf("cannot read the committed offsets of group %q: %w", cp.opts.Group, err)
 		if isUnreachable(err) {
@@ -557,6 +556,24 @@ func (cp *Copier) sequence() {
 	}
 	if err := cp.c.Seek(tp, 0); err != nil {
 		cp.err = fmt.Errorf("cannot read %s[%d] from offset %d: %w", next.tp.Topic, next.tp.Partition, next.next, err)
+	}
+}
+
+// committed reads the group's committed offsets of tps. A coordinator
+// whose broker was SIGKILLed answers nothing until the cluster notices and
+// another broker loads the group (a replay failed so on the real cluster,
+// bounce_matrix.txtar): while the cluster answers, it asks again, three
+// times at most.
+func (cp *Copier) committed(tps []rdk.TopicPartition) ([]rdk.TopicPartition, error) {
+	timeout := cp.cfg.timeout() + cp.txnTimeout
+	for try := 1; ; try++ {
+		committed, err := cp.c.Committed(tps, int(timeout/time.Millisecond))
+		if err == nil || !isUnreachable(err) || try == 3 {
+			return committed, err
+		}
+		if _, merr := clusterMetadata(context.Background(), cp.cfg, cp.logs, cp.ac); merr != nil {
+			return nil, err
+		}
 	}
 }
 
