@@ -98,6 +98,24 @@ func TestMain(m *testing.M) {
 //	                                             real tier, the real one emptied (realtier_test.go)
 //	replay-verify src dst                        require that a read_committed reader of dst sees every
 //	                                             record of src exactly once, in order, byte for byte
+//
+// and, for the real tier's broker faults (faults_test.go; the nodes of the
+// scripts/kafka.sh cluster, whose ids are 1, 2, 3):
+//
+//	ktopic name partitions [config=value...]     create a topic, replication factor the cluster's default
+//	kseed topic N                                produce records 0..N-1 round-robin over the partitions
+//	                                             (value the number, key one of 97, headers), acks=all
+//	await-commit group topic N below             wait until group has committed N offsets of topic; fail
+//	                                             if it has already committed `below` or more
+//	kafka-leader topic partition VAR             export VAR: the partition's leader's node id
+//	kafka-node {kill|stop|start} id              SIGKILL or stop a node and wait until the cluster drops it,
+//	                                             or start it and wait until every replica is in sync again;
+//	                                             a node left down is started when the script ends
+//	tail-kill [-n N] topic                       evctl tail -f topic; N records, SIGKILL the leader, N more:
+//	                                             tail must print all 2N, in order; restart the node
+//	bounce-copy -mode {hard|clean} -target {brokers|clients} [-partitions P] [-records N] [-procs K]
+//	                                             transactions_test.py's cell on evctl replay (faults_test.go);
+//	                                             skips its script unless -records or $EVCTL_BOUNCE_RECORDS is set
 func TestScripts(t *testing.T) {
 	testscript.Run(t, scriptParams())
 }
@@ -148,6 +166,13 @@ func scriptParams() testscript.Params {
 			"ktxn":          cmdKTxn,
 			"avrokeys":      cmdAvroKeys,
 			"followchange":  cmdFollowChange,
+			"ktopic":        cmdKTopic,
+			"kseed":         cmdKSeed,
+			"await-commit":  cmdAwaitCommit,
+			"kafka-leader":  cmdKafkaLeader,
+			"kafka-node":    cmdKafkaNode,
+			"tail-kill":     cmdTailKill,
+			"bounce-copy":   cmdBounceCopy,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "realkafka" { // true in TestScriptsRealKafka
