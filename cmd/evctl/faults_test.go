@@ -92,7 +92,7 @@ func kafkaScript(op string, id int) error {
 	}
 	out, err := exec.Command("bash", script, op, strconv.Itoa(id), "--dir", testkafka.Var("DIR")).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("scripts/kafka.sh %s %d: %v: %s", op, id, err, out)
+		return fmt.Errorf("scripts/kafka.sh %s %d: %w: %s", op, id, err, out)
 	}
 	return nil
 }
@@ -169,7 +169,7 @@ func metadata(ctx context.Context, brokers []string, topics ...string) (*kmsg.Me
 
 // awaitBroker waits until broker id is listed (up) or not (down).
 func awaitBroker(ctx context.Context, brokers []string, id int, up bool) error {
-	last := "no answer"
+	var last string
 	for {
 		md, err := metadata(ctx, brokers)
 		if err == nil {
@@ -191,7 +191,7 @@ func awaitBroker(ctx context.Context, brokers []string, id int, up bool) error {
 // partition of every topic, the internal ones included, has a leader and
 // all its replicas in sync.
 func awaitInSync(ctx context.Context, brokers []string) error {
-	last := "no answer"
+	var last string
 	for {
 		md, err := metadata(ctx, brokers)
 		if err == nil {
