@@ -152,6 +152,7 @@ type Copier struct {
 	// stuck: a transactional call outlived its timeout inside librdkafka;
 	// Close then leaves the producer alone rather than wait for it.
 	stuck           bool
+	stuckCall       <-chan error // the stuck call's result, once it returns
 	checkpointAfter time.Duration
 	ranges          []PartitionRange
 	parts           map[TopicPartition]*copyPart
@@ -954,6 +955,16 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 		return cause
 	}
 	cp.redos++
+	if cp.stuck {
+		// A call outlived its bound: librdkafka takes no other until it
+		// returns, which it does by its own timeout.
+		select {
+		case <-cp.stuckCall:
+			cp.stuck, cp.stuckCall = false, nil
+		case <-ctx.Done():
+			return cause
+		}
+	}
 	aborted := false
 	if !cp.producerFenced() {
 		err := cp.w.p.AbortTransaction(ctx)
@@ -1139,7 +1150,7 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 			select {
 			case err = <-done:
 			case <-time.After(100 * time.Millisecond):
-				cp.stuck = true
+				cp.stuck, cp.stuckCall = true, done
 				if lost.Load() {
 					return errClusterLost
 				}
