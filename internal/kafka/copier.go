@@ -1131,7 +1131,10 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 	defer cancel()
 	var lost atomic.Bool
 	check := time.AfterFunc(cp.cfg.timeout(), func() {
-		mctx, mcancel := context.WithTimeout(tctx, max(cp.cfg.timeout()/4, 500*time.Millisecond))
+		// Half a timeout: a quarter, as brokerWatch gives, was too short on
+		// a loaded machine while a broker was down, and a replay ended
+		// "unreachable" on a cluster that answered (bounce_matrix.txtar).
+		mctx, mcancel := context.WithTimeout(tctx, max(cp.cfg.timeout()/2, 500*time.Millisecond))
 		defer mcancel()
 		if _, err := clusterMetadata(mctx, cp.cfg, cp.logs, cp.ac); err != nil && tctx.Err() == nil {
 			lost.Store(true)
