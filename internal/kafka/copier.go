@@ -940,9 +940,10 @@ func (cp *Copier) producerFenced() bool {
 	return false
 }
 
-// maxRedos bounds how often one checkpoint's transaction is done again:
-// a record the destination refuses for good fails the copy, after all.
-const maxRedos = 3
+// maxRedos bounds how often one checkpoint's transaction is done again
+// (about 30 s of waits between them): a record the destination refuses
+// for good fails the copy, after all.
+const maxRedos = 10
 
 // redo aborts the open transaction and writes its records again in a new
 // one, as Apache Kafka's transactional copier does after an abortable
@@ -955,6 +956,13 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 		return cause
 	}
 	cp.redos++
+	// The cluster needs a moment to replace a lost broker (a coordinator
+	// answers "transport failure" until then): wait longer each time.
+	select {
+	case <-time.After(time.Duration(cp.redos) * 500 * time.Millisecond):
+	case <-ctx.Done():
+		return cause
+	}
 	if cp.stuck {
 		// A call outlived its bound: librdkafka takes no other until it
 		// returns, which it does by its own timeout.
