@@ -241,9 +241,9 @@ func censusTopics(ctx context.Context, kafkaConfig func() (kafka.Config, error))
 	return names, nil
 }
 
-// runCensus reads the topics, one partition after another so that the
-// first failing record is the same on every run, into the census, with a
-// progress bar on a terminal.
+// runCensus reads the topics into the census, every partition at once
+// (the census's report does not depend on the order records come in),
+// with a progress bar on a terminal.
 func runCensus(ctx context.Context, opts *SchemaCheckOptions, cfg kafka.Config, topics []string, census *schema.Census) error {
 	ropts := kafka.ReadOptions{Topics: topics}
 	if opts.Sample > 0 {
@@ -252,7 +252,7 @@ func runCensus(ctx context.Context, opts *SchemaCheckOptions, cfg kafka.Config, 
 			return err
 		}
 	}
-	src, err := kafka.NewSequentialReader(ctx, cfg, ropts)
+	src, err := kafka.NewReader(ctx, cfg, ropts)
 	if err != nil {
 		return err
 	}

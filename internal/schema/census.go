@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/bufbuild/protocompile/linker"
 	"github.com/hamba/avro/v2"
@@ -167,11 +169,18 @@ func (c *Census) Add(ctx context.Context, m *record.Message) error {
 		return nil
 	}
 	w.count.Fail++
-	if w.count.First == nil {
-		w.count.First = &StoredAt{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
-		w.count.Reason = why
+	at := StoredAt{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	if w.count.First == nil || at.before(*w.count.First) {
+		w.count.First, w.count.Reason = &at, why
 	}
 	return nil
+}
+
+// before orders records by topic, partition and offset: the census names
+// the first failure in that order, however the partitions' records
+// arrived, so every run names the same one.
+func (a StoredAt) before(b StoredAt) bool {
+	return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset)) < 0
 }
 
 // writerOf finds how to look up the schema that wrote a payload: the
@@ -433,18 +442,19 @@ func protoKindName(fd protoreflect.FieldDescriptor) string {
 	return fd.Kind().String()
 }
 
-// Writers returns the counts per writer schema, in the order first met.
+// Writers returns the counts per writer schema, by schema id (then GUID):
+// the same whatever order the records came in.
 func (c *Census) Writers() []WriterCensus {
 	out := make([]WriterCensus, len(c.order))
 	for i, w := range c.order {
 		out[i] = w.count
 	}
+	slices.SortFunc(out, func(a, b WriterCensus) int { return cmp.Or(cmp.Compare(a.ID, b.ID), strings.Compare(a.GUID, b.GUID)) })
 	return out
 }
 
-// Topics returns the topics the census counted payloads of, in the order
-// first met.
-func (c *Census) Topics() []string { return slices.Clone(c.topics) }
+// Topics returns the topics the census counted payloads of, sorted.
+func (c *Census) Topics() []string { return slices.Sorted(slices.Values(c.topics)) }
 
 // Records is the number of payloads the census read with the candidate.
 func (c *Census) Records() int64 {
