@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -32,12 +32,18 @@ func NewCmdDemo(f *Factory, runF func(context.Context, *DemoOptions) error) *cob
 		Short: "Walk through what evctl does, on an embedded sandbox",
 		Long: `Start the sandbox of 'evctl dev' in-process on free ports and walk through
 what evctl does on it, printing each step's command line before its
-output. It ends with the sandbox in motion, as 'evctl dev --live' runs
-it: a projector that falls behind while paused, catches up once resumed,
-and passes verify while the writes go on. Nothing outside this process
-is touched. Outside a checkout of evctl the projection spec the steps use
-is a temporary copy, so the lines name account-balance.yaml, which 'evctl
-dev --write-spec .' writes.`,
+output: decoding Avro, Protobuf and plain JSON; histories, replays and
+projections; verify as a CI gate; the schema registry's subjects, a
+candidate schema checked against every stored record (one that passes,
+one that fails), a registration and a field-by-field diff. It ends with
+the sandbox in motion, as 'evctl dev --live' runs it: a projector that
+falls behind while paused, catches up once resumed, and passes verify
+while the writes go on. Nothing outside this process is touched. Outside
+a checkout of evctl the projection spec and the candidate schemas the
+steps use are temporary copies, so the lines name them by their base
+names: account-balance.yaml, which 'evctl dev --write-spec .' writes,
+and testdata/schemas/evolution's MoneyDeposited-v2.avsc and
+MoneyDeposited-branch.avsc.`,
 		Example: `  $ evctl demo`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,22 +85,19 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		p.Bold("A sandbox runs with a seeded bank domain; the steps below talk to it as you would:"), sb.Brokers(), sb.RegistryURL())
 
 	account := sandbox.AccountID(7, opts.Accounts)
-	// From a checkout the tour names the spec users will find there; an
-	// installed binary writes its embedded copy to a temporary file.
-	spec := filepath.Join("testdata", "projections", projectionSpecFile)
-	shownSpec := spec // what the printed command lines name
-	if _, err := os.Stat(spec); err != nil {
-		// The temporary file is gone when the tour ends: the lines name
-		// the file that evctl dev --write-spec writes instead.
-		shownSpec = projectionSpecFile
-		dir, err := os.MkdirTemp("", "evctl-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if spec, err = writeProjectionSpec(dir); err != nil {
-			return err
-		}
+	files := &demoFiles{names: map[string]string{}}
+	defer files.Close()
+	spec, err := files.path(filepath.Join("testdata", "projections", projectionSpecFile), sandbox.AccountBalanceProjection)
+	if err != nil {
+		return err
+	}
+	depositV2, err := files.embedded(filepath.Join("testdata", "schemas", "evolution", "MoneyDeposited-v2.avsc"), "evolution/MoneyDeposited-v2.avsc")
+	if err != nil {
+		return err
+	}
+	depositBranch, err := files.embedded(filepath.Join("testdata", "schemas", "evolution", "MoneyDeposited-branch.avsc"), "evolution/MoneyDeposited-branch.avsc")
+	if err != nil {
+		return err
 	}
 	steps := []demoStep{
 		{why: "What is on the cluster: topics, partitions, record counts, schemas.", args: []string{"topics"}},
@@ -103,18 +106,23 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		{why: "Large withdrawals only, as JSON records for jq: a jq filter over the decoded value.", args: []string{"tail", sandbox.TopicAccountEvents, "--from", "start", "--type", "MoneyWithdrawn", "--filter", ".value.amount | tonumber > 500", "--max", "2", "-o", "json"}},
 		{why: "The live read model: one JSON state per account, compacted.", args: []string{"tail", sandbox.TopicAccountBalances, "--from", "start", "--key", account}},
 		{why: "A plain JSON topic without schemas decodes too.", args: []string{"tail", sandbox.TopicNotifications, "-n", "3"}},
+		{why: "Protobuf decodes too, as canonical JSON: transfers, whose amount is a bank.Money from an imported, referenced schema.", args: []string{"tail", sandbox.TopicTransfers, "-n", "2"}},
 		{why: "One account's history, folded by a projection spec: its state as it was after its first three events.", args: []string{"history", sandbox.TopicAccountEvents, account, "--projection", spec, "--at-version", "3"}},
 		{why: "Replay the whole stream, exactly once and byte for byte, into a fresh topic.", args: []string{"replay", sandbox.TopicAccountEvents, "--to-topic", sandbox.TopicAccountEvents + ".v2", "--create"}},
 		{why: "Rebuild the read model from the events with the projection, into a fresh compacted topic.", args: []string{"replay", sandbox.TopicAccountEvents, "--projection", spec, "--to-topic", sandbox.TopicAccountBalances + ".rebuilt", "--create"}},
 		{why: "The rebuilt state of the account, which equals the live one of step 5.", args: []string{"tail", sandbox.TopicAccountBalances + ".rebuilt", "--from", "start", "--key", account}},
 		{why: "The CI gate in one command: rebuild the projection in memory and compare it with the live read model.", args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances}},
 		{why: "Now a cluster whose projector has a bug (evctl dev --drift 2): verify fails, exit 1, and names the accounts and fields.", args: []string{"verify", "--source", sandbox.TopicAccountEvents, "--projection", spec, "--against", sandbox.TopicAccountBalances}, drifted: true, exit: ExitNegative},
+		{why: "The registry's subjects: Avro, Protobuf with its import, JSON Schema, and the topics that use them.", args: []string{"schema", "subjects"}},
+		{why: "Before a new version of MoneyDeposited ships, check it against the registry and against every deposit stored (a record-name subject: its records are found by their schema ids). A new field with a default reads them all.", args: []string{"schema", "check", sandbox.SubjectMoneyDeposited, depositV2}},
+		{why: "So it is registered, as version 2.", args: []string{"schema", "register", sandbox.SubjectMoneyDeposited, depositV2}},
+		{why: "What changed between the versions, field by field (exit 1: they differ, as diff(1) says).", args: []string{"schema", "diff", sandbox.SubjectMoneyDeposited, "1", "2"}, exit: ExitNegative},
+		{why: "A required field without a default would break every stored deposit: the registry refuses it, and the census names the first record it could not read.", args: []string{"schema", "check", sandbox.SubjectMoneyDeposited, depositBranch}, exit: ExitNegative},
 	}
 	motion := &demoMotion{sb: sb}
 	defer motion.Close()
 	steps = append(steps, motion.steps(spec)...)
 	var drifted *sandbox.Sandbox
-	specNoted := false
 	for i, s := range steps {
 		if s.before != nil {
 			if err := s.before(ctx); err != nil {
@@ -123,14 +131,11 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		}
 		shown := make([]string, len(s.args))
 		for j, a := range s.args {
-			if shown[j] = a; a == spec {
-				shown[j] = shownSpec
-			}
+			shown[j] = files.shown(a)
 		}
 		fmt.Fprintf(ios.Out, "\n%s %s\n%s\n", p.Bold(fmt.Sprintf("%d.", i+1)), s.why, p.Cyan("$ evctl "+shellJoin(shown)))
-		if slices.Contains(s.args, spec) && shownSpec != spec && !specNoted {
-			fmt.Fprintln(ios.Out, p.Dim("(evctl dev --write-spec . writes "+projectionSpecFile+", the spec these steps use, into the current directory)"))
-			specNoted = true
+		if note := files.note(s.args); note != "" {
+			fmt.Fprintln(ios.Out, p.Dim(note))
 		}
 		target := sb
 		if s.drifted {
@@ -254,5 +259,72 @@ func (m *demoMotion) resume(context.Context) error {
 func (m *demoMotion) Close() {
 	if m.live != nil {
 		m.live.Close()
+	}
+}
+
+// demoFiles are the files the tour's steps name: a checkout's own, or
+// outside one the copies the binary carries, written to a temporary
+// directory that is gone when the tour ends; the lines then name them as
+// evctl dev --write-spec writes the spec, and by their base names.
+type demoFiles struct {
+	dir   string            // "" until a copy is written
+	names map[string]string // a copy's path → the name the lines show
+	noted bool
+}
+
+// path returns rel when it exists (a checkout), else a copy of content.
+func (f *demoFiles) path(rel string, content []byte) (string, error) {
+	if _, err := os.Stat(rel); err == nil {
+		return rel, nil
+	}
+	if f.dir == "" {
+		dir, err := os.MkdirTemp("", "evctl-demo-")
+		if err != nil {
+			return "", err
+		}
+		f.dir = dir
+	}
+	name := filepath.Base(rel)
+	p := filepath.Join(f.dir, name)
+	if err := os.WriteFile(p, content, 0o644); err != nil {
+		return "", err
+	}
+	f.names[p] = name
+	return p, nil
+}
+
+// embedded is path with the content of name in sandbox.Schemas().
+func (f *demoFiles) embedded(rel, name string) (string, error) {
+	content, err := fs.ReadFile(sandbox.Schemas(), name)
+	if err != nil {
+		return "", err
+	}
+	return f.path(rel, content)
+}
+
+// shown is how the lines name arg.
+func (f *demoFiles) shown(arg string) string {
+	if name, ok := f.names[arg]; ok {
+		return name
+	}
+	return arg
+}
+
+// note says once, at the first step that names the projection spec's
+// copy, how to get the file.
+func (f *demoFiles) note(args []string) string {
+	for _, a := range args {
+		if f.names[a] == projectionSpecFile && !f.noted {
+			f.noted = true
+			return "(evctl dev --write-spec . writes " + projectionSpecFile + ", the spec these steps use, into the current directory)"
+		}
+	}
+	return ""
+}
+
+// Close removes the copies.
+func (f *demoFiles) Close() {
+	if f.dir != "" {
+		_ = os.RemoveAll(f.dir)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -403,33 +404,41 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 }
 
 func TestTestdataSchemasEqualEmbedded(t *testing.T) {
-	dir := filepath.Join("..", "..", "testdata", "schemas", "bank")
-	embedded, err := fs.Glob(sandbox.Schemas(), "*.avsc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	copies, err := filepath.Glob(filepath.Join(dir, "*.avsc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, c := range copies {
-		names = append(names, filepath.Base(c))
-	}
-	if diff := cmp.Diff(embedded, names); diff != "" {
-		t.Fatalf("testdata/schemas/bank holds other files than internal/sandbox/schemas (-embedded +testdata):\n%s", diff)
-	}
-	for _, name := range embedded {
-		want, err := fs.ReadFile(sandbox.Schemas(), name)
+	for embeddedDir, dir := range map[string]string{".": "bank", "evolution": "evolution"} {
+		dir = filepath.Join("..", "..", "testdata", "schemas", dir)
+		var embedded []string
+		entries, err := fs.ReadDir(sandbox.Schemas(), embeddedDir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(dir, name))
+		for _, e := range entries {
+			if !e.IsDir() {
+				embedded = append(embedded, e.Name())
+			}
+		}
+		copies, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(want, got) {
-			t.Errorf("testdata/schemas/bank/%s differs from internal/sandbox/schemas/%s; copy it over", name, name)
+		var names []string
+		for _, c := range copies {
+			names = append(names, c.Name())
+		}
+		if diff := cmp.Diff(embedded, names); diff != "" {
+			t.Fatalf("%s holds other files than internal/sandbox/schemas/%s (-embedded +testdata):\n%s", dir, embeddedDir, diff)
+		}
+		for _, name := range embedded {
+			want, err := fs.ReadFile(sandbox.Schemas(), path.Join(embeddedDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(want, got) {
+				t.Errorf("%s/%s differs from internal/sandbox/schemas/%s/%s; copy it over", dir, name, embeddedDir, name)
+			}
 		}
 	}
 }

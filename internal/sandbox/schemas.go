@@ -15,7 +15,7 @@ import (
 	"github.com/evctl/evctl/internal/sandbox/registry"
 )
 
-//go:embed schemas/*.avsc schemas/*.proto schemas/*.json
+//go:embed schemas/*.avsc schemas/*.proto schemas/*.json schemas/evolution/*.avsc
 var schemaFiles embed.FS
 
 // Registry subjects the sandbox registers. Each event record has a subject of
@@ -35,7 +35,11 @@ const unionFile = "AccountEvent.avsc"
 // Schemas returns the bank's schemas: one Avro .avsc file per event type
 // plus AccountEvent.avsc, the union registered as bank.account-events-value;
 // transfers.proto and its import money.proto (bank.transfers); and
-// CustomerProfile.json (bank.customer-profiles).
+// CustomerProfile.json (bank.customer-profiles); and under evolution/
+// candidate versions of MoneyDeposited for evctl demo's schema steps:
+// MoneyDeposited-v2.avsc (a field with a default) and
+// MoneyDeposited-branch.avsc (a required field). testdata/schemas/bank
+// and testdata/schemas/evolution hold copies.
 func Schemas() fs.FS {
 	sub, err := fs.Sub(schemaFiles, "schemas")
 	if err != nil {
