@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -270,14 +271,17 @@ func createTopics(ctx context.Context, cl *kgo.Client, specs []topicSpec, existi
 		rt.NumPartitions = t.partitions
 		rt.ReplicationFactor = 1
 		configs := t.configs
+		// The records are dated up to a week before Options.Now: a
+		// cluster's default retention (7 days; kfake applies it every
+		// hour, to compacted topics too) would delete them as the clock
+		// moves on, so they are kept for good.
+		configs = maps.Clone(configs)
+		if configs == nil {
+			configs = map[string]string{}
+		}
+		configs["retention.ms"] = "-1"
 		if existing {
 			rt.ReplicationFactor = -1
-			// The events are dated up to a week before Options.Now: a
-			// cluster's default retention (7 days) would delete them
-			// segment by segment, so they are kept for good.
-			if configs["cleanup.policy"] != "compact" {
-				configs = map[string]string{"retention.ms": "-1"}
-			}
 		}
 		for k, v := range configs {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
