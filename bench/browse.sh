@@ -18,7 +18,8 @@
 #   last-ms      G until it shows the last records again
 #   timeline-ms  a until the last record's aggregate timeline shows
 #   scan-ms      a filter matching nothing, until it has read the topic
-#   scan-peak-MB the process's peak RSS after that scan
+#   peak-MB      the process's peak RSS before that scan
+#   scan-peak-MB the process's peak RSS after it
 # Targets (DESIGN.md): each step but the scan under 1 s on 1M records; a
 # peak RSS that does not grow with the topic (compare EVENTS=100000).
 set -euo pipefail
