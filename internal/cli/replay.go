@@ -66,10 +66,13 @@ type ReplayOptions struct {
 	// topic checkpoints by time unless it is).
 	checkpointNSet bool
 	NoProgress     bool
-	rate, pace     float64
-	keySet         map[string]bool
-	setHeaderRaw   []record.RawHeader
-	types          stream.TypesSeen // for the note on a --type that matched nothing
+	// Parallel is how many copiers of the group a copy into a topic runs.
+	Parallel     int
+	parallelSet  bool
+	rate, pace   float64
+	keySet       map[string]bool
+	setHeaderRaw []record.RawHeader
+	types        stream.TypesSeen // for the note on a --type that matched nothing
 }
 
 // NewCmdReplay is `evctl replay`.
@@ -90,11 +93,15 @@ source and destination) with the records. Kill it at any moment and run
 it again with --resume: a read_committed reader of the destination sees
 every selected record exactly once, in source order per partition.
 Several processes with the same --group split the source partitions
-between them. Ctrl-C stops at a transaction boundary. One broker of
-several lost on the way does not stop it: it waits for the partitions'
-new leaders, and writes again a transaction the cluster aborted meanwhile.
-Brokers that all go away stop it within about --timeout; the summary then
-counts only the committed records, and --resume continues from them.
+between them, and --parallel N runs N such copiers in one process (one
+a CPU uses every core), each with its own consumer and transactional
+producer (no more than the source has partitions; --rate is shared out
+between them, --pace takes one). Ctrl-C stops at a transaction boundary.
+One broker of several lost on the way does not stop it: it waits for the
+partitions' new leaders, and writes again a transaction the cluster
+aborted meanwhile. Brokers that all go away stop it within about
+--timeout; the summary then counts only the committed records, and
+--resume continues from them.
 
 The destination must exist (--create makes it with the source's partition
 count and configs; --partitions and --config change them); a destination
@@ -169,6 +176,7 @@ terminal; a summary ends every run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topics = args
 			opts.checkpointNSet = cmd.Flags().Changed("checkpoint-every")
+			opts.parallelSet = cmd.Flags().Changed("parallel")
 			if cmd.Flags().Changed("emit") && opts.Projection == "" {
 				return flagErrorf("--emit goes with --projection: it says which states a projection writes")
 			}
@@ -217,6 +225,11 @@ terminal; a summary ends every run.`,
 	_ = cmd.RegisterFlagCompletionFunc("pace", cobra.FixedCompletions([]string{"original", "2x", "10x"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records (a rebuild into a topic: every 30 s, unless given)")
 	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
+	// One copier unless asked: several members that die together (a
+	// process of --parallel 2 SIGKILLed) stall the rebalance of the
+	// sandbox's kfake broker for 36-50 s, past the copier's 45 s stall
+	// report, where Apache Kafka expires each after its session timeout.
+	fl.IntVar(&opts.Parallel, "parallel", 1, "copy topics into a topic with `N` copiers of the group, each with its own consumer and transactions (e.g. the number of CPUs)")
 	return cmd
 }
 
@@ -246,6 +259,17 @@ func validateReplay(o *ReplayOptions) error {
 		// Even with --append: the copy would read its own writes, and an
 		// event log that holds every event twice is not one to undo.
 		return flagErrorf("cannot replay %s into itself; name another --to-topic", o.ToTopic)
+	}
+	copying := o.ToTopic != "" && o.FromFile == "" && o.Projection == "" && !o.DryRun
+	switch {
+	case o.Parallel < 1:
+		return flagErrorf("invalid --parallel %d: want 1 or more copiers", o.Parallel)
+	case o.parallelSet && o.Parallel > 1 && !copying:
+		return flagErrorf("--parallel goes with a copy of topics into a topic (--to-topic, without --from-file, --projection or --dry-run)")
+	case o.parallelSet && o.Parallel > 1 && o.Pace != "":
+		return flagErrorf("--pace keeps the original spacing between events, which takes one copier: drop --parallel")
+	case !copying || o.Pace != "":
+		o.Parallel = 1
 	}
 	if o.Rate != "" {
 		n, err := strconv.ParseFloat(strings.TrimSuffix(o.Rate, "/s"), 64)

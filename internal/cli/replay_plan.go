@@ -193,7 +193,8 @@ func (b *replayPlanner) planCopy(ctx context.Context, cfg kafka.Config, from, to
 	if err := b.prepareDestination(ctx, cfg, ""); err != nil {
 		return err
 	}
-	c, err := kafka.NewCopier(ctx, cfg, kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic, MaxMessageBytes: b.destMaxBytes})
+	copts := kafka.CopyOptions{Group: o.Group, Topics: o.Topics, From: from, To: to, DestTopic: o.ToTopic, MaxMessageBytes: b.destMaxBytes}
+	c, err := kafka.NewCopier(ctx, cfg, copts)
 	if err != nil {
 		return err
 	}
@@ -203,6 +204,21 @@ func (b *replayPlanner) planCopy(ctx context.Context, cfg kafka.Config, from, to
 	}
 	p.Source, p.Dest = c, &replay.CopySink{T: c, Report: b.report(o.Group)}
 	b.total = remaining(c.Ranges())
+	// More copiers than partitions would only wait; none is needed when
+	// the group has done it all.
+	n := min(o.Parallel, len(c.Ranges()))
+	if c.Remaining() == 0 {
+		n = 1
+	}
+	for i := 1; i < n; i++ {
+		copts.Member = i
+		m, err := kafka.NewCopier(ctx, cfg, copts)
+		if err != nil {
+			return err
+		}
+		b.closeCopier(m)
+		p.Members = append(p.Members, replay.Member{Source: m, Sink: &replay.CopySink{T: m}})
+	}
 	return nil
 }
 

@@ -22,8 +22,15 @@ func TestNewCmdReplay(t *testing.T) {
 	if o.rate != 500 || o.pace != 10 || string(o.setHeaderRaw[0].Value) != "v=w" || len(o.Types) != 2 || !o.Create {
 		t.Fatalf("options %+v", o)
 	}
-	if o, err = runReplayCmd(t, "a", "--to-file", "f", "--pace", "original"); err != nil || o.pace != 1 {
+	if o, err = runReplayCmd(t, "a", "--to-file", "f", "--pace", "original"); err != nil || o.pace != 1 || o.Parallel != 1 {
 		t.Fatalf("--pace original: %v %+v", err, o)
+	}
+	// One copier unless told.
+	if o, err = runReplayCmd(t, "a", "--to-topic", "b"); err != nil || o.Parallel != 1 {
+		t.Fatalf("--parallel default: %v %+v", err, o)
+	}
+	if o, err = runReplayCmd(t, "a", "--to-topic", "b", "--parallel", "4"); err != nil || o.Parallel != 4 {
+		t.Fatalf("--parallel 4: %v %+v", err, o)
 	}
 	for _, tt := range []struct {
 		args []string
@@ -49,6 +56,9 @@ func TestNewCmdReplay(t *testing.T) {
 		{[]string{"a", "c", "--projection", "p.yaml", "--to-topic", "b"}, "do not go with --projection into a topic"},
 		{[]string{"b", "a", "--to-topic", "a"}, "cannot replay a into itself"},
 		{[]string{"a", "--projection", "p.yaml", "--to-topic", "a"}, "cannot replay a into itself"},
+		{[]string{"a", "--to-topic", "b", "--parallel", "0"}, "invalid --parallel 0"},
+		{[]string{"a", "--projection", "p.yaml", "--to-topic", "b", "--parallel", "2"}, "--parallel goes with a copy of topics into a topic"},
+		{[]string{"a", "--to-topic", "b", "--parallel", "2", "--pace", "original"}, "--pace keeps the original spacing"},
 	} {
 		if _, err := runReplayCmd(t, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want %q", tt.args, err, tt.want)

@@ -49,9 +49,13 @@ type CopyOptions struct {
 	// means end. Both are resolved when the copier starts (read_committed).
 	To position.Position
 	// TransactionalID names the producer's transactions; empty means
-	// Group-hostname-pid, unique per process. Group generations fence
-	// zombies (KIP-447), so uniqueness is all it needs.
+	// Group-hostname-pid, unique per process, and Group-hostname-pid-M for
+	// Member M > 0. Group generations fence zombies (KIP-447), so
+	// uniqueness is all it needs.
 	TransactionalID string
+	// Member numbers the copiers of one group that one process runs side
+	// by side (replay --parallel), from 0.
+	Member int
 	// DestTopic is where Write produces, whatever topic a record names;
 	// empty: the record's own topic.
 	DestTopic string
@@ -357,6 +361,9 @@ func (cp *Copier) start(ctx context.Context) error {
 	if cp.txnID == "" {
 		host, _ := os.Hostname()
 		cp.txnID = fmt.Sprintf("%s-%s-%d", cp.opts.Group, host, os.Getpid())
+		if cp.opts.Member > 0 {
+			cp.txnID += "-" + strconv.Itoa(cp.opts.Member)
+		}
 	}
 	if err := cp.startProducer(ctx); err != nil {
 		return err

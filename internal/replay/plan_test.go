@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,4 +351,94 @@ func TestPlanRebuildMember(t *testing.T) {
 	if diff := cmp.Diff([]string{"states/0:a=1", "states/0:a=2"}, keysOf(c.dest)); diff != "" || c.next != 2 {
 		t.Errorf("after the failure, committed (-want +got):\n%s; source at %d", diff, c.next)
 	}
+}
+
+// TestPlanMembers: copiers of one group run side by side, each exactly
+// once on its own; their stats add up in one summary.
+func TestPlanMembers(t *testing.T) {
+	all := events()
+	a, b := &fakeCopier{src: all[:2], failAt: -1}, &fakeCopier{src: all[2:], failAt: -1}
+	var errOut bytes.Buffer
+	prog := &recordingProgress{}
+	p := &Plan{Source: a, Dest: &CopySink{T: a, Report: Report{ErrOut: &errOut, Dest: "copy", Group: "g"}},
+		Members: []Member{{Source: b, Sink: &CopySink{T: b}}}, Options: Options{CheckpointEvery: 2}, Progress: prog}
+	st, err := p.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.dest) != 2 || len(b.dest) != 3 || st.Read != 5 || st.Committed != 5 || st.ByPartition["events/0"] != 3 {
+		t.Errorf("members committed %d and %d, stats %+v", len(a.dest), len(b.dest), st)
+	}
+	if !prog.done || prog.last.Read != 5 {
+		t.Errorf("progress %+v", prog)
+	}
+	if got := errOut.String(); !strings.HasPrefix(got, "replayed 5 records into copy (read 5, filtered out 0) in ") {
+		t.Errorf("summary:\n%s", got)
+	}
+}
+
+// TestPlanMemberFails: one copier that fails stops the others at a
+// checkpoint (nothing they handled is lost, nothing is left open), and
+// the replay fails with its error, not as interrupted.
+func TestPlanMemberFails(t *testing.T) {
+	// The other copier has records for as long as it runs: it stops only
+	// because the failure stops it, which waits until it has written some.
+	other := &endless{busy: make(chan struct{})}
+	failing := &gated{fakeCopier: &fakeCopier{src: events(), failAt: 1}, gate: other.busy}
+	var errOut bytes.Buffer
+	p := &Plan{Source: failing, Dest: &CopySink{T: failing, Report: Report{ErrOut: &errOut, Dest: "copy", Group: "g"}},
+		Members: []Member{{Source: other, Sink: other}}, Options: Options{CheckpointEvery: 1000}}
+	_, err := p.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "broker says no") {
+		t.Fatalf("err = %v, want the failing copier's", err)
+	}
+	if other.written < 10 || other.committed != other.written {
+		t.Errorf("the other copier wrote %d, committed %d: it must stop at a checkpoint", other.written, other.committed)
+	}
+	if !strings.Contains(errOut.String(), "run the same command with --resume") {
+		t.Errorf("summary:\n%s", errOut.String())
+	}
+}
+
+// gated reads once gate is closed.
+type gated struct {
+	*fakeCopier
+	gate chan struct{}
+}
+
+func (g *gated) Read(ctx context.Context) (*record.Message, error) {
+	<-g.gate
+	return g.fakeCopier.Read(ctx)
+}
+
+// endless is a copier whose source never ends; busy is closed once it
+// has written 10 records.
+type endless struct {
+	mu                 sync.Mutex
+	written, committed int
+	busy               chan struct{}
+}
+
+func (e *endless) Read(ctx context.Context) (*record.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return event(1, 0, "b", "Added", 1), nil
+}
+
+func (e *endless) Write(context.Context, *record.Message) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.written++
+	if e.written == 10 {
+		close(e.busy)
+	}
+	return nil
+}
+
+func (e *endless) Checkpoint(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.committed = e.written
+	return nil
 }
