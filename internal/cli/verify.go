@@ -272,9 +272,9 @@ const settleTries = 200
 // pinVerifyOffsets captures where each side's read stops: with
 // --at-end-offsets both sides' end offsets at one instant with no
 // transaction open; with --as-of-group the group's committed offsets on
-// the source and the read model's end (so settled) in between two reads
-// of them that agree, so that no transaction committed offsets (and
-// states) meanwhile.
+// the source and the read model's end, both held still at one instant
+// with no transaction open on the read model, so that a transaction that
+// commits offsets with states is inside both or neither.
 func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (src, against map[kafka.TopicPartition]int64, err error) {
 	admin, err := kafka.NewAdmin(cfg)
 	if err != nil {
@@ -310,41 +310,24 @@ func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (
 		src, against = split(ends)
 		return src, against, nil
 	}
-	const tries = 50
-	for range tries {
-		before, err := admin.GroupOffsets(ctx, o.AsOfGroup, o.Sources)
-		if err != nil {
-			return nil, nil, err
-		}
-		ends := map[kafka.TopicPartition]int64{}
-		if againstTopic != nil {
-			settled := false
-			if ends, settled, err = admin.SettledEndOffsets(ctx, againstTopic, settleTries); err != nil {
-				return nil, nil, err
-			}
-			if !settled {
-				continue // a state commit in flight: once more
-			}
-		}
-		after, err := admin.GroupOffsets(ctx, o.AsOfGroup, o.Sources)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !maps.Equal(before, after) {
-			continue // the projector committed meanwhile: once more
-		}
-		committed := false
-		for _, off := range before {
-			committed = committed || off >= 0
-		}
-		if !committed {
-			return nil, nil, fmt.Errorf("group %q has committed no offsets on %s: check --as-of-group, or wait for the projector (evctl lag %s)",
-				o.AsOfGroup, strings.Join(o.Sources, ", "), o.AsOfGroup)
-		}
-		_, against = split(ends)
-		return before, against, nil // -1 (nothing committed) stops a partition at its start
+	committed, ends, settled, err := admin.SettledGroupOffsets(ctx, o.AsOfGroup, o.Sources, againstTopic, settleTries)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("group %q committed offsets on every one of %d reads: cannot pin the sides at one moment; try again, or use --at-end-offsets", o.AsOfGroup, tries)
+	if !settled {
+		return nil, nil, fmt.Errorf("group %q committed offsets, or its read model %s had a transaction open, on every one of %d reads: cannot pin the sides at one moment; try again, or use --at-end-offsets",
+			o.AsOfGroup, o.Against, settleTries)
+	}
+	committedAny := false
+	for _, off := range committed {
+		committedAny = committedAny || off >= 0
+	}
+	if !committedAny {
+		return nil, nil, fmt.Errorf("group %q has committed no offsets on %s: check --as-of-group, or wait for the projector (evctl lag %s)",
+			o.AsOfGroup, strings.Join(o.Sources, ", "), o.AsOfGroup)
+	}
+	_, against = split(ends)
+	return committed, against, nil // -1 (nothing committed) stops a partition at its start
 }
 
 // offsetRange is the offsets of the records read on a partition: the

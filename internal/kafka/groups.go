@@ -250,42 +250,70 @@ func (a *Admin) EndOffsets(ctx context.Context, topics []string) (map[TopicParti
 // when that did not happen within tries reads (writes that never pause,
 // a transaction left open); the ends are then the last read's.
 func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, tries int) (ends map[TopicPartition]int64, settled bool, err error) {
+	ends, _, settled, err = a.settledEnds(ctx, topics, nil, tries)
+	return ends, settled, err
+}
+
+// SettledGroupOffsets is SettledEndOffsets with group's committed offsets
+// on groupTopics (as GroupOffsets) read alongside, and held still with
+// the ends: the offsets a projector committed and the end of the read
+// model it writes, at one instant with no transaction open on the read
+// model. A transaction that commits the projector's offsets with its
+// states is then inside both or neither.
+func (a *Admin) SettledGroupOffsets(ctx context.Context, group string, groupTopics, topics []string, tries int) (committed, ends map[TopicPartition]int64, settled bool, err error) {
+	ends, committed, settled, err = a.settledEnds(ctx, topics, func() (map[TopicPartition]int64, error) {
+		return a.GroupOffsets(ctx, group, groupTopics)
+	}, tries)
+	return committed, ends, settled, err
+}
+
+// settledEnds reads the ends of topics, and what alongside reads (when
+// not nil) after them, until two reads agree with no transaction open.
+func (a *Admin) settledEnds(ctx context.Context, topics []string, alongside func() (map[TopicPartition]int64, error),
+	tries int) (ends, along map[TopicPartition]int64, settled bool, err error) {
 	tps, err := a.partitionsOf(ctx, topics)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	specs := make(map[topicPartition]rdk.OffsetSpec, len(tps))
 	for _, tp := range tps {
 		specs[tp] = rdk.LatestOffsetSpec
 	}
-	type ends2 struct{ stable, high map[topicPartition]int64 }
-	read := func() (ends2, error) {
-		// Both at once: the shorter a read, the likelier a pause of the
-		// writers spans two.
+	type reading struct {
+		stable, high map[topicPartition]int64
+		along        map[TopicPartition]int64
+	}
+	read := func() (reading, error) {
+		// Both ends at once: the shorter a read, the likelier a pause of
+		// the writers spans two.
 		highc := make(chan error, 1)
-		var e ends2
+		var r reading
 		go func() {
 			var err error
-			e.high, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadUncommitted)
+			r.high, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadUncommitted)
 			highc <- err
 		}()
 		var err error
-		e.stable, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadCommitted)
+		r.stable, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadCommitted)
 		if herr := <-highc; err == nil {
 			err = herr
 		}
-		return e, err
+		if err == nil && alongside != nil {
+			r.along, err = alongside()
+		}
+		return r, err
 	}
 	prev, err := read()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	for range tries - 1 {
 		cur, err := read()
 		if err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
-		if maps.Equal(prev.stable, cur.stable) && maps.Equal(prev.high, cur.high) && maps.Equal(cur.stable, cur.high) {
+		if maps.Equal(prev.stable, cur.stable) && maps.Equal(prev.high, cur.high) && maps.Equal(prev.along, cur.along) &&
+			maps.Equal(cur.stable, cur.high) {
 			settled = true
 			break
 		}
@@ -299,7 +327,7 @@ func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, tries in
 	for tp, end := range pick {
 		ends[TopicPartition{tp.topic, tp.partition}] = end
 	}
-	return ends, settled, nil
+	return ends, prev.along, settled, nil
 }
 
 // OffsetsForTime returns each partition of topics' offset of its first
