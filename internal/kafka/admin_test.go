@@ -176,8 +176,9 @@ func TestGroupOffsetsCoordinatorMoving(t *testing.T) {
 	defer a.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, code := range []int16{kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code} {
-		t.Run(kerr.ErrorForCode(code).(*kerr.Error).Message, func(t *testing.T) {
+	for _, answer := range []*kerr.Error{kerr.NotCoordinator, kerr.CoordinatorNotAvailable} {
+		t.Run(answer.Message, func(t *testing.T) {
+			code := answer.Code
 			refused := refuseOffsetFetch(cluster, code, 2)
 			got, err := a.GroupOffsets(ctx, "g", []string{"t"})
 			if err != nil {

@@ -261,14 +261,24 @@ func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, tries in
 // model. A transaction that commits the projector's offsets with its
 // states is then inside both or neither.
 func (a *Admin) SettledGroupOffsets(ctx context.Context, group string, groupTopics, topics []string, tries int) (committed, ends map[TopicPartition]int64, settled bool, err error) {
+	gtps, err := a.partitionsOf(ctx, groupTopics)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	tps := make([]TopicPartition, len(gtps))
+	for i, tp := range gtps {
+		tps[i] = TopicPartition{tp.topic, tp.partition}
+	}
 	ends, committed, settled, err = a.settledEnds(ctx, topics, func() (map[TopicPartition]int64, error) {
-		return a.GroupOffsets(ctx, group, groupTopics)
+		return groupOffsets(ctx, a.cfg, a.logs, a.ac, group, tps, a.cfg.timeout()+DefaultTransactionTimeout)
 	}, tries)
 	return committed, ends, settled, err
 }
 
 // settledEnds reads the ends of topics, and what alongside reads (when
-// not nil) after them, until two reads agree with no transaction open.
+// not nil) at the same time, until two reads agree with no transaction
+// open. Each read ends before the next begins, which is all that holding
+// still between two reads needs.
 func (a *Admin) settledEnds(ctx context.Context, topics []string, alongside func() (map[TopicPartition]int64, error),
 	tries int) (ends, along map[TopicPartition]int64, settled bool, err error) {
 	tps, err := a.partitionsOf(ctx, topics)
@@ -284,22 +294,28 @@ func (a *Admin) settledEnds(ctx context.Context, topics []string, alongside func
 		along        map[TopicPartition]int64
 	}
 	read := func() (reading, error) {
-		// Both ends at once: the shorter a read, the likelier a pause of
-		// the writers spans two.
-		highc := make(chan error, 1)
+		// All at once: the shorter a read, the likelier a pause of the
+		// writers spans two.
+		errs := make(chan error, 2)
 		var r reading
 		go func() {
 			var err error
 			r.high, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadUncommitted)
-			highc <- err
+			errs <- err
+		}()
+		go func() {
+			var err error
+			if alongside != nil {
+				r.along, err = alongside()
+			}
+			errs <- err
 		}()
 		var err error
 		r.stable, err = listOffsets(ctx, a.cfg, a.logs, a.ac, specs, rdk.IsolationLevelReadCommitted)
-		if herr := <-highc; err == nil {
-			err = herr
-		}
-		if err == nil && alongside != nil {
-			r.along, err = alongside()
+		for range 2 {
+			if e := <-errs; err == nil {
+				err = e
+			}
 		}
 		return r, err
 	}
