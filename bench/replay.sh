@@ -24,6 +24,8 @@
 #                     the count checks below fail otherwise)
 #   EVCTL_BIN         use this evctl binary instead of building one
 #   REPLAY_FLAGS      extra flags for every `evctl replay` (e.g. "-X linger.ms=20")
+#   COPY_FLAGS        extra flags for the topic-to-topic copy only (e.g.
+#                     "--parallel 2", which the projections refuse)
 #
 # Every run writes into a fresh destination topic (bench.<tag>.<tool>.<round>),
 # so the sandbox's memory grows by one copy of TOPIC per replay run.
@@ -41,6 +43,7 @@ PROJECTION=${PROJECTION:-testdata/projections/account-balance.yaml}
 DEV_DEADLINE=${DEV_DEADLINE:-300}
 FIDELITY=${FIDELITY:-1}
 REPLAY_FLAGS=${REPLAY_FLAGS:-}
+COPY_FLAGS=${COPY_FLAGS:-}
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -85,7 +88,7 @@ RD='<~evctl:rec~>'
 # shellcheck disable=SC2206
 replay_flags=($REPLAY_FLAGS)
 rf=${replay_flags[*]:-}
-cmd_evctl="\"$evctl\" replay $TOPIC --to-topic \"\$1\" --create --no-progress $rf"
+cmd_evctl="\"$evctl\" replay $TOPIC --to-topic \"\$1\" --create --no-progress $rf $COPY_FLAGS"
 cmd_kcat="kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -o beginning -q -f '%k$KD%s$RD' | kcat -P -b \"$EVCTL_BROKERS\" -t \"\$1\" -K '$KD' -D '$RD'"
 cmd_proj_file="\"$evctl\" replay $TOPIC --projection \"$PROJECTION\" --to-file /dev/null --no-progress $rf"
 cmd_proj_topic="\"$evctl\" replay $TOPIC --projection \"$PROJECTION\" --to-topic \"\$1\" --create --no-progress $rf"
