@@ -65,6 +65,7 @@ func clusterNodes(ts *testscript.TestScript) *nodeSet {
 	if v, loaded := scriptNodes.LoadOrStore(ts, ns); loaded {
 		return v.(*nodeSet)
 	}
+	brokers := scriptBrokers(ts) // the script's environment is gone when its defers run
 	ts.Defer(func() {
 		scriptNodes.Delete(ts)
 		ns.mu.Lock()
@@ -77,7 +78,7 @@ func clusterNodes(ts *testscript.TestScript) *nodeSet {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
 		defer cancel()
-		if err := awaitInSync(ctx, scriptBrokers(ts)); err != nil {
+		if err := awaitInSync(ctx, brokers); err != nil {
 			ts.Logf("the cluster after the script: %v", err)
 		}
 	})
