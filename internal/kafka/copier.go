@@ -974,7 +974,8 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 		// A call outlived its bound: librdkafka takes no other until it
 		// returns, which it does by its own timeout.
 		select {
-		case <-cp.stuckCall:
+		case err := <-cp.stuckCall:
+			cause = errors.Join(cause, err)
 			cp.stuck, cp.stuckCall = false, nil
 		case <-ctx.Done():
 			return cause
