@@ -107,9 +107,11 @@ that several keys (history mode: events) share are grouped: ".version:
 Memory grows with the number of keys, not their values or how many
 differ: a first pass keeps a hash per key and side, a second reads back
 only the keys that differ, in batches when their values would hold more
-than 128 MiB at once. History mode holds a differing key's whole history
-(both sides) to align it, so one very long aggregate that differs costs
-memory with its events.
+than 128 MiB at once. History mode aligns a differing key's histories
+by their events' hashes (about 100 bytes an event of that key, both
+sides), and reads back the events whose contents differ within the same
+budget, a window at a time: one very long aggregate that differs costs
+extra reads, not memory with its events' values.
 
 Exit status: 0 the sides are the same, 1 they differ, 2 trouble.`,
 		Example: `  $ evctl diff bank.account-balances bank.account-balances.rebuilt

@@ -47,21 +47,20 @@ func newDetails(r *Report, maxChanges int) *details {
 func (d *details) added(e Entry)   { d.r.Added = append(d.r.Added, e); d.trimSometimes() }
 func (d *details) removed(e Entry) { d.r.Removed = append(d.r.Removed, e); d.trimSometimes() }
 
+// changed adds a key whose value differs (state mode), grouping its
+// fields.
 func (d *details) changed(c Change) {
 	for _, f := range c.Fields {
 		d.group(f)
 	}
-	for _, e := range c.Events {
-		for _, f := range e.Fields {
-			d.group(f)
-		}
-	}
-	if d.max > 0 && len(c.Events) > d.max {
-		// One aggregate's history can differ in every one of its events:
-		// the report keeps its first max, so it stays small whatever the
-		// differences.
-		c.MoreEvents = len(c.Events) - d.max
-		c.Events = slices.Clone(c.Events[:d.max])
+	d.add(c)
+}
+
+// add adds a change whose fields are grouped already: a history's, whose
+// events' fields the fields pass groups as it compares them, and whose
+// Events hold only the first MaxChanges (MoreEvents counts the rest).
+func (d *details) add(c Change) {
+	if c.MoreEvents > 0 {
 		d.dropped = true
 	}
 	d.r.Changed = append(d.r.Changed, c)

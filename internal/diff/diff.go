@@ -6,7 +6,9 @@
 // Sources are read twice at most: a first pass keeps one 64-bit hash per key
 // and side (memory grows with the number of keys, never their values); a
 // second pass reads back only the keys whose hashes differ, to report them
-// field by field. The package reads no Kafka itself: a Source yields Events
+// field by field (history mode: their events' hashes, to align them; a
+// fields pass then reads back, a window at a time, the events whose
+// contents differ). The package reads no Kafka itself: a Source yields Events
 // from a topic, a capture file (CaptureSource) or memory (States).
 package diff
 
@@ -22,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/evctl/evctl/internal/record"
 )
@@ -65,11 +68,13 @@ type prehasher interface{ prehash(ignore []Path) }
 
 // At names where the event is: partition@offset; empty when it has no
 // place in a topic (a state held in memory).
-func (e *Event) At() string {
-	if e.Partition < 0 {
+func (e *Event) At() string { return at(e.Partition, e.Offset) }
+
+func at(partition int32, offset int64) string {
+	if partition < 0 {
 		return ""
 	}
-	return strconv.Itoa(int(e.Partition)) + "@" + strconv.FormatInt(e.Offset, 10)
+	return strconv.Itoa(int(partition)) + "@" + strconv.FormatInt(offset, 10)
 }
 
 // Source yields a state's or a history's events in order. Scan may be
@@ -204,13 +209,13 @@ func (k Key) MarshalJSON() ([]byte, error) {
 	return quoteJSON(k.Text), nil
 }
 
-// keyOf is the key of events that share it, as JSON from the first that
-// knows it (a state held in memory knows only its text).
-func keyOf(evs ...*Event) Key {
-	k := Key{Text: evs[0].Key}
-	for _, e := range evs {
-		if e.KeyJSON != nil {
-			k.JSON = e.KeyJSON
+// keyOf is the key text, as JSON from the first of jsons that knows it
+// (a state held in memory knows only its text).
+func keyOf(text string, jsons ...json.RawMessage) Key {
+	k := Key{Text: text}
+	for _, j := range jsons {
+		if j != nil {
+			k.JSON = j
 			break
 		}
 	}
@@ -302,6 +307,12 @@ func (e *KeyEncodingError) Error() string {
 // ctx.Err() when interrupted, and a *KeyEncodingError when the keys of the
 // two sides cannot match.
 func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
+	r, _, err := compare(ctx, a, b, opts)
+	return r, err
+}
+
+// compare is Compare, with what the comparison learned (for tests).
+func compare(ctx context.Context, a, b Source, opts Options) (*Report, *comparison, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeState
 	}
@@ -314,56 +325,62 @@ func Compare(ctx context.Context, a, b Source, opts Options) (*Report, error) {
 	// Pass 1: a hash per key on each side, both sides at once.
 	if err := both(ctx, func(ctx context.Context) error { return c.hashPass(ctx, c.a) },
 		func(ctx context.Context) error { return c.hashPass(ctx, c.b) }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r := &Report{Version: ReportVersion, Mode: opts.Mode, A: a.Name(), B: b.Name(), Added: []Entry{}, Removed: []Entry{}, Changed: []Change{}}
 	onlyA, onlyB, differ := c.classify(&r.Counts)
 	if err := c.checkKeys(r, len(onlyA)+len(onlyB)+len(differ)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Counts.SkippedA, r.Counts.SkippedB = c.a.skipped, c.b.skipped
 	c.splitWarnings(r)
 	c.a.deletedOn, c.b.deletedOn = nil, nil
 	r.Equal = len(onlyA)+len(onlyB)+len(differ) == 0
 	batches := c.batches(onlyA, onlyB, differ)
+	c.eventsHeld = opts.Mode == ModeHistory && c.fullHold(differ)/int64(batches) <= c.budget()/4
 	// The per-key hashes are done with: let pass 2 reuse their memory.
 	c.a.hashes, c.b.hashes, c.a.counts, c.b.counts = nil, nil, nil, nil
 	if r.Equal || (opts.Stat && opts.Mode == ModeState) {
-		return r, nil
+		return r, c, nil
 	}
 	// Pass 2: read back only the keys that differ, in as many batches as
 	// keep what is held at once within the memory budget.
 	d := newDetails(r, opts.MaxChanges)
-	differs := make(map[uint64]struct{}, len(onlyA)+len(onlyB)+len(differ))
+	// differs: the keys pass 2 reads back, true for those on both sides.
+	differs := make(map[uint64]bool, len(onlyA)+len(onlyB)+len(differ))
 	for _, set := range [][]uint64{onlyA, onlyB, differ} {
 		for _, k := range set {
-			differs[k] = struct{}{}
+			differs[k] = false
 		}
+	}
+	for _, k := range differ {
+		differs[k] = true
 	}
 	for i := range batches {
 		want := batchKeys(differs, batches, i)
-		if err := both(ctx, func(ctx context.Context) error { return c.collectPass(ctx, c.a, want) },
-			func(ctx context.Context) error { return c.collectPass(ctx, c.b, want) }); err != nil {
-			return nil, err
+		if err := both(ctx, func(ctx context.Context) error { return c.collectPass(ctx, c.a, want, differs) },
+			func(ctx context.Context) error { return c.collectPass(ctx, c.b, want, differs) }); err != nil {
+			return nil, nil, err
 		}
 		var err error
 		if opts.Mode == ModeHistory {
-			err = c.historyReport(d, filterKeys(onlyA, want), filterKeys(onlyB, want), filterKeys(differ, want))
+			err = c.historyReport(ctx, d, filterKeys(onlyA, want), filterKeys(onlyB, want), filterKeys(differ, want))
 		} else {
 			err = c.stateReport(d, filterKeys(onlyA, want), filterKeys(onlyB, want), filterKeys(differ, want))
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c.a.states, c.b.states, c.a.hists, c.b.hists = nil, nil, nil, nil
+		c.hold(-c.held.Load())
 	}
 	d.finish()
-	return r, nil
+	return r, c, nil
 }
 
 // batchKeys says which keys pass 2's batch i of n reads back: differing
 // keys, split by their hash.
-func batchKeys(differs map[uint64]struct{}, n, i int) func(uint64) bool {
+func batchKeys(differs map[uint64]bool, n, i int) func(uint64) bool {
 	return func(k uint64) bool {
 		_, ok := differs[k]
 		return ok && k%uint64(n) == uint64(i)
@@ -389,20 +406,24 @@ const DefaultMemoryBudget = 128 << 20
 // value: the Event, its slices, the map entry (measured roughly).
 const heldPerEvent = 320
 
+// heldPerHistEvent is what pass 2 holds of one event of a history: its
+// hashes and place (histEvent), no value.
+const heldPerHistEvent = 64
+
 // batches is how many passes over the differing keys keep each within the
 // memory budget, estimated from pass 1 (values' average size, and events
 // per key in history mode).
 func (c *comparison) batches(onlyA, onlyB, differ []uint64) int {
-	budget := c.opts.MemoryBudget
-	if budget <= 0 {
-		budget = DefaultMemoryBudget
-	}
+	budget := c.budget()
 	var est int64
 	for _, s := range []*side{c.a, c.b} {
 		if s.values == 0 {
 			continue
 		}
 		per := s.valueBytes/int64(s.values) + heldPerEvent
+		if s.counts != nil {
+			per = heldPerHistEvent
+		}
 		var held int64
 		for _, set := range [][]uint64{onlyA, onlyB, differ} {
 			for _, k := range set {
@@ -419,6 +440,30 @@ func (c *comparison) batches(onlyA, onlyB, differ []uint64) int {
 		est += held * per
 	}
 	return int(max(1, (est+budget-1)/budget))
+}
+
+func (c *comparison) budget() int64 {
+	if c.opts.MemoryBudget > 0 {
+		return c.opts.MemoryBudget
+	}
+	return DefaultMemoryBudget
+}
+
+// fullHold estimates what holding every event of the differing keys
+// (history mode) would cost.
+func (c *comparison) fullHold(differ []uint64) int64 {
+	var est int64
+	for _, s := range []*side{c.a, c.b} {
+		if s.values == 0 {
+			continue
+		}
+		var n int64
+		for _, k := range differ {
+			n += int64(s.counts[k])
+		}
+		est += n * (s.valueBytes/int64(s.values) + heldPerEvent)
+	}
+	return est
 }
 
 // side is one source and what the passes learned of it.
@@ -443,7 +488,8 @@ type side struct {
 	split     map[uint64]*splitKey
 	// Pass 2: the keys that differ.
 	states map[uint64]*Event   // state: the latest event
-	hists  map[uint64][]*Event // history: every event
+	hists  map[uint64]*keyHist // history: every event's hashes
+	types  map[string]string   // history: event types, interned
 }
 
 func newSide(s Source) *side {
@@ -510,6 +556,24 @@ func (c *comparison) splitWarnings(r *Report) {
 type comparison struct {
 	opts Options
 	a, b *side
+	// held counts the history mode's events held at once (values and
+	// all: the fields pass holds the events it compares), peakHeld the
+	// most it reached.
+	held, peakHeld atomic.Int64
+	// eventsHeld: pass 2 holds the differing keys' events, which fit in
+	// the budget, so that the fields pass need not read them back.
+	eventsHeld bool
+}
+
+// hold notes n more events held (n < 0: fewer).
+func (c *comparison) hold(n int64) {
+	h := c.held.Add(n)
+	for {
+		p := c.peakHeld.Load()
+		if h <= p || c.peakHeld.CompareAndSwap(p, h) {
+			return
+		}
+	}
 }
 
 func keyHash(k string) uint64 { return maphash.String(seed, k) }
@@ -655,9 +719,12 @@ func cloneEvent(e *Event) *Event {
 	return &out
 }
 
-func (c *comparison) collectPass(ctx context.Context, s *side, want func(uint64) bool) error {
+// collectPass reads back the keys pass 2 wants: their latest event (state
+// mode), or their events' hashes (history mode; only the count of a key
+// on one side, per differs).
+func (c *comparison) collectPass(ctx context.Context, s *side, want func(uint64) bool, differs map[uint64]bool) error {
 	if c.opts.Mode == ModeHistory {
-		s.hists = map[uint64][]*Event{}
+		s.hists, s.types = map[uint64]*keyHist{}, map[string]string{}
 	} else {
 		s.states = map[uint64]*Event{}
 	}
@@ -671,7 +738,7 @@ func (c *comparison) collectPass(ctx context.Context, s *side, want func(uint64)
 		}
 		switch {
 		case s.hists != nil:
-			s.hists[kh] = append(s.hists[kh], cloneEvent(e))
+			return c.collectEvent(s, kh, e, differs[kh])
 		case e.Value == nil:
 			delete(s.states, kh)
 		default:
@@ -681,15 +748,44 @@ func (c *comparison) collectPass(ctx context.Context, s *side, want func(uint64)
 	})
 }
 
+// collectEvent notes one event of a history pass 2 wants: its hashes when
+// the key is on both sides (events), its count in any case.
+func (c *comparison) collectEvent(s *side, kh uint64, e *Event, events bool) error {
+	h := s.hists[kh]
+	if h == nil {
+		h = &keyHist{key: e.Key, keyJSON: bytes.Clone(e.KeyJSON)}
+		s.hists[kh] = h
+	}
+	h.n++
+	if !events {
+		return nil
+	}
+	id, full, err := c.eventHashes(e)
+	if err != nil {
+		return fmt.Errorf("%s %s: value: %w", s.src.Name(), e.At(), err)
+	}
+	typ, ok := s.types[e.Type]
+	if !ok {
+		typ = strings.Clone(e.Type)
+		s.types[typ] = typ
+	}
+	h.evs = append(h.evs, histEvent{id: id, full: full, offset: e.Offset, partition: e.Partition, typ: typ})
+	if c.eventsHeld {
+		h.held = append(h.held, cloneEvent(e))
+		c.hold(1)
+	}
+	return nil
+}
+
 func (c *comparison) stateReport(d *details, onlyA, onlyB, differ []uint64) error {
 	for _, k := range onlyA {
 		if e := c.a.states[k]; e != nil {
-			d.removed(Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
+			d.removed(Entry{Key: keyOf(e.Key, e.KeyJSON), Value: e.Value, At: e.At()})
 		}
 	}
 	for _, k := range onlyB {
 		if e := c.b.states[k]; e != nil {
-			d.added(Entry{Key: keyOf(e), Value: e.Value, At: e.At()})
+			d.added(Entry{Key: keyOf(e.Key, e.KeyJSON), Value: e.Value, At: e.At()})
 		}
 	}
 	for _, k := range differ {
@@ -701,44 +797,7 @@ func (c *comparison) stateReport(d *details, onlyA, onlyB, differ []uint64) erro
 		if err != nil {
 			return fmt.Errorf("key %q: %w", ea.Key, err)
 		}
-		d.changed(Change{Key: keyOf(ea, eb), AtA: ea.At(), AtB: eb.At(), Fields: fields})
-	}
-	return nil
-}
-
-func (c *comparison) historyReport(d *details, onlyA, onlyB, differ []uint64) error {
-	for _, k := range onlyA {
-		if evs := c.a.hists[k]; len(evs) > 0 {
-			d.removed(Entry{Key: keyOf(evs[0]), Events: len(evs)})
-		}
-	}
-	for _, k := range onlyB {
-		if evs := c.b.hists[k]; len(evs) > 0 {
-			d.added(Entry{Key: keyOf(evs[0]), Events: len(evs)})
-		}
-	}
-	for _, k := range differ {
-		ha, hb := c.a.hists[k], c.b.hists[k]
-		if len(ha) == 0 || len(hb) == 0 {
-			continue
-		}
-		changes, err := c.alignHistories(ha, hb)
-		if err != nil {
-			return fmt.Errorf("key %q: %w", ha[0].Key, err)
-		}
-		for _, ch := range changes {
-			switch ch.Kind {
-			case Missing:
-				d.r.Counts.Missing++
-			case Extra:
-				d.r.Counts.Extra++
-			case Changed:
-				d.r.Counts.ChangedEv++
-			case Reordered:
-				d.r.Counts.Reordered++
-			}
-		}
-		d.changed(Change{Key: keyOf(ha[0], hb[0]), Events: changes})
+		d.changed(Change{Key: keyOf(ea.Key, ea.KeyJSON, eb.KeyJSON), AtA: ea.At(), AtB: eb.At(), Fields: fields})
 	}
 	return nil
 }

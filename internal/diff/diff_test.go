@@ -627,7 +627,7 @@ func TestChangedKeyJSONFromEitherSide(t *testing.T) {
 // bench of 1M keys with 300 differences peaked at 935 MB when every key
 // was read back).
 func TestBatchKeys(t *testing.T) {
-	differs := map[uint64]struct{}{1: {}, 2: {}, 3: {}, 10: {}}
+	differs := map[uint64]bool{1: false, 2: true, 3: true, 10: false}
 	for _, n := range []int{1, 3} {
 		got := map[uint64]int{}
 		for i := range n {
@@ -677,5 +677,61 @@ func TestCompareHistoryCapsEventsPerKey(t *testing.T) {
 	if got := text.String(); !strings.Contains(got, "    ... and 47 more event differences of big-1 not shown: --max-changes 3 shows the first of each key\n") ||
 		strings.Contains(got, "more differing key") {
 		t.Errorf("text report:\n%s", got)
+	}
+}
+
+// A history diff holds the events it compares a window at a time, not
+// every event of the longest differing aggregate (100,000 such events
+// peaked at 284 MB when pass 2 held them all): with a small budget, the
+// events held at once stay within two windows while the report is the
+// same as when they all fit.
+func TestCompareHistoryHoldsAWindow(t *testing.T) {
+	const n = 3000
+	var as, bs []string
+	for i := range 10 { // a common prefix: matched events
+		as = append(as, fmt.Sprintf(`big={"seq":%d}`, i))
+		bs = append(bs, fmt.Sprintf(`big={"seq":%d}`, i))
+	}
+	for i := range n {
+		switch i {
+		case 500:
+			as = append(as, `big={"moved":true}`)
+		case 700:
+			bs = append(bs, `big={"moved":true}`)
+		}
+		as = append(as, fmt.Sprintf(`big={"seq":%d,"item":%d}`, i+10, i))
+		bs = append(bs, fmt.Sprintf(`big={"seq":%d,"item":%d}`, i+10, i+1))
+	}
+	as = append(as, `big={"last":true}`, `gone={"v":1}`, `same={"v":1}`, `small={"v":1}`, `small={"v":2}`)
+	bs = append(bs, `new={"v":1}`, `same={"v":1}`, `small={"v":1}`, `small={"v":3}`)
+	ctx := context.Background()
+	opts := Options{Mode: ModeHistory, MaxChanges: 50}
+	whole, cw, err := compare(ctx, src("a", as...), src("b", bs...), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MemoryBudget = 64 << 10
+	windowed, cn, err := compare(ctx, src("a", as...), src("b", bs...), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(whole, windowed); d != "" {
+		t.Errorf("report read back in windows (-all held +windowed):\n%s", d)
+	}
+	c := windowed.Counts
+	if c.ChangedEv != n+1 || c.Missing != 1 || c.Reordered != 1 || c.Changed != 2 || c.Added != 1 || c.Removed != 1 || c.Same != 1 {
+		t.Errorf("counts %+v, want %d changed events, 1 missing, 1 reordered; keys: 2 changed, 1 added, 1 removed, 1 same", c, n+1)
+	}
+	if !cw.eventsHeld || cn.eventsHeld {
+		t.Errorf("events held in pass 2: %v with the default budget, %v with 64 KiB; want true, false", cw.eventsHeld, cn.eventsHeld)
+	}
+	if got := cw.peakHeld.Load(); got < 2*n {
+		t.Errorf("default budget: %d events held at most, want them all (at least %d)", got, 2*n)
+	}
+	if got, bound := cn.peakHeld.Load(), int64(2*cn.fieldsWindow()); got == 0 || got > bound {
+		t.Errorf("64 KiB budget: %d events held at most, want 1 to %d (two windows of %d)", got, bound, cn.fieldsWindow())
+	}
+	if got := cn.held.Load(); got != 0 {
+		t.Errorf("%d events still held after the comparison", got)
 	}
 }

@@ -1,18 +1,64 @@
 package diff
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/evctl/evctl/internal/record"
 )
 
 // maxAlignCells bounds the LCS table of one key's histories (after the
 // common prefix and suffix are stripped); past it, events align by position.
 const maxAlignCells = 4 << 20
 
+// histEvent is what pass 2 keeps of one event of a key whose history
+// differs: its hashes, place and type, not its value (the fields pass
+// reads back the values of the events it compares).
 type histEvent struct {
-	id, full uint64
-	ev       *Event
+	id, full  uint64
+	offset    int64
+	partition int32
+	typ       string
+}
+
+func (h histEvent) at() string { return at(h.partition, h.offset) }
+
+// keyHist is one key's history as pass 2 keeps it: its events when the
+// key is on both sides, else only their count.
+type keyHist struct {
+	key     string
+	keyJSON json.RawMessage // the first event's
+	n       int
+	evs     []histEvent
+	held    []*Event // the events themselves, when pass 2 holds them (eventsHeld)
+}
+
+// alignOp is one event difference of an alignment: a's event i and b's
+// event j (-1: none); fields says the two events' contents are compared.
+type alignOp struct {
+	kind   string
+	i, j   int32
+	fields bool
+}
+
+// change is the op as the report shows it, without its fields.
+func (op alignOp) change(a, b []histEvent) EventChange {
+	switch op.kind {
+	case Missing:
+		return EventChange{Kind: Missing, A: a[op.i].at(), Type: a[op.i].typ}
+	case Extra:
+		return EventChange{Kind: Extra, B: b[op.j].at(), Type: b[op.j].typ}
+	}
+	x, y := a[op.i], b[op.j]
+	ch := EventChange{Kind: op.kind, A: x.at(), B: y.at(), Type: y.typ}
+	if op.kind == Changed && x.typ != y.typ && x.typ != "" {
+		ch.Type = x.typ + " → " + y.typ
+	}
+	return ch
 }
 
 // alignHistories aligns two histories of one key by event identity (the
@@ -21,15 +67,7 @@ type histEvent struct {
 // event whose identity is unmatched on the other side too is reordered;
 // the unmatched events left between two matches pair up as changed, by
 // position, and the rest are missing (a only) or extra (b only).
-func (c *comparison) alignHistories(ea, eb []*Event) ([]EventChange, error) {
-	a, err := c.histEvents(ea)
-	if err != nil {
-		return nil, err
-	}
-	b, err := c.histEvents(eb)
-	if err != nil {
-		return nil, err
-	}
+func alignHistories(a, b []histEvent) []alignOp {
 	pairs := lcs(a, b) // matched (i, j), increasing
 	matchedA := make([]bool, len(a))
 	matchedB := make([]bool, len(b))
@@ -55,35 +93,22 @@ func (c *comparison) alignHistories(ea, eb []*Event) ([]EventChange, error) {
 		}
 	}
 
-	var out []EventChange
-	emitPair := func(kind string, x, y histEvent) error {
-		ch := EventChange{Kind: kind, A: x.ev.At(), B: y.ev.At(), Type: y.ev.Type}
-		if x.full != y.full || kind == Changed {
-			fields, err := c.eventFields(x.ev, y.ev)
-			if err != nil {
-				return err
-			}
-			ch.Fields = fields
-		}
-		if kind == Changed && x.ev.Type != y.ev.Type && x.ev.Type != "" {
-			ch.Type = x.ev.Type + " → " + y.ev.Type
-		}
-		out = append(out, ch)
-		return nil
+	var out []alignOp
+	pair := func(kind string, i, j int) {
+		out = append(out, alignOp{kind: kind, i: int32(i), j: int32(j), fields: a[i].full != b[j].full || kind == Changed})
 	}
 	// Walk the gaps between matches, in order.
 	i, j := 0, 0
+	var gapA, gapB []int
 	for k := 0; k <= len(pairs); k++ {
 		endA, endB := len(a), len(b)
 		if k < len(pairs) {
 			endA, endB = pairs[k][0], pairs[k][1]
 		}
-		var gapA, gapB []int
+		gapA, gapB = gapA[:0], gapB[:0]
 		for ; i < endA; i++ {
 			if j2, ok := reorderedA[i]; ok {
-				if err := emitPair(Reordered, a[i], b[j2]); err != nil {
-					return nil, err
-				}
+				pair(Reordered, i, j2)
 				continue
 			}
 			gapA = append(gapA, i)
@@ -95,38 +120,22 @@ func (c *comparison) alignHistories(ea, eb []*Event) ([]EventChange, error) {
 		}
 		n := min(len(gapA), len(gapB))
 		for x := range n {
-			if err := emitPair(Changed, a[gapA[x]], b[gapB[x]]); err != nil {
-				return nil, err
-			}
+			pair(Changed, gapA[x], gapB[x])
 		}
 		for _, x := range gapA[n:] {
-			out = append(out, EventChange{Kind: Missing, A: a[x].ev.At(), Type: a[x].ev.Type})
+			out = append(out, alignOp{kind: Missing, i: int32(x), j: -1})
 		}
 		for _, y := range gapB[n:] {
-			out = append(out, EventChange{Kind: Extra, B: b[y].ev.At(), Type: b[y].ev.Type})
+			out = append(out, alignOp{kind: Extra, i: -1, j: int32(y)})
 		}
 		if k < len(pairs) {
 			if a[i].full != b[j].full {
-				if err := emitPair(Changed, a[i], b[j]); err != nil {
-					return nil, err
-				}
+				pair(Changed, i, j)
 			}
 			i, j = i+1, j+1
 		}
 	}
-	return out, nil
-}
-
-func (c *comparison) histEvents(evs []*Event) ([]histEvent, error) {
-	out := make([]histEvent, len(evs))
-	for i, e := range evs {
-		id, full, err := c.eventHashes(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = histEvent{id: id, full: full, ev: e}
-	}
-	return out, nil
+	return out
 }
 
 // eventFields lists what differs between two events: value fields, and
@@ -286,4 +295,193 @@ func lcs(a, b []histEvent) [][2]int {
 		pairs = append(pairs, [2]int{len(a) - k, len(b) - k})
 	}
 	return pairs
+}
+
+// keyOps is one differing key's alignment as the report is built: its
+// ops, and the first of them (MaxChanges) as the report shows them.
+type keyOps struct {
+	kh      uint64
+	a, b    *keyHist
+	ops     []alignOp
+	changes []EventChange
+}
+
+// fieldJob is an op of the fields pass: keys[key].ops[op].
+type fieldJob struct{ key, op int }
+
+// evRef names one event of a source: the n-th of key kh.
+type evRef struct {
+	kh uint64
+	n  int32
+}
+
+// historyReport reports the batch's keys. Pass 2 holds only the events'
+// hashes: the alignment counts the differences of every key; the fields
+// pass then reads back the events whose contents differ, in windows that
+// keep the events held at once within the memory budget, so that the
+// groups cover every event difference while the report keeps only the
+// first MaxChanges of each key.
+func (c *comparison) historyReport(ctx context.Context, d *details, onlyA, onlyB, differ []uint64) error {
+	for _, k := range onlyA {
+		if h := c.a.hists[k]; h != nil {
+			d.removed(Entry{Key: keyOf(h.key, h.keyJSON), Events: h.n})
+		}
+	}
+	for _, k := range onlyB {
+		if h := c.b.hists[k]; h != nil {
+			d.added(Entry{Key: keyOf(h.key, h.keyJSON), Events: h.n})
+		}
+	}
+	var keys []keyOps
+	var jobs []fieldJob
+	for _, k := range differ {
+		ha, hb := c.a.hists[k], c.b.hists[k]
+		if ha == nil || hb == nil {
+			continue // the source changed between the passes
+		}
+		ko := keyOps{kh: k, a: ha, b: hb, ops: alignHistories(ha.evs, hb.evs)}
+		shown := len(ko.ops)
+		if d.max > 0 {
+			shown = min(shown, d.max)
+		}
+		ko.changes = make([]EventChange, shown)
+		for x, op := range ko.ops {
+			switch op.kind {
+			case Missing:
+				d.r.Counts.Missing++
+			case Extra:
+				d.r.Counts.Extra++
+			case Changed:
+				d.r.Counts.ChangedEv++
+			case Reordered:
+				d.r.Counts.Reordered++
+			}
+			if x < shown {
+				ko.changes[x] = op.change(ha.evs, hb.evs)
+			}
+			if op.fields {
+				jobs = append(jobs, fieldJob{key: len(keys), op: x})
+			}
+		}
+		keys = append(keys, ko)
+	}
+	win := len(jobs) // pass 2 held the events
+	if !c.eventsHeld {
+		win = c.fieldsWindow()
+	}
+	for s := 0; s < len(jobs); s += win {
+		if err := c.fieldsPass(ctx, d, keys, jobs[s:min(s+win, len(jobs))]); err != nil {
+			return err
+		}
+	}
+	for _, ko := range keys {
+		d.add(Change{Key: keyOf(ko.a.key, ko.a.keyJSON, ko.b.keyJSON), Events: ko.changes, MoreEvents: len(ko.ops) - len(ko.changes)})
+	}
+	return nil
+}
+
+// fieldsWindow is how many ops a fields pass compares at once: the events
+// they hold (both sides') within a quarter of the memory budget, the rest
+// left for what the comparison holds besides (the hashes of every event
+// of the differing keys) and for the garbage collector.
+func (c *comparison) fieldsWindow() int {
+	budget := c.opts.MemoryBudget
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
+	}
+	per := int64(2 * heldPerEvent)
+	for _, s := range []*side{c.a, c.b} {
+		if s.values > 0 {
+			per += s.valueBytes / int64(s.values)
+		}
+	}
+	return int(max(1, budget/4/per))
+}
+
+// fieldsPass reads back the events the jobs compare, compares them in
+// order, groups their fields and keeps those of the ops the report shows.
+func (c *comparison) fieldsPass(ctx context.Context, d *details, keys []keyOps, jobs []fieldJob) error {
+	wantA, wantB := map[evRef]*Event{}, map[evRef]*Event{}
+	for _, j := range jobs {
+		ko := keys[j.key]
+		op := ko.ops[j.op]
+		wantA[evRef{ko.kh, op.i}] = nil
+		wantB[evRef{ko.kh, op.j}] = nil
+	}
+	if !c.eventsHeld {
+		defer func() {
+			var n int64
+			for _, m := range []map[evRef]*Event{wantA, wantB} {
+				for _, e := range m {
+					if e != nil {
+						n++
+					}
+				}
+			}
+			c.hold(-n)
+		}()
+		if err := both(ctx, func(ctx context.Context) error { return c.eventsPass(ctx, c.a, wantA) },
+			func(ctx context.Context) error { return c.eventsPass(ctx, c.b, wantB) }); err != nil {
+			return err
+		}
+	}
+	for _, j := range jobs {
+		ko := keys[j.key]
+		op := ko.ops[j.op]
+		x, y := wantA[evRef{ko.kh, op.i}], wantB[evRef{ko.kh, op.j}]
+		if c.eventsHeld && int(op.i) < len(ko.a.held) && int(op.j) < len(ko.b.held) {
+			x, y = ko.a.held[op.i], ko.b.held[op.j]
+		}
+		if x == nil || y == nil {
+			continue // the source changed between the passes
+		}
+		fields, err := c.eventFields(x, y)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", ko.a.key, err)
+		}
+		for _, f := range fields {
+			d.group(f)
+		}
+		if j.op < len(ko.changes) {
+			ko.changes[j.op].Fields = fields
+		}
+	}
+	return nil
+}
+
+// errFound stops a scan that found what it looked for.
+var errFound = errors.New("found")
+
+// eventsPass reads back the events want names, holding a copy of each; it
+// stops reading once it has them all.
+func (c *comparison) eventsPass(ctx context.Context, s *side, want map[evRef]*Event) error {
+	seen := map[uint64]int32{}
+	for r := range want {
+		seen[r.kh] = 0
+	}
+	found := 0
+	err := s.src.Scan(ctx, func(e *Event) error {
+		if e.KeyEncoding == record.EncodingNull {
+			return nil
+		}
+		kh := keyHash(e.Key)
+		n, ok := seen[kh]
+		if !ok {
+			return nil
+		}
+		seen[kh] = n + 1
+		r := evRef{kh, n}
+		if _, ok := want[r]; ok {
+			want[r] = cloneEvent(e)
+			c.hold(1)
+			if found++; found == len(want) {
+				return errFound
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return nil
+	}
+	return err
 }
