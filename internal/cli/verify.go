@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -265,9 +266,16 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	return nil
 }
 
-// settleTries bounds the reads of the ends that verify pins (see
-// kafka.Admin.SettledEndOffsets): a millisecond or a few each.
-const settleTries = 200
+// How long verify reads the ends it pins until they hold still (see
+// kafka.Admin.SettledEndOffsets). --at-end-offsets then goes on with a
+// note; --as-of-group, whose answer would be wrong, gives up. A projector
+// that checkpoints every half second, with a transaction open between
+// (evctl dev --live), holds still for a moment after each commit: the
+// group's budget spans many of them, even with reads slowed by load.
+const (
+	settleWithin      = 2 * time.Second
+	settleGroupWithin = 20 * time.Second
+)
 
 // pinVerifyOffsets captures where each side's read stops: with
 // --at-end-offsets both sides' end offsets at one instant with no
@@ -299,24 +307,24 @@ func pinVerifyOffsets(ctx context.Context, cfg kafka.Config, o *VerifyOptions) (
 	}
 	if o.AsOfGroup == "" {
 		topics := slices.Concat(o.Sources, againstTopic)
-		ends, settled, err := admin.SettledEndOffsets(ctx, topics, settleTries)
+		ends, settled, err := admin.SettledEndOffsets(ctx, topics, settleWithin)
 		if err != nil {
 			return nil, nil, err
 		}
 		if !settled {
-			fmt.Fprintf(o.IO.ErrOut, "note: %s never held still, with no transaction open, in %d reads of their end offsets: a write in flight at the last read may show as a difference\n",
-				strings.Join(topics, ", "), settleTries)
+			fmt.Fprintf(o.IO.ErrOut, "note: %s never held still, with no transaction open, in %s of reading their end offsets: a write in flight at the last read may show as a difference\n",
+				strings.Join(topics, ", "), settleWithin)
 		}
 		src, against = split(ends)
 		return src, against, nil
 	}
-	committed, ends, settled, err := admin.SettledGroupOffsets(ctx, o.AsOfGroup, o.Sources, againstTopic, settleTries)
+	committed, ends, settled, err := admin.SettledGroupOffsets(ctx, o.AsOfGroup, o.Sources, againstTopic, settleGroupWithin)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !settled {
-		return nil, nil, fmt.Errorf("group %q committed offsets, or its read model %s had a transaction open, on every one of %d reads: cannot pin the sides at one moment; try again, or use --at-end-offsets",
-			o.AsOfGroup, o.Against, settleTries)
+		return nil, nil, fmt.Errorf("group %q committed offsets, or its read model %s had a transaction open, at every read for %s: cannot pin the sides at one moment; try again, or use --at-end-offsets",
+			o.AsOfGroup, o.Against, settleGroupWithin)
 	}
 	committedAny := false
 	for _, off := range committed {

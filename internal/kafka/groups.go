@@ -247,10 +247,13 @@ func (a *Admin) EndOffsets(ctx context.Context, topics []string) (map[TopicParti
 // the high offsets until two reads in a row agree and every partition's
 // two are equal: offsets only grow, so all the partitions held still, at
 // once, between those reads, with no transaction open. settled is false
-// when that did not happen within tries reads (writes that never pause,
-// a transaction left open); the ends are then the last read's.
-func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, tries int) (ends map[TopicPartition]int64, settled bool, err error) {
-	ends, _, settled, err = a.settledEnds(ctx, topics, nil, tries)
+// when that did not happen in the reads made within the time given
+// (writes that never pause, a transaction left open); the ends are then
+// the last read's. A time, not a number of reads: a read takes a
+// millisecond on an idle embedded broker and tens on a loaded cluster,
+// while the pauses it waits for come at the writers' pace.
+func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, within time.Duration) (ends map[TopicPartition]int64, settled bool, err error) {
+	ends, _, settled, err = a.settledEnds(ctx, topics, nil, within)
 	return ends, settled, err
 }
 
@@ -260,7 +263,7 @@ func (a *Admin) SettledEndOffsets(ctx context.Context, topics []string, tries in
 // model it writes, at one instant with no transaction open on the read
 // model. A transaction that commits the projector's offsets with its
 // states is then inside both or neither.
-func (a *Admin) SettledGroupOffsets(ctx context.Context, group string, groupTopics, topics []string, tries int) (committed, ends map[TopicPartition]int64, settled bool, err error) {
+func (a *Admin) SettledGroupOffsets(ctx context.Context, group string, groupTopics, topics []string, within time.Duration) (committed, ends map[TopicPartition]int64, settled bool, err error) {
 	gtps, err := a.partitionsOf(ctx, groupTopics)
 	if err != nil {
 		return nil, nil, false, err
@@ -271,7 +274,7 @@ func (a *Admin) SettledGroupOffsets(ctx context.Context, group string, groupTopi
 	}
 	ends, committed, settled, err = a.settledEnds(ctx, topics, func() (map[TopicPartition]int64, error) {
 		return groupOffsets(ctx, a.cfg, a.logs, a.ac, group, tps, a.cfg.timeout()+DefaultTransactionTimeout)
-	}, tries)
+	}, within)
 	return committed, ends, settled, err
 }
 
@@ -280,7 +283,7 @@ func (a *Admin) SettledGroupOffsets(ctx context.Context, group string, groupTopi
 // open. Each read ends before the next begins, which is all that holding
 // still between two reads needs.
 func (a *Admin) settledEnds(ctx context.Context, topics []string, alongside func() (map[TopicPartition]int64, error),
-	tries int) (ends, along map[TopicPartition]int64, settled bool, err error) {
+	within time.Duration) (ends, along map[TopicPartition]int64, settled bool, err error) {
 	tps, err := a.partitionsOf(ctx, topics)
 	if err != nil {
 		return nil, nil, false, err
@@ -319,11 +322,12 @@ func (a *Admin) settledEnds(ctx context.Context, topics []string, alongside func
 		}
 		return r, err
 	}
+	start := time.Now()
 	prev, err := read()
 	if err != nil {
 		return nil, nil, false, err
 	}
-	for range tries - 1 {
+	for first := true; first || time.Since(start) < within; first = false {
 		cur, err := read()
 		if err != nil {
 			return nil, nil, false, err

@@ -282,7 +282,7 @@ func TestSettledEndOffsets(t *testing.T) {
 	defer a.Close()
 	topics := []string{"events", "states"}
 
-	ends, settled, err := a.SettledEndOffsets(ctx, topics, 5)
+	ends, settled, err := a.SettledEndOffsets(ctx, topics, 200*time.Millisecond)
 	if err != nil || !settled {
 		t.Fatalf("SettledEndOffsets with no transaction = %v, %v, %v; want settled", ends, settled, err)
 	}
@@ -296,7 +296,7 @@ func TestSettledEndOffsets(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("s")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	ends, settled, err = a.SettledEndOffsets(ctx, topics, 5)
+	ends, settled, err = a.SettledEndOffsets(ctx, topics, 200*time.Millisecond)
 	if err != nil || settled {
 		t.Fatalf("SettledEndOffsets with a transaction open = %v, %v, %v; want not settled", ends, settled, err)
 	}
@@ -310,7 +310,7 @@ func TestSettledEndOffsets(t *testing.T) {
 	// The commit's marker lands a moment after EndTransaction returns on
 	// Apache Kafka: until then the ends are not settled.
 	for {
-		ends, settled, err = a.SettledEndOffsets(ctx, topics, 5)
+		ends, settled, err = a.SettledEndOffsets(ctx, topics, 200*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
