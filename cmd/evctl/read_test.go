@@ -220,7 +220,17 @@ func cmdFollowChange(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		ts.Check(kerr.ErrorForCode(resp.Topics[0].ErrorCode))
 		rec := &kgo.Record{Topic: topic, Partition: int32(n - 1), Key: []byte(key), Value: []byte(`{"new":true}`)}
-		ts.Check(cl.ProduceSync(ctx, rec).FirstErr())
+		// On Apache Kafka the brokers' metadata shows the new partitions a
+		// moment after CreatePartitions answers: until then franz-go refuses
+		// the partition ("invalid record partitioning choice").
+		for err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil; err = cl.ProduceSync(ctx, rec).FirstErr() {
+			cl.ForceMetadataRefresh()
+			select {
+			case <-ctx.Done():
+				ts.Fatalf("cannot produce to the new partition %d of %s: %v", n-1, topic, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 		waitFor(key+" in the output", func() bool { return regexp.MustCompile(regexp.QuoteMeta(key)).MatchString(stdout.String()) })
 		ts.Check(cmd.Process.Signal(os.Interrupt))
 	default:
