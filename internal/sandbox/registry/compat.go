@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/evctl/evctl/internal/schema"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 )
@@ -22,15 +23,48 @@ func (r *Registry) validate(s sr.Schema) error {
 		if !json.Valid([]byte(s.Schema)) {
 			return invalidSchema("Invalid schema: JSON Schema is not valid JSON")
 		}
-		return r.checkReferences(s.References)
+		if err := r.checkReferences(s.References); err != nil {
+			return err
+		}
+		return r.compile(schema.FormatJSON, s)
 	case sr.TypeProtobuf:
 		if strings.TrimSpace(s.Schema) == "" {
 			return invalidSchema("Invalid schema: empty Protobuf schema")
 		}
-		return r.checkReferences(s.References)
+		if err := r.checkReferences(s.References); err != nil {
+			return err
+		}
+		return r.compile(schema.FormatProtobuf, s)
 	default:
 		return invalidSchema("Invalid schema: unsupported schema type %s", s.Type)
 	}
+}
+
+// compile parses a Protobuf or JSON Schema schema as a real registry does
+// before it stores one (a .proto must compile, its imports resolved
+// through its references; a JSON Schema must compile), with the parser
+// evctl decodes them with: without it, a schema that no client can use
+// was registered with exit status 0.
+func (r *Registry) compile(format string, s sr.Schema) error {
+	_, err := schema.ParseSchema(format, "schema", s.Schema, references(s.References), func(subject string, version int) (string, []schema.Reference, error) {
+		ss, err := r.reference(sr.SchemaReference{Name: subject, Subject: subject, Version: version})
+		if err != nil {
+			return "", nil, err
+		}
+		return ss.Schema.Schema, references(ss.References), nil
+	})
+	if err != nil {
+		return invalidSchema("Invalid schema: %v", err)
+	}
+	return nil
+}
+
+func references(refs []sr.SchemaReference) []schema.Reference {
+	out := make([]schema.Reference, len(refs))
+	for i, ref := range refs {
+		out[i] = schema.Reference{Name: ref.Name, Subject: ref.Subject, Version: ref.Version}
+	}
+	return out
 }
 
 // parseAvro parses an Avro schema with its references, each parsed first,

@@ -6,8 +6,9 @@
 // srfake keeps the state (subjects, versions, ids, GUIDs, config). On top of
 // it this layer
 //   - parses Avro schemas with hamba, references resolved, on register and on
-//     compatibility checks (invalid: 422, error_code 42201); JSON Schema must
-//     be JSON; Protobuf is accepted as is;
+//     compatibility checks (invalid: 422, error_code 42201); Protobuf and
+//     JSON Schema schemas must compile (internal/schema's parsers), their
+//     compatibility is not checked;
 //   - enforces the compatibility level of /config and /config/{subject}
 //     (default BACKWARD) on register (incompatible: 409, error_code 409) and
 //     answers POST /compatibility/subjects/{s}/versions[/{v}] for real;
