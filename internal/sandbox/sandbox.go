@@ -105,6 +105,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{opts: opts, registry: registry.New()}
+	s.registry.SetCompiler(compileSchema)
 
 	if opts.Brokers != "" {
 		s.brokers = opts.Brokers

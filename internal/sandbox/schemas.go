@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/evctl/evctl/internal/sandbox/registry"
+	"github.com/evctl/evctl/internal/schema"
 )
 
 //go:embed schemas/*.avsc schemas/*.proto schemas/*.json schemas/evolution/*.avsc
@@ -198,4 +199,23 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// compileSchema is the sandbox registry's Compiler: the parsers evctl
+// decodes Protobuf and JSON Schema with, as strict as a real registry's
+// on a schema that does not compile.
+func compileSchema(format, text string, refs []sr.SchemaReference, lookup func(subject string, version int) (string, []sr.SchemaReference, error)) error {
+	_, err := schema.ParseSchema(format, "schema", text, schemaRefs(refs), func(subject string, version int) (string, []schema.Reference, error) {
+		text, refs, err := lookup(subject, version)
+		return text, schemaRefs(refs), err
+	})
+	return err
+}
+
+func schemaRefs(refs []sr.SchemaReference) []schema.Reference {
+	out := make([]schema.Reference, len(refs))
+	for i, ref := range refs {
+		out[i] = schema.Reference{Name: ref.Name, Subject: ref.Subject, Version: ref.Version}
+	}
+	return out
 }

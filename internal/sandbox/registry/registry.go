@@ -7,8 +7,8 @@
 // it this layer
 //   - parses Avro schemas with hamba, references resolved, on register and on
 //     compatibility checks (invalid: 422, error_code 42201); Protobuf and
-//     JSON Schema schemas must compile (internal/schema's parsers), their
-//     compatibility is not checked;
+//     JSON Schema schemas must compile, given a Compiler (the sandbox gives
+//     internal/schema's parsers); their compatibility is not checked;
 //   - enforces the compatibility level of /config and /config/{subject}
 //     (default BACKWARD) on register (incompatible: 409, error_code 409) and
 //     answers POST /compatibility/subjects/{s}/versions[/{v}] for real;
@@ -46,7 +46,8 @@ type Registry struct {
 	mux   *http.ServeMux
 
 	// mu makes a compatibility check and the write that follows it atomic.
-	mu sync.Mutex
+	mu       sync.Mutex
+	compiler Compiler // see SetCompiler
 }
 
 // New returns an empty registry whose global compatibility level is
