@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -163,6 +164,9 @@ func validationReason(ve *jsonschema.ValidationError) string {
 		parts = append(parts, msg)
 	}
 	walk(ve)
+	// The validator gathers a value's violations from maps: sorted, the
+	// reason (and the log of a CI run) is the same every time.
+	slices.Sort(parts)
 	if len(parts) > maxReasons {
 		parts = append(parts[:maxReasons], fmt.Sprintf("and %d more", len(parts)-maxReasons))
 	}

@@ -19,7 +19,7 @@ func TestParseSchemaErrors(t *testing.T) {
 			`c.avsc:3:3: invalid Protobuf schema: field M.a: unknown type strin`},
 		{"JSON Schema that is not JSON", FormatJSON, `{"type": "object",}`, "c.avsc:1:19: invalid JSON Schema: not JSON: invalid character '}'"},
 		{"JSON Schema the compiler refuses, at its pointer", FormatJSON, `{"type": "object", "properties": {"a": {"type": "strin"}}}`,
-			`c.avsc: invalid JSON Schema: not valid against its metaschema: /properties/a/type: value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'`},
+			`c.avsc: invalid JSON Schema: not valid against its metaschema: /properties/a/type: got string, want array; /properties/a/type: value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'`},
 		{"a $ref no reference names", FormatJSON, `{"$ref": "other.json"}`, "no reference of the schema names other.json"},
 	}
 	for _, tt := range tests {
@@ -54,6 +54,26 @@ func TestValidateJSON(t *testing.T) {
 		err := s.ValidateJSON([]byte(tt.value))
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("ValidateJSON(%s) = %v, want %q", tt.value, err, tt.want)
+		}
+	}
+}
+
+// TestValidateJSONReasonsInOrder: a value that breaks several properties
+// gets the same reason every time, its violations sorted by location
+// (the validator gathers them from maps).
+func TestValidateJSONReasonsInOrder(t *testing.T) {
+	const profile = `{"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}, "d": {"type": "string"}, "e": {"type": "string"}}}`
+	f := newFakeRegistry(t)
+	f.SeedSchema("p-value", 1, 1, sr.Schema{Schema: profile, Type: sr.TypeJSON})
+	s, err := f.client(t).SchemaByID(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "/a: got number, want string; /b: got number, want string; /c: got number, want string; and 2 more"
+	for range 20 {
+		err := s.ValidateJSON([]byte(`{"e": 5, "d": 4, "c": 3, "b": 2, "a": 1}`))
+		if err == nil || err.Error() != want {
+			t.Fatalf("ValidateJSON = %v, want %q", err, want)
 		}
 	}
 }
