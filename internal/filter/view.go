@@ -28,6 +28,9 @@ func ViewOf(r *record.Record, key, value any) map[string]any {
 	v["partition"] = int(r.Partition)
 	v["offset"] = int(r.Offset)
 	v["timestamp"] = r.Timestamp.String()
+	if r.TimestampType != "" {
+		v["timestampType"] = r.TimestampType
+	}
 	v["key"] = key
 	v["value"] = value
 	v["headers"] = headers

@@ -453,6 +453,12 @@ func toMessage(topic string, e *rdk.Message) *record.Message {
 	if !e.Timestamp.IsZero() {
 		m.Timestamp = e.Timestamp.UTC()
 	}
+	switch e.TimestampType {
+	case rdk.TimestampCreateTime:
+		m.TimestampType = record.TimestampCreateTime
+	case rdk.TimestampLogAppendTime:
+		m.TimestampType = record.TimestampLogAppendTime
+	}
 	if len(e.Headers) > 0 {
 		m.Headers = make([]record.RawHeader, len(e.Headers))
 		for i, h := range e.Headers {

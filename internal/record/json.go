@@ -22,7 +22,12 @@ func AppendJSON(dst []byte, r *Record) ([]byte, error) {
 	b = strconv.AppendInt(b, r.Offset, 10)
 	b = append(b, `,"timestamp":"`...)
 	b = appendTimestamp(b, r.Timestamp.Time)
-	b = append(b, `","key":`...)
+	b = append(b, '"')
+	if r.TimestampType != "" {
+		b = append(b, `,"timestampType":`...)
+		b = appendString(b, r.TimestampType)
+	}
+	b = append(b, `,"key":`...)
 	b = appendRaw(b, r.Key)
 	b = append(b, `,"value":`...)
 	b = appendRaw(b, r.Value)

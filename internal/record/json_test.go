@@ -30,6 +30,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		if i%3 == 0 {
 			r.Key, r.Value = nil, json.RawMessage(`null`)
 		}
+		if i%4 != 3 {
+			r.TimestampType = []string{TimestampCreateTime, TimestampLogAppendTime, pick()}[i%4]
+		}
 		if i%2 == 0 {
 			r.Headers = []Header{{Key: pick(), Value: pick()}, {Key: pick(), Value: pick(), Encoding: EncodingBase64}}
 			r.Type, r.Error = pick(), pick()

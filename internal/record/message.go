@@ -22,7 +22,7 @@ func (r *Record) Message() (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s/%d@%d: value: %w", r.Topic, r.Partition, r.Offset, err)
 	}
-	m := &Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.Time, Key: key, Value: value}
+	m := &Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.Time, TimestampType: r.TimestampType, Key: key, Value: value}
 	for _, h := range r.Headers {
 		b, err := h.Bytes()
 		if err != nil {

@@ -21,9 +21,12 @@ type Message struct {
 	Partition int32
 	Offset    int64
 	Timestamp time.Time
-	Key       []byte
-	Value     []byte
-	Headers   []RawHeader
+	// TimestampType is what Timestamp is: TimestampCreateTime,
+	// TimestampLogAppendTime, or empty when the broker does not say.
+	TimestampType string
+	Key           []byte
+	Value         []byte
+	Headers       []RawHeader
 }
 
 // RawHeader is one Kafka header; keys may repeat, order matters.
@@ -43,15 +46,25 @@ const (
 	EncodingBase64     = "base64"      // anything else, base64 in Key/Value
 )
 
+// Timestamp types: what a record's timestamp is, as the topic's
+// message.timestamp.type names it.
+const (
+	TimestampCreateTime    = "CreateTime"    // set by the producer
+	TimestampLogAppendTime = "LogAppendTime" // set by the broker when it appended the record
+)
+
 // Record is a decoded Kafka record: what tail prints, what captures hold.
 type Record struct {
-	Topic     string          `json:"topic"`
-	Partition int32           `json:"partition"`
-	Offset    int64           `json:"offset"`
-	Timestamp Timestamp       `json:"timestamp"`
-	Key       json.RawMessage `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	Headers   []Header        `json:"headers,omitempty"`
+	Topic     string    `json:"topic"`
+	Partition int32     `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Timestamp Timestamp `json:"timestamp"`
+	// TimestampType is TimestampCreateTime or TimestampLogAppendTime;
+	// empty when unknown (an older capture, a line written by hand).
+	TimestampType string          `json:"timestampType,omitempty"`
+	Key           json.RawMessage `json:"key"`
+	Value         json.RawMessage `json:"value"`
+	Headers       []Header        `json:"headers,omitempty"`
 	// Type is the event type: the Avro record's full name, a JSON Schema's
 	// title, or empty when the payload has no schema.
 	Type          string     `json:"type,omitempty"`

@@ -127,11 +127,12 @@ func loadLocal(path, flag string) (*Schema, error) {
 // why ("key: …; value: …").
 func (d *Decoder) Decode(ctx context.Context, m *record.Message) *record.Record {
 	r := &record.Record{
-		Topic:     m.Topic,
-		Partition: m.Partition,
-		Offset:    m.Offset,
-		Timestamp: record.Timestamp{Time: m.Timestamp},
-		Headers:   record.DecodeHeaders(m.Headers),
+		Topic:         m.Topic,
+		Partition:     m.Partition,
+		Offset:        m.Offset,
+		Timestamp:     record.Timestamp{Time: m.Timestamp},
+		TimestampType: m.TimestampType,
+		Headers:       record.DecodeHeaders(m.Headers),
 	}
 	k := d.DecodePayload(ctx, m.Key, m.Headers, true)
 	v := d.DecodePayload(ctx, m.Value, m.Headers, false)

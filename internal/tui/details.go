@@ -68,7 +68,11 @@ func (m *Model) detailLines(r *record.Record, hexBytes bool) []string {
 	var out []string
 	add := func(name, text string) { out = append(out, label(name)+" "+text) }
 	add("record", m.styles.Where.Render(fmt.Sprintf("%s · partition %d · offset %d", r.Topic, r.Partition, r.Offset)))
-	add("timestamp", r.Timestamp.String())
+	ts := r.Timestamp.String()
+	if r.TimestampType != "" {
+		ts += m.styles.Faint.Render(" (" + r.TimestampType + ")")
+	}
+	add("timestamp", ts)
 	add("key", m.styles.Key.Render(record.OneLine(record.PayloadText(r.Key, r.KeyEncoding)))+m.styles.Faint.Render(" ("+r.KeyEncoding+")"))
 	if r.KeySchema != nil {
 		add("key schema", schemaText(r.KeySchema))

@@ -728,6 +728,7 @@ func bankSource(n int) *sliceSource {
 	src := newSliceSource("bank.account-events", 3, n)
 	for i, r := range src.all() {
 		r.Key = fmt.Appendf(nil, `"acct-%04d"`, i%7)
+		r.TimestampType = record.TimestampLogAppendTime // the broker's time, which details name
 		r.Schema = &record.SchemaRef{ID: 3, Subject: "bank.account-events-value", Version: 2, Format: "AVRO"}
 		r.Headers = []record.Header{{Key: "event-id", Value: fmt.Sprintf("e-%d", i)}, {Key: "trace", Encoding: record.EncodingNull}}
 		defer func() { // the bytes a producer sent: text key, Confluent-framed value
