@@ -105,7 +105,7 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{opts: opts, registry: registry.New()}
-	s.registry.SetCompiler(compileSchema)
+	s.registry.SetCompiler(schemaCompiler{})
 
 	if opts.Brokers != "" {
 		s.brokers = opts.Brokers

@@ -201,15 +201,42 @@ func optional(s string) *string {
 	return &s
 }
 
-// compileSchema is the sandbox registry's Compiler: the parsers evctl
+// schemaCompiler is the sandbox registry's Compiler: the parsers evctl
 // decodes Protobuf and JSON Schema with, as strict as a real registry's
-// on a schema that does not compile.
-func compileSchema(format, text string, refs []sr.SchemaReference, lookup func(subject string, version int) (string, []sr.SchemaReference, error)) error {
-	_, err := schema.ParseSchema(format, "schema", text, schemaRefs(refs), func(subject string, version int) (string, []schema.Reference, error) {
+// on a schema that does not compile, and internal/schema's version of the
+// registry's compatibility rules.
+type schemaCompiler struct{}
+
+func (schemaCompiler) Compile(format, text string, refs []sr.SchemaReference, lookup registry.Lookup) error {
+	_, err := parseRegistered(format, "schema", sr.Schema{Schema: text, References: refs}, lookup)
+	return err
+}
+
+func (schemaCompiler) Incompatibilities(format string, writer, reader sr.Schema, lookup registry.Lookup) ([]string, error) {
+	w, err := parseRegistered(format, "the earlier schema", writer, lookup)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseRegistered(format, "the new schema", reader, lookup)
+	if err != nil {
+		return nil, err
+	}
+	found, err := schema.Incompatibilities(w, r)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.String()
+	}
+	return out, nil
+}
+
+func parseRegistered(format, name string, s sr.Schema, lookup registry.Lookup) (*schema.Schema, error) {
+	return schema.ParseSchema(format, name, s.Schema, schemaRefs(s.References), func(subject string, version int) (string, []schema.Reference, error) {
 		text, refs, err := lookup(subject, version)
 		return text, schemaRefs(refs), err
 	})
-	return err
 }
 
 func schemaRefs(refs []sr.SchemaReference) []schema.Reference {

@@ -39,19 +39,38 @@ func (r *Registry) validate(s sr.Schema) error {
 	}
 }
 
-// Compiler parses a Protobuf or JSON Schema schema (format is "PROTOBUF"
-// or "JSON") as a real registry does before it stores one: a .proto must
-// compile, its imports resolved through refs and lookup; a JSON Schema
-// must compile. The sandbox gives internal/schema's parsers (SetCompiler);
-// this package cannot import them, whose tests run on this registry.
-type Compiler func(format, text string, refs []sr.SchemaReference, lookup func(subject string, version int) (string, []sr.SchemaReference, error)) error
+// Lookup returns the text and references of subject's version.
+type Lookup func(subject string, version int) (string, []sr.SchemaReference, error)
+
+// Compiler parses and compares Protobuf and JSON Schema schemas (format is
+// "PROTOBUF" or "JSON") as a real registry does. Compile says why a
+// schema does not compile: a .proto's imports resolved through refs and
+// lookup, a JSON Schema's $refs likewise. Incompatibilities lists why
+// data written with writer cannot be read with reader, under Confluent's
+// rules for the format (nil: compatible). The sandbox gives
+// internal/schema's (SetCompiler); this package cannot import it, whose
+// tests run on this registry.
+type Compiler interface {
+	Compile(format, text string, refs []sr.SchemaReference, lookup Lookup) error
+	Incompatibilities(format string, writer, reader sr.Schema, lookup Lookup) ([]string, error)
+}
 
 // SetCompiler makes register refuse, as invalid, the Protobuf and JSON
-// Schema schemas c refuses. Without one they are stored unparsed.
+// Schema schemas c refuses, and check their compatibility with c. Without
+// one they are stored unparsed, and any is compatible.
 func (r *Registry) SetCompiler(c Compiler) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.compiler = c
+}
+
+// lookupReference is the Lookup a Compiler gets: this registry's versions.
+func (r *Registry) lookupReference(subject string, version int) (string, []sr.SchemaReference, error) {
+	ss, err := r.reference(sr.SchemaReference{Name: subject, Subject: subject, Version: version})
+	if err != nil {
+		return "", nil, err
+	}
+	return ss.Schema.Schema, ss.References, nil
 }
 
 // compile runs the Compiler, if there is one: without it, a schema that no
@@ -60,14 +79,7 @@ func (r *Registry) compile(format string, s sr.Schema) error {
 	if r.compiler == nil {
 		return nil
 	}
-	err := r.compiler(format, s.Schema, s.References, func(subject string, version int) (string, []sr.SchemaReference, error) {
-		ss, err := r.reference(sr.SchemaReference{Name: subject, Subject: subject, Version: version})
-		if err != nil {
-			return "", nil, err
-		}
-		return ss.Schema.Schema, ss.References, nil
-	})
-	if err != nil {
+	if err := r.compiler.Compile(format, s.Schema, s.References, r.lookupReference); err != nil {
 		return invalidSchema("Invalid schema: %v", err)
 	}
 	return nil
@@ -158,8 +170,9 @@ func transitive(level sr.CompatibilityLevel) bool {
 
 // incompatibilities checks s against each of against, newest first, in the
 // level's direction: BACKWARD means s reads what an earlier version wrote,
-// FORWARD that an earlier version reads what s writes, FULL both. Only Avro
-// is checked; JSON Schema and Protobuf are accepted as they are.
+// FORWARD that an earlier version reads what s writes, FULL both. Avro is
+// checked with hamba's schema resolution, Protobuf and JSON Schema with
+// the Compiler (without one they are accepted as they are).
 func (r *Registry) incompatibilities(s sr.Schema, against []sr.SubjectSchema, level sr.CompatibilityLevel) []string {
 	if level == sr.CompatNone || len(against) == 0 {
 		return nil
@@ -181,6 +194,7 @@ func (r *Registry) incompatibilities(s sr.Schema, against []sr.SubjectSchema, le
 			continue
 		}
 		if s.Type != sr.TypeAvro {
+			msgs = append(msgs, r.compiledIncompatibilities(s, prev, level, backward, forward)...)
 			continue
 		}
 		// Parse both per comparison: hamba's compatibility cache is keyed by
@@ -206,6 +220,32 @@ func (r *Registry) incompatibilities(s sr.Schema, against []sr.SubjectSchema, le
 				msgs = append(msgs, fmt.Sprintf("%s: version %d cannot read data written with the new schema: %v", level, prev.Version, err))
 			}
 		}
+	}
+	return msgs
+}
+
+// compiledIncompatibilities is incompatibilities for Protobuf and JSON
+// Schema: the Compiler's reasons, one message per direction that fails.
+func (r *Registry) compiledIncompatibilities(s sr.Schema, prev sr.SubjectSchema, level sr.CompatibilityLevel, backward, forward bool) []string {
+	if r.compiler == nil {
+		return nil
+	}
+	format := typeName(s.Type)
+	var msgs []string
+	check := func(writer, reader sr.Schema, say string) {
+		reasons, err := r.compiler.Incompatibilities(format, writer, reader, r.lookupReference)
+		switch {
+		case err != nil:
+			msgs = append(msgs, fmt.Sprintf("version %d: %v", prev.Version, err))
+		case len(reasons) > 0:
+			msgs = append(msgs, fmt.Sprintf("%s: %s: %s", level, say, strings.Join(reasons, "; ")))
+		}
+	}
+	if backward {
+		check(prev.Schema, s, fmt.Sprintf("the new schema cannot read data written with version %d", prev.Version))
+	}
+	if forward {
+		check(s, prev.Schema, fmt.Sprintf("version %d cannot read data written with the new schema", prev.Version))
 	}
 	return msgs
 }

@@ -8,7 +8,8 @@
 //   - parses Avro schemas with hamba, references resolved, on register and on
 //     compatibility checks (invalid: 422, error_code 42201); Protobuf and
 //     JSON Schema schemas must compile, given a Compiler (the sandbox gives
-//     internal/schema's parsers); their compatibility is not checked;
+//     internal/schema's parsers), which checks their compatibility too, by
+//     Confluent's rules for each format;
 //   - enforces the compatibility level of /config and /config/{subject}
 //     (default BACKWARD) on register (incompatible: 409, error_code 409) and
 //     answers POST /compatibility/subjects/{s}/versions[/{v}] for real;
