@@ -286,8 +286,13 @@ func NewCmdSchemaShow(f *Factory, runF func(context.Context, *SchemaShowOptions)
 		Short: "Print a subject's schema, references inlined with --resolve",
 		Long: `Print the schema of a subject's version (--version N, default latest) to
 stdout, indented when it is JSON, so '> file.avsc' keeps it. --resolve
-inlines the Avro named types the schema takes from references, giving one
-self-contained schema (Avro only). -o json writes the version's object:
+puts what the schema takes from references into it: Avro's named types
+are inlined, giving one self-contained schema; a JSON Schema's referenced
+schemas are bundled under $defs (definitions before draft 2019-09), each
+with its reference's name as $id, so its $refs resolve unchanged; a
+.proto is followed by each file it imports, headed by a comment naming
+the import path and subject (Protobuf cannot inline imports: split the
+text into files for --proto-path). -o json writes the version's object:
 subject, version, id, guid, type, references, schema (and resolved: true
 with --resolve).`,
 		Example: `  $ evctl schema show com.bank.MoneyDeposited
@@ -309,7 +314,7 @@ with --resolve).`,
 		ValidArgsFunction: completeSubjects(f),
 	}
 	cmd.Flags().StringVar(&version, "version", "latest", "the version to show: `N` or latest")
-	cmd.Flags().BoolVar(&opts.Resolve, "resolve", false, "inline the types taken from references (Avro)")
+	cmd.Flags().BoolVar(&opts.Resolve, "resolve", false, "put what the schema takes from references into it (Avro inlined, JSON Schema bundled, Protobuf imports appended)")
 	outputFlag(cmd, &opts.Output)
 	return cmd
 }
@@ -345,19 +350,11 @@ func schemaShowRun(ctx context.Context, opts *SchemaShowOptions) error {
 	}
 	view := schemaShowView{SubjectVersion: v}
 	if opts.Resolve && len(v.References) > 0 {
-		if v.Format != schema.FormatAvro {
-			return fmt.Errorf("--resolve inlines Avro references only; %s is %s: show each reference (evctl schema versions %s lists them)",
-				v.Subject, v.Format, v.Subject)
-		}
-		parsed, err := reg.ResolveAvro(ctx, v)
+		text, err := resolvedText(ctx, reg, v)
 		if err != nil {
-			return registryHint(err)
+			return err
 		}
-		text, err := json.Marshal(parsed)
-		if err != nil {
-			return fmt.Errorf("print the resolved schema: %w", err)
-		}
-		view.Text, view.Resolved = string(text), true
+		view.Text, view.Resolved = text, true
 	}
 	if opts.Output == "json" {
 		return printJSON(opts.IO.Out, view)
@@ -370,6 +367,36 @@ func schemaShowRun(ctx context.Context, opts *SchemaShowOptions) error {
 	out.WriteByte('\n')
 	_, err = opts.IO.Out.Write(out.Bytes())
 	return err
+}
+
+// resolvedText is v's schema with its references in it: Avro's named
+// types inlined, JSON Schema's referenced schemas bundled under $defs,
+// Protobuf's imported files appended.
+func resolvedText(ctx context.Context, reg *schema.RegistryClient, v schema.SubjectVersion) (string, error) {
+	switch v.Format {
+	case schema.FormatAvro:
+		parsed, err := reg.ResolveAvro(ctx, v)
+		if err != nil {
+			return "", registryHint(err)
+		}
+		text, err := json.Marshal(parsed)
+		if err != nil {
+			return "", fmt.Errorf("print the resolved schema: %w", err)
+		}
+		return string(text), nil
+	}
+	refs, err := reg.Referenced(ctx, v)
+	if err != nil {
+		return "", registryHint(err)
+	}
+	if v.Format == schema.FormatProtobuf {
+		return schema.ProtobufWithImports(v.Text, refs), nil
+	}
+	text, err := schema.BundleJSONSchema(v.Subject, v.Text, refs)
+	if err != nil {
+		return "", fmt.Errorf("--resolve: %s version %d: %w", v.Subject, v.Version, err)
+	}
+	return text, nil
 }
 
 // SchemaConfigOptions are `evctl schema config`'s inputs.
