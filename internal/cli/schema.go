@@ -373,8 +373,7 @@ func schemaShowRun(ctx context.Context, opts *SchemaShowOptions) error {
 // types inlined, JSON Schema's referenced schemas bundled under $defs,
 // Protobuf's imported files appended.
 func resolvedText(ctx context.Context, reg *schema.RegistryClient, v schema.SubjectVersion) (string, error) {
-	switch v.Format {
-	case schema.FormatAvro:
+	if v.Format == schema.FormatAvro {
 		parsed, err := reg.ResolveAvro(ctx, v)
 		if err != nil {
 			return "", registryHint(err)
