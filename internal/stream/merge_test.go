@@ -20,6 +20,10 @@ type partitionedFake struct {
 	paused    []bool
 	pauses    int
 	delivered int
+	// heldAtResume, when set, is asked at each Resume how many messages
+	// of the partition the merge still holds.
+	heldAtResume func(p int32) int
+	resumedWith  []int // what heldAtResume said at each Resume
 }
 
 func newPartitionedFake(times ...[]int) *partitionedFake {
@@ -70,6 +74,9 @@ func (f *partitionedFake) Pause(_ string, p int32) error {
 
 func (f *partitionedFake) Resume(_ string, p int32) error {
 	f.paused[p] = false
+	if f.heldAtResume != nil {
+		f.resumedWith = append(f.resumedWith, f.heldAtResume(p))
+	}
 	return nil
 }
 
@@ -145,5 +152,42 @@ func TestMergeByTimePausesAPartitionThatRunsAhead(t *testing.T) {
 	}
 	if limit := mergeHighWater/messageSize(&record.Message{}) + 1; held > limit {
 		t.Errorf("the merge held %d messages at once, want at most %d", held, limit)
+	}
+}
+
+func TestMergeByTimeResumesBeforeAPartitionRunsDry(t *testing.T) {
+	// A resumed partition is fetched again, a round trip on a real
+	// cluster; the merge resumes it while it still holds messages to hand
+	// out meanwhile, not once it has none and the merge has to wait.
+	n := 5 * mergeHighWater / messageSize(&record.Message{})
+	newer, older := make([]int, n), make([]int, n)
+	for i := range n {
+		newer[i], older[i] = n+i, i
+	}
+	f := newPartitionedFake(newer, older)
+	src := MergeByTime(f)
+	out := map[int32]int{} // messages handed out, by partition
+	// Resume comes while the merge hands out a message: not counted yet.
+	f.heldAtResume = func(p int32) int { return f.next[p] - out[p] - 1 }
+	var got []*record.Message
+	for {
+		m, err := src.Read(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m.Partition]++
+		got = append(got, m)
+	}
+	checkTimeOrder(t, got, 2*n)
+	if len(f.resumedWith) == 0 {
+		t.Fatal("partition 0 was never resumed")
+	}
+	for i, held := range f.resumedWith {
+		if held == 0 {
+			t.Errorf("resume %d came when the partition had no message left", i+1)
+		}
 	}
 }
