@@ -68,9 +68,12 @@ with another partitioner) has no defined latest value: diff warns, naming
 the key and its partitions.
 
 --mode history compares every key's (aggregate's) sequence of events:
-events are aligned by their identity (the value, as compared) and reported
-as missing (in a only), extra (in b only), changed (same place, different
-content) or reordered, each named by partition@offset on both sides.
+events are aligned by their identity (the value, as compared), as diff
+aligns lines (a longest common subsequence, found by Myers' algorithm;
+past a few thousand differences, what is left is aligned by position),
+and reported as missing (in a only), extra (in b only), changed (same
+place, different content) or reordered, each named by partition@offset on
+both sides.
 History mode compares value, event type and headers; --ignore-headers
 leaves headers out, --values-only headers and types.
 
@@ -108,8 +111,8 @@ Memory grows with the number of keys, not their values or how many
 differ: a first pass keeps a hash per key and side, a second reads back
 only the keys that differ, in batches when their values would hold more
 than 128 MiB at once. History mode aligns a differing key's histories
-by their events' hashes (about 100 bytes an event of that key, both
-sides), and reads back the events whose contents differ within the same
+by their events' hashes (16 bytes an event of that key and side), and
+reads back the events it shows or whose contents differ within the same
 budget, a window at a time: one very long aggregate that differs costs
 extra reads, not memory with its events' values.
 

@@ -338,6 +338,14 @@ func compare(ctx context.Context, a, b Source, opts Options) (*Report, *comparis
 	r.Equal = len(onlyA)+len(onlyB)+len(differ) == 0
 	batches := c.batches(onlyA, onlyB, differ)
 	c.eventsHeld = opts.Mode == ModeHistory && c.fullHold(differ)/int64(batches) <= c.budget()/4
+	if opts.Mode == ModeHistory {
+		for _, s := range []*side{c.a, c.b} {
+			s.sizes = make(map[uint64]int, len(differ))
+			for _, k := range differ {
+				s.sizes[k] = s.counts[k]
+			}
+		}
+	}
 	// The per-key hashes are done with: let pass 2 reuse their memory.
 	c.a.hashes, c.b.hashes, c.a.counts, c.b.counts = nil, nil, nil, nil
 	if r.Equal || (opts.Stat && opts.Mode == ModeState) {
@@ -407,8 +415,9 @@ const DefaultMemoryBudget = 128 << 20
 const heldPerEvent = 320
 
 // heldPerHistEvent is what pass 2 holds of one event of a history: its
-// hashes and place (histEvent), no value.
-const heldPerHistEvent = 64
+// two hashes (keyHist) and, as the key is aligned, its marks and 4 bytes
+// to pair the unmatched events (reorders); no value.
+const heldPerHistEvent = 24
 
 // batches is how many passes over the differing keys keep each within the
 // memory budget, estimated from pass 1 (values' average size, and events
@@ -489,7 +498,9 @@ type side struct {
 	// Pass 2: the keys that differ.
 	states map[uint64]*Event   // state: the latest event
 	hists  map[uint64]*keyHist // history: every event's hashes
-	types  map[string]string   // history: event types, interned
+	// sizes: history, the events of each key on both sides (pass 1's
+	// count), so that pass 2 sizes their hashes once.
+	sizes map[uint64]int
 }
 
 func newSide(s Source) *side {
@@ -621,20 +632,21 @@ func (c *comparison) hashPass(ctx context.Context, s *side) error {
 			s.hashes[kh] = vh&^partBits | uint64(max(e.Partition, 0)&partBits)
 			return nil
 		}
-		_, full, err := c.eventHashes(e)
+		id, meta, err := c.eventHashes(e)
 		if err != nil {
 			return fmt.Errorf("%s %s: value: %w", s.src.Name(), e.At(), err)
 		}
-		s.hashes[kh] = combine(s.hashes[kh], full)
+		s.hashes[kh] = combine(s.hashes[kh], combine(id, meta))
 		s.counts[kh]++
 		s.events++
 		return nil
 	})
 }
 
-// eventHashes returns an event's identity (its value, as compared) and the
-// hash of all that is compared (value, type, headers).
-func (c *comparison) eventHashes(e *Event) (id, full uint64, err error) {
+// eventHashes returns an event's identity (its value, as compared) and
+// the hash of the rest of what is compared (type and headers; 0 when
+// neither is: metaCompared).
+func (c *comparison) eventHashes(e *Event) (id, meta uint64, err error) {
 	if e.Value == nil {
 		id = tagNull ^ 0x5bd1e995 // a tombstone is not the JSON value null
 	} else if e.hashed {
@@ -642,9 +654,8 @@ func (c *comparison) eventHashes(e *Event) (id, full uint64, err error) {
 	} else if id, err = HashValue(e.Value, c.opts.IgnoreValue); err != nil {
 		return 0, 0, err
 	}
-	full = id
 	if !c.opts.ValuesOnly && !c.opts.IgnoreType {
-		full = combine(full, maphash.String(seed, e.Type))
+		meta = maphash.String(seed, e.Type)
 	}
 	if !c.opts.ValuesOnly && !c.opts.IgnoreHeaders {
 		h := tagArray
@@ -654,9 +665,15 @@ func (c *comparison) eventHashes(e *Event) (id, full uint64, err error) {
 			}
 			h = combine(combine(h, maphash.String(seed, hd.Key)), maphash.String(seed, hd.Encoding+":"+hd.Value))
 		}
-		full = combine(full, h)
+		meta = combine(meta, h)
 	}
-	return id, full, nil
+	return id, meta, nil
+}
+
+// metaCompared says events' types or headers are compared besides their
+// values.
+func (c *comparison) metaCompared() bool {
+	return !c.opts.ValuesOnly && (!c.opts.IgnoreType || !c.opts.IgnoreHeaders)
 }
 
 // classify splits the keys into a-only, b-only and differing, and counts.
@@ -724,7 +741,7 @@ func cloneEvent(e *Event) *Event {
 // on one side, per differs).
 func (c *comparison) collectPass(ctx context.Context, s *side, want func(uint64) bool, differs map[uint64]bool) error {
 	if c.opts.Mode == ModeHistory {
-		s.hists, s.types = map[uint64]*keyHist{}, map[string]string{}
+		s.hists = map[uint64]*keyHist{}
 	} else {
 		s.states = map[uint64]*Event{}
 	}
@@ -754,22 +771,26 @@ func (c *comparison) collectEvent(s *side, kh uint64, e *Event, events bool) err
 	h := s.hists[kh]
 	if h == nil {
 		h = &keyHist{key: e.Key, keyJSON: bytes.Clone(e.KeyJSON)}
+		if events {
+			h.ids = make([]uint64, 0, s.sizes[kh])
+			if c.metaCompared() {
+				h.metas = make([]uint64, 0, s.sizes[kh])
+			}
+		}
 		s.hists[kh] = h
 	}
 	h.n++
 	if !events {
 		return nil
 	}
-	id, full, err := c.eventHashes(e)
+	id, meta, err := c.eventHashes(e)
 	if err != nil {
 		return fmt.Errorf("%s %s: value: %w", s.src.Name(), e.At(), err)
 	}
-	typ, ok := s.types[e.Type]
-	if !ok {
-		typ = strings.Clone(e.Type)
-		s.types[typ] = typ
+	h.ids = append(h.ids, id)
+	if h.metas != nil {
+		h.metas = append(h.metas, meta)
 	}
-	h.evs = append(h.evs, histEvent{id: id, full: full, offset: e.Offset, partition: e.Partition, typ: typ})
 	if c.eventsHeld {
 		h.held = append(h.held, cloneEvent(e))
 		c.hold(1)

@@ -11,30 +11,24 @@ import (
 	"github.com/evctl/evctl/internal/record"
 )
 
-// maxAlignCells bounds the LCS table of one key's histories (after the
-// common prefix and suffix are stripped); past it, events align by position.
-const maxAlignCells = 4 << 20
-
-// histEvent is what pass 2 keeps of one event of a key whose history
-// differs: its hashes, place and type, not its value (the fields pass
-// reads back the values of the events it compares).
-type histEvent struct {
-	id, full  uint64
-	offset    int64
-	partition int32
-	typ       string
-}
-
-func (h histEvent) at() string { return at(h.partition, h.offset) }
-
-// keyHist is one key's history as pass 2 keeps it: its events when the
-// key is on both sides, else only their count.
+// keyHist is one key's history as pass 2 keeps it: each event's hashes
+// when the key is on both sides (8 or 16 bytes an event: what the
+// alignment needs; the fields pass reads back the places, types and
+// values of the events it reports), else only their count.
 type keyHist struct {
 	key     string
 	keyJSON json.RawMessage // the first event's
 	n       int
-	evs     []histEvent
+	ids     []uint64 // each event's identity: its value's hash, as compared
+	metas   []uint64 // the hash of its type and headers; nil when neither is compared
 	held    []*Event // the events themselves, when pass 2 holds them (eventsHeld)
+}
+
+func (h *keyHist) meta(i int32) uint64 {
+	if h.metas == nil {
+		return 0
+	}
+	return h.metas[i]
 }
 
 // alignOp is one event difference of an alignment: a's event i and b's
@@ -45,97 +39,96 @@ type alignOp struct {
 	fields bool
 }
 
-// change is the op as the report shows it, without its fields.
-func (op alignOp) change(a, b []histEvent) EventChange {
+// change is the op as the report shows it, without its fields: x and y
+// are a's and b's events (nil for none).
+func (op alignOp) change(x, y *Event) EventChange {
 	switch op.kind {
 	case Missing:
-		return EventChange{Kind: Missing, A: a[op.i].at(), Type: a[op.i].typ}
+		return EventChange{Kind: Missing, A: x.At(), Type: x.Type}
 	case Extra:
-		return EventChange{Kind: Extra, B: b[op.j].at(), Type: b[op.j].typ}
+		return EventChange{Kind: Extra, B: y.At(), Type: y.Type}
 	}
-	x, y := a[op.i], b[op.j]
-	ch := EventChange{Kind: op.kind, A: x.at(), B: y.at(), Type: y.typ}
-	if op.kind == Changed && x.typ != y.typ && x.typ != "" {
-		ch.Type = x.typ + " → " + y.typ
+	ch := EventChange{Kind: op.kind, A: x.At(), B: y.At(), Type: y.Type}
+	if op.kind == Changed && x.Type != y.Type && x.Type != "" {
+		ch.Type = x.Type + " → " + y.Type
 	}
 	return ch
 }
 
-// alignHistories aligns two histories of one key by event identity (the
-// value, as compared): the longest common subsequence matches events;
-// matched events whose type or headers differ are changed; an unmatched
-// event whose identity is unmatched on the other side too is reordered;
-// the unmatched events left between two matches pair up as changed, by
-// position, and the rest are missing (a only) or extra (b only).
-func alignHistories(a, b []histEvent) []alignOp {
-	pairs := lcs(a, b) // matched (i, j), increasing
-	matchedA := make([]bool, len(a))
-	matchedB := make([]bool, len(b))
-	for _, p := range pairs {
-		matchedA[p[0]], matchedB[p[1]] = true, true
-	}
-	// Reordered: the same identity unmatched on both sides.
-	unmatchedB := map[uint64][]int{}
-	for j := range b {
-		if !matchedB[j] {
-			unmatchedB[b[j].id] = append(unmatchedB[b[j].id], j)
-		}
-	}
-	reorderedA := map[int]int{}
-	reorderedB := map[int]bool{}
-	for i := range a {
-		if matchedA[i] {
-			continue
-		}
-		if js := unmatchedB[a[i].id]; len(js) > 0 {
-			reorderedA[i], reorderedB[js[0]] = js[0], true
-			unmatchedB[a[i].id] = js[1:]
-		}
-	}
+// alignment is how two histories of one key align by event identity (the
+// value, as compared): a longest common subsequence matches events (the
+// k-th marked event of a with the k-th of b); an unmatched event whose
+// identity is unmatched on the other side too is moved (reordered).
+type alignment struct {
+	a, b           *keyHist
+	ma, mb         bitset
+	moved          []reorder // in a's order
+	movedA, movedB bitset
+}
 
-	var out []alignOp
-	pair := func(kind string, i, j int) {
-		out = append(out, alignOp{kind: kind, i: int32(i), j: int32(j), fields: a[i].full != b[j].full || kind == Changed})
+func align(a, b *keyHist) *alignment {
+	al := &alignment{a: a, b: b, ma: newBits(len(a.ids)), mb: newBits(len(b.ids)), movedA: newBits(len(a.ids))}
+	matchCommon(a.ids, b.ids, al.ma, al.mb, alignWork)
+	al.moved, al.movedB = reorders(a.ids, b.ids, al.ma, al.mb)
+	for _, p := range al.moved {
+		al.movedA.set(int(p.i))
 	}
-	// Walk the gaps between matches, in order.
-	i, j := 0, 0
-	var gapA, gapB []int
-	for k := 0; k <= len(pairs); k++ {
-		endA, endB := len(a), len(b)
-		if k < len(pairs) {
-			endA, endB = pairs[k][0], pairs[k][1]
+	return al
+}
+
+// ops yields the event differences in order: matched events whose type or
+// headers differ are changed; between two matches, the moved events of a
+// are reordered, the other unmatched events pair up as changed by
+// position, and the rest are missing (a only) or extra (b only).
+func (al *alignment) ops(yield func(alignOp) bool) {
+	a, b := al.a, al.b
+	na, nb := len(a.ids), len(b.ids)
+	metaDiffers := func(i, j int32) bool { return a.meta(i) != b.meta(j) }
+	nextA := func(x, end int) int {
+		for x < end && al.movedA.has(x) {
+			x++
 		}
-		gapA, gapB = gapA[:0], gapB[:0]
-		for ; i < endA; i++ {
-			if j2, ok := reorderedA[i]; ok {
-				pair(Reordered, i, j2)
-				continue
-			}
-			gapA = append(gapA, i)
-		}
-		for ; j < endB; j++ {
-			if !reorderedB[j] {
-				gapB = append(gapB, j)
-			}
-		}
-		n := min(len(gapA), len(gapB))
-		for x := range n {
-			pair(Changed, gapA[x], gapB[x])
-		}
-		for _, x := range gapA[n:] {
-			out = append(out, alignOp{kind: Missing, i: int32(x), j: -1})
-		}
-		for _, y := range gapB[n:] {
-			out = append(out, alignOp{kind: Extra, i: -1, j: int32(y)})
-		}
-		if k < len(pairs) {
-			if a[i].full != b[j].full {
-				pair(Changed, i, j)
-			}
-			i, j = i+1, j+1
-		}
+		return x
 	}
-	return out
+	nextB := func(y, end int) int {
+		for y < end && al.movedB.has(y) {
+			y++
+		}
+		return y
+	}
+	moved := al.moved
+	for i, j := 0, 0; ; {
+		endA, endB := al.ma.next(i, na), al.mb.next(j, nb)
+		for ; len(moved) > 0 && int(moved[0].i) < endA; moved = moved[1:] {
+			p := moved[0]
+			if !yield(alignOp{kind: Reordered, i: p.i, j: p.j, fields: metaDiffers(p.i, p.j)}) {
+				return
+			}
+		}
+		x, y := nextA(i, endA), nextB(j, endB)
+		for ; x < endA && y < endB; x, y = nextA(x+1, endA), nextB(y+1, endB) {
+			if !yield(alignOp{kind: Changed, i: int32(x), j: int32(y), fields: true}) {
+				return
+			}
+		}
+		for ; x < endA; x = nextA(x+1, endA) {
+			if !yield(alignOp{kind: Missing, i: int32(x), j: -1}) {
+				return
+			}
+		}
+		for ; y < endB; y = nextB(y+1, endB) {
+			if !yield(alignOp{kind: Extra, i: -1, j: int32(y)}) {
+				return
+			}
+		}
+		if endA == na || endB == nb {
+			return
+		}
+		if metaDiffers(int32(endA), int32(endB)) && !yield(alignOp{kind: Changed, i: int32(endA), j: int32(endB), fields: true}) {
+			return
+		}
+		i, j = endA+1, endB+1
+	}
 }
 
 // eventFields lists what differs between two events: value fields, and
@@ -242,72 +235,22 @@ func orNull(v json.RawMessage, what string) json.RawMessage {
 	return v
 }
 
-// lcs returns the index pairs of a longest common subsequence of a and b
-// by identity. The common prefix and suffix are matched first; what is
-// left is aligned with the classic table when it is small enough, and by
-// equal identities at equal offsets when not.
-func lcs(a, b []histEvent) [][2]int {
-	var pairs [][2]int
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre].id == b[pre].id {
-		pairs = append(pairs, [2]int{pre, pre})
-		pre++
-	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf].id == b[len(b)-1-suf].id {
-		suf++
-	}
-	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
-	n, m := len(ma), len(mb)
-	if n > 0 && m > 0 {
-		if (n+1)*(m+1) <= maxAlignCells {
-			t := make([]int32, (n+1)*(m+1))
-			at := func(i, j int) *int32 { return &t[i*(m+1)+j] }
-			for i := n - 1; i >= 0; i-- {
-				for j := m - 1; j >= 0; j-- {
-					if ma[i].id == mb[j].id {
-						*at(i, j) = *at(i+1, j+1) + 1
-					} else {
-						*at(i, j) = max(*at(i+1, j), *at(i, j+1))
-					}
-				}
-			}
-			for i, j := 0, 0; i < n && j < m; {
-				switch {
-				case ma[i].id == mb[j].id:
-					pairs = append(pairs, [2]int{pre + i, pre + j})
-					i, j = i+1, j+1
-				case *at(i+1, j) >= *at(i, j+1):
-					i++
-				default:
-					j++
-				}
-			}
-		} else {
-			for i := range min(n, m) {
-				if ma[i].id == mb[i].id {
-					pairs = append(pairs, [2]int{pre + i, pre + i})
-				}
-			}
-		}
-	}
-	for k := suf; k > 0; k-- {
-		pairs = append(pairs, [2]int{len(a) - k, len(b) - k})
-	}
-	return pairs
-}
-
-// keyOps is one differing key's alignment as the report is built: its
-// ops, and the first of them (MaxChanges) as the report shows them.
+// keyOps is one differing key as the report is built: the first of its
+// event differences (MaxChanges), as the report shows them.
 type keyOps struct {
 	kh      uint64
 	a, b    *keyHist
-	ops     []alignOp
 	changes []EventChange
 }
 
-// fieldJob is an op of the fields pass: keys[key].ops[op].
-type fieldJob struct{ key, op int }
+// fieldJob is an op the fields pass reads back the events of: to compare
+// their contents (op.fields), or to show where they are (shown: its
+// index in ko.changes; -1 when not shown).
+type fieldJob struct {
+	ko    *keyOps
+	op    alignOp
+	shown int32
+}
 
 // evRef names one event of a source: the n-th of key kh.
 type evRef struct {
@@ -316,11 +259,12 @@ type evRef struct {
 }
 
 // historyReport reports the batch's keys. Pass 2 holds only the events'
-// hashes: the alignment counts the differences of every key; the fields
-// pass then reads back the events whose contents differ, in windows that
-// keep the events held at once within the memory budget, so that the
-// groups cover every event difference while the report keeps only the
-// first MaxChanges of each key.
+// hashes: the alignment of each key counts its differences as it yields
+// them; the fields pass reads back the events that the report shows or
+// whose contents differ, a window at a time, so that what is held stays
+// within the memory budget whatever the differences, while the groups
+// cover every event difference and the report keeps only the first
+// MaxChanges of each key.
 func (c *comparison) historyReport(ctx context.Context, d *details, onlyA, onlyB, differ []uint64) error {
 	for _, k := range onlyA {
 		if h := c.a.hists[k]; h != nil {
@@ -332,20 +276,25 @@ func (c *comparison) historyReport(ctx context.Context, d *details, onlyA, onlyB
 			d.added(Entry{Key: keyOf(h.key, h.keyJSON), Events: h.n})
 		}
 	}
-	var keys []keyOps
-	var jobs []fieldJob
+	win := heldWindow // pass 2 holds the events: nothing to read back
+	if !c.eventsHeld {
+		win = c.fieldsWindow()
+	}
+	jobs := make([]fieldJob, 0, min(win, 1<<16))
+	flush := func() error {
+		err := c.fieldsPass(ctx, d, jobs)
+		jobs = jobs[:0]
+		return err
+	}
 	for _, k := range differ {
 		ha, hb := c.a.hists[k], c.b.hists[k]
 		if ha == nil || hb == nil {
 			continue // the source changed between the passes
 		}
-		ko := keyOps{kh: k, a: ha, b: hb, ops: alignHistories(ha.evs, hb.evs)}
-		shown := len(ko.ops)
-		if d.max > 0 {
-			shown = min(shown, d.max)
-		}
-		ko.changes = make([]EventChange, shown)
-		for x, op := range ko.ops {
+		ko := &keyOps{kh: k, a: ha, b: hb}
+		n := 0
+		var err error
+		for op := range align(ha, hb).ops {
 			switch op.kind {
 			case Missing:
 				d.r.Counts.Missing++
@@ -356,29 +305,33 @@ func (c *comparison) historyReport(ctx context.Context, d *details, onlyA, onlyB
 			case Reordered:
 				d.r.Counts.Reordered++
 			}
-			if x < shown {
-				ko.changes[x] = op.change(ha.evs, hb.evs)
+			job := fieldJob{ko: ko, op: op, shown: -1}
+			if d.max <= 0 || n < d.max {
+				job.shown = int32(len(ko.changes))
+				ko.changes = append(ko.changes, EventChange{Kind: op.kind})
 			}
-			if op.fields {
-				jobs = append(jobs, fieldJob{key: len(keys), op: x})
+			n++
+			if job.shown < 0 && !op.fields {
+				continue
+			}
+			if jobs = append(jobs, job); len(jobs) == win {
+				if err = flush(); err != nil {
+					break
+				}
 			}
 		}
-		keys = append(keys, ko)
-	}
-	win := len(jobs) // pass 2 held the events
-	if !c.eventsHeld {
-		win = c.fieldsWindow()
-	}
-	for s := 0; s < len(jobs); s += win {
-		if err := c.fieldsPass(ctx, d, keys, jobs[s:min(s+win, len(jobs))]); err != nil {
+		if err != nil {
 			return err
 		}
+		// The fields pass fills ko.changes in place: the report shares them.
+		d.add(Change{Key: keyOf(ha.key, ha.keyJSON, hb.keyJSON), Events: ko.changes, MoreEvents: n - len(ko.changes)})
 	}
-	for _, ko := range keys {
-		d.add(Change{Key: keyOf(ko.a.key, ko.a.keyJSON, ko.b.keyJSON), Events: ko.changes, MoreEvents: len(ko.ops) - len(ko.changes)})
-	}
-	return nil
+	return flush()
 }
+
+// heldWindow is how many ops the fields pass compares at once when pass 2
+// held the events.
+const heldWindow = 4096
 
 // fieldsWindow is how many ops a fields pass compares at once: the events
 // they hold (both sides') within a quarter of the memory budget, the rest
@@ -398,17 +351,23 @@ func (c *comparison) fieldsWindow() int {
 	return int(max(1, budget/4/per))
 }
 
-// fieldsPass reads back the events the jobs compare, compares them in
-// order, groups their fields and keeps those of the ops the report shows.
-func (c *comparison) fieldsPass(ctx context.Context, d *details, keys []keyOps, jobs []fieldJob) error {
-	wantA, wantB := map[evRef]*Event{}, map[evRef]*Event{}
-	for _, j := range jobs {
-		ko := keys[j.key]
-		op := ko.ops[j.op]
-		wantA[evRef{ko.kh, op.i}] = nil
-		wantB[evRef{ko.kh, op.j}] = nil
+// fieldsPass reads back the events the jobs name, compares those whose
+// contents differ in order, groups their fields, and fills in the changes
+// the report shows.
+func (c *comparison) fieldsPass(ctx context.Context, d *details, jobs []fieldJob) error {
+	if len(jobs) == 0 {
+		return nil
 	}
+	wantA, wantB := map[evRef]*Event{}, map[evRef]*Event{}
 	if !c.eventsHeld {
+		for _, j := range jobs {
+			if j.op.i >= 0 {
+				wantA[evRef{j.ko.kh, j.op.i}] = nil
+			}
+			if j.op.j >= 0 {
+				wantB[evRef{j.ko.kh, j.op.j}] = nil
+			}
+		}
 		defer func() {
 			var n int64
 			for _, m := range []map[evRef]*Event{wantA, wantB} {
@@ -425,25 +384,38 @@ func (c *comparison) fieldsPass(ctx context.Context, d *details, keys []keyOps, 
 			return err
 		}
 	}
-	for _, j := range jobs {
-		ko := keys[j.key]
-		op := ko.ops[j.op]
-		x, y := wantA[evRef{ko.kh, op.i}], wantB[evRef{ko.kh, op.j}]
-		if c.eventsHeld && int(op.i) < len(ko.a.held) && int(op.j) < len(ko.b.held) {
-			x, y = ko.a.held[op.i], ko.b.held[op.j]
+	event := func(h *keyHist, want map[evRef]*Event, kh uint64, i int32) *Event {
+		switch {
+		case i < 0:
+			return nil
+		case c.eventsHeld:
+			if int(i) < len(h.held) {
+				return h.held[i]
+			}
+			return nil
 		}
-		if x == nil || y == nil {
+		return want[evRef{kh, i}]
+	}
+	for _, j := range jobs {
+		ko, op := j.ko, j.op
+		x, y := event(ko.a, wantA, ko.kh, op.i), event(ko.b, wantB, ko.kh, op.j)
+		if (op.i >= 0 && x == nil) || (op.j >= 0 && y == nil) {
 			continue // the source changed between the passes
 		}
-		fields, err := c.eventFields(x, y)
-		if err != nil {
-			return fmt.Errorf("key %q: %w", ko.a.key, err)
+		var fields []Field
+		if op.fields {
+			var err error
+			if fields, err = c.eventFields(x, y); err != nil {
+				return fmt.Errorf("key %q: %w", ko.a.key, err)
+			}
+			for _, f := range fields {
+				d.group(f)
+			}
 		}
-		for _, f := range fields {
-			d.group(f)
-		}
-		if j.op < len(ko.changes) {
-			ko.changes[j.op].Fields = fields
+		if j.shown >= 0 {
+			ch := op.change(x, y)
+			ch.Fields = fields
+			ko.changes[j.shown] = ch
 		}
 	}
 	return nil
