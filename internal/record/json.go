@@ -122,6 +122,16 @@ func appendRaw(b []byte, v []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonVerbatim tells the bytes a JSON string holds as they are: printable
+// ASCII but '"' and '\\'. One lookup a byte instead of four comparisons:
+// strings are most of what tail -o json writes.
+var jsonVerbatim = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString quotes a Go string; see AppendJSONString.
 func appendString(b []byte, s string) []byte {
 	// A read-only view of the string's bytes: no copy on the hot path.
@@ -136,11 +146,11 @@ func AppendJSONString(b, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonVerbatim[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':

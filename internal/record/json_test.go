@@ -67,3 +67,22 @@ func BenchmarkAppendJSON(b *testing.B) {
 		}
 	})
 }
+
+// FuzzAppendJSONString: any bytes quote as encoding/json quotes them (as a
+// string, invalid UTF-8 replaced), HTML escaping off.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "A&B <Co>", "quote\" back\\slash", "ctl\x00\x01\x1f\x7f\t\n\r\b\f", "é ü 日本", "bad\xff\xfeutf8", "\u2028\u2029", "emoji 🙂", "\xed\xa0\x80 surrogate"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(string(s)); err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendJSONString(nil, s); !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", s, got, want.Bytes())
+		}
+	})
+}
