@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -158,11 +159,131 @@ func (e *Encoder) encodeProtobuf(dst, b []byte) ([]byte, error) {
 		return nil, err
 	}
 	m := dynamicpb.NewMessage(e.msg)
-	if err := (protojson.UnmarshalOptions{Resolver: e.s.protoResolver()}).Unmarshal(b, m); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "proto: ")
-		return nil, &FieldError{Err: fmt.Errorf("not a %s: %s", e.msg.FullName(), strings.ReplaceAll(msg, "\u00a0", " "))}
+	opts := protojson.UnmarshalOptions{Resolver: e.s.protoResolver()}
+	if err := opts.Unmarshal(b, m); err != nil {
+		// protojson names the field but not where it is: find it.
+		if fe := protoFieldError(opts, e.msg, v, ""); fe != nil {
+			return nil, fe
+		}
+		return nil, &FieldError{Err: fmt.Errorf("not a %s: %s", e.msg.FullName(), protojsonReason(err))}
 	}
 	return proto.MarshalOptions{Deterministic: true}.MarshalAppend(dst, m)
+}
+
+// protojsonPosition is where protojson says it stopped, in the text it
+// was given: a field tried alone, no line of the input.
+var protojsonPosition = regexp.MustCompile(`^\(line \d+:\d+\): | \(line \d+:\d+\)`)
+
+func protojsonReason(err error) string {
+	msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\u00a0", " "), "proto: ")
+	return protojsonPosition.ReplaceAllString(msg, "")
+}
+
+// protoFieldError finds the first field of v, a value for md, that
+// protojson refuses, by unmarshalling each field alone (each item of a
+// list, each entry of a map), deepest first: the error has the field's
+// path, as the Avro encoder's have. nil if every field alone is fine.
+func protoFieldError(opts protojson.UnmarshalOptions, md protoreflect.MessageDescriptor, v any, path string) *FieldError {
+	o, ok := v.(*jsonObject)
+	if !ok {
+		return nil
+	}
+	fields := md.Fields()
+	for i, k := range o.keys {
+		fd := fields.ByJSONName(k)
+		if fd == nil {
+			fd = fields.ByTextName(k)
+		}
+		if fd == nil {
+			continue // checkProtoFields reports those
+		}
+		p, val := fieldPath(path, k), o.vals[i]
+		nested := fd.Message() != nil && !strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.")
+		alone := func(where string, x any) *FieldError {
+			if nested && !fd.IsMap() {
+				if fe := protoFieldError(opts, fd.Message(), x, where); fe != nil {
+					return fe
+				}
+			}
+			if fd.IsList() {
+				x = []any{x}
+			}
+			if err := opts.Unmarshal(appendJSON(nil, &jsonObject{keys: []string{k}, vals: []any{x}}), dynamicpb.NewMessage(md)); err != nil {
+				return &FieldError{Path: where, Err: errors.New(protojsonReason(err))}
+			}
+			return nil
+		}
+		switch x := val.(type) {
+		case []any:
+			if fd.IsList() {
+				for j, item := range x {
+					if fe := alone(indexPath(p, j), item); fe != nil {
+						return fe
+					}
+				}
+				continue
+			}
+		case *jsonObject:
+			if fd.IsMap() {
+				for j, mk := range x.keys {
+					entry := &jsonObject{keys: []string{mk}, vals: []any{x.vals[j]}}
+					if fd.MapValue().Message() != nil {
+						if fe := protoFieldError(opts, fd.MapValue().Message(), x.vals[j], fieldPath(p, mk)); fe != nil {
+							return fe
+						}
+					}
+					if err := opts.Unmarshal(appendJSON(nil, &jsonObject{keys: []string{k}, vals: []any{entry}}), dynamicpb.NewMessage(md)); err != nil {
+						return &FieldError{Path: fieldPath(p, mk), Err: errors.New(protojsonReason(err))}
+					}
+				}
+				continue
+			}
+		}
+		switch {
+		case val == nil:
+			continue // null is the field's default
+		case fd.IsList():
+			return &FieldError{Path: p, Err: fmt.Errorf("got %s, want an array (repeated %s)", describeValue(val), protoTypeName(fd))}
+		case fd.IsMap():
+			return &FieldError{Path: p, Err: fmt.Errorf("got %s, want an object (%s)", describeValue(val), protoTypeName(fd))}
+		case nested:
+			if _, ok := val.(*jsonObject); !ok {
+				return &FieldError{Path: p, Err: fmt.Errorf("got %s, want an object (%s)", describeValue(val), fd.Message().FullName())}
+			}
+		}
+		if fe := alone(p, val); fe != nil {
+			return fe
+		}
+	}
+	return nil
+}
+
+// appendJSON appends v, a value parseJSON returned, as JSON.
+func appendJSON(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case *jsonObject:
+		b = append(b, '{')
+		for i, k := range v.keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, k)
+			b = append(b, ':')
+			b = appendJSON(b, v.vals[i])
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, x)
+		}
+		return append(b, ']')
+	}
+	out, _ := json.Marshal(v) // nil, bool, json.Number, string: cannot fail
+	return append(b, out...)
 }
 
 // checkProtoFields finds the path of a field the message does not have,
