@@ -44,8 +44,9 @@ func NewCmdDecode(f *Factory, runF func(context.Context, *DecodeOptions) error) 
 by the same rules as tail: the registry's wire format (0x00 + schema id)
 through --registry, or a local Avro schema (--schema, plain Avro binary)
 or Protobuf schema (--value-proto file.proto or --descriptor-set file.pb,
---message naming the message, --proto-path where imports are), else JSON,
-text or base64.
+--message naming the message, --proto-path where imports are; for a key,
+--key-proto or --key-descriptor-set with --key-message, which imply
+--key), else JSON, text or base64.
 
 --proto-raw shows Protobuf bytes whose schema you do not have, as protoc
 --decode_raw does: keys are "field number:kind", kind the wire type
@@ -67,9 +68,21 @@ encoding and error. Exit status 1 when the payload does not decode.`,
 			if len(args) == 1 {
 				opts.File = args[0]
 			}
-			var err error
-			if opts.Proto, err = proto.schema(); err != nil {
+			value, err := proto.valueSchema()
+			if err != nil {
 				return err
+			}
+			key, err := proto.keySchema()
+			if err != nil {
+				return err
+			}
+			switch {
+			case value.Path != "" && key.Path != "":
+				return flagErrorf("decode reads one payload: give a value schema (--value-proto, --descriptor-set) or a key schema (--key-proto, --key-descriptor-set), not both")
+			case key.Path != "":
+				opts.Proto, opts.IsKey = key, true // --key-proto decodes a key
+			default:
+				opts.Proto = value
 			}
 			if opts.Proto.Path != "" && opts.Schema != "" {
 				return flagErrorf("--schema and --%s exclude each other: give one schema", map[bool]string{true: "descriptor-set", false: "value-proto"}[opts.Proto.DescriptorSet])
@@ -86,7 +99,7 @@ encoding and error. Exit status 1 when the payload does not decode.`,
 	fl := cmd.Flags()
 	stringEnumFlag(cmd, &opts.Input, "input", "", "raw", []string{"raw", "hex", "base64"}, "how the payload is written")
 	fl.StringVarP(&opts.Schema, "schema", "s", "", "Avro schema `file` (.avsc) for a payload without registry framing")
-	proto.add(cmd, "the payload")
+	proto.add(cmd, "decode")
 	fl.BoolVar(&opts.ProtoRaw, "proto-raw", false, "show Protobuf bytes without a schema: field numbers, wire types, nested messages guessed")
 	fl.BoolVar(&opts.IsKey, "key", false, "decode as a key (key schema headers and subjects)")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding")

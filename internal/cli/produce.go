@@ -79,7 +79,8 @@ latest version, or --version), --schema-id, --value-schema (.avsc Avro,
 .json JSON Schema), --value-proto (.proto, with --message and
 --proto-path) or --descriptor-set (protoc --include_imports
 --descriptor_set_out); the key likewise with --key-subject,
---key-schema-id or --key-schema. Registry schemas are written in the
+--key-schema-id, --key-schema, --key-proto (with --key-message) or
+--key-descriptor-set. Registry schemas are written in the
 registry's wire format (0x00 and the schema id; --schema-id-header puts
 the schema's GUID in a __value_schema_id header instead), local ones
 without framing. Without a schema, a capture line's value is encoded
@@ -129,23 +130,29 @@ and an open transaction is aborted.`,
 					return flagErrorf("--partition and --partitioner exclude each other")
 				}
 			}
+			// --message and --key-message may name a message of a registry
+			// schema too: they are checked below, not with the local flags.
+			valueMessage, keyMessage := proto.value.message, proto.key.message
+			proto.value.message, proto.key.message = "", ""
 			var err error
-			message := proto.local.Message
-			proto.local.Message = "" // it may name a message of a registry schema too
-			local, err := proto.schema()
-			if err != nil {
+			if opts.Value.Local, err = proto.valueSchema(); err != nil {
 				return err
 			}
-			opts.Value.Local = local
-			opts.Value.Local.Message = message
+			if opts.Key.Local, err = proto.keySchema(); err != nil {
+				return err
+			}
+			opts.Value.Local.Message, opts.Key.Local.Message = valueMessage, keyMessage
 			if opts.Value, err = schemaFlags("", opts.Value, valueSchema, fl.Changed("version")); err != nil {
 				return err
 			}
 			if opts.Key, err = schemaFlags("key-", opts.Key, keySchema, fl.Changed("key-version")); err != nil {
 				return err
 			}
-			if opts.Value.Local.Message != "" && opts.Value.Local.Path == "" && opts.Value.Subject == "" && opts.Value.ID == 0 {
+			if opts.Value.Local.Message != "" && !opts.Value.given() {
 				return flagErrorf("--message names a Protobuf message of --value-proto, --descriptor-set, --subject or --schema-id")
+			}
+			if opts.Key.Local.Message != "" && !opts.Key.given() {
+				return flagErrorf("--key-message names a Protobuf message of --key-proto, --key-descriptor-set, --key-subject or --key-schema-id")
 			}
 			if opts.Input == "text" && (opts.Value.given()) {
 				return flagErrorf("--input text sends lines as they are: it takes no value schema")
@@ -166,7 +173,7 @@ and an open transaction is aborted.`,
 	fl.IntVar(&opts.Value.Version, "version", schema.Latest, "with --subject: this version (default: the latest)")
 	fl.IntVar(&opts.Value.ID, "schema-id", 0, "encode values with the registry schema of this `id`")
 	fl.StringVar(&valueSchema, "value-schema", "", "encode values with a local Avro (.avsc) or JSON Schema (.json) `file`")
-	proto.add(cmd, "values, written without framing")
+	proto.add(cmd, "encode")
 	fl.StringVar(&opts.Key.Subject, "key-subject", "", "encode keys with this registry `subject`'s schema")
 	fl.IntVar(&opts.Key.Version, "key-version", schema.Latest, "with --key-subject: this version (default: the latest)")
 	fl.IntVar(&opts.Key.ID, "key-schema-id", 0, "encode keys with the registry schema of this `id`")
@@ -195,7 +202,7 @@ func schemaFlags(prefix string, s SchemaFlags, file string, versionSet bool) (Sc
 		given = append(given, "--"+prefix+"schema-id")
 	}
 	if s.Local.Path != "" {
-		given = append(given, map[bool]string{true: "--descriptor-set", false: "--value-proto"}[s.Local.DescriptorSet])
+		given = append(given, localProtoFlag(prefix != "", s.Local.DescriptorSet))
 	}
 	if file != "" {
 		flag := "--" + prefix + "schema"
@@ -215,6 +222,19 @@ func schemaFlags(prefix string, s SchemaFlags, file string, versionSet bool) (Sc
 		return s, flagErrorf("--%sschema-id takes a schema id, 1 or more", prefix)
 	}
 	return s, nil
+}
+
+// localProtoFlag names the flag of a local Protobuf schema.
+func localProtoFlag(key, descriptorSet bool) string {
+	switch {
+	case key && descriptorSet:
+		return "--key-descriptor-set"
+	case key:
+		return "--key-proto"
+	case descriptorSet:
+		return "--descriptor-set"
+	}
+	return "--value-proto"
 }
 
 // producer is one produce run's state.
@@ -372,10 +392,8 @@ func (pr *producer) encoder(ctx context.Context, f SchemaFlags, isKey bool) (*sc
 	var err error
 	switch {
 	case f.Local.Path != "":
-		if f.Local.DescriptorSet {
-			flag = "--descriptor-set"
-		} else if strings.HasSuffix(f.Local.Path, ".proto") {
-			flag = "--value-proto"
+		if f.Local.DescriptorSet || strings.HasSuffix(f.Local.Path, ".proto") {
+			flag = localProtoFlag(isKey, f.Local.DescriptorSet)
 		}
 		if s, err = schema.LoadLocal(f.Local, flag); err != nil {
 			return nil, &FlagError{err: err}

@@ -46,6 +46,7 @@ type TailOptions struct {
 	KeySchema   string
 	ValueSchema string
 	ValueProto  schema.LocalSchema // --value-proto or --descriptor-set, with --message
+	KeyProto    schema.LocalSchema // --key-proto or --key-descriptor-set, with --key-message
 	AvroJSON    bool
 }
 
@@ -80,8 +81,9 @@ tail never joins a consumer group and never commits offsets.
 Decoding, for keys and values: a schema-id header, then the Schema
 Registry's wire format (Avro, JSON Schema; Protobuf as canonical JSON, all
 fields), then --key-schema/--value-schema (.avsc files, no framing) or
---value-proto/--descriptor-set (Protobuf, --message), then
-JSON, UTF-8 text, and base64. Avro is shown as plain JSON (unions
+--value-proto/--descriptor-set (Protobuf, --message) and
+--key-proto/--key-descriptor-set (--key-message), then JSON, UTF-8 text,
+and base64. Avro is shown as plain JSON (unions
 unwrapped, timestamps RFC3339, decimals exact strings); --avro-json keeps
 Avro's own JSON encoding. An undecodable record is shown with its error and
 never stops the stream; at the end a warning on stderr says how many did
@@ -122,7 +124,10 @@ false or null are skipped), --partition, --max.`,
 			opts.Topics = args
 			opts.KeySet = cmd.Flags().Changed("key")
 			var err error
-			if opts.ValueProto, err = proto.schema(); err != nil {
+			if opts.ValueProto, err = proto.valueSchema(); err != nil {
+				return err
+			}
+			if opts.KeyProto, err = proto.keySchema(); err != nil {
 				return err
 			}
 			if opts.Last < 0 || opts.Max < 0 {
@@ -164,7 +169,7 @@ false or null are skipped), --partition, --max.`,
 	fl.BoolVar(&opts.Validate, "validate", false, "validate JSON Schema values against their registered schema")
 	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
 	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
-	proto.add(cmd, "values")
+	proto.add(cmd, "decode")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
 	return cmd
 }
@@ -228,7 +233,7 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 	}
 	tuneGCForStreaming(opts.Getenv)
 	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{
-		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, ValueProto: opts.ValueProto, AvroJSON: opts.AvroJSON,
+		KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, ValueProto: opts.ValueProto, KeyProto: opts.KeyProto, AvroJSON: opts.AvroJSON,
 		Raw: opts.Raw || opts.Output == "raw", Validate: opts.Validate,
 	})
 	if err != nil {

@@ -29,9 +29,9 @@ type DecoderOptions struct {
 	// (--key-schema, --value-schema) for plain Avro binary without a
 	// prefix; "" for none.
 	KeySchema, ValueSchema string
-	// KeyProto and ValueProto are local Protobuf schemas (--value-proto,
-	// --descriptor-set) for plain Protobuf without a prefix; an empty Path
-	// for none.
+	// KeyProto and ValueProto are local Protobuf schemas (--key-proto,
+	// --value-proto, or a descriptor set) for plain Protobuf without a
+	// prefix; an empty Path for none.
 	KeyProto, ValueProto LocalSchema
 	AvroJSON             bool // Avro's JSON encoding (union wrappers) instead of plain JSON
 	Raw                  bool // also set Record.RawKey and RawValue to the exact bytes
@@ -81,15 +81,16 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 		return nil, err
 	}
 	for _, p := range []struct {
-		l     LocalSchema
-		local **Schema
-	}{{opts.KeyProto, &d.keyLocal}, {opts.ValueProto, &d.valueLocal}} {
+		l                  LocalSchema
+		local              **Schema
+		protoFlag, setFlag string
+	}{{opts.KeyProto, &d.keyLocal, "--key-proto", "--key-descriptor-set"}, {opts.ValueProto, &d.valueLocal, "--value-proto", "--descriptor-set"}} {
 		if p.l.Path == "" {
 			continue
 		}
-		flag := "--value-proto"
+		flag := p.protoFlag
 		if p.l.DescriptorSet {
-			flag = "--descriptor-set"
+			flag = p.setFlag
 		}
 		if *p.local != nil {
 			return nil, fmt.Errorf("%s and an Avro schema exclude each other: give one local schema", flag)
