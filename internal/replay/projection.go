@@ -79,7 +79,8 @@ type projectionProgram struct {
 	what       string // "handler MoneyDeposited", "id", "type"
 	line       int    // where its text starts in the spec
 	code       *gojq.Code
-	usesRecord bool // its text, or the defs', names record
+	fast       *filter.Fast // the program without gojq, where it can; nil: never
+	usesRecord bool         // its text, or the defs', names record
 }
 
 // LoadProjection reads and compiles the spec at path. Errors start with
@@ -207,7 +208,7 @@ func ParseProjection(file string, src []byte) (*Projection, error) {
 		// Building .record costs more than most handlers take to run, so
 		// only programs that name it get it.
 		usesRecord := strings.Contains(src, "record") || strings.Contains(defsSrc, "record")
-		return &projectionProgram{what: what, line: contentLine(n), code: code, usesRecord: usesRecord}, nil
+		return &projectionProgram{what: what, line: contentLine(n), code: code, fast: filter.CompileFast(q), usesRecord: usesRecord}, nil
 	}
 
 	for _, key := range []string{"id", "type", "version"} {
@@ -710,6 +711,16 @@ func (f *Fold) view(r *record.Record) (map[string]any, error) {
 
 // runProjectionProgram runs prog and wants exactly one output.
 func runProjectionProgram(ctx context.Context, prog *projectionProgram, input any) (any, error) {
+	if prog.fast != nil {
+		select {
+		case <-ctx.Done(): // gojq's run would stop on it
+			return nil, ctx.Err()
+		default:
+		}
+		if v, ok := prog.fast.Run(input); ok {
+			return v, nil
+		}
+	}
 	iter := prog.code.RunWithContext(ctx, input)
 	v, ok := iter.Next()
 	if !ok {

@@ -34,7 +34,8 @@ func bankRecords(b *testing.B) []*record.Record {
 // by one Fold; events/s is the rebuild rate DESIGN targets (≥ 400,000 on
 // two cores). values folds records as replay --projection decodes them,
 // Avro straight into jq values (Record.Values); json parses their JSON,
-// as for a capture file.
+// as for a capture file; gojq is values with every handler run by gojq
+// (no filter.Fast), the fold as it was.
 func BenchmarkFold(b *testing.B) {
 	records := bankRecords(b)
 	p, err := LoadProjection(accountBalanceSpec)
@@ -49,10 +50,11 @@ func BenchmarkFold(b *testing.B) {
 	}
 	for _, bb := range []struct {
 		name    string
+		p       *Projection
 		records []*record.Record
-	}{{"values", records}, {"json", parsed}} {
+	}{{"values", p, records}, {"json", p, parsed}, {"gojq", withoutFast(p), records}} {
 		b.Run(bb.name, func(b *testing.B) {
-			fold := p.NewFold()
+			fold := bb.p.NewFold()
 			ctx := b.Context()
 			b.ReportAllocs()
 			b.ResetTimer()
