@@ -99,35 +99,55 @@ var copyConsumerDefaults = append(slices.Clip(readDefaults),
 	// Eager rebalancing: every member checkpoints and releases everything,
 	// then takes its new share from the committed offsets.
 	[2]string{"partition.assignment.strategy", "roundrobin"},
-	// A killed member holds its partitions until its session times out;
-	// keep that short (librdkafka's default is 45 s).
-	[2]string{"session.timeout.ms", "10000"},
+	[2]string{"session.timeout.ms", strconv.Itoa(copySessionTimeoutMs)},
 	[2]string{"heartbeat.interval.ms", "1000"},
 )
 
-// copyRebalanceTimeout bounds how long a rebalance of a copy's group waits
-// for a member. librdkafka sends max.poll.interval.ms (300 s by default) as
-// the member's rebalance timeout, and a broker may hold the group for that
-// long on a member that died in the middle of a rebalance: kfake keeps a
-// member that was killed while it waited in JoinGroup (it never sends
-// SyncGroup, and kfake gives it no session timer) until the rebalance
-// timeout ends, so a replay resumed after a few SIGKILLs stalled for
-// minutes. Apache Kafka expires such a member after its session timeout,
-// and with this bound kfake drops it as soon. A copier polls many times a
-// second, so it never comes near the bound on its own.
-const copyRebalanceTimeout = 15 * time.Second
-
-// copyMaxPollInterval is the copier's max.poll.interval.ms:
-// copyRebalanceTimeout, or the session timeout when -X raised it above
-// (librdkafka refuses a shorter poll interval than the session timeout).
+// copyMaxPollInterval is the copier's max.poll.interval.ms: its session
+// timeout (the copier's 10 s, or -X session.timeout.ms), the shortest
+// librdkafka takes. librdkafka sends it as the member's rebalance
+// timeout, and kfake (the sandbox's broker) keeps a member that was
+// killed while it waited in JoinGroup until that timeout ends: it never
+// syncs, and kfake gives it no session timer. One process of --parallel
+// N SIGKILLed leaves up to N of them; each generation they are part of
+// waits the whole timeout, and at 15 s a resumed replay stalled for 30 s
+// (replay_parallel.txtar's chaos), near the copier's 45 s stall report.
+// Apache Kafka expires such members after their session timeout, which
+// this matches. What else it bounds: a member that does not poll for
+// that long leaves the group, and one that takes longer to rejoin a
+// rebalance is left out of it. A copier polls many times a second; a
+// checkpoint that outlives the bound (a broker lost, its partitions
+// waiting for new leaders) loses the member's partitions: the records of
+// its transaction are not committed, or committed with their offsets,
+// never one without the other, and the partitions start again from the
+// committed offsets. A follower keeps a long interval: its caller may
+// pause between two Reads (see Follow).
 func copyMaxPollInterval(cfg Config) int {
-	ms := int(copyRebalanceTimeout / time.Millisecond)
+	ms := copySessionTimeoutMs
 	if v, ok := cfg.prop("session.timeout.ms"); ok {
-		if n, err := strconv.Atoi(v); err == nil && n > ms {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			ms = n
 		}
 	}
 	return ms
+}
+
+// copySessionTimeoutMs is the copier's session.timeout.ms: a killed
+// member holds its partitions until its session times out; keep that
+// short (librdkafka's default is 45 s).
+const copySessionTimeoutMs = 10000
+
+// copyConsumerConfig is the configuration of a copier's consumer.
+func copyConsumerConfig(cfg Config, opts CopyOptions) (*rdk.ConfigMap, error) {
+	defaults := sizedFor(append(slices.Clip(copyConsumerDefaults), [2]string{"group.id", opts.Group}), opts.MaxMessageBytes)
+	if opts.Follow {
+		// A follower's caller may pause between two Reads for as long as
+		// it likes; the broker still drops a member whose heartbeats stop.
+		defaults = append(defaults, [2]string{"max.poll.interval.ms", "86400000"})
+	} else {
+		defaults = append(defaults, [2]string{"max.poll.interval.ms", strconv.Itoa(copyMaxPollInterval(cfg))})
+	}
+	return cfg.configMap(defaults)
 }
 
 // copyProducerDefaults configure the transactional producer. Batching
@@ -164,6 +184,8 @@ type Copier struct {
 	order           []*copyPart
 	resumed         bool
 	destPartitions  int
+	topics          []string // subscribed to at the first Read
+	joined          bool
 
 	inTxn    bool
 	txnStart time.Time
@@ -223,15 +245,7 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	if opts.Changelog != nil && (opts.DestTopic == "" || len(opts.Topics) != 1) {
 		return nil, errors.New("a stateful copy reads one topic into a DestTopic")
 	}
-	defaults := sizedFor(append(slices.Clip(copyConsumerDefaults), [2]string{"group.id", opts.Group}), opts.MaxMessageBytes)
-	if opts.Follow {
-		// A follower's caller may pause between two Reads for as long as
-		// it likes; the broker still drops a member whose heartbeats stop.
-		defaults = append(defaults, [2]string{"max.poll.interval.ms", "86400000"})
-	} else {
-		defaults = append(defaults, [2]string{"max.poll.interval.ms", strconv.Itoa(copyMaxPollInterval(cfg))})
-	}
-	m, err := cfg.configMap(defaults)
+	m, err := copyConsumerConfig(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -378,8 +392,22 @@ func (cp *Copier) start(ctx context.Context) error {
 		cp.eof = true
 		return nil
 	}
-	if err := cp.c.SubscribeTopics(topics, cp.rebalance); err != nil {
-		return fmt.Errorf("cannot join group %q: %w", cp.opts.Group, err)
+	cp.topics = topics
+	return nil
+}
+
+// join subscribes to the source topics, at the first Read: from then on
+// the copier must poll within max.poll.interval.ms (its session timeout,
+// see copyMaxPollInterval), and the members of replay --parallel start
+// one after another, seconds apart on a loaded machine, a resumed one
+// waiting for its group's offsets to settle. Joining in NewCopier, the
+// first ones left the group before their first poll, and each rejoin
+// started another rebalance (replay_parallel.txtar's chaos).
+func (cp *Copier) join() error {
+	cp.joined = true
+	if err := cp.c.SubscribeTopics(cp.topics, cp.rebalance); err != nil {
+		cp.err = fmt.Errorf("cannot join group %q: %w", cp.opts.Group, err)
+		return cp.err
 	}
 	return nil
 }
@@ -627,6 +655,11 @@ func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 // rebalance, or per CopyOptions.CheckpointAfter): every record returned
 // before must have been handled.
 func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
+	if !cp.joined && !cp.eof && cp.err == nil {
+		if err := cp.join(); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		switch {
 		case cp.err != nil:

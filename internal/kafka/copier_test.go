@@ -432,8 +432,8 @@ func TestCopyWaitsForGroup(t *testing.T) {
 	defer cancel()
 
 	cfg.Props = [][2]string{{"heartbeat.interval.ms", "100"}}
-	// The slow member joins first and takes everything; the fast one's
-	// join makes it share.
+	// The slow member joins first (at its first Read) and takes
+	// everything; the fast one's join makes it share.
 	slow := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "slow"})
 	fast := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "fast"})
 	var seq atomic.Int64
@@ -441,12 +441,19 @@ func TestCopyWaitsForGroup(t *testing.T) {
 	var fastN, slowN int
 	var fastErr, slowErr error
 	var wg sync.WaitGroup
+	slowJoined := make(chan struct{})
 	wg.Go(func() {
+		<-slowJoined
 		fastN, fastErr = copyLoop(ctx, fast, "dst", 500, 0)
 		fastEOF.Store(seq.Add(1))
 	})
 	wg.Go(func() {
 		// A transaction per record: far slower than the fast member.
+		defer func() {
+			if slowN == 0 {
+				close(slowJoined)
+			}
+		}()
 		for {
 			m, err := slow.Read(ctx)
 			if errors.Is(err, io.EOF) {
@@ -465,6 +472,9 @@ func TestCopyWaitsForGroup(t *testing.T) {
 			}
 			slowN++
 			slowLast.Store(seq.Add(1))
+			if slowN == 1 {
+				close(slowJoined)
+			}
 		}
 	})
 	wg.Wait()
@@ -854,4 +864,33 @@ func TestCopySequential(t *testing.T) {
 		t.Errorf("records read (-want +got):\n%s", diff)
 	}
 	checkCopy(t, cfg, "src", "dst")
+}
+
+// TestCopyRebalanceTimeout: a copier's rebalance timeout, which librdkafka
+// takes from max.poll.interval.ms, is its session timeout. kfake waits
+// that long for each member killed while it joined; at 15 s three
+// killed together stalled a resumed --parallel replay for 30 s
+// (replay_parallel.txtar). A follower keeps a day; -X wins.
+func TestCopyRebalanceTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		props  [][2]string
+		follow bool
+		want   string
+	}{
+		{"default", nil, false, "10000"},
+		{"session from -X", [][2]string{{"session.timeout.ms", "6000"}}, false, "6000"},
+		{"follower", nil, true, "86400000"},
+		{"-X wins", [][2]string{{"max.poll.interval.ms", "20000"}}, false, "20000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := copyConsumerConfig(Config{Brokers: "b:9092", Props: tc.props}, CopyOptions{Group: "g", Follow: tc.follow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint((*m)["max.poll.interval.ms"]); got != tc.want {
+				t.Errorf("max.poll.interval.ms = %s, want %s", got, tc.want)
+			}
+		})
+	}
 }
