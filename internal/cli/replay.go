@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,10 +94,10 @@ source and destination) with the records. Kill it at any moment and run
 it again with --resume: a read_committed reader of the destination sees
 every selected record exactly once, in source order per partition.
 Several processes with the same --group split the source partitions
-between them, and --parallel N runs N such copiers in one process (one
-a CPU uses every core), each with its own consumer and transactional
-producer (no more than the source has partitions; --rate is shared out
-between them, --pace takes one). Ctrl-C stops at a transaction boundary.
+between them, and one process runs several such copiers, each with its
+own consumer and transactional producer: one per CPU (--parallel N sets
+how many), no more than the source has partitions; --rate is shared out
+between them, --pace takes one. Ctrl-C stops at a transaction boundary.
 One broker of several lost on the way does not stop it: it waits for the
 partitions' new leaders, and writes again a transaction the cluster
 aborted meanwhile. Brokers that all go away stop it within about
@@ -225,11 +226,7 @@ terminal; a summary ends every run.`,
 	_ = cmd.RegisterFlagCompletionFunc("pace", cobra.FixedCompletions([]string{"original", "2x", "10x"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.IntVar(&opts.CheckpointN, "checkpoint-every", 20000, "commit a transaction every N source records (a rebuild into a topic: every 30 s, unless given)")
 	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
-	// One copier unless asked: several members that die together (a
-	// process of --parallel 2 SIGKILLed) stall the rebalance of the
-	// sandbox's kfake broker for 36-50 s, past the copier's 45 s stall
-	// report, where Apache Kafka expires each after its session timeout.
-	fl.IntVar(&opts.Parallel, "parallel", 1, "copy topics into a topic with `N` copiers of the group, each with its own consumer and transactions (e.g. the number of CPUs)")
+	fl.IntVar(&opts.Parallel, "parallel", 0, "copy topics into a topic with `N` copiers of the group, each with its own consumer and transactions (default: one per CPU, at most one per source partition)")
 	return cmd
 }
 
@@ -262,8 +259,12 @@ func validateReplay(o *ReplayOptions) error {
 	}
 	copying := o.ToTopic != "" && o.FromFile == "" && o.Projection == "" && !o.DryRun
 	switch {
+	case !o.parallelSet:
+		o.Parallel = runtime.GOMAXPROCS(0)
 	case o.Parallel < 1:
 		return flagErrorf("invalid --parallel %d: want 1 or more copiers", o.Parallel)
+	}
+	switch {
 	case o.parallelSet && o.Parallel > 1 && !copying:
 		return flagErrorf("--parallel goes with a copy of topics into a topic (--to-topic, without --from-file, --projection or --dry-run)")
 	case o.parallelSet && o.Parallel > 1 && o.Pace != "":

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/evctl/evctl/internal/english"
 	"github.com/evctl/evctl/internal/kafka"
@@ -186,7 +187,6 @@ func (b *replayPlanner) openReader(ctx context.Context) (replay.Source, error) {
 // transactions.
 func (b *replayPlanner) planCopy(ctx context.Context, cfg kafka.Config, from, to position.Position, p *replay.Plan) error {
 	o := b.opts
-	tuneGCForStreaming(o.Getenv)
 	if o.Group == "" {
 		o.Group = defaultGroup(o.Topics, o.ToTopic)
 	}
@@ -210,14 +210,27 @@ func (b *replayPlanner) planCopy(ctx context.Context, cfg kafka.Config, from, to
 	if c.Remaining() == 0 {
 		n = 1
 	}
-	for i := 1; i < n; i++ {
-		copts.Member = i
-		m, err := kafka.NewCopier(ctx, cfg, copts)
-		if err != nil {
-			return err
+	tuneGCForStreams(o.Getenv, n)
+	// The members start side by side, so that their joins meet in a
+	// rebalance or two rather than one each.
+	members, errs := make([]*kafka.Copier, n-1), make([]error, n-1)
+	var wg sync.WaitGroup
+	for i := range members {
+		mopts := copts
+		mopts.Member = i + 1
+		wg.Go(func() { members[i], errs[i] = kafka.NewCopier(ctx, cfg, mopts) })
+	}
+	wg.Wait()
+	for _, m := range members {
+		if m != nil {
+			b.closeCopier(m)
+			p.Members = append(p.Members, replay.Member{Source: m, Sink: &replay.CopySink{T: m}})
 		}
-		b.closeCopier(m)
-		p.Members = append(p.Members, replay.Member{Source: m, Sink: &replay.CopySink{T: m}})
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err // the members' errors are alike (an unreachable cluster): one says it
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,15 @@ func TestNewCmdReplay(t *testing.T) {
 	if o, err = runReplayCmd(t, "a", "--to-file", "f", "--pace", "original"); err != nil || o.pace != 1 || o.Parallel != 1 {
 		t.Fatalf("--pace original: %v %+v", err, o)
 	}
-	// One copier unless told.
-	if o, err = runReplayCmd(t, "a", "--to-topic", "b"); err != nil || o.Parallel != 1 {
+	// A copy runs one copier per CPU unless told; the other modes one.
+	if o, err = runReplayCmd(t, "a", "--to-topic", "b"); err != nil || o.Parallel != runtime.GOMAXPROCS(0) {
 		t.Fatalf("--parallel default: %v %+v", err, o)
+	}
+	if o, err = runReplayCmd(t, "a", "--to-topic", "b", "--pace", "10x"); err != nil || o.Parallel != 1 {
+		t.Fatalf("--pace without --parallel: %v %+v", err, o)
+	}
+	if o, err = runReplayCmd(t, "a", "--projection", "p.yaml", "--to-topic", "b"); err != nil || o.Parallel != 1 {
+		t.Fatalf("--projection without --parallel: %v %+v", err, o)
 	}
 	if o, err = runReplayCmd(t, "a", "--to-topic", "b", "--parallel", "4"); err != nil || o.Parallel != 4 {
 		t.Fatalf("--parallel 4: %v %+v", err, o)
