@@ -51,6 +51,10 @@ type Writer struct {
 	// record that fails is its business rather than the Writer's failure.
 	onDelivery func(Delivery)
 
+	// msg and headers are reused by every produce.
+	msg     rdk.Message
+	headers []rdk.Header
+
 	mu  sync.Mutex
 	err error // the first delivery failure
 }
@@ -216,20 +220,25 @@ func (w *Writer) produce(ctx context.Context, m *record.Message, topic *string, 
 	if m.Partition >= 0 {
 		partition = m.Partition
 	}
-	km := &rdk.Message{
+	// librdkafka copies the record (and the client its headers) before
+	// Produce returns: one message and one header slice serve every
+	// record, not two allocations each.
+	w.headers = w.headers[:0]
+	for _, h := range m.Headers {
+		w.headers = append(w.headers, rdk.Header{Key: h.Key, Value: h.Value})
+	}
+	km := &w.msg
+	*km = rdk.Message{
 		TopicPartition: rdk.TopicPartition{Topic: topic, Partition: partition},
 		Key:            m.Key,
 		Value:          m.Value,
 		Timestamp:      m.Timestamp,
 		Opaque:         opaque,
 	}
-	if len(m.Headers) > 0 {
-		km.Headers = make([]rdk.Header, len(m.Headers))
-		for i, h := range m.Headers {
-			km.Headers[i] = rdk.Header{Key: h.Key, Value: h.Value}
-		}
+	if len(w.headers) > 0 {
+		km.Headers = w.headers
 	}
-	deadline := time.Now().Add(w.cfg.timeout())
+	var deadline time.Time // set once the queue is full
 	for {
 		w.pending.Add(1)
 		err := w.p.Produce(km, nil)
@@ -249,6 +258,9 @@ func (w *Writer) produce(ctx context.Context, m *record.Message, topic *string, 
 			return fmt.Errorf("cannot produce to topic %q: %w%s", *topic, err, hint)
 		}
 		// The queue drains as the brokers acknowledge; let it.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(w.cfg.timeout())
+		}
 		before := w.p.Len()
 		w.p.Flush(10)
 		if w.p.Len() < before {
