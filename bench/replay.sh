@@ -24,8 +24,12 @@
 #                     the count checks below fail otherwise)
 #   EVCTL_BIN         use this evctl binary instead of building one
 #   REPLAY_FLAGS      extra flags for every `evctl replay` (e.g. "-X linger.ms=20")
-#   COPY_FLAGS        extra flags for the topic-to-topic copy only (e.g.
-#                     "--parallel 2", which the projections refuse)
+#   COPY_FLAGS        extra flags for the topic-to-topic copies only (e.g.
+#                     "--checkpoint-every 50000")
+#   TOOLS             which commands to run, of: evctl (the copy with its
+#                     default --parallel, one copier per CPU), evctl_p1 (the
+#                     copy with --parallel 1), kcat, proj_file, proj_topic;
+#                     default all five
 #
 # Every run writes into a fresh destination topic (bench.<tag>.<tool>.<round>),
 # so the sandbox's memory grows by one copy of TOPIC per replay run.
@@ -44,6 +48,7 @@ DEV_DEADLINE=${DEV_DEADLINE:-300}
 FIDELITY=${FIDELITY:-1}
 REPLAY_FLAGS=${REPLAY_FLAGS:-}
 COPY_FLAGS=${COPY_FLAGS:-}
+TOOLS=${TOOLS:-evctl evctl_p1 kcat proj_file proj_topic}
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -89,14 +94,20 @@ RD='<~evctl:rec~>'
 replay_flags=($REPLAY_FLAGS)
 rf=${replay_flags[*]:-}
 cmd_evctl="\"$evctl\" replay $TOPIC --to-topic \"\$1\" --create --no-progress $rf $COPY_FLAGS"
+cmd_evctl_p1="$cmd_evctl --parallel 1"
 cmd_kcat="kcat -C -b \"$EVCTL_BROKERS\" -t $TOPIC -e -o beginning -q -f '%k$KD%s$RD' | kcat -P -b \"$EVCTL_BROKERS\" -t \"\$1\" -K '$KD' -D '$RD'"
 cmd_proj_file="\"$evctl\" replay $TOPIC --projection \"$PROJECTION\" --to-file /dev/null --no-progress $rf"
 cmd_proj_topic="\"$evctl\" replay $TOPIC --projection \"$PROJECTION\" --to-topic \"\$1\" --create --no-progress $rf"
 
-tools=(evctl kcat proj_file proj_topic)
-declare -A cmd=([evctl]=$cmd_evctl [kcat]=$cmd_kcat [proj_file]=$cmd_proj_file [proj_topic]=$cmd_proj_topic)
+# shellcheck disable=SC2206
+tools=($TOOLS)
+declare -A cmd=([evctl]=$cmd_evctl [evctl_p1]=$cmd_evctl_p1 [kcat]=$cmd_kcat [proj_file]=$cmd_proj_file [proj_topic]=$cmd_proj_topic)
+for t in "${tools[@]}"; do [[ -n ${cmd[$t]:-} ]] || die "unknown tool '$t' in TOOLS (have: ${!cmd[*]})"; done
+[[ " ${tools[*]} " == *" evctl "* && " ${tools[*]} " == *" kcat "* ]] || die "TOOLS must hold evctl and kcat: the report compares them"
+has() { [[ " ${tools[*]} " == *" $1 "* ]]; }
 declare -A label=(
 	[evctl]="evctl replay --to-topic"
+	[evctl_p1]="evctl replay --parallel 1"
 	[kcat]="kcat -C -e | kcat -P"
 	[proj_file]="projection --to-file"
 	[proj_topic]="projection --to-topic"
@@ -116,7 +127,7 @@ run_once() { # tool round
 	((rc == 0)) || { cat "$tmp/$t.err.$r" >&2; die "$t: round $r exited $rc"; }
 	# every run must have handled every record (cheap: parse evctl's summary)
 	case $t in
-	evctl) grep -q "^replayed $EVENTS records into " "$tmp/$t.err.$r" ||
+	evctl*) grep -q "^replayed $EVENTS records into " "$tmp/$t.err.$r" ||
 		{ cat "$tmp/$t.err.$r" >&2; die "$t: round $r did not replay $EVENTS records"; } ;;
 	proj_*) grep -q "^folded $EVENTS events into $ACCOUNTS aggregates" "$tmp/$t.err.$r" ||
 		{ cat "$tmp/$t.err.$r" >&2; die "$t: round $r did not fold $EVENTS events into $ACCOUNTS aggregates"; } ;;
@@ -134,7 +145,7 @@ src_n=$(count_records "$TOPIC")
 for t in "${tools[@]}"; do
 	run_once "$t" 0
 	case $t in
-	evctl | kcat) n=$(count_records "$(dst "$t" 0)") || die "$t: count failed" ;;
+	evctl* | kcat) n=$(count_records "$(dst "$t" 0)") || die "$t: count failed" ;;
 	proj_topic) n=$(count_keys "$(dst "$t" 0)") || die "$t: count failed" ;;
 	proj_file) n=$ACCOUNTS ;; # checked from the summary line by run_once
 	esac
@@ -193,7 +204,9 @@ for ((r = 1; r <= RUNS; r++)); do
 		order+=("${tools[$(((i + r - 1) % ${#tools[@]}))]}")
 	done
 	for t in "${order[@]}"; do run_once "$t" "$r"; done
-	log "round $r/$RUNS: evctl $(last "${times[evctl]}")s kcat $(last "${times[kcat]}")s proj_file $(last "${times[proj_file]}")s proj_topic $(last "${times[proj_topic]}")s"
+	line=
+	for t in "${tools[@]}"; do line+=" $t $(last "${times[$t]}")s"; done
+	log "round $r/$RUNS:$line"
 done
 
 declare -A med=() rps=() cpu=() rss=()
@@ -206,8 +219,9 @@ done
 vs_kcat=$(ratio "${rps[evctl]}" "${rps[kcat]}")
 cpu_vs_kcat=$(ratio "${cpu[kcat]}" "${cpu[evctl]}")
 replay_mark=$(mark "$vs_kcat" 1)
-pf_mark=$(mark "${rps[proj_file]}" 400000)
-pt_mark=$(mark "${rps[proj_topic]}" 400000)
+pf_mark=n/a pt_mark=n/a
+has proj_file && pf_mark=$(mark "${rps[proj_file]}" 400000)
+has proj_topic && pt_mark=$(mark "${rps[proj_topic]}" 400000)
 
 # ---- report ----------------------------------------------------------------
 echo
@@ -234,7 +248,8 @@ echo "  a newline-delimited kcat pipeline would have produced $naive_n records f
 echo
 echo "targets (shared/DESIGN.md):"
 printf '  %-46s %-5s %s\n' "evctl replay rate >= the kcat pipeline's" "$replay_mark" "ratio $vs_kcat (CPU-s ratio $cpu_vs_kcat)"
-printf '  %-46s %-5s %s\n' "projection rebuild >= 400,000 events/s (file)" "$pf_mark" "${rps[proj_file]} events/s"
-printf '  %-46s %-5s %s\n' "projection rebuild >= 400,000 events/s (topic)" "$pt_mark" "${rps[proj_topic]} events/s"
+has proj_file && printf '  %-46s %-5s %s\n' "projection rebuild >= 400,000 events/s (file)" "$pf_mark" "${rps[proj_file]} events/s"
+has proj_topic && printf '  %-46s %-5s %s\n' "projection rebuild >= 400,000 events/s (topic)" "$pt_mark" "${rps[proj_topic]} events/s"
 echo
-echo "RESULT broker=${broker// /_} events=$EVENTS accounts=$ACCOUNTS runs=$RUNS evctl_replay_cpu_s=${cpu[evctl]} kcat_pipe_cpu_s=${cpu[kcat]} proj_file_cpu_s=${cpu[proj_file]} proj_topic_cpu_s=${cpu[proj_topic]} evctl_replay_s=${med[evctl]} kcat_pipe_s=${med[kcat]} proj_file_s=${med[proj_file]} proj_topic_s=${med[proj_topic]} evctl_replay_rps=${rps[evctl]} kcat_pipe_rps=${rps[kcat]} proj_file_eps=${rps[proj_file]} proj_topic_eps=${rps[proj_topic]} vs_kcat_pipe=$vs_kcat evctl_replay_rss_mb=${rss[evctl]} proj_file_rss_mb=${rss[proj_file]} proj_topic_rss_mb=${rss[proj_topic]} replay_target=$replay_mark projection_target=$pf_mark"
+for t in evctl_p1 proj_file proj_topic; do has $t || { cpu[$t]=; med[$t]=; rps[$t]=; rss[$t]=; }; done
+echo "RESULT broker=${broker// /_} events=$EVENTS accounts=$ACCOUNTS runs=$RUNS evctl_replay_cpu_s=${cpu[evctl]} evctl_replay_p1_cpu_s=${cpu[evctl_p1]} kcat_pipe_cpu_s=${cpu[kcat]} proj_file_cpu_s=${cpu[proj_file]} proj_topic_cpu_s=${cpu[proj_topic]} evctl_replay_s=${med[evctl]} evctl_replay_p1_s=${med[evctl_p1]} kcat_pipe_s=${med[kcat]} proj_file_s=${med[proj_file]} proj_topic_s=${med[proj_topic]} evctl_replay_rps=${rps[evctl]} kcat_pipe_rps=${rps[kcat]} proj_file_eps=${rps[proj_file]} proj_topic_eps=${rps[proj_topic]} vs_kcat_pipe=$vs_kcat evctl_replay_rss_mb=${rss[evctl]} proj_file_rss_mb=${rss[proj_file]} proj_topic_rss_mb=${rss[proj_topic]} replay_target=$replay_mark projection_target=$pf_mark"
