@@ -516,8 +516,8 @@ another subject.
 
 The registry checks the schema against the subject's compatibility level:
 an incompatible schema exits 1 with the registry's message; an invalid
-one exits 2 with the parser's. -o json writes the registered version's
-object.`,
+one exits 2 with the parser's, at the file's line and column where evctl's
+own parser finds one. -o json writes the registered version's object.`,
 		Example: `  $ evctl schema register orders-value orders.avsc
   $ evctl schema register bank.account-events-value AccountEvent.avsc \
       --reference com.bank.AccountOpened=com.bank.AccountOpened:1`,
@@ -623,7 +623,14 @@ func schemaRegisterRun(ctx context.Context, opts *SchemaRegisterOptions) error {
 		return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("%v; see the level with 'evctl schema config %s' and the latest with 'evctl schema show %s'",
 			err, opts.Subject, opts.Subject)}
 	case errors.As(err, &invalid):
-		return fmt.Errorf("%s: %w", opts.File, err)
+		// The registry's message may have no position: evctl's parser
+		// finds one where it can (line:column of the file).
+		where := opts.File
+		var pos *schema.PositionError
+		if _, perr := reg.ParseSchema(ctx, format, opts.File, string(text), opts.References); errors.As(perr, &pos) {
+			where = pos.Pos
+		}
+		return fmt.Errorf("%s: %w", where, err)
 	case err != nil:
 		return registryHint(err)
 	}

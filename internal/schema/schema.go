@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/bufbuild/protocompile/linker"
 	"github.com/bufbuild/protocompile/reporter"
@@ -163,7 +165,7 @@ func parseSchema(format, name, text string, refs []Reference, lookup ReferenceLo
 		}
 		a, err := ParseAvro(text, refs, lookup)
 		if err != nil {
-			return nil, err
+			return nil, avroPosition(name, text, err)
 		}
 		s.avro, s.node = a, compileAvro(a)
 	case FormatProtobuf:
@@ -230,4 +232,54 @@ func (s *Schema) prepare(lookup ReferenceLookup) error {
 	}
 	s.ref = &record.SchemaRef{ID: s.ID, GUID: s.GUID, Subject: s.Subject, Version: s.Version, Format: s.Format}
 	return nil
+}
+
+// avroNamed find the name an Avro parser error is about, in this order:
+// "unknown type: strin", "duplicate field name \"a\"", "invalid default
+// for field a.".
+var avroNamed = []*regexp.Regexp{
+	regexp.MustCompile(`unknown type: (\S+)$`),
+	regexp.MustCompile(`"([^"]+)"`),
+	regexp.MustCompile(`for field (\S+?)\.? `),
+}
+
+// avroPosition gives err, an Avro schema's parse error, the line and
+// column of the name it is about, as hamba's errors have none: the first
+// place the name is a JSON string of text (for a duplicate, the second).
+// err is returned as it is when no such name is found.
+func avroPosition(name, text string, err error) error {
+	if strings.HasPrefix(err.Error(), "reference ") { // in another schema's text
+		return err
+	}
+	var token string
+	for _, re := range avroNamed {
+		if m := re.FindStringSubmatch(err.Error()); m != nil {
+			token = m[1]
+			break
+		}
+	}
+	if token == "" {
+		return err
+	}
+	var at []int64
+	d := json.NewDecoder(strings.NewReader(text))
+	for {
+		t, terr := d.Token()
+		if terr != nil {
+			break
+		}
+		if str, ok := t.(string); ok && str == token {
+			quoted, _ := json.Marshal(str)
+			at = append(at, d.InputOffset()-int64(len(quoted))+1)
+		}
+	}
+	if len(at) == 0 {
+		return err
+	}
+	off := at[0]
+	if strings.Contains(err.Error(), "duplicate") && len(at) > 1 {
+		off = at[1]
+	}
+	line, col := lineCol(text, off)
+	return &PositionError{Pos: fmt.Sprintf("%s:%d:%d", name, line, col), Err: err}
 }
