@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -317,14 +316,16 @@ func (c *kafkaCatalog) Close() {
 }
 
 // kafkaBrowseSource is the tui.Source of `evctl browse`: partitions of
-// topics on a cluster, decoded. Safe for concurrent use: each Read opens
-// its own reader, and the admin client and decoder are safe to share.
+// topics on a cluster, decoded. Safe for concurrent use: pages, follow
+// and scans take turns on its one reader, and the admin client and
+// decoder are safe to share.
 type kafkaBrowseSource struct {
 	cfg        kafka.Config
 	topics     []string
 	partitions []int32 // nil: all
 	dec        *schema.Decoder
 	admin      *kafka.Admin
+	reader     *kafka.RangeReader
 	proj       *replay.Projection // folds timelines; nil: none
 }
 
@@ -340,17 +341,26 @@ func newKafkaBrowseSource(cfg kafka.Config, topics []string, partitions []int32,
 	if err != nil {
 		return nil, err
 	}
+	reader, err := kafka.NewRangeReader(cfg)
+	if err != nil {
+		admin.Close()
+		return nil, err
+	}
 	return &kafkaBrowseSource{
 		cfg:        cfg,
 		topics:     slices.Compact(slices.Sorted(slices.Values(topics))),
 		partitions: slices.Clone(partitions),
 		dec:        dec,
 		admin:      admin,
+		reader:     reader,
 	}, nil
 }
 
-// Close releases the admin client.
-func (s *kafkaBrowseSource) Close() { s.admin.Close() }
+// Close releases the admin client and the reader.
+func (s *kafkaBrowseSource) Close() {
+	s.reader.Close()
+	s.admin.Close()
+}
 
 // Bounds returns the watermarks of every browsed partition, by topic then
 // partition.
@@ -380,14 +390,12 @@ func (s *kafkaBrowseSource) Bounds(ctx context.Context) ([]tui.Bounds, error) {
 	return out, nil
 }
 
-// Read reads the ranges with one reader: every partition starts and stops
-// at its end unless a range names it, so that only the ranges are fetched.
-// Ranges of one partition are read as one span, then trimmed to them.
+// Read reads the ranges through the session's one reader: ranges of one
+// partition are read as one span, then trimmed to them.
 func (s *kafkaBrowseSource) Read(ctx context.Context, ranges []tui.Range) (map[tui.Partition][]*record.Record, error) {
 	out := map[tui.Partition][]*record.Record{}
-	start := map[kafka.TopicPartition]int64{}
-	stop := map[kafka.TopicPartition]int64{}
-	var topics []string
+	spans := map[tui.Partition]int{} // index in reads
+	var reads []kafka.OffsetRange
 	for _, rg := range ranges {
 		if !slices.Contains(s.topics, rg.Topic) || s.partitions != nil && !slices.Contains(s.partitions, rg.Partition.Partition) {
 			return nil, fmt.Errorf("%s[%d] is not browsed", rg.Topic, rg.Partition.Partition)
@@ -395,45 +403,22 @@ func (s *kafkaBrowseSource) Read(ctx context.Context, ranges []tui.Range) (map[t
 		if rg.From >= rg.To {
 			continue
 		}
-		tp := kafka.TopicPartition{Topic: rg.Topic, Partition: rg.Partition.Partition}
-		if from, ok := start[tp]; ok {
-			start[tp], stop[tp] = min(from, rg.From), max(stop[tp], rg.To)
-		} else {
-			start[tp], stop[tp] = rg.From, rg.To
+		if i, ok := spans[rg.Partition]; ok {
+			reads[i].From, reads[i].To = min(reads[i].From, rg.From), max(reads[i].To, rg.To)
+			continue
 		}
-		if !slices.Contains(topics, rg.Topic) {
-			topics = append(topics, rg.Topic)
+		spans[rg.Partition] = len(reads)
+		reads = append(reads, kafka.OffsetRange{Topic: rg.Topic, Partition: rg.Partition.Partition, From: rg.From, To: rg.To})
+	}
+	err := s.reader.Read(ctx, reads, func(m *record.Message) error {
+		p := tui.Partition{Topic: m.Topic, Partition: m.Partition}
+		if inRanges(ranges, p, m.Offset) { // else between two ranges of its partition
+			out[p] = append(out[p], s.dec.Decode(ctx, m))
 		}
-	}
-	if len(start) == 0 {
-		return out, nil
-	}
-
-	r, err := kafka.NewReader(ctx, s.cfg, kafka.ReadOptions{
-		Topics:       topics,
-		Partitions:   s.partitions,
-		From:         position.EndPos,
-		To:           position.EndPos,
-		StartOffsets: start,
-		StopOffsets:  stop,
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	defer r.Close()
-	for {
-		m, err := r.Read(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		p := tui.Partition{Topic: m.Topic, Partition: m.Partition}
-		if !inRanges(ranges, p, m.Offset) {
-			continue // between two ranges of its partition
-		}
-		out[p] = append(out[p], s.dec.Decode(ctx, m))
 	}
 	return out, nil
 }
