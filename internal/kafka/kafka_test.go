@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -677,5 +678,20 @@ func TestReadResumeWakesLeader(t *testing.T) {
 	}
 	if next[0] != 10 || next[1] != 10 {
 		t.Errorf("read %v records a partition, want 10 each", next)
+	}
+}
+
+// TestReadRecordLargerThanAFetch: a Reader asks for 512 KB of a
+// partition at once (readerFetchSize); a larger record still comes whole.
+func TestReadRecordLargerThanAFetch(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "t")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 700<<10/16)
+	produce(t, cfg, &kgo.Record{Topic: "t", Value: big}, &kgo.Record{Topic: "t", Value: []byte("after")})
+	got := readAll(t, newReader(t, cfg, ReadOptions{Topics: []string{"t"}}))
+	if len(got) != 2 {
+		t.Fatalf("read %d records, want 2", len(got))
+	}
+	if !bytes.Equal(got[0].Value, big) || string(got[1].Value) != "after" {
+		t.Errorf("read a record of %d bytes, then %q; want the %d-byte one, then \"after\"", len(got[0].Value), got[1].Value, len(big))
 	}
 }
