@@ -775,6 +775,18 @@ func schemaDiffRun(ctx context.Context, opts *SchemaDiffOptions) error {
 			}
 			fmt.Fprintln(opts.IO.Out, line)
 		}
+		if len(view.Changes) == 0 {
+			// Nothing on stdout, as diff(1); a person is told why.
+			what := fmt.Sprintf("versions %d and %d of %s", view.From.Version, view.To.Version, opts.Subject)
+			switch {
+			case view.From.Version == view.To.Version:
+				fmt.Fprintf(opts.IO.ErrOut, "%s: version %d is compared with itself\n", opts.Subject, view.From.Version)
+			case view.From.ID == view.To.ID:
+				fmt.Fprintf(opts.IO.ErrOut, "%s are the same schema (id %d)\n", what, view.From.ID)
+			default:
+				fmt.Fprintf(opts.IO.ErrOut, "%s do not differ\n", what)
+			}
+		}
 	}
 	if len(view.Changes) > 0 {
 		return &ExitError{Code: ExitNegative}
