@@ -366,8 +366,10 @@ func replaySelection(o *ReplayOptions, needDecoder bool) (replay.Selection, *sch
 	if flt == nil && len(o.Types) == 0 && !o.DryRun && !needDecoder && o.keySet == nil {
 		return sel, nil, nil
 	}
-	// A projection folds Record.Values, decoded straight into jq's values.
-	dec, err := newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw, Values: o.Projection != ""})
+	// A projection folds Record.Values, decoded straight into jq's values,
+	// and reads no value's JSON.
+	fold := o.Projection != ""
+	dec, err := newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw, Values: fold, ValuesOnly: fold})
 	if err != nil {
 		return replay.Selection{}, nil, err
 	}

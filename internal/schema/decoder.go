@@ -38,6 +38,11 @@ type DecoderOptions struct {
 	// Values also decodes Avro payloads into the values jq reads
 	// (Record.Values), for a projection fold. Not with AvroJSON.
 	Values bool
+	// ValuesOnly, with Values, decodes an Avro value into jq values
+	// without also rendering its JSON: Record.Value is then nil, for a
+	// reader of Record.Values alone (a projection fold). Keys are rendered
+	// as ever.
+	ValuesOnly bool
 	// Validate validates JSON Schema payloads against the schema that
 	// framed them; one that does not match is decoded, with Payload.Err
 	// saying where it breaks the schema and Payload.Invalid set.
@@ -52,12 +57,13 @@ type Decoder struct {
 	avroJSON   bool
 	raw        bool
 	values     bool
+	valuesOnly bool
 	validate   bool
 }
 
 // Payload is one decoded key or value.
 type Payload struct {
-	JSON     json.RawMessage // the value as JSON; never nil
+	JSON     json.RawMessage // the value as JSON; never nil, but with DecoderOptions.ValuesOnly
 	Encoding string          // record.Encoding*
 	Type     string          // the Avro named type's or Protobuf message's full name, or a JSON Schema's title
 	Schema   *record.SchemaRef
@@ -73,6 +79,7 @@ type Payload struct {
 // read or parsed.
 func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 	d := &Decoder{reg: opts.Registry, avroJSON: opts.AvroJSON, raw: opts.Raw, values: opts.Values && !opts.AvroJSON, validate: opts.Validate}
+	d.valuesOnly = d.values && opts.ValuesOnly
 	var err error
 	if d.keyLocal, err = loadLocal(opts.KeySchema, "--key-schema"); err != nil {
 		return nil, err
@@ -179,21 +186,22 @@ func (d *Decoder) DecodePayload(ctx context.Context, b []byte, headers []record.
 			notes = append(notes, fmt.Sprintf("header %s ignored: %v", header, err))
 		}
 	}
+	onlyValues := d.valuesOnly && !isKey
 	if guid != "" { // the payload has no prefix then
-		p, ok := d.viaRegistry(ctx, b, b, schemaKey{guid: guid})
+		p, ok := d.viaRegistry(ctx, b, b, schemaKey{guid: guid}, onlyValues)
 		if ok {
 			return p
 		}
 		notes, failed = append(notes, p.Err.Error()), p.Schema
 	} else if id, rest, ok := splitConfluent(b); ok {
-		p, ok := d.viaRegistry(ctx, b, rest, schemaKey{id: id})
+		p, ok := d.viaRegistry(ctx, b, rest, schemaKey{id: id}, onlyValues)
 		if ok {
 			return p
 		}
 		notes, failed = append(notes, p.Err.Error()), p.Schema
 	}
 	if local != nil {
-		p, err := d.decodeLocal(local, b)
+		p, err := d.decodeLocal(local, b, onlyValues)
 		if err == nil {
 			return p
 		}
@@ -246,7 +254,8 @@ func (k schemaKey) String() string {
 // viaRegistry looks up the schema of payload b and decodes rest, the part
 // after the schema id, with it. ok is false when it could not: p.Err says
 // why, and p.Schema is set if the schema was found (the payload is at fault).
-func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey) (p Payload, ok bool) {
+// onlyValues is decodeAvro's.
+func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey, onlyValues bool) (p Payload, ok bool) {
 	if d.reg == nil {
 		wire := "Confluent wire format"
 		if key.guid != "" {
@@ -276,7 +285,7 @@ func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey
 	}
 	switch s.Format {
 	case FormatAvro:
-		p, err := d.decodeAvro(s, rest)
+		p, err := d.decodeAvro(s, rest, onlyValues)
 		if err != nil {
 			return Payload{Schema: s.ref, Err: fmt.Errorf("Avro (%s): %w: showing raw bytes", key, err)}, false
 		}
@@ -309,9 +318,9 @@ func (d *Decoder) viaRegistry(ctx context.Context, b, rest []byte, key schemaKey
 // decodeLocal decodes b with a local schema: a whole Avro datum, or a
 // Protobuf message, alone or (no registry at hand) after the registry's
 // prefix and message indexes.
-func (d *Decoder) decodeLocal(s *Schema, b []byte) (Payload, error) {
+func (d *Decoder) decodeLocal(s *Schema, b []byte, onlyValues bool) (Payload, error) {
 	if s.Format != FormatProtobuf {
-		return d.decodeAvro(s, b)
+		return d.decodeAvro(s, b, onlyValues)
 	}
 	resolver := linker.ResolverFromFile(s.proto)
 	out, err := protoJSON(s.local, resolver, b)
@@ -330,8 +339,15 @@ func (d *Decoder) decodeLocal(s *Schema, b []byte) (Payload, error) {
 	return Payload{JSON: out, Encoding: record.EncodingProtobuf, Type: string(s.local.FullName()), Schema: s.ref}, nil
 }
 
-// decodeAvro decodes b, a whole Avro datum, with s.
-func (d *Decoder) decodeAvro(s *Schema, b []byte) (Payload, error) {
+// decodeAvro decodes b, a whole Avro datum, with s; onlyValues decodes it
+// into jq values alone (DecoderOptions.ValuesOnly), where it can.
+func (d *Decoder) decodeAvro(s *Schema, b []byte, onlyValues bool) (Payload, error) {
+	if onlyValues {
+		if v, typ, err := avroValues(s.node, b); err == nil {
+			return Payload{Encoding: record.EncodingAvro, Type: typ, Schema: s.ref, Value: v, HasValue: true}, nil
+		}
+		// The JSON path says why, as without ValuesOnly.
+	}
 	out, typ, err := renderAvro(s.node, b, d.avroJSON)
 	if err != nil {
 		return Payload{}, err

@@ -104,6 +104,32 @@ func TestDecoderValues(t *testing.T) {
 	if diff := cmp.Diff(jqNumbers(v0), jqNumbers(v)); diff != "" {
 		t.Errorf("filter.View differs with Values (-without +with):\n%s", diff)
 	}
+
+	// ValuesOnly: the same record without the value's JSON; the view
+	// filters and folds see is the same.
+	valuesOnly, err := NewDecoder(DecoderOptions{Registry: reg, Values: true, ValuesOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := valuesOnly.Decode(t.Context(), m)
+	if r1.Value != nil {
+		t.Errorf("with ValuesOnly: Value = %s, want none", r1.Value)
+	}
+	withJSON := *r1
+	withJSON.Value = r.Value
+	if diff := cmp.Diff(r, &withJSON); diff != "" {
+		t.Errorf("with ValuesOnly, the record differs (-Values +ValuesOnly):\n%s", diff)
+	}
+	if v1, err := filter.View(r1); err != nil {
+		t.Fatal(err)
+	} else if diff := cmp.Diff(jqNumbers(v), jqNumbers(v1)); diff != "" {
+		t.Errorf("filter.View differs with ValuesOnly (-Values +ValuesOnly):\n%s", diff)
+	}
+	bad := &record.Message{Key: m.Key, Value: confluent(7, []byte{0xff})}
+	if got, want := valuesOnly.Decode(t.Context(), bad), withValues.Decode(t.Context(), bad); got.Error != want.Error || string(got.Value) != string(want.Value) || got.Error == "" {
+		t.Errorf("undecodable with ValuesOnly: %q %s, want %q %s as with Values", got.Error, got.Value, want.Error, want.Value)
+	}
+
 	avroJSON, err := NewDecoder(DecoderOptions{Registry: reg, Values: true, AvroJSON: true})
 	if err != nil {
 		t.Fatal(err)
