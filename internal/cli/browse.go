@@ -469,7 +469,7 @@ func (s *kafkaBrowseSource) Aggregate(ctx context.Context, r *record.Record) (*t
 		slices.Sort(partitions)
 		partitions = slices.Compact(partitions)
 	}
-	events, err := readAggregate(ctx, s.cfg, s.dec, r.Topic, partitions, id, idExpr)
+	events, err := s.readAggregate(ctx, r.Topic, partitions, id, idExpr)
 	if err != nil {
 		return nil, err
 	}
@@ -478,6 +478,44 @@ func (s *kafkaBrowseSource) Aggregate(ctx context.Context, r *record.Record) (*t
 		return nil, err
 	}
 	return a, nil
+}
+
+// readAggregate reads the aggregate's partitions each on a reader of its
+// own, at once: the timeline waits for the slowest partition, not for
+// their sum. In the order readAggregate gives, one partition's events in
+// offset order, the others by time.
+func (s *kafkaBrowseSource) readAggregate(ctx context.Context, topic string, partitions []int32, id string, idExpr *filter.Expr) ([]*record.Record, error) {
+	if len(partitions) < 2 {
+		return readAggregate(ctx, s.cfg, s.dec, topic, partitions, id, idExpr)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	found := make([][]*record.Record, len(partitions))
+	errs := make([]error, len(partitions))
+	var wg sync.WaitGroup
+	for i, p := range partitions {
+		wg.Go(func() {
+			found[i], errs[i] = readAggregate(ctx, s.cfg, s.dec, topic, []int32{p}, id, idExpr)
+			if errs[i] != nil {
+				cancel() // the others' work is lost anyway
+			}
+		})
+	}
+	wg.Wait()
+	// The error that stopped the others, not their cancellation.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	events := slices.Concat(found...)
+	sortAggregate(events)
+	return events, nil
 }
 
 // keyBytes are the bytes the producer sent as r's key, where r has them

@@ -188,6 +188,24 @@ func TestKafkaBrowseSource(t *testing.T) {
 		if len(agg.Events) == 0 || agg.ID != want[4][0].AccountID || !slices.Contains(agg.Partitions, 4) {
 			t.Errorf("Aggregate of 4@0: id %q, partitions %v, %d events", agg.ID, agg.Partitions, len(agg.Events))
 		}
+		// Its partitions, read at once, give what history reads one after
+		// the other.
+		if len(agg.Partitions) < 2 {
+			t.Fatalf("Aggregate of 4@0 read partitions %v: want the two partitioners' two", agg.Partitions)
+		}
+		serial, err := readAggregate(ctx, cfg, dec, sandbox.TopicAccountEvents, agg.Partitions, agg.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		where := func(rs []*record.Record) (out []string) {
+			for _, r := range rs {
+				out = append(out, fmt.Sprintf("%d@%d", r.Partition, r.Offset))
+			}
+			return out
+		}
+		if diff := cmp.Diff(where(serial), where(agg.Events)); diff != "" {
+			t.Errorf("Aggregate's events (-history's +got):\n%s", diff)
+		}
 
 		missing, err := newKafkaBrowseSource(cfg, []string{sandbox.TopicAccountEvents}, []int32{9}, dec)
 		if err != nil {

@@ -333,15 +333,20 @@ func readAggregate(ctx context.Context, cfg kafka.Config, dec *schema.Decoder, t
 	if err != nil {
 		return nil, err
 	}
-	// One aggregate lives in one partition, in offset order; an id that is
-	// not the key may span partitions, where time is the only order.
+	sortAggregate(events)
+	return events, nil
+}
+
+// sortAggregate orders an aggregate's events: one aggregate lives in one
+// partition, in offset order; an id that is not the key may span
+// partitions, where time is the only order.
+func sortAggregate(events []*record.Record) {
 	slices.SortStableFunc(events, func(a, b *record.Record) int {
 		if a.Partition == b.Partition {
 			return cmp.Compare(a.Offset, b.Offset)
 		}
 		return a.Timestamp.Compare(b.Timestamp.Time)
 	})
-	return events, nil
 }
 
 // historyPartitions is where the aggregate's events can be: nil for all.
