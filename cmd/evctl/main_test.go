@@ -59,6 +59,8 @@ func TestMain(m *testing.M) {
 //	                                             alone is null); skips where no python3 has it (headers_test.go)
 //	deadport                                     export DEAD_ADDR: a loopback address nothing listens on
 //	slowregistry                                 export SLOW_REGISTRY: a registry that never answers in time
+//	registrydown                                 export DOWN_REGISTRY: the sandbox's registry, gone down from the
+//	                                             lookup of a second schema id on (registrydown_test.go)
 //	waitenv file                                 wait for an export file (evctl dev --env-file) and export its variables
 //	interrupt-on regexp N cmd [args...]          run cmd, send SIGINT once its stdout matches regexp, require exit N;
 //	                                             its output lands in interrupted.stdout and interrupted.stderr
@@ -143,6 +145,7 @@ func scriptParams() testscript.Params {
 			"kproduce":      cmdKProduce,
 			"deadport":      cmdDeadPort,
 			"slowregistry":  cmdSlowRegistry,
+			"registrydown":  cmdRegistryDown,
 			"waitenv":       cmdWaitEnv,
 			"interrupt-on":  cmdInterruptOn,
 			"sortfile":      cmdSortFile,

@@ -102,9 +102,12 @@ line fails (the brokers abort a transaction still open after
 transaction.timeout.ms, 60 s by default: raise it with -X for a long
 input). On a terminal each line is sent as it is typed and its
 partition and offset printed (with --atomic, held in the transaction
-until Ctrl-D commits it). Exit status 1 when a line failed, 130 when
-interrupted: records not acknowledged by then are not counted as sent,
-and an open transaction is aborted.`,
+until Ctrl-D commits it). A registry that stops answering (past
+--timeout) ends the run at the first line that needs it, exit 2: the
+records before it are delivered and counted, and that line and the ones
+after it are named as not sent. Exit status 1 when a line failed, 130
+when interrupted: records not acknowledged by then are not counted as
+sent, and an open transaction is aborted.`,
 		Example: `  $ evctl produce bank.account-events --subject bank.account-events-value < events.jsonl
   $ evctl tail bank.account-events --from start -o json | evctl produce copy --subject bank.account-events-value
   $ echo '{"id":"o-1","total":"12.50"}' | evctl produce orders --value-schema order.avsc --key o-1
@@ -310,7 +313,7 @@ func produceRun(ctx context.Context, opts *ProduceOptions) error {
 		b, rerr := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(b)) > 0 {
 			if err := pr.line(ctx, line, b, partitions); err != nil {
-				return pr.abort(ctx, registryHint(err))
+				return pr.stop(ctx, fmt.Errorf("line %d: %w", line, registryHint(err)), line)
 			}
 		}
 		if rerr == io.EOF {
@@ -700,6 +703,31 @@ func (pr *producer) finish(ctx context.Context) error {
 
 // abort ends a run that cannot go on: the transaction is aborted, or
 // what was acknowledged so far is said.
+// stop ends a run at line, which could not be sent (the registry went
+// away): what was handed to the producer before it is delivered first,
+// so the report counts every record that arrived, and says which lines
+// did not.
+func (pr *producer) stop(ctx context.Context, err error, line int) error {
+	if ctx.Err() != nil {
+		return pr.interrupted(ctx)
+	}
+	if pr.opts.Atomic {
+		return pr.abort(ctx, err)
+	}
+	ferr := pr.p.Flush(ctx)
+	if ctx.Err() != nil {
+		return pr.interrupted(ctx)
+	}
+	pr.mu.Lock()
+	acked, unknown := pr.acked, pr.sent-pr.acked-pr.failedDeliveries
+	pr.mu.Unlock()
+	msg := fmt.Sprintf("%s sent to %s before it", english.Plural(acked, "record"), pr.opts.Topic)
+	if ferr != nil && unknown > 0 {
+		msg += fmt.Sprintf(", %s not acknowledged (%v)", english.Plural(unknown, "more"), ferr)
+	}
+	return fmt.Errorf("%w (%s; line %d and the lines after it were not sent)", err, msg, line)
+}
+
 func (pr *producer) abort(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return pr.interrupted(ctx)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -296,10 +297,14 @@ func (c *RegistryClient) classify(err error, what string) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ue) && ue.Timeout() {
 		return &UnavailableError{Reason: "no answer within " + c.timeout.String(), Err: err}
 	}
+	reason := err.Error()
 	if ue != nil {
-		return &UnavailableError{Reason: ue.Err.Error(), Err: err}
+		reason = ue.Err.Error()
 	}
-	return &UnavailableError{Reason: err.Error(), Err: err}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		reason = "the connection closed without an answer"
+	}
+	return &UnavailableError{Reason: reason, Err: err}
 }
 
 // down returns the last error while the registry is taken to be down.
