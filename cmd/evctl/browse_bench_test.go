@@ -66,7 +66,7 @@ func BenchmarkBrowse(b *testing.B) {
 		step("g", atStart, &first, time.Minute)
 		step("G", atEnd, &last, time.Minute)
 		step("a", timeline, &agg, time.Minute)
-		var back []time.Duration // esc, waited for: an esc and a key at once read as alt+key
+		var back []time.Duration // esc, back to the records
 		step("\x1b", atEnd, &back, time.Minute)
 		before = append(before, peakRSS(b, cmd.Process.Pid))
 		step(`/.key == "none"`+"\r", scanned, &scan, 10*time.Minute)

@@ -1,8 +1,11 @@
 package tui
 
 import (
+	"unicode"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
 
 // KeyMap is every key the browser answers to, in one place; its help
@@ -146,4 +149,42 @@ func (k timelineKeys) described() timelineKeys {
 	k.DetailDown.SetHelp(k.DetailDown.Help().Key, "scroll the state down")
 	k.Close.SetHelp(k.Close.Help().Key, "back to the records")
 	return k
+}
+
+// bindings are every key of the map.
+func (k KeyMap) bindings() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Start, k.End,
+		k.Detail, k.DetailUp, k.DetailDown, k.Close, k.Hex, k.Write,
+		k.Filter, k.Aggregate, k.GoTo, k.Follow, k.Topics, k.Open,
+		k.Partitions, k.Columns, k.Prev, k.Next, k.Help, k.Quit, k.Interrupt,
+		k.Apply, k.Cancel}
+}
+
+// escThen tells an alt+key that means esc then the key. A terminal sends
+// alt+j as esc and j, so esc followed at once by j (typed quickly, or
+// pasted) arrives as alt+j. No key of the browser's is an alt+key but the
+// prompt's word motions (alt+b, alt+f, ...), so any other one is esc then
+// the key: the key, without alt, is returned.
+func (m *Model) escThen(k tea.KeyPressMsg) (tea.KeyPressMsg, bool) {
+	if !k.Mod.Contains(tea.ModAlt) {
+		return k, false
+	}
+	bound := m.keys.bindings()
+	if m.prompting() {
+		ti := m.prompt.KeyMap
+		bound = append(bound, ti.WordForward, ti.WordBackward, ti.DeleteWordForward, ti.DeleteWordBackward)
+	}
+	for _, b := range bound {
+		if key.Matches(k, b) {
+			return k, false
+		}
+	}
+	k.Mod &^= tea.ModAlt
+	switch {
+	case k.Mod.Contains(tea.ModShift) && k.ShiftedCode != 0:
+		k.Text = string(k.ShiftedCode)
+	case k.Mod&^tea.ModShift == 0 && unicode.IsPrint(k.Code):
+		k.Text = string(k.Code)
+	}
+	return k, true
 }

@@ -221,6 +221,13 @@ func (m *Model) tick() tea.Cmd {
 
 // Update answers one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		if key, split := m.escThen(k); split {
+			_, esc := m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+			_, then := m.Update(key)
+			return m, tea.Batch(esc, then)
+		}
+	}
 	cmd := m.update(msg)
 	m.syncDetail()
 	m.syncTimeline()

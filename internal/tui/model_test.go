@@ -699,6 +699,39 @@ func TestEscCloses(t *testing.T) {
 	}
 }
 
+// TestEscThenKey: esc followed at once by a key reaches the browser as
+// alt+key, as terminals send both; it does what esc then the key do.
+func TestEscThenKey(t *testing.T) {
+	newModel := func() *Model {
+		m := New(Options{Source: newSliceSource("t", 1, 10), Title: "t", Styles: ptr(PlainStyles())})
+		start(t, m)
+		return m
+	}
+	want := newModel()
+	run(t, want, press("up", "up", "enter", "esc", "k", "enter", "esc", "G")...)
+	got := newModel()
+	run(t, got, press("up", "up", "enter")...)
+	run(t, got, tea.KeyPressMsg{Code: 'k', Mod: tea.ModAlt}) // esc k
+	run(t, got, press("enter")...)
+	run(t, got, tea.KeyPressMsg{Code: 'g', ShiftedCode: 'G', Mod: tea.ModAlt | tea.ModShift}) // esc G
+	if got.mode != modeRecords || got.list.cursor != want.list.cursor || got.list.cursor == 0 {
+		t.Errorf("after esc+k, enter, esc+G: mode %v, cursor %d; want the list at %d", got.mode, got.list.cursor, want.list.cursor)
+	}
+
+	// In a prompt, alt+b is the word motion it is, not esc then b.
+	run(t, got, press("/")...)
+	run(t, got, tea.KeyPressMsg{Code: '.', Text: "."}, tea.KeyPressMsg{Code: 'b', Mod: tea.ModAlt})
+	if got.mode != modeFilter {
+		t.Errorf("alt+b in the filter prompt: mode %v, want the prompt still open", got.mode)
+	}
+	// Any other alt+key there cancels it, then acts: esc then j moves.
+	at := got.list.cursor
+	run(t, got, tea.KeyPressMsg{Code: 'k', Mod: tea.ModAlt})
+	if got.mode != modeRecords || got.list.cursor != at-1 {
+		t.Errorf("esc+k in the filter prompt: mode %v, cursor %d; want the list at %d", got.mode, got.list.cursor, at-1)
+	}
+}
+
 // TestCtrlCInterrupts ends the browser as SIGINT does (exit status 130),
 // from the list and from a prompt; q quits.
 func TestCtrlCInterrupts(t *testing.T) {
