@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -492,6 +493,46 @@ type Fold struct {
 	skipped map[string]int64 // events of each type ignore-unknown skipped
 	topics  []string         // the topics folded, by projectionAggregate.topic
 	split   SplitAggregates
+	// input is the last handler input, to fill for the next event
+	// unless the state it made holds it (a handler "{last: .}"): one
+	// map fewer an event.
+	input map[string]any
+}
+
+// holdsChecked is how many values of a state holds looks through before
+// it takes the state for holding the input: a larger state costs less to
+// leave alone than to search.
+const holdsChecked = 64
+
+// holds says whether v, a handler's output, may hold m: it does, or it
+// is too large to tell within budget values.
+func holds(v any, m map[string]any, budget int) bool {
+	target := reflect.ValueOf(m).UnsafePointer()
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		if budget--; budget < 0 {
+			return true
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			if reflect.ValueOf(v).UnsafePointer() == target {
+				return true
+			}
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
 }
 
 type projectionAggregate struct {
@@ -642,13 +683,22 @@ func (f *Fold) Apply(ctx context.Context, r *record.Record) (Change, error) {
 	if agg != nil && !agg.deleted {
 		state = agg.state
 	}
-	input := map[string]any{"state": state, "event": event}
+	input := f.input // {state, event, record}, reused while nothing holds it
+	if input == nil {
+		input = make(map[string]any, 3)
+	}
+	f.input = nil
+	input["state"], input["event"] = state, event
 	if handler.usesRecord {
 		input["record"] = view
 	}
 	next, err := runProjectionProgram(ctx, handler, input)
 	if err != nil {
-		return fail(handler, err)
+		return fail(handler, err) // the error may show the input: not reused
+	}
+	if !holds(next, input, holdsChecked) {
+		clear(input)
+		f.input = input
 	}
 	topic := f.topicIndex(r.Topic)
 	if agg == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/sandbox"
+	"github.com/evctl/evctl/internal/schema"
 )
 
 // benchRecords are bank events as evctl decodes them: 100,000 events over
@@ -90,6 +91,41 @@ func BenchmarkParallelFold(b *testing.B) {
 		b.Fatal(err)
 	}
 	reportEventRate(b, cpu)
+}
+
+// BenchmarkRebuild is replay --projection's hot path without Kafka: each
+// op decodes one bank event as read from the topic (Avro into jq values
+// alone, as replay --projection decodes) and folds it on a ParallelFold
+// with one worker per GOMAXPROCS. gojq is the same with every handler run
+// by gojq.
+func BenchmarkRebuild(b *testing.B) {
+	_, messages, dec := sandboxAccountMessages(b, sandbox.Options{Accounts: 10_000, Events: 100_000, Now: projectionTestNow},
+		schema.DecoderOptions{Values: true, ValuesOnly: true})
+	p, err := LoadProjection(accountBalanceSpec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bb := range []struct {
+		name string
+		p    *Projection
+	}{{"fast", p}, {"gojq", withoutFast(p)}} {
+		b.Run(bb.name, func(b *testing.B) {
+			ctx := b.Context()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
+			pf := bb.p.NewParallelFold(ctx, runtimeProcs(), nil)
+			for i := range b.N {
+				if err := pf.Apply(dec.Decode(ctx, messages[i%len(messages)])); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := pf.Close(); err != nil {
+				b.Fatal(err)
+			}
+			reportEventRate(b, cpu)
+		})
+	}
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -140,3 +140,35 @@ func firstDiff(fast, slow string) string {
 	}
 	return fmt.Sprintf("%d lines against %d", len(f), len(s))
 }
+
+// TestFoldReusesInputOnlyWhenFree: the fold fills one handler input map
+// event after event, but never one a state holds: a handler that keeps
+// its input ({seen: .}, ., [.]) keeps what it saw.
+func TestFoldReusesInputOnlyWhenFree(t *testing.T) {
+	for _, handler := range []string{`'{seen: .}'`, `'.'`, `'{a: [{b: .}]}'`, `'. + {}'`} {
+		p := parseSpec(t, "handlers:\n  AccountOpened: "+handler+"\n  MoneyDeposited: '{n: 1}'\n")
+		for _, fp := range []*Projection{p, withoutFast(p)} {
+			f := fp.NewFold()
+			ctx := t.Context()
+			if _, err := f.Apply(ctx, opened(0, 1, "acct-1", "Ada", 1)); err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range []*record.Record{deposited(0, 2, "acct-2", "1.00", 1), opened(0, 3, "acct-3", "Bob", 1), deposited(0, 4, "acct-4", "2.00", 1)} {
+				if _, err := f.Apply(ctx, r); err != nil {
+					t.Fatalf("%s: event %d: %v", handler, i, err)
+				}
+			}
+			if after, _ := f.Get("acct-1"); !bytes.Contains(after, []byte(`"owner":"Ada"`)) || bytes.Contains(after, []byte("Bob")) {
+				t.Errorf("%s: acct-1's state is %s, want its own event's input", handler, after)
+			}
+		}
+	}
+	big := map[string]any{}
+	for i := range 100 {
+		big[fmt.Sprint(i)] = []any{i}
+	}
+	in := map[string]any{}
+	if !holds(map[string]any{"x": []any{1, in}}, in, holdsChecked) || holds(map[string]any{"x": 1}, in, holdsChecked) || !holds(big, in, holdsChecked) {
+		t.Error("holds: want true, false, true (a state too large to search)")
+	}
+}

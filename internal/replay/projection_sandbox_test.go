@@ -26,6 +26,23 @@ const accountBalanceSpec = "../../testdata/projections/account-balance.yaml"
 // Record.Values), in offset order per partition (partition 0 first).
 func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox, []*record.Record) {
 	tb.Helper()
+	sb, messages, dec := sandboxAccountMessages(tb, opts, schema.DecoderOptions{Values: true})
+	records := make([]*record.Record, len(messages))
+	for i, m := range messages {
+		r := dec.Decode(context.Background(), m)
+		if r.Error != "" {
+			tb.Fatalf("decode %s/%d@%d: %s", r.Topic, r.Partition, r.Offset, r.Error)
+		}
+		records[i] = r
+	}
+	return sb, records
+}
+
+// sandboxAccountMessages starts a sandbox and returns its
+// bank.account-events as read from Kafka, in offset order per partition
+// (partition 0 first), with a decoder of opts on its registry.
+func sandboxAccountMessages(tb testing.TB, opts sandbox.Options, decOpts schema.DecoderOptions) (*sandbox.Sandbox, []*record.Message, *schema.Decoder) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sb, err := sandbox.Start(ctx, opts)
@@ -42,7 +59,8 @@ func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dec, err := schema.NewDecoder(schema.DecoderOptions{Registry: reg, Values: true})
+	decOpts.Registry = reg
+	dec, err := schema.NewDecoder(decOpts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,7 +75,7 @@ func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox
 	defer cl.Close()
 
 	want := sandbox.ExpectedCounts(sb.Options())[sandbox.TopicAccountEvents]
-	byPartition := map[int32][]*record.Record{}
+	byPartition := map[int32][]*record.Message{}
 	for n := 0; n < want; {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -69,15 +87,11 @@ func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox
 			for _, h := range kr.Headers {
 				m.Headers = append(m.Headers, record.RawHeader{Key: h.Key, Value: h.Value})
 			}
-			r := dec.Decode(ctx, m)
-			if r.Error != "" {
-				tb.Fatalf("decode %s/%d@%d: %s", r.Topic, r.Partition, r.Offset, r.Error)
-			}
-			byPartition[r.Partition] = append(byPartition[r.Partition], r)
+			byPartition[m.Partition] = append(byPartition[m.Partition], m)
 			n++
 		})
 	}
-	var out []*record.Record
+	var out []*record.Message
 	for _, p := range slices.Sorted(func(yield func(int32) bool) {
 		for p := range byPartition {
 			if !yield(p) {
@@ -87,7 +101,7 @@ func sandboxAccountEvents(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox
 	}) {
 		out = append(out, byPartition[p]...)
 	}
-	return sb, out
+	return sb, out, dec
 }
 
 // TestAccountBalanceRebuildsSandboxReadModel is the cross-check DESIGN asks
