@@ -162,15 +162,16 @@ func (k KeyMap) bindings() []key.Binding {
 
 // escThen tells an alt+key that means esc then the key. A terminal sends
 // alt+j as esc and j, so esc followed at once by j (typed quickly, or
-// pasted) arrives as alt+j. No key of the browser's is an alt+key but the
-// prompt's word motions (alt+b, alt+f, ...), so any other one is esc then
-// the key: the key, without alt, is returned.
+// pasted) arrives as alt+j, and nothing tells the two apart. No key of the
+// browser's is an alt+key, so an alt+key is esc then the key (returned,
+// without alt); but in a prompt, the word motions on keys that are not
+// characters (alt+left, alt+backspace) stay what they are.
 func (m *Model) escThen(k tea.KeyPressMsg) (tea.KeyPressMsg, bool) {
 	if !k.Mod.Contains(tea.ModAlt) {
 		return k, false
 	}
 	bound := m.keys.bindings()
-	if m.prompting() {
+	if m.prompting() && !unicode.IsPrint(k.Code) {
 		ti := m.prompt.KeyMap
 		bound = append(bound, ti.WordForward, ti.WordBackward, ti.DeleteWordForward, ti.DeleteWordBackward)
 	}

@@ -718,13 +718,13 @@ func TestEscThenKey(t *testing.T) {
 		t.Errorf("after esc+k, enter, esc+G: mode %v, cursor %d; want the list at %d", got.mode, got.list.cursor, want.list.cursor)
 	}
 
-	// In a prompt, alt+b is the word motion it is, not esc then b.
+	// In a prompt, alt+left is the word motion it is, not esc then left.
 	run(t, got, press("/")...)
-	run(t, got, tea.KeyPressMsg{Code: '.', Text: "."}, tea.KeyPressMsg{Code: 'b', Mod: tea.ModAlt})
+	run(t, got, tea.KeyPressMsg{Code: '.', Text: "."}, tea.KeyPressMsg{Code: tea.KeyLeft, Mod: tea.ModAlt})
 	if got.mode != modeFilter {
-		t.Errorf("alt+b in the filter prompt: mode %v, want the prompt still open", got.mode)
+		t.Errorf("alt+left in the filter prompt: mode %v, want the prompt still open", got.mode)
 	}
-	// Any other alt+key there cancels it, then acts: esc then j moves.
+	// An alt+character there cancels it, then acts: esc then k moves.
 	at := got.list.cursor
 	run(t, got, tea.KeyPressMsg{Code: 'k', Mod: tea.ModAlt})
 	if got.mode != modeRecords || got.list.cursor != at-1 {
