@@ -178,6 +178,9 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 		return st, err
 	}
 
+	// A record once read is handled to the end even when ctx ends
+	// meanwhile (Ctrl-C): the checkpoint that follows commits it.
+	hctx := context.WithoutCancel(ctx)
 	for {
 		m, err := src.Read(ctx)
 		if errors.Is(err, io.EOF) {
@@ -190,9 +193,6 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			return abandon(err)
 		}
 		st.Read++
-		// A record once read is handled to the end even when ctx ends
-		// meanwhile (Ctrl-C): the checkpoint that follows commits it.
-		hctx := context.WithoutCancel(ctx)
 		interrupted := false
 		keep, typ := true, ""
 		if opts.Select != nil {
