@@ -1086,6 +1086,23 @@ func TestTopicList(t *testing.T) {
 		t.Fatalf("mode %v, %d topics shown; want the topic list of 3", m.mode, len(m.topics.shown))
 	}
 	golden(t, "topics", ansi.Strip(m.Render())+"\n")
+	// Narrower, the key subject goes, then the value subject shrinks
+	// before it goes.
+	for _, c := range []struct {
+		width int
+		want  string
+	}{
+		{80, " bank.account-events             3       60  delete   bank.account-events-value"},
+		{70, " bank.account-events             3       60  delete   bank.account-ev…"},
+		{62, " bank.account-events             3       60  delete   bank.ac…"},
+		{61, " bank.account-events             3       60  delete"},
+	} {
+		run(t, m, tea.WindowSizeMsg{Width: c.width, Height: 12})
+		if got := strings.Split(ansi.Strip(m.Render()), "\n")[3]; strings.TrimRight(got, " ") != c.want {
+			t.Errorf("at %d columns the topic's row is\n%q, want\n%q", c.width, got, c.want)
+		}
+	}
+	run(t, m, tea.WindowSizeMsg{Width: 100, Height: 12})
 	run(t, m, append(press("/"), typeText("EVENT")...)...)
 	if got := m.topics.selectedName(); len(m.topics.shown) != 1 || got != "bank.account-events" {
 		t.Errorf("find EVENT while typing: %d shown, selected %q", len(m.topics.shown), got)

@@ -216,15 +216,21 @@ func (m *Model) topicColumns() topicColumns {
 		c.key = max(c.key, ansi.StringWidth(orDash(tp.KeySubject)))
 		c.value = max(c.value, ansi.StringWidth(orDash(tp.ValueSubject)))
 	}
-	width := func() int { return 1 + c.name + 2 + c.parts + 2 + c.recs + 2 + c.cleanup + 2 + c.key + 2 + c.value }
-	if width() > m.width {
-		c.key = 0
+	// Short of room, the key subject goes first; the value subject then
+	// shrinks, down to a few characters, before it goes too.
+	left := m.width - (1 + c.name + 2 + c.parts + 2 + c.recs + 2 + c.cleanup)
+	if left >= 2+c.key+2+c.value {
+		return c
 	}
-	if width()-2 > m.width {
+	c.key = 0
+	if c.value = min(c.value, left-2); c.value < minSubjectWidth {
 		c.value = 0
 	}
 	return c
 }
+
+// minSubjectWidth is the narrowest a shrunk subject column gets.
+const minSubjectWidth = 8
 
 func (m *Model) topicRow(c topicColumns, name, parts, recs, cleanup, keySub, valueSub string) string {
 	cells := []string{padRight(name, c.name), fmt.Sprintf("%*s", c.parts, parts), fmt.Sprintf("%*s", c.recs, recs), padRight(cleanup, c.cleanup)}
@@ -232,7 +238,7 @@ func (m *Model) topicRow(c topicColumns, name, parts, recs, cleanup, keySub, val
 		cells = append(cells, padRight(keySub, c.key))
 	}
 	if c.value > 0 {
-		cells = append(cells, valueSub)
+		cells = append(cells, ansi.Truncate(valueSub, c.value, "…"))
 	}
 	return " " + strings.Join(cells, "  ")
 }
