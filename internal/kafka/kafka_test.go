@@ -695,3 +695,30 @@ func TestReadRecordLargerThanAFetch(t *testing.T) {
 		t.Errorf("read a record of %d bytes, then %q; want the %d-byte one, then \"after\"", len(got[0].Value), got[1].Value, len(big))
 	}
 }
+
+// TestToMessage: a fetched message converts field for field, its headers
+// in order, in one allocation when they are few.
+func TestToMessage(t *testing.T) {
+	topic := "t"
+	ts := time.Date(2026, 11, 1, 10, 0, 0, 123e6, time.UTC)
+	for _, n := range []int{0, 3, 4, 5} {
+		e := &rdk.Message{TopicPartition: rdk.TopicPartition{Topic: &topic, Partition: 2, Offset: 7},
+			Key: []byte("k"), Value: []byte("v"), Timestamp: ts.Local(), TimestampType: rdk.TimestampLogAppendTime}
+		want := &record.Message{Topic: topic, Partition: 2, Offset: 7, Key: []byte("k"), Value: []byte("v"),
+			Timestamp: ts, TimestampType: record.TimestampLogAppendTime}
+		for i := range n {
+			e.Headers = append(e.Headers, rdk.Header{Key: fmt.Sprint("h", i), Value: []byte{byte(i)}})
+			want.Headers = append(want.Headers, record.RawHeader{Key: fmt.Sprint("h", i), Value: []byte{byte(i)}})
+		}
+		got := toMessage(topic, e)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%d headers (-want +got):\n%s", n, diff)
+		}
+		if cap(got.Headers) != n {
+			t.Errorf("%d headers: cap %d, want %d (an append must not write into the next header)", n, cap(got.Headers), n)
+		}
+		if allocs := testing.AllocsPerRun(100, func() { toMessage(topic, e) }); n <= 4 && allocs != 1 {
+			t.Errorf("%d headers: %v allocations, want 1", n, allocs)
+		}
+	}
+}

@@ -455,15 +455,30 @@ func (r *Reader) message(e *rdk.Message) (*record.Message, error) {
 	return m, nil
 }
 
+// messageWithHeaders holds a message and its headers, when they are few,
+// in one allocation instead of two: one less for every record read.
+type messageWithHeaders struct {
+	m record.Message
+	h [4]record.RawHeader
+}
+
 // toMessage converts a fetched message of topic.
 func toMessage(topic string, e *rdk.Message) *record.Message {
-	m := &record.Message{
-		Topic:     topic,
-		Partition: e.TopicPartition.Partition,
-		Offset:    int64(e.TopicPartition.Offset),
-		Key:       e.Key,
-		Value:     e.Value,
+	var m *record.Message
+	if n := len(e.Headers); n > 0 && n <= len(messageWithHeaders{}.h) {
+		mh := &messageWithHeaders{}
+		m = &mh.m
+		m.Headers = mh.h[:n:n]
+	} else {
+		m = &record.Message{}
+		if n > 0 {
+			m.Headers = make([]record.RawHeader, n)
+		}
 	}
+	m.Topic = topic
+	m.Partition = e.TopicPartition.Partition
+	m.Offset = int64(e.TopicPartition.Offset)
+	m.Key, m.Value = e.Key, e.Value
 	if !e.Timestamp.IsZero() {
 		m.Timestamp = e.Timestamp.UTC()
 	}
@@ -473,11 +488,8 @@ func toMessage(topic string, e *rdk.Message) *record.Message {
 	case rdk.TimestampLogAppendTime:
 		m.TimestampType = record.TimestampLogAppendTime
 	}
-	if len(e.Headers) > 0 {
-		m.Headers = make([]record.RawHeader, len(e.Headers))
-		for i, h := range e.Headers {
-			m.Headers[i] = record.RawHeader{Key: h.Key, Value: h.Value}
-		}
+	for i, h := range e.Headers {
+		m.Headers[i] = record.RawHeader{Key: h.Key, Value: h.Value}
 	}
 	return m
 }
