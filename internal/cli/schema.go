@@ -13,11 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
+	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/schema"
 )
 
@@ -132,6 +134,7 @@ type SchemaSubjectsOptions struct {
 	Registry func() (*schema.RegistryClient, error)
 	Kafka    func() (kafka.Config, error)
 
+	Sample int // records read at the end of each partition for the writers' subjects
 	Output string
 }
 
@@ -143,9 +146,13 @@ func NewCmdSchemaSubjects(f *Factory, runF func(context.Context, *SchemaSubjects
 		Short: "List subjects: latest version, type, compatibility, topics",
 		Long: `List the registry's subjects with their latest version and its schema id,
 the schema type, the compatibility level in force (the subject's own, else
-the global one), and the topics that use the subject by the
-TopicNameStrategy (<topic>-key, <topic>-value) when --brokers names a
-cluster; an unreachable cluster costs the topics column and a warning.
+the global one), and the topics that use the subject when --brokers names
+a cluster: by the TopicNameStrategy (<topic>-key, <topic>-value), and for
+other subjects (record-name subjects such as com.bank.MoneyDeposited, and
+imports) by the schemas that wrote the last --sample records of each
+partition (20 by default; 0 reads none), directly or through their
+references; a subject only older records use is not found that way. An unreachable
+cluster costs the topics column and a warning.
 
 On a terminal the output is a table; piped, it is tab-separated without a
 header; -o json writes one JSON array.`,
@@ -159,6 +166,7 @@ header; -o json writes one JSON array.`,
 			return schemaSubjectsRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().IntVar(&opts.Sample, "sample", 20, "read the last `N` records of each partition for the subjects that wrote them (0: none)")
 	outputFlag(cmd, &opts.Output)
 	return cmd
 }
@@ -172,7 +180,20 @@ func schemaSubjectsRun(ctx context.Context, opts *SchemaSubjectsOptions) error {
 	if err != nil {
 		return registryHint(err)
 	}
-	schema.TopicsBySubject(summaries, clusterTopics(ctx, opts.IO, opts.Kafka))
+	topics := clusterTopics(ctx, opts.IO, opts.Kafka)
+	schema.TopicsBySubject(summaries, topics)
+	if len(topics) > 0 && opts.Sample > 0 {
+		writers, err := sampleWriters(ctx, opts.Kafka, topics, opts.Sample)
+		if err == nil {
+			err = reg.TopicsByWriters(ctx, summaries, writers)
+		}
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		if err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "evctl: warning: topics only by the subjects' names: %v\n", registryHint(err))
+		}
+	}
 	if opts.Output == "json" {
 		return printJSON(opts.IO.Out, summaries)
 	}
@@ -181,6 +202,46 @@ func schemaSubjectsRun(ctx context.Context, opts *SchemaSubjectsOptions) error {
 		t.row(s.Subject, strconv.Itoa(s.Latest), strconv.Itoa(s.ID), s.Format, s.Compatibility, orDash(strings.Join(s.Topics, ",")))
 	}
 	return t.flush()
+}
+
+// sampleWriters reads the last n records of each partition of topics
+// (internal ones left out) and returns the schemas their keys and values
+// name, per topic.
+func sampleWriters(ctx context.Context, kafkaConfig func() (kafka.Config, error), topics []string, n int) (map[string][]schema.Writer, error) {
+	cfg, err := kafkaConfig()
+	if err != nil {
+		return nil, err
+	}
+	from, err := position.Parse("-"+strconv.Itoa(n), time.Time{}) // -N needs no clock
+	if err != nil {
+		return nil, err
+	}
+	topics = slices.DeleteFunc(slices.Clone(topics), func(t string) bool { return strings.HasPrefix(t, "_") })
+	src, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: topics, From: from})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	out := map[string][]schema.Writer{}
+	for {
+		m, err := src.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, side := range []struct {
+			header string
+			b      []byte
+		}{{schema.KeySchemaIDHeader, m.Key}, {schema.ValueSchemaIDHeader, m.Value}} {
+			if id, guid, _, ok := schema.WriterOf(m.Headers, side.header, side.b); ok {
+				if w := (schema.Writer{ID: id, GUID: guid}); !slices.Contains(out[m.Topic], w) {
+					out[m.Topic] = append(out[m.Topic], w)
+				}
+			}
+		}
+	}
 }
 
 // clusterTopics lists the cluster's topics; without brokers there are none,

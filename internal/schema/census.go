@@ -186,15 +186,30 @@ func (a StoredAt) before(b StoredAt) bool {
 // writerOf finds how to look up the schema that wrote a payload: the
 // schema-id header, else the Confluent prefix.
 func (c *Census) writerOf(hs []record.RawHeader, header string, b []byte) (key string, id int, payload []byte, lookup func(context.Context) (*Schema, error)) {
-	if h, ok := lastHeader(hs, header); ok {
+	id, guid, rest, ok := WriterOf(hs, header, b)
+	switch {
+	case !ok:
+		return "", 0, nil, nil
+	case guid != "":
+		return "guid:" + guid, 0, rest, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByGUID(ctx, guid) }
+	}
+	return "id:" + strconv.Itoa(id), id, rest, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByID(ctx, id) }
+}
+
+// WriterOf names the schema that wrote a payload, as a decoder finds it:
+// header's schema-id header (a GUID; the payload is all rest), else the
+// Confluent prefix (an id; rest follows it). ok is false for a payload
+// that names none.
+func WriterOf(hs []record.RawHeader, header string, b []byte) (id int, guid string, rest []byte, ok bool) {
+	if h, found := lastHeader(hs, header); found {
 		if guid, err := parseSchemaIDHeader(h); err == nil {
-			return "guid:" + guid, 0, b, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByGUID(ctx, guid) }
+			return 0, guid, b, true
 		}
 	}
-	if id, rest, ok := splitConfluent(b); ok {
-		return "id:" + strconv.Itoa(id), id, rest, func(ctx context.Context) (*Schema, error) { return c.reg.SchemaByID(ctx, id) }
+	if id, rest, found := splitConfluent(b); found {
+		return id, "", rest, true
 	}
-	return "", 0, nil, nil
+	return 0, "", nil, false
 }
 
 func (c *Census) newWriter(ctx context.Context, id int, lookup func(context.Context) (*Schema, error)) (*writer, error) {

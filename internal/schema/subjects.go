@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -353,6 +354,99 @@ func TopicsBySubject(summaries []SubjectSummary, topics []string) {
 			summaries[i].Topics = append(summaries[i].Topics, t)
 		}
 	}
+}
+
+// Writer is a schema a record names, by id or by GUID.
+type Writer struct {
+	ID   int
+	GUID string
+}
+
+// TopicsByWriters adds to the Topics of each summary whose subject is not
+// named after a topic (TopicNameStrategy) the topics whose records were
+// written, by writers (per topic: the schemas its records name), with one
+// of the subject's versions or with a schema that references one, however
+// deeply: a record-name subject's topics, and a referenced type's.
+func (c *RegistryClient) TopicsByWriters(ctx context.Context, summaries []SubjectSummary, writers map[string][]Writer) error {
+	index := make(map[string]int, len(summaries))
+	for i, s := range summaries {
+		index[s.Subject] = i
+	}
+	uses := map[Writer][]string{} // the subjects a writer is, or references
+	for _, topic := range slices.Sorted(maps.Keys(writers)) {
+		for _, w := range writers[topic] {
+			subjects, ok := uses[w]
+			if !ok {
+				var err error
+				if subjects, err = c.subjectsOf(ctx, w); err != nil {
+					return err
+				}
+				uses[w] = subjects
+			}
+			for _, subject := range subjects {
+				if _, _, named := TopicForSubject(subject); named {
+					// Its topic is in its name; one schema id may be a
+					// version of several subjects.
+					continue
+				}
+				if i, ok := index[subject]; ok && !slices.Contains(summaries[i].Topics, topic) {
+					summaries[i].Topics = append(summaries[i].Topics, topic)
+				}
+			}
+		}
+	}
+	for i := range summaries {
+		slices.Sort(summaries[i].Topics)
+	}
+	return nil
+}
+
+// subjectsOf lists the subjects whose versions are w's schema, and those
+// that schema references, depth first.
+func (c *RegistryClient) subjectsOf(ctx context.Context, w Writer) ([]string, error) {
+	bctx, cancel := c.bounded(ctx)
+	defer cancel()
+	id := w.ID
+	if w.GUID != "" {
+		s, err := c.SchemaByGUID(ctx, w.GUID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		id = s.ID
+	}
+	versions, err := c.cl.SchemaVersionsByID(bctx, id)
+	if err != nil {
+		err = c.classify(err, fmt.Sprintf("schema id %d", id))
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil // a record of a schema the registry does not have
+		}
+		return nil, err
+	}
+	var out []string
+	p := refParser{
+		add: func(r Reference, _ string) error {
+			out = append(out, r.Subject)
+			return nil
+		},
+		lookup: func(subject string, version int) (string, []Reference, error) {
+			return c.reference(bctx, subject, version)
+		},
+		done: map[Reference]bool{}, busy: map[Reference]bool{},
+	}
+	for _, v := range versions {
+		out = append(out, v.Subject)
+		_, refs, err := c.reference(bctx, v.Subject, v.Version)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.resolve(refs, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // ErrDiffUnsupported is returned by Diff for a schema type it cannot
