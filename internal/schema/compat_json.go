@@ -357,7 +357,7 @@ func enumValues(path string, o, u []any) []Incompatibility {
 	if len(u) < len(o) && len(missing) == len(o)-len(u) {
 		kind = "ENUM_ARRAY_NARROWED"
 	}
-	return incompat(path, kind, "values the writer allowed are not allowed: "+strings.Join(missing, ", "))
+	return incompat(path, kind, "the reader refuses values the writer allows: "+strings.Join(missing, ", "))
 }
 
 func canonical(v any) string {
