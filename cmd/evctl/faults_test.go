@@ -261,6 +261,49 @@ func cmdKafkaLeader(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s[%d] has no leader", args[0], p)
 }
 
+// cmdKafkaCoord is kafka-coord: see TestScripts.
+func cmdKafkaCoord(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: kafka-coord group VAR")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
+	defer cancel()
+	id, err := groupCoordinator(ctx, scriptBrokers(ts), args[0])
+	ts.Check(err)
+	ts.Setenv(args[1], strconv.Itoa(id))
+}
+
+// groupCoordinator asks the cluster (FindCoordinator) which node
+// coordinates group: the leader of its partition of __consumer_offsets.
+// It asks again while the cluster answers that the coordinator is not
+// available yet.
+func groupCoordinator(ctx context.Context, brokers []string, group string) (int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var last error
+	for {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKey, req.CoordinatorKeys = group, []string{group}
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			node, code := resp.NodeID, resp.ErrorCode
+			if len(resp.Coordinators) > 0 { // v4+
+				node, code = resp.Coordinators[0].NodeID, resp.Coordinators[0].ErrorCode
+			}
+			if err = kerr.ErrorForCode(code); err == nil {
+				return int(node), nil
+			}
+		}
+		last = err
+		if err := pauseOn(ctx); err != nil {
+			return 0, fmt.Errorf("no coordinator of group %s: %w: %w", group, last, err)
+		}
+	}
+}
+
 // cmdKTopic is ktopic: see TestScripts.
 func cmdKTopic(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {

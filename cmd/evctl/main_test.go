@@ -110,6 +110,7 @@ func TestMain(m *testing.M) {
 //	await-commit group topic N below             wait until group has committed N offsets of topic; fail
 //	                                             if it has already committed `below` or more
 //	kafka-leader topic partition VAR             export VAR: the partition's leader's node id
+//	kafka-coord group VAR                        export VAR: the node id of the group's coordinator
 //	kafka-node {kill|stop|start} id              SIGKILL or stop a node and wait until the cluster drops it,
 //	                                             or start it and wait until every replica is in sync again;
 //	                                             a node left down is started when the script ends
@@ -173,6 +174,7 @@ func scriptParams() testscript.Params {
 			"kseed":         cmdKSeed,
 			"await-commit":  cmdAwaitCommit,
 			"kafka-leader":  cmdKafkaLeader,
+			"kafka-coord":   cmdKafkaCoord,
 			"kafka-node":    cmdKafkaNode,
 			"tail-kill":     cmdTailKill,
 			"bounce-copy":   cmdBounceCopy,

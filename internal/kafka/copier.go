@@ -201,6 +201,7 @@ type Copier struct {
 	txnBytes  int
 	redoable  bool
 	redos     int   // since the last commit
+	rejoins   int   // since the last commit
 	err       error // sticky: the copier can only be closed
 	eof       bool
 	lastCheck time.Time
@@ -215,6 +216,10 @@ type Copier struct {
 	// current is the partition a Sequential copier fetches; the other
 	// assigned partitions are paused.
 	current *copyPart
+
+	// committed and rewound are Track's: told of each commit, and of the
+	// records returned since the last one dropped to be read again.
+	onCommit, onRewind func()
 
 	mu sync.Mutex // guards the progress Remaining reports
 }
@@ -469,6 +474,18 @@ func (cp *Copier) DestPartitions() int { return cp.destPartitions }
 // TransactionalID is the producer's transactional.id.
 func (cp *Copier) TransactionalID() string { return cp.txnID }
 
+// Track gives the copier the calls that keep its caller's counts exact
+// (replay.Rewinder): committed after each commit, when every record Read
+// returned is in the destination for good, and rewound when the records
+// returned since the last commit were dropped and are read again: the
+// group moved on under the copier (a lost coordinator expired its member,
+// a rebalance fenced its generation), its transaction was aborted, and
+// it takes its share again from the committed offsets. Either is called
+// from inside Read or Checkpoint.
+func (cp *Copier) Track(committed, rewound func()) {
+	cp.onCommit, cp.onRewind = committed, rewound
+}
+
 // Remaining returns how many offsets are left to copy, by the whole group,
 // as far as this copier knows: its own partitions' positions and the
 // others' committed offsets when it last looked. An upper bound on the
@@ -628,6 +645,9 @@ func (cp *Copier) setAssignment(assign, all []rdk.TopicPartition) {
 func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 	if cp.c.AssignmentLost() {
 		cp.discard()
+		if cp.onRewind != nil && cp.err == nil {
+			cp.onRewind() // the records since the last commit are read again
+		}
 	} else if !cp.closing && cp.err == nil {
 		if err := cp.Checkpoint(context.Background()); err != nil && cp.err == nil {
 			cp.err = err
@@ -636,7 +656,7 @@ func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 	cp.mu.Lock()
 	revoked := make([]TopicPartition, 0, len(tps))
 	for _, tp := range tps {
-		if p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]; p != nil {
+		if p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]; p != nil && p.assigned {
 			p.assigned = false
 			revoked = append(revoked, p.tp)
 		}
@@ -1007,6 +1027,28 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 	case <-ctx.Done():
 		return cause
 	}
+	if err := cp.dropTxn(ctx, cause); err != nil {
+		return err
+	}
+	log := cp.txnLog
+	if err := cp.begin(); err != nil {
+		return err
+	}
+	cp.txnLog = append(cp.txnLog, log...)
+	cp.txnBytes = 0
+	for _, m := range log {
+		cp.txnBytes += BatchSize(m)
+		if err := cp.produce(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropTxn ends the open transaction that failed with cause, so that a
+// new one may begin: it aborts it, or, when the coordinator aborted it
+// and fenced the producer, starts a new producer with the same id.
+func (cp *Copier) dropTxn(ctx context.Context, cause error) error {
 	if cp.stuck {
 		// A call outlived its bound: librdkafka takes no other until it
 		// returns, which it does by its own timeout.
@@ -1047,18 +1089,6 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 			return errors.Join(cause, err)
 		}
 	}
-	log := cp.txnLog
-	if err := cp.begin(); err != nil {
-		return err
-	}
-	cp.txnLog = append(cp.txnLog, log...)
-	cp.txnBytes = 0
-	for _, m := range log {
-		cp.txnBytes += BatchSize(m)
-		if err := cp.produce(ctx, m); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -1076,6 +1106,10 @@ func pauseCtx(ctx context.Context) error {
 // returned. Every record returned before must have been handled. Once it
 // returns, a rerun of the group resumes after those records; when it
 // fails, the transaction is aborted and the copier can only be closed.
+// When the group refuses the offsets because it moved on without this
+// member, the copy goes on instead (see rejoin): the transaction is
+// aborted, Track's rewound is called, and Checkpoint returns nil with
+// nothing committed.
 func (cp *Copier) Checkpoint(ctx context.Context) error {
 	if cp.err != nil {
 		return cp.err
@@ -1109,6 +1143,12 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 			cancel()
 			break
 		}
+		if movedOn(err) {
+			// Doing it again would meet the same refusal: the group is to
+			// be joined again first.
+			cancel()
+			return cp.rejoin(base, what, err)
+		}
 		if !cp.canRedo(err) {
 			cancel()
 			return cp.txnFailed(base, what, err)
@@ -1134,6 +1174,9 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 		p.start, p.known = int64(tp.Offset), int64(tp.Offset)
 	}
 	cp.mu.Unlock()
+	if cp.onCommit != nil {
+		cp.onCommit()
+	}
 	return nil
 }
 
@@ -1154,8 +1197,80 @@ func (cp *Copier) commit(ctx context.Context, offsets []rdk.TopicPartition) (str
 	if err := cp.retry(ctx, cp.w.p.CommitTransaction); err != nil {
 		return "commit the transaction", err
 	}
-	cp.redos = 0
+	cp.redos, cp.rejoins = 0, 0
 	return "", nil
+}
+
+// movedOn reports whether err says the group went on without this
+// member: the coordinator no longer knows it (its session expired while
+// its coordinator was SIGKILLed: Apache Kafka answers UNKNOWN_MEMBER_ID),
+// or its generation is old (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, a
+// fenced epoch). The transaction's offsets are refused, as they must be
+// (KIP-447): the member's partitions may be another's now.
+func movedOn(err error) bool {
+	var ke rdk.Error
+	if !errors.As(err, &ke) || ke.IsFatal() {
+		return false
+	}
+	switch ke.Code() {
+	case rdk.ErrUnknownMemberID, rdk.ErrIllegalGeneration, rdk.ErrRebalanceInProgress,
+		rdk.ErrFencedInstanceID, rdk.ErrFencedMemberEpoch, rdk.ErrStaleMemberEpoch:
+		return true
+	}
+	return false
+}
+
+// maxRejoins bounds how often the group may refuse a checkpoint's
+// offsets without one commit in between: a member that is refused again
+// after each rebalance is not let back in.
+const maxRejoins = 5
+
+// rejoin answers a checkpoint whose offsets the group refused (see
+// movedOn): it aborts the transaction, gives the member's partitions up
+// with their progress since the last commit, and tells Track's rewound.
+// librdkafka joins the group again on its own once it learns what the
+// coordinator said, and the rebalance assigns partitions again from the
+// committed offsets: their records since the last commit are read again,
+// by this copier or by the member that has them now, and the aborted
+// transaction's records are never in the destination. Nothing was
+// committed, but the copy goes on: it returns nil.
+func (cp *Copier) rejoin(ctx context.Context, what string, cause error) error {
+	if cp.rejoins++; cp.rejoins > maxRejoins {
+		return cp.txnFailed(ctx, what, fmt.Errorf("group %q refused this member's offsets %d times without a commit in between: %w", cp.opts.Group, maxRejoins, cause))
+	}
+	actx, cancel := context.WithTimeout(ctx, cp.checkpointTimeout())
+	defer cancel()
+	if err := cp.dropTxn(actx, cause); err != nil {
+		return cp.txnFailed(ctx, "abort the transaction the group refused", err)
+	}
+	cp.yield()
+	if cp.onRewind != nil {
+		cp.onRewind()
+	}
+	return cp.err
+}
+
+// yield gives up every assigned partition, dropping its progress since
+// the last commit, until the group's next rebalance assigns partitions
+// again (assign): the member's generation is over.
+func (cp *Copier) yield() {
+	cp.held = nil
+	cp.mu.Lock()
+	var released []TopicPartition
+	for _, p := range cp.order {
+		if p.assigned {
+			p.assigned, p.next, p.done = false, p.start, p.start >= p.end
+			released = append(released, p.tp)
+		}
+	}
+	cp.current = nil
+	cp.mu.Unlock()
+	if cp.opts.Changelog != nil && len(released) > 0 {
+		cp.opts.Changelog.Revoked(released)
+	}
+	if err := cp.c.Unassign(); err != nil && cp.err == nil {
+		cp.err = fmt.Errorf("cannot release partitions for group %q to assign again: %w", cp.opts.Group, err)
+	}
 }
 
 // checkpointTimeout bounds a checkpoint while the cluster answers: the

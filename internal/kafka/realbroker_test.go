@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -237,5 +239,102 @@ func TestCopyFencedByTimeout(t *testing.T) {
 	if n := fenced.Load(); n != 1 {
 		t.Fatalf("kfake fenced %d commits, want 1", n)
 	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// TestCopyMemberExpired is the "unknown member" of broker_kill.txtar and
+// the hard broker cells of bounce_matrix.txtar: the SIGKILLed broker
+// coordinated the copy's group, the member's heartbeats went nowhere until
+// its session expired, and the broker then refused the transaction's
+// offsets with UNKNOWN_MEMBER_ID; the replay failed (exit 2). Here kfake's
+// answers to the member's heartbeats are lost the same way
+// (COORDINATOR_NOT_AVAILABLE) until kfake has expired it. The copier must
+// abort that transaction, take its share of the group again, read again
+// from the committed offsets, and tell its caller so through Track, which
+// keeps a count exact.
+func TestCopyMemberExpired(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do; broker_kill.txtar kills the real coordinator")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	// The open transaction outlives the member's session (6 s, kfake's
+	// least) without its coordinator aborting it: the offsets meet the
+	// expired member, not a fenced producer.
+	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "60000"})
+	seedSource(t, cfg, "src", 2, 400)
+	var blackout atomic.Bool
+	var lost atomic.Int32
+	cluster.ControlKey(int16(kmsg.Heartbeat), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !blackout.Load() {
+			return nil, nil, false
+		}
+		lost.Add(1)
+		resp := kreq.(*kmsg.HeartbeatRequest).ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil, true
+	})
+	var refused atomic.Int32
+	cluster.ControlKey(int16(kmsg.TxnOffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if blackout.Load() {
+			refused.Add(1) // kfake refuses it: the member is gone
+		}
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, CheckpointAfter: -1})
+	// As replay.Run counts: each record written, less those the copier
+	// drops to read again.
+	counted, atCommit := 0, 0
+	cp.Track(func() { atCommit = counted }, func() { counted = atCommit })
+	copyCounted := func(limit int, checkpoint bool) {
+		t.Helper()
+		for n := 0; limit <= 0 || n < limit; n++ {
+			m, err := cp.Read(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("after %d records counted: %v", counted, err)
+			}
+			m.Topic = "dst"
+			if err := cp.Write(ctx, m); err != nil {
+				t.Fatalf("after %d records counted: %v", counted, err)
+			}
+			counted++
+			if checkpoint && counted%50 == 0 {
+				if err := cp.Checkpoint(ctx); err != nil {
+					t.Fatalf("after %d records counted: %v", counted, err)
+				}
+			}
+		}
+		if checkpoint {
+			if err := cp.Checkpoint(ctx); err != nil {
+				t.Fatalf("after %d records counted: %v", counted, err)
+			}
+		}
+	}
+	copyCounted(100, true)
+	copyCounted(50, false) // in the transaction the expiry dooms
+
+	blackout.Store(true)
+	waitGroup(ctx, t, cfg, "g", "Empty", 0)
+	if err := cp.Checkpoint(ctx); err != nil {
+		t.Fatalf("the checkpoint after the member expired: %v", err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no transactional offset commit met the expired member: the test did not reproduce the fault")
+	}
+	if counted != 100 {
+		t.Errorf("after the refused checkpoint the count is %d, want the 100 committed before", counted)
+	}
+	blackout.Store(false)
+	copyCounted(0, true)
+	if counted != 400 {
+		t.Errorf("counted %d records through Track, want 400", counted)
+	}
+	t.Logf("%d heartbeats lost, %d offset commits refused", lost.Load(), refused.Load())
 	checkCopy(t, cfg, "src", "dst")
 }

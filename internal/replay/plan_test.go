@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/evctl/evctl/internal/record"
 	"github.com/evctl/evctl/internal/stream"
@@ -183,6 +184,86 @@ func TestPlanCopyAborts(t *testing.T) {
 	if got := errOut.String(); !strings.HasPrefix(got, "stopped after replaying 2 records into copy (read 4, filtered out 0, 1 written after the last checkpoint not committed)") ||
 		!strings.Contains(got, "run the same command with --resume") {
 		t.Errorf("summary:\n%s", got)
+	}
+}
+
+// rewindingCopier is a fakeCopier as kafka.Copier is when its group moves
+// on under it: it commits on its own inside one Read (before a
+// rebalance), and the group refuses one checkpoint's offsets, which drops
+// the open transaction and reads its records again.
+type rewindingCopier struct {
+	*fakeCopier
+	commitInRead    int // Read commits before returning this index
+	refuse          int // the checkpoint to refuse, counting from 1
+	checkpoints     int
+	commit, rewound func()
+}
+
+func (c *rewindingCopier) Track(committed, rewound func()) { c.commit, c.rewound = committed, rewound }
+
+func (c *rewindingCopier) Read(ctx context.Context) (*record.Message, error) {
+	if c.next == c.commitInRead && c.committed < c.next {
+		if err := c.Checkpoint(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return c.fakeCopier.Read(ctx)
+}
+
+func (c *rewindingCopier) Checkpoint(ctx context.Context) error {
+	if c.checkpoints++; c.checkpoints == c.refuse {
+		c.open, c.next = nil, c.committed
+		if c.rewound != nil {
+			c.rewound()
+		}
+		return nil
+	}
+	if err := c.fakeCopier.Checkpoint(ctx); err != nil {
+		return err
+	}
+	if c.commit != nil {
+		c.commit()
+	}
+	return nil
+}
+
+// TestPlanCopyRewound: the records of a transaction the group refused are
+// read and written again, and counted once: the summary says what the
+// destination holds, whichever checkpoint (Run's, or one the copier made
+// inside Read) the drop went back to.
+func TestPlanCopyRewound(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		commitInRead, refuse int
+	}{
+		{"refused after Run's checkpoint", -1, 2},
+		{"refused after one inside Read", 3, 3},
+		{"the first refused", -1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &rewindingCopier{fakeCopier: &fakeCopier{src: events(), failAt: -1}, commitInRead: tc.commitInRead, refuse: tc.refuse}
+			var errOut bytes.Buffer
+			p := &Plan{Source: c, Dest: &CopySink{T: c, Report: Report{ErrOut: &errOut, Dest: "copy", Group: "g"}},
+				Selection: Selection{Decoder: jsonDecoder{}, Types: []string{"Added"}}, Options: Options{CheckpointEvery: 2}}
+			st, err := p.Run(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.checkpoints < tc.refuse {
+				t.Fatalf("%d checkpoints: the refusal never came", c.checkpoints)
+			}
+			if len(c.dest) != 4 {
+				t.Errorf("the destination holds %d records, want 4", len(c.dest))
+			}
+			want := Stats{Read: 5, Written: 4, Committed: 4, Filtered: 1, ByType: map[string]int64{"Added": 4},
+				ByPartition: map[string]int64{"events/0": 3, "events/1": 1}}
+			if diff := cmp.Diff(want, st, cmpopts.IgnoreFields(Stats{}, "Started", "Elapsed")); diff != "" {
+				t.Errorf("stats (-want +got):\n%s", diff)
+			}
+			if got := errOut.String(); !strings.HasPrefix(got, "replayed 4 records into copy (read 5, filtered out 1) in ") {
+				t.Errorf("summary:\n%s", got)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -31,6 +32,18 @@ type Sink interface {
 // (a Kafka transaction): what a failed run must do rather than checkpoint.
 type Aborter interface {
 	Abort(ctx context.Context) error
+}
+
+// Rewinder is a source that may commit its progress on its own, inside
+// Read (a Kafka copier checkpoints before a rebalance), and may drop the
+// records it returned since its last commit to return them again, by
+// itself or through another member of its group (kafka.Copier, when its
+// group moved on under it and refused the transaction's offsets). Run
+// gives it, before the first Read, the calls that keep the stats exact
+// through both: committed after each commit, rewound after a drop; the
+// source makes them from inside Read or Checkpoint.
+type Rewinder interface {
+	Track(committed, rewound func())
 }
 
 // Selector decides whether a record is replayed; typ, when known, is
@@ -126,6 +139,25 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 		partition int32
 	}
 	byPartition := map[sourcePartition]int64{}
+	// The stats as of the source's last commit, for a Rewinder's drop.
+	var atCommit Stats
+	var partsAtCommit map[sourcePartition]int64
+	committed := func() {
+		st.Committed = st.Written
+		atCommit, partsAtCommit = st, maps.Clone(byPartition)
+		atCommit.ByType = maps.Clone(st.ByType)
+	}
+	if r, ok := src.(Rewinder); ok {
+		committed()
+		r.Track(committed, func() {
+			// The records since the commit are read again: they count then.
+			started, elapsed := st.Started, st.Elapsed
+			st, byPartition = atCommit, maps.Clone(partsAtCommit)
+			st.ByType, st.ByPartition = maps.Clone(atCommit.ByType), map[string]int64{}
+			st.Started, st.Elapsed = started, elapsed
+			sinceCheckpoint = 0
+		})
+	}
 	report := func() {
 		for sp, n := range byPartition {
 			st.ByPartition[sp.topic+"/"+strconv.Itoa(int(sp.partition))] = n
