@@ -1046,50 +1046,55 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 }
 
 // dropTxn ends the open transaction that failed with cause, so that a
-// new one may begin: it aborts it, or, when the coordinator aborted it
-// and fenced the producer, starts a new producer with the same id.
+// new one may begin: it aborts it, or starts a new producer with the same
+// transactional id, whose InitTransactions fences the old one and aborts
+// its transaction. A new producer takes over when the coordinator fenced
+// the old one (it aborted the transaction on its timeout), and when the
+// old one is wedged: a call outlived its bound, or the abort did not
+// finish within the timeout. On Apache Kafka, with the group's
+// coordinator SIGKILLed, librdkafka held the transaction's offsets for
+// the dead broker until the call's timeout, and the abort waited as
+// long again, while two brokers answered (broker_kill.txtar).
 func (cp *Copier) dropTxn(ctx context.Context, cause error) error {
-	if cp.stuck {
-		// A call outlived its bound: librdkafka takes no other until it
-		// returns, which it does by its own timeout.
-		select {
-		case err := <-cp.stuckCall:
-			cause = errors.Join(cause, err)
-			cp.stuck, cp.stuckCall = false, nil
-		case <-ctx.Done():
-			return cause
+	if !cp.stuck && !cp.producerFenced() {
+		actx, cancel := cp.cfg.withTimeout(ctx)
+		err := cp.retry(actx, cp.w.p.AbortTransaction)
+		cancel()
+		if err == nil {
+			cp.inTxn = false
+			// The aborted records' reports (purged, or timed out) come first.
+			for cp.w.pending.Load() > 0 {
+				if err := pauseCtx(ctx); err != nil {
+					return errors.Join(cause, err)
+				}
+			}
+			cp.w.resetFailure()
+			return nil
 		}
-	}
-	aborted := false
-	if !cp.producerFenced() {
-		err := cp.w.p.AbortTransaction(ctx)
-		if err != nil && !cp.producerFenced() {
+		if errors.Is(err, errClusterLost) || !cp.stuck && !cp.producerFenced() && !isUnreachable(err) {
 			return errors.Join(cause, fmt.Errorf("abort: %w", err))
 		}
-		aborted = err == nil
 	}
-	if aborted {
-		cp.inTxn = false
-		// The aborted records' reports (purged, or timed out) come first.
-		for cp.w.pending.Load() > 0 {
-			if err := pauseCtx(ctx); err != nil {
-				return errors.Join(cause, err)
-			}
-		}
-		cp.w.resetFailure()
-	} else {
-		// The coordinator aborted the transaction and fenced the producer
-		// (before the abort, or answering it): a new one, with the same
-		// id, takes over.
-		if !cp.stuck { // else a call still runs in it: leave it be
-			cp.w.Close()
-		}
-		cp.stuck, cp.inTxn = false, false
-		if err := cp.startProducer(ctx); err != nil {
-			return errors.Join(cause, err)
-		}
+	cp.retire()
+	cp.inTxn = false
+	if err := cp.startProducer(ctx); err != nil {
+		return errors.Join(cause, err)
 	}
 	return nil
+}
+
+// retire closes the producer the copier leaves for a new one: in the
+// background, after its stuck call (if any) returns, since a wedged
+// producer may take its own timeouts to close.
+func (cp *Copier) retire() {
+	w, call := cp.w, cp.stuckCall
+	cp.stuck, cp.stuckCall = false, nil
+	go func() {
+		if call != nil {
+			<-call
+		}
+		w.Close()
+	}()
 }
 
 func pauseCtx(ctx context.Context) error {
