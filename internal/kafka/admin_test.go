@@ -217,18 +217,24 @@ func refuseOffsetFetch(cluster *kfake.Cluster, code int16, n int64) *atomic.Int6
 		}
 		refused.Add(1)
 		cluster.KeepControl()
-		req := kreq.(*kmsg.OffsetFetchRequest)
-		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
-		if req.Version >= 8 {
-			for _, rg := range req.Groups {
-				g := kmsg.NewOffsetFetchResponseGroup()
-				g.Group, g.ErrorCode = rg.Group, code
-				resp.Groups = append(resp.Groups, g)
-			}
-		} else {
-			resp.ErrorCode = code
-		}
-		return resp, nil, true
+		return offsetFetchRefusal(kreq, code), nil, true
 	})
 	return &refused
+}
+
+// offsetFetchRefusal answers an OffsetFetch request with code for the
+// whole group.
+func offsetFetchRefusal(kreq kmsg.Request, code int16) kmsg.Response {
+	req := kreq.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version >= 8 {
+		for _, rg := range req.Groups {
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group, g.ErrorCode = rg.Group, code
+			resp.Groups = append(resp.Groups, g)
+		}
+	} else {
+		resp.ErrorCode = code
+	}
+	return resp
 }

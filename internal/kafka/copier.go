@@ -388,7 +388,7 @@ func (cp *Copier) start(ctx context.Context) error {
 			cp.txnID += "-" + strconv.Itoa(cp.opts.Member)
 		}
 	}
-	if err := cp.startProducer(ctx); err != nil {
+	if err := cp.startProducer(ctx, cp.cfg.timeout()); err != nil {
 		return err
 	}
 	if cp.opts.Follow {
@@ -836,7 +836,7 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 		tps = append(tps, p.tp)
 	}
 	committed, err := groupOffsetsOnce(ctx, cp.cfg, cp.logs, cp.ac, cp.opts.Group, tps)
-	if errors.Is(err, errUnstable) {
+	if errors.Is(err, errUnstable) || errors.Is(err, ErrUnreachable) && cp.coordinatorMoving(ctx) {
 		return false, nil
 	}
 	if err != nil {
@@ -866,6 +866,26 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 			cp.opts.Group, groupStallAfter, strings.Join(stuck, ", "), cp.opts.Group)
 	}
 	return done, nil
+}
+
+// coordinatorMoving reports, after a question to the group's coordinator
+// went unanswered, whether to ask again at the next check: the cluster
+// answers, so the coordinator is likely moving to another broker (its own
+// was SIGKILLed: librdkafka sends to the dead one until the cluster has
+// replaced it), and the group has not been still for groupStallAfter.
+func (cp *Copier) coordinatorMoving(ctx context.Context) bool {
+	if cp.lastProgress.IsZero() {
+		cp.lastProgress = time.Now()
+	}
+	if time.Since(cp.lastProgress) >= groupStallAfter {
+		return false
+	}
+	// Through the producer's connections: the question that went
+	// unanswered may hold up the consumer's.
+	mctx, cancel := context.WithTimeout(ctx, max(cp.cfg.timeout()/2, 500*time.Millisecond))
+	defer cancel()
+	_, err := clusterMetadata(mctx, cp.cfg, cp.logs, cp.w.p)
+	return err == nil
 }
 
 // Write produces m inside the current transaction, beginning one if
@@ -920,8 +940,9 @@ func (cp *Copier) begin() error {
 }
 
 // startProducer makes the transactional producer and initialises its
-// transactions, which fences any earlier producer with the same id.
-func (cp *Copier) startProducer(ctx context.Context) error {
+// transactions within the bound, which fences any earlier producer with
+// the same id and aborts its open transaction.
+func (cp *Copier) startProducer(ctx context.Context, within time.Duration) error {
 	// No delivery reports: a record not delivered fails the commit of its
 	// transaction, which is where the copier reports failures.
 	w, err := newWriter(cp.cfg, sizedFor(append(slices.Clip(copyProducerDefaults), [2]string{"transactional.id", cp.txnID}), cp.opts.MaxMessageBytes), false)
@@ -929,7 +950,7 @@ func (cp *Copier) startProducer(ctx context.Context) error {
 		return err
 	}
 	cp.w = w
-	ictx, cancel := cp.cfg.withTimeout(ctx)
+	ictx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	if err := cp.w.p.InitTransactions(ictx); err != nil {
 		if isUnreachable(err) || ictx.Err() != nil {
@@ -984,7 +1005,8 @@ func (cp *Copier) canRedo(err error) bool {
 	if !cp.redoable || cp.redos >= maxRedos || errors.Is(err, errClusterLost) || errors.Is(err, ErrUnreachable) {
 		return false
 	}
-	if cp.producerFenced() {
+	if cp.producerFenced() || cp.w.p.GetFatalError() != nil {
+		// A new producer with the id takes over (dropTxn).
 		return cp.opts.TransactionalID == ""
 	}
 	return abortable(err) || errors.Is(err, context.DeadlineExceeded)
@@ -1048,15 +1070,17 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 // dropTxn ends the open transaction that failed with cause, so that a
 // new one may begin: it aborts it, or starts a new producer with the same
 // transactional id, whose InitTransactions fences the old one and aborts
-// its transaction. A new producer takes over when the coordinator fenced
-// the old one (it aborted the transaction on its timeout), and when the
+// its transaction. A new producer takes over when the old one failed for
+// good: the coordinator fenced it (it aborted the transaction on its
+// timeout), or the abort met a fatal error (INVALID_TXN_STATE, once a
+// broker SIGKILLed under the copy timed its records out); and when the
 // old one is wedged: a call outlived its bound, or the abort did not
 // finish within the timeout. On Apache Kafka, with the group's
 // coordinator SIGKILLed, librdkafka held the transaction's offsets for
 // the dead broker until the call's timeout, and the abort waited as
 // long again, while two brokers answered (broker_kill.txtar).
 func (cp *Copier) dropTxn(ctx context.Context, cause error) error {
-	if !cp.stuck && !cp.producerFenced() {
+	if !cp.stuck && cp.w.p.GetFatalError() == nil {
 		actx, cancel := cp.cfg.withTimeout(ctx)
 		err := cp.retry(actx, cp.w.p.AbortTransaction)
 		cancel()
@@ -1071,13 +1095,15 @@ func (cp *Copier) dropTxn(ctx context.Context, cause error) error {
 			cp.w.resetFailure()
 			return nil
 		}
-		if errors.Is(err, errClusterLost) || !cp.stuck && !cp.producerFenced() && !isUnreachable(err) {
+		if errors.Is(err, errClusterLost) || !cp.stuck && cp.w.p.GetFatalError() == nil && !isUnreachable(err) {
 			return errors.Join(cause, fmt.Errorf("abort: %w", err))
 		}
 	}
 	cp.retire()
 	cp.inTxn = false
-	if err := cp.startProducer(ctx); err != nil {
+	// The new producer's InitTransactions waits while the coordinator
+	// aborts the old one's transaction, which may be moving too.
+	if err := cp.startProducer(ctx, cp.checkpointTimeout()); err != nil {
 		return errors.Join(cause, err)
 	}
 	return nil

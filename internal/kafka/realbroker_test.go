@@ -338,3 +338,45 @@ func TestCopyMemberExpired(t *testing.T) {
 	t.Logf("%d heartbeats lost, %d offset commits refused", lost.Load(), refused.Load())
 	checkCopy(t, cfg, "src", "dst")
 }
+
+// TestCopyGroupCheckCoordinatorMoving: a member whose own partitions are
+// done asks whether the whole group is. On Apache Kafka, with the group's
+// coordinator SIGKILLed, that question went to the dead broker until its
+// timeout, and the replay failed, "cannot reach brokers" (broker_kill.txtar),
+// while two brokers answered and the group was moving to one of them.
+// kfake answers "coordinator not available" for longer than the first
+// question's timeout here: the member must ask again, and end when the
+// group is done.
+func TestCopyGroupCheckCoordinatorMoving(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do; broker_kill.txtar kills the real coordinator")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, cp, "dst", 50, 100); err != nil || n != 100 {
+		t.Fatalf("copied %d: %v", n, err)
+	}
+	// The coordinator is not available for longer than the first
+	// question's timeout.
+	var first, refused atomic.Int64
+	cluster.ControlKey(int16(kmsg.OffsetFetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		now := time.Now().UnixNano()
+		first.CompareAndSwap(0, now)
+		if time.Duration(now-first.Load()) > cfg.Timeout+time.Second {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		return offsetFetchRefusal(kreq, kerr.CoordinatorNotAvailable.Code), nil, true
+	})
+	if _, err := cp.Read(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("Read once every record is copied: %v, want io.EOF", err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no OffsetFetch refused: the test did not reproduce the fault")
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
