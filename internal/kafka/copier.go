@@ -211,7 +211,12 @@ type Copier struct {
 	progress     int64
 	lastProgress time.Time
 	closing      bool
-	watch        brokerWatch
+	// unanswered is when the group's coordinator stopped answering this
+	// member's checks (zero while it answers), and checkAdmin the fresh
+	// client that asks since (see coordinatorMoving).
+	unanswered time.Time
+	checkAdmin *Admin
+	watch      brokerWatch
 	destTopic    *string // DestTopic, for every Write; nil without one
 	// current is the partition a Sequential copier fetches; the other
 	// assigned partitions are paused.
@@ -835,13 +840,18 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 	for _, p := range cp.order {
 		tps = append(tps, p.tp)
 	}
-	committed, err := groupOffsetsOnce(ctx, cp.cfg, cp.logs, cp.ac, cp.opts.Group, tps)
+	ac := cp.ac
+	if cp.checkAdmin != nil {
+		ac = cp.checkAdmin.ac
+	}
+	committed, err := groupOffsetsOnce(ctx, cp.cfg, cp.logs, ac, cp.opts.Group, tps)
 	if errors.Is(err, errUnstable) || errors.Is(err, ErrUnreachable) && cp.coordinatorMoving(ctx) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	cp.unanswered = time.Time{}
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	done := true
@@ -871,21 +881,32 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 // coordinatorMoving reports, after a question to the group's coordinator
 // went unanswered, whether to ask again at the next check: the cluster
 // answers, so the coordinator is likely moving to another broker (its own
-// was SIGKILLed: librdkafka sends to the dead one until the cluster has
-// replaced it), and the group has not been still for groupStallAfter.
+// was SIGKILLed), and it has not been silent for groupStallAfter. The
+// next check asks through a fresh client: librdkafka kept sending the
+// copier's to the dead broker's handle long after the group had moved
+// (broker_kill.txtar).
 func (cp *Copier) coordinatorMoving(ctx context.Context) bool {
-	if cp.lastProgress.IsZero() {
-		cp.lastProgress = time.Now()
+	if cp.unanswered.IsZero() {
+		cp.unanswered = time.Now()
 	}
-	if time.Since(cp.lastProgress) >= groupStallAfter {
+	if time.Since(cp.unanswered) >= groupStallAfter {
 		return false
 	}
 	// Through the producer's connections: the question that went
 	// unanswered may hold up the consumer's.
 	mctx, cancel := context.WithTimeout(ctx, max(cp.cfg.timeout()/2, 500*time.Millisecond))
 	defer cancel()
-	_, err := clusterMetadata(mctx, cp.cfg, cp.logs, cp.w.p)
-	return err == nil
+	if _, err := clusterMetadata(mctx, cp.cfg, cp.logs, cp.w.p); err != nil {
+		return false
+	}
+	if cp.checkAdmin != nil {
+		cp.checkAdmin.Close()
+		cp.checkAdmin = nil
+	}
+	if a, err := NewAdmin(cp.cfg); err == nil {
+		cp.checkAdmin = a
+	}
+	return true
 }
 
 // Write produces m inside the current transaction, beginning one if
@@ -1481,6 +1502,9 @@ func (cp *Copier) Close() error {
 }
 
 func (cp *Copier) release() (err error) {
+	if cp.checkAdmin != nil {
+		cp.checkAdmin.Close()
+	}
 	if !running.idle() {
 		// A call abandoned at Ctrl-C may still run in the consumer: close
 		// after it, in the background, and do not wait.
