@@ -217,7 +217,7 @@ type Copier struct {
 	unanswered time.Time
 	checkAdmin *Admin
 	watch      brokerWatch
-	destTopic    *string // DestTopic, for every Write; nil without one
+	destTopic  *string // DestTopic, for every Write; nil without one
 	// current is the partition a Sequential copier fetches; the other
 	// assigned partitions are paused.
 	current *copyPart
@@ -1138,7 +1138,7 @@ func (cp *Copier) retire() {
 	cp.stuck, cp.stuckCall = false, nil
 	go func() {
 		if call != nil {
-			<-call
+			<-call //nolint:errcheck // its error went with the producer left
 		}
 		w.Close()
 	}()
