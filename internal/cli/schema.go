@@ -151,8 +151,8 @@ a cluster: by the TopicNameStrategy (<topic>-key, <topic>-value), and for
 other subjects (record-name subjects such as com.bank.MoneyDeposited, and
 imports) by the schemas that wrote the last --sample records of each
 partition (20 by default; 0 reads none), directly or through their
-references; a subject only older records use is not found that way. An unreachable
-cluster costs the topics column and a warning.
+references; a subject only older records use is not found that way. An
+unreachable cluster costs the topics column and a warning.
 
 On a terminal the output is a table; piped, it is tab-separated without a
 header; -o json writes one JSON array.`,
