@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/itchyny/gojq"
@@ -66,29 +67,8 @@ func TestFastMatchesGojq(t *testing.T) {
 		}
 		f := CompileFast(q)
 		for _, in := range fastInputs {
-			var outs []any
-			it := code.Run(in)
-			for v, ok := it.Next(); ok && len(outs) < 3; v, ok = it.Next() {
-				outs = append(outs, v)
-			}
-			if f == nil {
-				continue
-			}
-			got, ok := f.Run(in)
-			if !ok {
-				continue
-			}
-			fastRuns++
-			if len(outs) != 1 {
-				t.Errorf("%s on %#v: fast gives %#v, gojq %#v", src, in, got, outs)
-				continue
-			}
-			if _, isErr := outs[0].(error); isErr {
-				t.Errorf("%s on %#v: fast gives %#v, gojq fails: %v", src, in, got, outs[0])
-				continue
-			}
-			if !reflect.DeepEqual(got, outs[0]) {
-				t.Errorf("%s on %#v: fast gives %#v (%T), gojq %#v (%T)", src, in, got, got, outs[0], outs[0])
+			if compareFast(t, src, code, f, in) {
+				fastRuns++
 			}
 		}
 	}
@@ -96,6 +76,71 @@ func TestFastMatchesGojq(t *testing.T) {
 	if fastRuns < len(fastPrograms)*len(fastInputs)/4 {
 		t.Errorf("only %d of %d runs were fast", fastRuns, len(fastPrograms)*len(fastInputs))
 	}
+}
+
+// compareFast runs src on in with gojq and, when it compiled, with f, and
+// reports where Fast's answer is not gojq's one output. It says whether
+// Fast gave an answer.
+func compareFast(t *testing.T, src string, code *gojq.Code, f *Fast, in any) bool {
+	t.Helper()
+	if f == nil {
+		return false
+	}
+	got, ok := f.Run(in)
+	if !ok {
+		return false
+	}
+	var outs []any
+	it := code.Run(in)
+	for v, ok := it.Next(); ok && len(outs) < 3; v, ok = it.Next() {
+		outs = append(outs, v)
+	}
+	switch {
+	case len(outs) != 1:
+		t.Errorf("%s on %#v: fast gives %#v, gojq %#v", src, in, got, outs)
+	case isError(outs[0]):
+		t.Errorf("%s on %#v: fast gives %#v, gojq fails: %v", src, in, got, outs[0])
+	case !reflect.DeepEqual(got, outs[0]):
+		t.Errorf("%s on %#v: fast gives %#v (%T), gojq %#v (%T)", src, in, got, got, outs[0], outs[0])
+	}
+	return true
+}
+
+func isError(v any) bool {
+	_, ok := v.(error)
+	return ok
+}
+
+// FuzzFastMatchesGojq holds Fast to gojq on any program gojq compiles and
+// any JSON input, read with numbers as json.Number or as float64 (the two
+// forms a fold meets besides ints). The seeds are the table above.
+func FuzzFastMatchesGojq(f *testing.F) {
+	for _, src := range fastPrograms {
+		for _, in := range fastInputs {
+			if b, err := json.Marshal(in); err == nil {
+				f.Add(src, string(b), len(src)%2 == 0)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, src, input string, useNumber bool) {
+		q, err := gojq.Parse(src)
+		if err != nil {
+			return
+		}
+		code, err := gojq.Compile(q)
+		if err != nil {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(input))
+		if useNumber {
+			dec.UseNumber()
+		}
+		var in any
+		if dec.Decode(&in) != nil {
+			return
+		}
+		compareFast(t, src, code, CompileFast(q), in)
+	})
 }
 
 // TestFastCoversHandlers: the shapes of a projection handler run without
