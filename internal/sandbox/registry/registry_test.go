@@ -391,3 +391,54 @@ func TestDefaultCompatibilityIsBackward(t *testing.T) {
 		t.Errorf("global compatibility = %+v, want BACKWARD", res)
 	}
 }
+
+// byLength is a Compiler whose rule is that a reader reads what a writer
+// wrote when it is no shorter: enough to see which way each level asks.
+type byLength struct{}
+
+func (byLength) Compile(string, string, []sr.SchemaReference, registry.Lookup) error { return nil }
+
+func (byLength) Incompatibilities(_ string, writer, reader sr.Schema, _ registry.Lookup) ([]string, error) {
+	if len(reader.Schema) < len(writer.Schema) {
+		return []string{"reader " + reader.Schema + " is shorter than writer " + writer.Schema}, nil
+	}
+	return nil, nil
+}
+
+// The Compiler judges Protobuf and JSON Schema in each level's direction:
+// BACKWARD with the new schema as reader, FORWARD as writer, FULL both;
+// its reasons are the 409's.
+func TestCompilerJudgesOtherFormats(t *testing.T) {
+	tests := []struct {
+		level sr.CompatibilityLevel
+		next  string
+		want  string // "" compatible, else part of the 409 message
+	}{
+		{sr.CompatBackward, `syntax = "proto3"; // longer`, ""},
+		{sr.CompatBackward, `x`, "BACKWARD: the new schema cannot read data written with version 1: reader x is shorter"},
+		{sr.CompatForward, `x`, ""},
+		{sr.CompatForward, `syntax = "proto3"; // longer`, "FORWARD: version 1 cannot read data written with the new schema: reader syntax"},
+		{sr.CompatFull, `x`, "FULL: the new schema cannot read"},
+		{sr.CompatNone, `x`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level.String(), func(t *testing.T) {
+			reg := registry.New()
+			reg.SetCompiler(byLength{})
+			if _, err := reg.Register("p-value", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3";`}); err != nil {
+				t.Fatal(err)
+			}
+			if err := reg.SetCompatibility("p-value", tt.level); err != nil {
+				t.Fatal(err)
+			}
+			_, err := reg.Register("p-value", sr.Schema{Type: sr.TypeProtobuf, Schema: tt.next})
+			var e *registry.Error
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("register: %v, want it compatible", err)
+			case tt.want != "" && (!errors.As(err, &e) || e.Status != http.StatusConflict || !strings.Contains(e.Message, tt.want)):
+				t.Errorf("register: %v, want a 409 saying %q", err, tt.want)
+			}
+		})
+	}
+}
