@@ -71,8 +71,9 @@ Input (--input):
   json     every line is the value, as JSON
   capture  every line is a capture line (also one written by hand)
   text     every line is the value, as text
-A capture line keeps its key, headers, timestamp, partition and event type;
---key, --header, --partition and --partitioner set them instead.
+A capture line keeps its key, headers, timestamp, partition and event type
+(a line without a partition is placed by key); --key, --header, --partition
+and --partitioner set them instead.
 
 The value is encoded with a schema, given by one of --subject (the
 latest version, or --version), --schema-id, --value-schema (.avsc Avro,
@@ -610,7 +611,9 @@ func isCaptureLine(b []byte) bool {
 // the given schemas (or the capture's own), headers, timestamp and
 // partition kept.
 func (pr *producer) fromCapture(ctx context.Context, m *record.Message, b []byte) error {
-	var r record.Record
+	// A line without "partition" (written by hand, or by a tool that does
+	// not know it) is placed by key, not sent to partition 0.
+	r := record.Record{Partition: partition.Any}
 	if err := json.Unmarshal(b, &r); err != nil {
 		if !json.Valid(b) {
 			return notJSON(b)
