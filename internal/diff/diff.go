@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/evctl/evctl/internal/filter"
 	"github.com/evctl/evctl/internal/record"
 )
 
@@ -109,13 +110,9 @@ type Options struct {
 	MemoryBudget int64
 }
 
-// recordFields are the record view's top-level names (as --filter sees
-// them); any other first name in an --ignore path is a value field.
-var recordFields = []string{"topic", "partition", "offset", "timestamp", "key", "value", "headers", "headerList", "type", "keyEncoding", "valueEncoding", "schema", "keySchema", "error"}
-
 // AddIgnore adds one --ignore path. Paths are over the record as --filter
 // sees it (.value.updatedAt, .headers["trace-id"], .type); a path whose
-// first name is not a record field is relative to the value (.updatedAt is
+// first name is not a record field (filter.ViewFields) is relative to the value (.updatedAt is
 // .value.updatedAt). Timestamps, topics, partitions and offsets are never
 // compared, so ignoring them changes nothing.
 func (o *Options) AddIgnore(expr string) error {
@@ -123,7 +120,7 @@ func (o *Options) AddIgnore(expr string) error {
 	if err != nil {
 		return err
 	}
-	if len(p) == 0 || p[0].Index != memberStep || !slices.Contains(recordFields, p[0].Name) {
+	if len(p) == 0 || p[0].Index != memberStep || !slices.Contains(filter.ViewFields, p[0].Name) {
 		if len(p) == 0 {
 			return fmt.Errorf("--ignore %q ignores the whole value: nothing would be left to compare", expr)
 		}

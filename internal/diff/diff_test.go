@@ -222,7 +222,7 @@ func TestParsePath(t *testing.T) {
 
 func TestAddIgnore(t *testing.T) {
 	var o Options
-	for _, p := range []string{".value.updatedAt", ".updatedAt", `.headers["trace-id"]`, ".type", ".timestamp"} {
+	for _, p := range []string{".value.updatedAt", ".updatedAt", `.headers["trace-id"]`, ".type", ".timestamp", ".timestampType", ".rawValue"} {
 		if err := o.AddIgnore(p); err != nil {
 			t.Fatalf("AddIgnore(%s): %v", p, err)
 		}

@@ -9,6 +9,16 @@ import (
 	"github.com/evctl/evctl/internal/record"
 )
 
+// ViewFields are the names of the view's top-level fields (those ViewOf
+// sets on every record, and those it sets when the record has them), in
+// the order the capture format lists them.
+var ViewFields = []string{"topic", "partition", "offset", "timestamp", "timestampType", "key", "value", "headers", "headerList",
+	"type", "keyEncoding", "valueEncoding", "schema", "keySchema", "error", "rawKey", "rawValue"}
+
+func schemaView(s *record.SchemaRef) map[string]any {
+	return map[string]any{"id": s.ID, "guid": s.GUID, "subject": s.Subject, "format": s.Format}
+}
+
 // ViewOf builds the object filters see (see View) from a record whose key
 // and value are already decoded, so a caller with its own JSONDecoder (a
 // projection fold) builds it without the pool.
@@ -39,7 +49,10 @@ func ViewOf(r *record.Record, key, value any) map[string]any {
 	v["keyEncoding"] = r.KeyEncoding
 	v["valueEncoding"] = r.ValueEncoding
 	if r.Schema != nil {
-		v["schema"] = map[string]any{"id": r.Schema.ID, "guid": r.Schema.GUID, "subject": r.Schema.Subject, "format": r.Schema.Format}
+		v["schema"] = schemaView(r.Schema)
+	}
+	if r.KeySchema != nil {
+		v["keySchema"] = schemaView(r.KeySchema)
 	}
 	if r.Error != "" {
 		v["error"] = r.Error

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +37,8 @@ func TestViewMatchesReference(t *testing.T) {
 		Key: json.RawMessage(`"acct-1"`), Value: json.RawMessage(`{"owner":"Ada \"the first\" Lovelace ☃","n":9007199254740993}`),
 		Headers: []record.Header{{Key: "event-type", Value: "AccountOpened"}, {Key: "bin", Value: "AAE=", Encoding: record.EncodingBase64}, {Key: "event-type", Value: "again"}},
 		Type:    "com.bank.AccountOpened", Schema: &record.SchemaRef{ID: 5, Subject: "bank.account-events-value", Format: "AVRO"},
-		KeyEncoding: "text", ValueEncoding: "avro", RawKey: []byte("acct-1"), RawValue: []byte{0, 0, 0, 0, 7, 1}, Error: "key: something"}
+		KeyEncoding: "text", ValueEncoding: "avro", RawKey: []byte("acct-1"), RawValue: []byte{0, 0, 0, 0, 7, 1}, Error: "key: something",
+		TimestampType: record.TimestampLogAppendTime, KeySchema: &record.SchemaRef{GUID: "9e1c", Subject: "bank.account-events-key", Format: "AVRO"}}
 	bare := &record.Record{Topic: "t", Key: json.RawMessage(`12`), Value: json.RawMessage(`[1, 2.50, -0, 1e3, true, false, null, {"a\u00e9": "\ud83d\ude00"}, "x\ty"]`)}
 	empty := &record.Record{Topic: "t"}
 	for i, r := range []*record.Record{full, bare, empty} {
@@ -58,6 +61,12 @@ func TestViewMatchesReference(t *testing.T) {
 		if r.Schema != nil {
 			want["schema"] = map[string]any{"id": r.Schema.ID, "guid": r.Schema.GUID, "subject": r.Schema.Subject, "format": r.Schema.Format}
 		}
+		if r.KeySchema != nil {
+			want["keySchema"] = map[string]any{"id": r.KeySchema.ID, "guid": r.KeySchema.GUID, "subject": r.KeySchema.Subject, "format": r.KeySchema.Format}
+		}
+		if r.TimestampType != "" {
+			want["timestampType"] = r.TimestampType
+		}
 		if r.Error != "" {
 			want["error"] = r.Error
 		}
@@ -72,6 +81,24 @@ func TestViewMatchesReference(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("record %d: (-reference +View):\n%s", i, diff)
 		}
+	}
+}
+
+// TestViewFieldsNameTheView: a record with every field set has a view of
+// exactly ViewFields, so a field added to the view is added to the list
+// that diff's --ignore tells record fields from value fields by.
+func TestViewFieldsNameTheView(t *testing.T) {
+	r := &record.Record{Topic: "t", TimestampType: record.TimestampCreateTime, Key: json.RawMessage(`"k"`), Value: json.RawMessage(`{}`),
+		Headers: []record.Header{{Key: "h", Value: "v"}}, Type: "T", Schema: &record.SchemaRef{ID: 1}, KeySchema: &record.SchemaRef{ID: 2},
+		KeyEncoding: "text", ValueEncoding: "json", Error: "e", RawKey: []byte("k"), RawValue: []byte("{}")}
+	v, err := View(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(maps.Keys(v))
+	want := slices.Sorted(slices.Values(ViewFields))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("view fields (-ViewFields +view):\n%s", diff)
 	}
 }
 
