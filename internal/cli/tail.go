@@ -104,7 +104,7 @@ Output (-o):
 --template runs a Go template per record over the same object that
 --filter sees: .topic .partition .offset .timestamp .timestampType
 (CreateTime or LogAppendTime) .key .value .type .headers (object: last
-value per key) .headerList .keyEncoding .valueEncoding .schema .error,
+value per key) .headerList .keyEncoding .valueEncoding .schema .keySchema .error,
 and with --raw .rawKey .rawValue (base64); functions: json, short,
 base64.
 
