@@ -714,10 +714,23 @@ const bounceRecordsEnv = "EVCTL_BOUNCE_RECORDS"
 func awaitCommitted(ts *testscript.TestScript, pr *probe, n int64, p *evctlProc, what string) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
 	defer cancel()
+	brokers := scriptBrokers(ts)
 	for {
-		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-		got := pr.committed(cctx)
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		offs, err := groupOffsets(cctx, pr.cl, pr.group, pr.src)
 		ccancel()
+		if err != nil {
+			// The probe's client may keep asking the SIGKILLed coordinator
+			// (the hard broker cell hung so for 3 minutes, the group done):
+			// ask through a fresh one.
+			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+			offs, err = freshGroupOffsets(cctx, brokers, pr.group, pr.src)
+			ccancel()
+		}
+		got := sumOffsets(offs)
+		if err != nil {
+			pr.lastErr = err
+		}
 		if got >= n {
 			return got
 		}
@@ -730,6 +743,17 @@ func awaitCommitted(ts *testscript.TestScript, pr *probe, n int64, p *evctlProc,
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// freshGroupOffsets reads group's committed offsets of topic through a
+// client of its own.
+func freshGroupOffsets(ctx context.Context, brokers []string, group, topic string) (map[int32]int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	return groupOffsets(ctx, cl, group, topic)
 }
 
 // sequenceCounts counts the records and the duplicated values among them.
