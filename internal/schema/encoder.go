@@ -190,10 +190,7 @@ func protoFieldError(opts protojson.UnmarshalOptions, md protoreflect.MessageDes
 	}
 	fields := md.Fields()
 	for i, k := range o.keys {
-		fd := fields.ByJSONName(k)
-		if fd == nil {
-			fd = fields.ByTextName(k)
-		}
+		fd := protoField(fields, k)
 		if fd == nil {
 			continue // checkProtoFields reports those
 		}
@@ -295,10 +292,7 @@ func checkProtoFields(md protoreflect.MessageDescriptor, v any, path string) err
 	}
 	fields := md.Fields()
 	for i, k := range o.keys {
-		fd := fields.ByJSONName(k)
-		if fd == nil {
-			fd = fields.ByTextName(k)
-		}
+		fd := protoField(fields, k)
 		if fd == nil {
 			return fieldErrorf(fieldPath(path, k), "%s has no such field", md.FullName())
 		}
@@ -365,4 +359,13 @@ func jsonSchemaError(err error) error {
 		}
 	}
 	return &FieldError{Path: path, Err: errors.New(ve.ErrorKind.LocalizedString(englishPrinter))}
+}
+
+// protoField is the field a protojson object key names: its JSON name
+// (lowerCamelCase) or, as protojson also accepts, its name in the .proto.
+func protoField(fields protoreflect.FieldDescriptors, key string) protoreflect.FieldDescriptor {
+	if fd := fields.ByJSONName(key); fd != nil {
+		return fd
+	}
+	return fields.ByTextName(key)
 }
