@@ -263,11 +263,10 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	if err != nil {
 		return nil, err
 	}
-	c, err := rdk.NewConsumer(m)
+	c, logs, err := newConsumer(m)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
-	logs := drainLogs(c.Logs())
 	ac, err := rdk.NewAdminClientFromConsumer(c)
 	if err != nil {
 		_ = c.Close()

@@ -613,11 +613,10 @@ func (a *Admin) timestamps(ctx context.Context, at map[TopicPartition][]int64) (
 	if err != nil {
 		return nil, err
 	}
-	c, err := rdk.NewConsumer(m)
+	c, _, err := newConsumer(m)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
-	drainLogs(c.Logs())
 	defer func() { _ = c.Close() }()
 
 	pending := make(map[TopicPartition][]int64, len(at))

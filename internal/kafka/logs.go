@@ -14,6 +14,16 @@ type logSink struct {
 	last string
 }
 
+// newConsumer is a librdkafka consumer of m whose logs drain into the
+// sink it returns (go.logs.channel.enable is set by configMap).
+func newConsumer(m *rdk.ConfigMap) (*rdk.Consumer, *logSink, error) {
+	c, err := rdk.NewConsumer(m)
+	if err != nil {
+		return nil, nil, configError(err)
+	}
+	return c, drainLogs(c.Logs()), nil
+}
+
 // drainLogs reads ch until the client closes it.
 func drainLogs(ch chan rdk.LogEvent) *logSink {
 	s := &logSink{}

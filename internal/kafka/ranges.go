@@ -52,11 +52,10 @@ func NewRangeReader(cfg Config) (*RangeReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := rdk.NewConsumer(m)
+	c, logs, err := newConsumer(m)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
-	logs := drainLogs(c.Logs())
 	return &RangeReader{cfg: cfg, c: c, logs: logs, watch: brokerWatch{cfg: cfg, logs: logs, mc: c}}, nil
 }
 

@@ -168,11 +168,10 @@ func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, erro
 	if err != nil {
 		return nil, err
 	}
-	c, err := rdk.NewConsumer(m)
+	c, logs, err := newConsumer(m)
 	if err != nil {
-		return nil, configError(err)
+		return nil, err
 	}
-	logs := drainLogs(c.Logs())
 	ac, err := rdk.NewAdminClientFromConsumer(c)
 	if err != nil {
 		c.Close()
