@@ -104,9 +104,9 @@ Output (-o):
 --template runs a Go template per record over the same object that
 --filter sees: .topic .partition .offset .timestamp .timestampType
 (CreateTime or LogAppendTime) .key .value .type .headers (object: last
-value per key) .headerList .keyEncoding .valueEncoding .schema .keySchema .error,
-and with --raw .rawKey .rawValue (base64); functions: json, short,
-base64.
+value per key) .headerList .keyEncoding .valueEncoding .schema
+.keySchema .error, and with --raw .rawKey .rawValue (base64); functions:
+json, short, base64.
 
 Selection: --key (the key as tail prints it: its text, or base64:… for a
 binary key), --type (event type, full or short name, repeatable; one
