@@ -42,6 +42,8 @@ type BrowseOptions struct {
 	FollowEvery time.Duration
 	KeySchema   string
 	ValueSchema string
+	ValueProto  schema.LocalSchema // --value-proto or --descriptor-set, with --message
+	KeyProto    schema.LocalSchema // --key-proto or --key-descriptor-set, with --key-message
 	AvroJSON    bool
 	Projection  string
 	Columns     string
@@ -50,12 +52,15 @@ type BrowseOptions struct {
 // NewCmdBrowse is `evctl browse`.
 func NewCmdBrowse(f *Factory, runF func(context.Context, *BrowseOptions) error) *cobra.Command {
 	opts := &BrowseOptions{IO: f.IOStreams, Kafka: f.Kafka, Registry: f.Registry, Now: f.Now}
+	var proto protoFlags
 	cmd := &cobra.Command{
 		Use:     "browse [topic]... [flags]",
 		Aliases: []string{"ui"},
 		Short:   "Explore topics, records and aggregates in an interactive terminal UI",
 		Long: `Explore topics, records and aggregate histories interactively, decoded
-as tail decodes them.
+as tail decodes them: registry framing first, then the local schemas
+--key-schema/--value-schema (Avro), --value-proto/--descriptor-set and
+--key-proto/--key-descriptor-set (Protobuf, with --message/--key-message).
 
 Without a topic, browse opens the topic list: name, partitions, records,
 cleanup policy and key/value subjects; / finds topics as you type, enter
@@ -122,6 +127,13 @@ offsets.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Topics = args
+			var err error
+			if opts.ValueProto, err = proto.valueSchema(); err != nil {
+				return err
+			}
+			if opts.KeyProto, err = proto.keySchema(); err != nil {
+				return err
+			}
 			if opts.PageSize < 1 {
 				return flagErrorf("--page-size takes a count of one or more")
 			}
@@ -147,6 +159,7 @@ offsets.`,
 	fl.DurationVar(&opts.FollowEvery, "follow-every", time.Second, "how often --follow looks for new records")
 	fl.StringVar(&opts.KeySchema, "key-schema", "", "Avro schema `file` (.avsc) for keys without registry framing")
 	fl.StringVar(&opts.ValueSchema, "value-schema", "", "Avro schema `file` (.avsc) for values without registry framing")
+	proto.add(cmd, "decode")
 	fl.BoolVar(&opts.AvroJSON, "avro-json", false, "show Avro in Avro's JSON encoding (union branches wrapped)")
 	fl.StringVar(&opts.Columns, "columns", "", "show these jq `expressions`' values (comma-separated: '.value.amount, .value.reason') instead of the value")
 	fl.StringVar(&opts.Projection, "projection", "", "fold a timeline's events with this projection spec `file`, to show each state")
@@ -174,6 +187,12 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 			return err
 		}
 	}
+	// Raw: the details show the exact bytes (x), and a record written to
+	// a file (w) replays byte for byte.
+	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, ValueProto: opts.ValueProto, KeyProto: opts.KeyProto, AvroJSON: opts.AvroJSON, Raw: true})
+	if err != nil {
+		return err
+	}
 	if !opts.IO.IsStdinTTY() || !opts.IO.IsStdoutTTY() {
 		if len(opts.Topics) == 0 {
 			return flagErrorf("browse needs a terminal; use evctl topics to list the topics")
@@ -181,12 +200,6 @@ func browseRun(ctx context.Context, opts *BrowseOptions) error {
 		return flagErrorf("browse needs a terminal; use evctl tail %s to print records", strings.Join(opts.Topics, " "))
 	}
 	cfg, err := opts.Kafka()
-	if err != nil {
-		return err
-	}
-	// Raw: the details show the exact bytes (x), and a record written to
-	// a file (w) replays byte for byte.
-	dec, err := newDecoder(opts.Registry, schema.DecoderOptions{KeySchema: opts.KeySchema, ValueSchema: opts.ValueSchema, AvroJSON: opts.AvroJSON, Raw: true})
 	if err != nil {
 		return err
 	}
