@@ -523,3 +523,105 @@ func (e *endless) Checkpoint(context.Context) error {
 	e.committed = e.written
 	return nil
 }
+
+// rewindingMember is a rewindingCopier under a rebuild's MemberSink, as
+// kafka.Copier is when its group moves on under it: the refused
+// checkpoint's states went into the transaction it aborts, every
+// partition is given up, and the next Read takes them again, restoring
+// their aggregates from what the destination committed.
+type rewindingMember struct {
+	*rewindingCopier
+	ms            *MemberSink
+	revokeFirst   bool // Revoked before rewound, as a refused commit does; after, as a lost assignment does
+	restorePended bool
+}
+
+func (c *rewindingMember) Checkpoint(ctx context.Context) error {
+	if c.checkpoints+1 != c.refuse {
+		return c.rewindingCopier.Checkpoint(ctx)
+	}
+	c.checkpoints++
+	if err := c.ms.Flush(ctx); err != nil {
+		return err
+	}
+	c.open, c.next = nil, c.committed
+	revoke := func() { c.ms.Revoked([]SourcePartition{{"events", 0}, {"events", 1}}) }
+	if c.revokeFirst {
+		revoke()
+	}
+	c.rewound()
+	if !c.revokeFirst {
+		revoke()
+	}
+	c.restorePended = true
+	return nil
+}
+
+func (c *rewindingMember) Read(ctx context.Context) (*record.Message, error) {
+	if c.restorePended {
+		c.restorePended = false
+		for _, m := range c.dest {
+			if err := c.ms.Restore(SourcePartition{"events", m.Partition}, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.rewindingCopier.Read(ctx)
+}
+
+// TestPlanRebuildMemberRewound: the states of a transaction the group
+// refused are not in the destination, and the summary does not count
+// them: it says what the destination holds (states written, aggregates
+// built, events skipped), whichever commit the drop went back to.
+func TestPlanRebuildMemberRewound(t *testing.T) {
+	const spec = `name: counter
+ignore-unknown: true
+handlers:
+  Added: (.state // 0) + .event.n
+  Removed: if .event.n > 100 then error("too many") else (.state // 0) - .event.n end
+`
+	src := func() []*record.Message {
+		return []*record.Message{
+			event(0, 0, "a", "Added", 1), event(1, 0, "b", "Added", 10), event(0, 1, "a", "Other", 2),
+			event(1, 1, "b", "Removed", 300), event(0, 2, "c", "Added", 5), event(0, 3, "a", "Added", 2),
+		}
+	}
+	for _, tc := range []struct {
+		name                 string
+		commitInRead, refuse int
+		revokeFirst          bool
+	}{
+		{"the first refused", -1, 1, true},
+		{"the first refused, assignment lost", -1, 1, false},
+		{"refused after Run's checkpoint", -1, 2, true},
+		{"refused after one inside Read", 3, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			ms := NewMemberSink(ProjectionOptions{Projection: parseSpec(t, spec), Decoder: jsonDecoder{}, SkipFailures: true,
+				Report: Report{ErrOut: &errOut, Dest: "states", Group: "g"}})
+			c := &rewindingMember{rewindingCopier: &rewindingCopier{fakeCopier: &fakeCopier{src: src(), failAt: -1, changelog: ms},
+				commitInRead: tc.commitInRead, refuse: tc.refuse}, ms: ms, revokeFirst: tc.revokeFirst}
+			ms.Bind(c)
+			p := &Plan{Source: c, Dest: ms, Options: Options{CheckpointEvery: 2}}
+			if _, err := p.Run(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if c.checkpoints < tc.refuse {
+				t.Fatalf("%d checkpoints: the refusal never came", c.checkpoints)
+			}
+			final := map[string]string{}
+			for _, m := range c.dest {
+				final[string(m.Key)] = string(m.Value)
+			}
+			if diff := cmp.Diff(map[string]string{"a": "3", "b": "10", "c": "5"}, final); diff != "" {
+				t.Errorf("destination (-want +got):\n%s", diff)
+			}
+			want := "folded 6 events into 3 aggregates with counter (read 6, filtered out 0, skipped 1, wrote " + itoa(len(c.dest)) + ") in "
+			if s := errOut.String(); !strings.HasPrefix(s, want) ||
+				!strings.Contains(s, `"Other" (1)`) || !strings.Contains(s, "skipped 1 record the projection failed on") {
+				t.Errorf("summary:\n%s\nwant it to start %q, with \"Other\" (1) and 1 record skipped", s, want)
+			}
+		})
+	}
+}

@@ -939,6 +939,13 @@ func (s *Skipped) Add(err error) {
 	}
 }
 
+// clone is a copy of s, for a rewind to go back to.
+func (s *Skipped) clone() *Skipped {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &Skipped{keep: s.keep, n: s.n, first: slices.Clone(s.first)}
+}
+
 // Len is the number of records skipped.
 func (s *Skipped) Len() int64 {
 	s.mu.Lock()

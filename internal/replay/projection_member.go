@@ -26,16 +26,28 @@ type SourcePartition struct {
 // partition over, and dropped when it gives it up, so the member holds
 // only its share of the aggregates. Not safe for concurrent use.
 type MemberFold struct {
-	p       *Projection
-	folds   map[SourcePartition]*Fold
-	dirty   map[SourcePartition]map[string]struct{}
-	skipped map[string]int64 // of the folds dropped so far
+	p      *Projection
+	folds  map[SourcePartition]*Fold
+	dirty  map[SourcePartition]map[string]struct{}
+	counts memberCounts
+	// atCommit is counts as of the last commit: a rewind goes back to it.
+	atCommit memberCounts
+}
+
+// memberCounts are what a member's summary counts of its fold.
+type memberCounts struct {
 	created int              // aggregates whose first event Apply folded
+	skipped map[string]int64 // events ignore-unknown skipped, by type
+}
+
+func (c memberCounts) clone() memberCounts {
+	return memberCounts{created: c.created, skipped: maps.Clone(c.skipped)}
 }
 
 // NewMemberFold starts a member's fold with no partitions.
 func (p *Projection) NewMemberFold() *MemberFold {
-	return &MemberFold{p: p, folds: map[SourcePartition]*Fold{}, dirty: map[SourcePartition]map[string]struct{}{}, skipped: map[string]int64{}}
+	return &MemberFold{p: p, folds: map[SourcePartition]*Fold{}, dirty: map[SourcePartition]map[string]struct{}{},
+		counts: memberCounts{skipped: map[string]int64{}}, atCommit: memberCounts{skipped: map[string]int64{}}}
 }
 
 func (mf *MemberFold) fold(sp SourcePartition) *Fold {
@@ -56,11 +68,14 @@ func (mf *MemberFold) Apply(ctx context.Context, r *record.Record) (Change, erro
 	f := mf.fold(sp)
 	n := f.Len()
 	c, err := f.Apply(ctx, r)
+	if c.Skipped {
+		mf.counts.skipped[c.Type]++
+	}
 	if err != nil || c.Skipped {
 		return c, err
 	}
 	if f.Len() > n {
-		mf.created++
+		mf.counts.created++
 		for other, g := range mf.folds {
 			if other != sp && g.aggs[c.ID] != nil {
 				return Change{}, fmt.Errorf("aggregate %q has events in %s/%d and %s/%d: a rebuild split over a consumer group needs each aggregate in one partition (with id %s in %s); rebuild it into a file instead",
@@ -92,13 +107,21 @@ func (mf *MemberFold) Restore(sp SourcePartition, id string, state json.RawMessa
 
 // Drop forgets a partition's aggregates: the member gave it up.
 func (mf *MemberFold) Drop(sp SourcePartition) {
-	if f := mf.folds[sp]; f != nil {
-		for t, n := range f.skipped {
-			mf.skipped[t] += n
-		}
-	}
 	delete(mf.folds, sp)
 	delete(mf.dirty, sp)
+}
+
+// Committed marks what the member has folded as in the destination for
+// good: a commit made its states durable.
+func (mf *MemberFold) Committed() {
+	mf.atCommit = mf.counts.clone()
+}
+
+// Rewound takes the counts back to the last commit: its transaction was
+// dropped, and the events folded since are folded again (into states
+// restored from the destination, by this member or another).
+func (mf *MemberFold) Rewound() {
+	mf.counts = mf.atCommit.clone()
 }
 
 // State is one aggregate's state, as Changed yields it.
@@ -130,7 +153,7 @@ func (mf *MemberFold) Changed() []State {
 // Created is the number of aggregates whose first event the member
 // folded (restored ones are not): over a group's members, each aggregate
 // once.
-func (mf *MemberFold) Created() int { return mf.created }
+func (mf *MemberFold) Created() int { return mf.counts.created }
 
 // Len is the number of aggregates the member holds, deleted ones included.
 func (mf *MemberFold) Len() int {
@@ -143,12 +166,4 @@ func (mf *MemberFold) Len() int {
 
 // SkippedTypes counts the events of each type skipped as unknown, as
 // Fold.SkippedTypes, over every partition the member has folded.
-func (mf *MemberFold) SkippedTypes() map[string]int64 {
-	all := maps.Clone(mf.skipped)
-	for _, f := range mf.folds {
-		for t, n := range f.skipped {
-			all[t] += n
-		}
-	}
-	return all
-}
+func (mf *MemberFold) SkippedTypes() map[string]int64 { return maps.Clone(mf.counts.skipped) }

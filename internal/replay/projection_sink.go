@@ -220,6 +220,10 @@ func (s *ProjectionSink) foldAll(ctx context.Context, src stream.Source, sel *Se
 type MemberSink struct {
 	*ProjectionSink
 	t Transactional
+	// As of the last commit, which a dropped transaction goes back to:
+	// the summary counts only what the destination holds.
+	writtenAtCommit int64
+	skippedAtCommit *Skipped
 }
 
 // NewMemberSink folds as a group member; Bind gives it its transaction
@@ -227,7 +231,7 @@ type MemberSink struct {
 func NewMemberSink(o ProjectionOptions) *MemberSink {
 	s := newProjectionSink(o, nil)
 	s.topic, s.member = o.Report.Dest, o.Projection.NewMemberFold()
-	return &MemberSink{ProjectionSink: s}
+	return &MemberSink{ProjectionSink: s, skippedAtCommit: s.skipped.clone()}
 }
 
 // Bind writes the states into t, the copier that reads the events: the
@@ -236,9 +240,39 @@ func (s *MemberSink) Bind(t Transactional) {
 	s.t, s.out = t, t
 }
 
+// Checkpoint commits the states changed since the last one with the
+// source's progress.
+func (s *MemberSink) Checkpoint(ctx context.Context) error {
+	if err := s.t.Checkpoint(ctx); err != nil {
+		return err
+	}
+	// A copier that had its transaction refused returns nil too, after
+	// rewound: then this marks what the commit before marked.
+	s.committed()
+	return nil
+}
+
 // Abort drops the work since the last checkpoint (a failed record's
 // replay must not commit), as the copier does.
-func (s *MemberSink) Abort(ctx context.Context) error { return s.t.Abort(ctx) }
+func (s *MemberSink) Abort(ctx context.Context) error {
+	s.rewound()
+	return s.t.Abort(ctx)
+}
+
+// committed marks what the sink wrote and folded as durable: Run calls it
+// when the copier commits, inside Read too (before a rebalance).
+func (s *MemberSink) committed() {
+	s.writtenAtCommit, s.skippedAtCommit = s.written, s.skipped.clone()
+	s.member.Committed()
+}
+
+// rewound goes back to the last commit: the copier dropped the
+// transaction since (its group moved on under it), and the events are
+// folded again, by this member or the one that has their partition now.
+func (s *MemberSink) rewound() {
+	s.written, s.skipped = s.writtenAtCommit, s.skippedAtCommit.clone()
+	s.member.Rewound()
+}
 
 // Restore sets an aggregate's state as the destination holds it.
 func (s *MemberSink) Restore(source SourcePartition, m *record.Message) error {

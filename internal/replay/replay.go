@@ -46,6 +46,14 @@ type Rewinder interface {
 	Track(committed, rewound func())
 }
 
+// rewindable is a sink with counts of its own that must follow a
+// Rewinder's commits and drops as the stats do (MemberSink's states
+// written): Run tells it both.
+type rewindable interface {
+	committed()
+	rewound()
+}
+
 // Selector decides whether a record is replayed; typ, when known, is
 // counted in the stats.
 type Selector func(ctx context.Context, m *record.Message) (keep bool, typ string, err error)
@@ -149,13 +157,22 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 	}
 	if r, ok := src.(Rewinder); ok {
 		committed()
-		r.Track(committed, func() {
+		sinkCounts, _ := sink.(rewindable)
+		r.Track(func() {
+			committed()
+			if sinkCounts != nil {
+				sinkCounts.committed()
+			}
+		}, func() {
 			// The records since the commit are read again: they count then.
 			started, elapsed := st.Started, st.Elapsed
 			st, byPartition = atCommit, maps.Clone(partsAtCommit)
 			st.ByType, st.ByPartition = maps.Clone(atCommit.ByType), map[string]int64{}
 			st.Started, st.Elapsed = started, elapsed
 			sinceCheckpoint = 0
+			if sinkCounts != nil {
+				sinkCounts.rewound()
+			}
 		})
 	}
 	report := func() {
