@@ -257,10 +257,7 @@ func runCensus(ctx context.Context, opts *SchemaCheckOptions, cfg kafka.Config, 
 		return err
 	}
 	defer src.Close()
-	var total, read int64
-	for _, r := range src.Ranges() {
-		total += max(r.End-r.Start, 0)
-	}
+	total, read := remaining(src.Ranges()), int64(0)
 	progress := opts.IO.Progress(opts.NoProgress)
 	defer progress.Clear()
 	start := time.Now()

@@ -39,6 +39,7 @@ type VerifyOptions struct {
 	Output       string
 	JUnit        string
 	MaxChanges   int
+	NoProgress   bool
 	diff         DiffOptions
 }
 
@@ -61,8 +62,8 @@ read model is read after the rebuild, to its end then. On a live system:
   --at-end-offsets      captures both sides' end offsets at one instant
                         when verify starts, one when no transaction was
                         open on either side (it reads them until they hold
-                        still; a note says when they did not in 200
-                        reads): writes after it cause no differences, nor
+                        still; a note says when they did not within 2s):
+                        writes after it cause no differences, nor
                         does a transaction that writes an event with its
                         state. A read model that lags its source (a state
                         not written yet for an event that is) still
@@ -95,6 +96,10 @@ built nothing) go to stderr. -o json writes diff's report
 (docs/report-format.md), with those notes in "notes" and the skipped
 types' counts in "skippedTypes".
 --max-changes bounds both reports, as for diff.
+
+On a terminal a progress line on stderr shows the rebuild's events read
+of those to read, its rate and an estimate of the time left, then the
+comparison; --no-progress turns it off.
 
 --junit FILE writes a JUnit XML report for CI systems, one test case per
 detailed key, on every exit: a run that fails (exit 2) or is interrupted
@@ -133,6 +138,7 @@ verify starts, so an old report never stays.`,
 	outputFlag(cmd, &opts.Output)
 	fl.StringVar(&opts.JUnit, "junit", "", "also write a JUnit XML report to this `file`")
 	fl.IntVar(&opts.MaxChanges, "max-changes", diff.DefaultMaxChanges, "detail at most this many differing keys, the first by key (0: all); counts cover all")
+	fl.BoolVar(&opts.NoProgress, "no-progress", false, "no progress line, even on a terminal")
 	return cmd
 }
 
@@ -192,8 +198,19 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 	fold := proj.NewParallelFold(ctx, runtime.GOMAXPROCS(0), nil)
 	var events int64
 	read := map[kafka.TopicPartition]offsetRange{} // the events read, per partition
+	progress := o.IO.Progress(o.NoProgress)
+	defer progress.Clear()
+	total, start := remaining(src.Ranges()), time.Now()
+	meter := func(now time.Time) {
+		progress.Draw("rebuild " + iostreams.Meter{Done: events, Total: total, Elapsed: now.Sub(start), Unit: "events"}.String())
+	}
+	meter(start) // before the first fetch, which can take a while
+	drawn := start
 	_, err = stream.Run(ctx, src, stream.Options{Decoder: dec}, func(it stream.Item) error {
-		events++
+		if events++; progress.On() && events%256 == 0 && time.Since(drawn) >= progressEvery {
+			drawn = time.Now()
+			meter(drawn)
+		}
 		tp := kafka.TopicPartition{Topic: it.Record.Topic, Partition: it.Record.Partition}
 		r, ok := read[tp]
 		if !ok {
@@ -218,7 +235,9 @@ func verifyAndReport(ctx context.Context, o *VerifyOptions, compared func(projec
 		}
 	}
 	rebuilt := diff.States("rebuilt "+proj.Name, fold.States)
+	progress.Draw(fmt.Sprintf("comparing %s with %s", english.Plural(fold.Len(), "rebuilt aggregate"), o.Against))
 	r, err := diff.Compare(ctx, rebuilt, against, o.diff.compare)
+	progress.Clear()
 	if ctx.Err() != nil {
 		return errInterrupted
 	}
