@@ -212,10 +212,10 @@ type Copier struct {
 	lastProgress time.Time
 	closing      bool
 	// unanswered is when the group's coordinator stopped answering this
-	// member's checks (zero while it answers), and checkAdmin the fresh
-	// client that asks since (see coordinatorMoving).
+	// member's checks (zero while it answers); checker is the client that
+	// asks, a fresh one since (see coordinatorMoving).
 	unanswered time.Time
-	checkAdmin *Admin
+	checker    *groupChecker
 	watch      brokerWatch
 	destTopic  *string // DestTopic, for every Write; nil without one
 	// current is the partition a Sequential copier fetches; the other
@@ -357,7 +357,10 @@ func (cp *Copier) start(ctx context.Context) error {
 		all[i] = TopicPartition{tp.topic, tp.partition}
 	}
 	// A killed copier's transaction may hold the group's offsets until the
-	// broker aborts it.
+	// broker aborts it. Through the admin API, which waits for that (the
+	// consumer's read_committed OffsetFetch would not say why it waits):
+	// a question it leaves unanswered ends the copier, and with it the
+	// admin client, so it cannot be answered late (see committedOffsets).
 	committed, err := groupOffsets(ctx, cp.cfg, cp.logs, cp.ac, cp.opts.Group, all, cp.cfg.timeout()+cp.txnTimeout)
 	if err != nil {
 		return err
@@ -839,11 +842,14 @@ func (cp *Copier) groupDone(ctx context.Context) (bool, error) {
 	for _, p := range cp.order {
 		tps = append(tps, p.tp)
 	}
-	ac := cp.ac
-	if cp.checkAdmin != nil {
-		ac = cp.checkAdmin.ac
+	if cp.checker == nil {
+		g, err := newGroupChecker(cp.cfg, cp.opts.Group)
+		if err != nil {
+			return false, err
+		}
+		cp.checker = g
 	}
-	committed, err := groupOffsetsOnce(ctx, cp.cfg, cp.logs, ac, cp.opts.Group, tps)
+	committed, err := committedOffsets(ctx, cp.cfg, cp.checker.logs, cp.checker.c, cp.opts.Group, tps)
 	if errors.Is(err, errUnstable) || errors.Is(err, ErrUnreachable) && cp.coordinatorMoving(ctx) {
 		return false, nil
 	}
@@ -898,14 +904,39 @@ func (cp *Copier) coordinatorMoving(ctx context.Context) bool {
 	if _, err := clusterMetadata(mctx, cp.cfg, cp.logs, cp.w.p); err != nil {
 		return false
 	}
-	if cp.checkAdmin != nil {
-		cp.checkAdmin.Close()
-		cp.checkAdmin = nil
-	}
-	if a, err := NewAdmin(cp.cfg); err == nil {
-		cp.checkAdmin = a
+	if cp.checker != nil {
+		cp.checker.close() // groupDone starts a fresh one
+		cp.checker = nil
 	}
 	return true
+}
+
+// groupChecker reads a copy's group offsets (committedOffsets) through a
+// consumer of the group that never joins it, read_uncommitted: offsets in
+// an open transaction are not counted yet, and do not make it wait.
+type groupChecker struct {
+	c    *rdk.Consumer
+	logs *logSink
+}
+
+func newGroupChecker(cfg Config, group string) (*groupChecker, error) {
+	m, err := cfg.configMap(append(slices.Clip(neverJoined), [][2]string{
+		{"group.id", group},
+		{"isolation.level", "read_uncommitted"},
+	}...))
+	if err != nil {
+		return nil, err
+	}
+	c, logs, err := newConsumer(m)
+	if err != nil {
+		return nil, err
+	}
+	return &groupChecker{c: c, logs: logs}, nil
+}
+
+// close releases the consumer, after any call abandoned in it.
+func (g *groupChecker) close() {
+	closeWhenIdle(func() { _ = g.c.Close() }) // it never joined: no group to leave
 }
 
 // Write produces m inside the current transaction, beginning one if
@@ -1501,8 +1532,8 @@ func (cp *Copier) Close() error {
 }
 
 func (cp *Copier) release() (err error) {
-	if cp.checkAdmin != nil {
-		cp.checkAdmin.Close()
+	if cp.checker != nil {
+		cp.checker.close()
 	}
 	if !running.idle() {
 		// A call abandoned at Ctrl-C may still run in the consumer: close

@@ -246,6 +246,113 @@ func groupOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminC
 	}
 }
 
+// committedOffsets reads the committed offsets of tps (-1: none) of
+// group, c's group.id (c a member of it or not), through the consumer
+// group's own OffsetFetch. With c read_uncommitted, offsets in an open
+// transaction are left out: the last committed ones are read (read_committed,
+// librdkafka waits for the transaction to end, until the timeout). It
+// returns at once when ctx is cancelled.
+//
+// A copy waiting for its group asks so, not through the admin API
+// (groupOffsetsOnce), because it asks again and again while brokers
+// come and go, through a client that lives on. librdkafka (2.15) aborts
+// the process
+// (rd_kafka_enq_once_del_source_return: Assertion 'eonce->refcnt > 0')
+// when an admin request to a group's coordinator times out before the
+// coordinator is found, and the lookup is answered later: the request's
+// state is freed twice (librdkafka issue 4605). A hard broker bounce of
+// the group's coordinator did that to a replay (bounce_matrix.txtar;
+// TestGroupCheckCoordinatorLate).
+func committedOffsets(ctx context.Context, cfg Config, logs *logSink, c *rdk.Consumer,
+	group string, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	out := make(map[TopicPartition]int64, len(tps))
+	if len(tps) == 0 {
+		return out, nil
+	}
+	req := make([]rdk.TopicPartition, len(tps))
+	for i, tp := range tps {
+		topic := tp.Topic
+		req[i] = rdk.TopicPartition{Topic: &topic, Partition: tp.Partition}
+	}
+	ctx, cancel := cfg.withTimeout(ctx)
+	defer cancel()
+	var parts []rdk.TopicPartition
+	for {
+		var err error
+		parts, err = committedOnce(ctx, c, req)
+		if err == nil {
+			for _, p := range parts {
+				if p.Error != nil && coordinatorMoving(p.Error) {
+					err = p.Error
+				}
+			}
+		}
+		// For a moment after the group's coordinator moves, the brokers
+		// answer "not coordinator" or "loading": ask again (as
+		// listGroupOffsets does).
+		if coordinatorMoving(err) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled):
+			return nil, err
+		case isCode(err, rdk.ErrGroupIDNotFound):
+			parts = nil // no group, no offsets
+		case isUnreachable(err) || ctx.Err() != nil:
+			return nil, unreachable(ctx, cfg, logs, err)
+		default:
+			return nil, fmt.Errorf("cannot read the offsets of group %q: %w", group, err)
+		}
+		break
+	}
+	for _, p := range parts {
+		if p.Error != nil && !isCode(p.Error, rdk.ErrGroupIDNotFound) {
+			if isUnstable(p.Error) {
+				return nil, errUnstable
+			}
+			return nil, fmt.Errorf("cannot read the offsets of group %q on %s[%d]: %w", group, topicOf(p), p.Partition, p.Error)
+		}
+		out[TopicPartition{topicOf(p), p.Partition}] = max(int64(p.Offset), -1)
+	}
+	for _, tp := range tps {
+		if _, ok := out[tp]; !ok {
+			out[tp] = -1
+		}
+	}
+	return out, nil
+}
+
+// committedOnce asks c for the committed offsets of tps once, within
+// ctx's deadline; when ctx is cancelled it returns at once, leaving the
+// call to finish on its own.
+func committedOnce(ctx context.Context, c *rdk.Consumer, tps []rdk.TopicPartition) ([]rdk.TopicPartition, error) {
+	type result struct {
+		parts []rdk.TopicPartition
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		parts, err := c.Committed(tps, waitMs(ctx))
+		done <- result{parts, err}
+	}()
+	select {
+	case r := <-done:
+		return r.parts, r.err
+	case <-ctx.Done():
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			abandon(running, done) // closing its client waits for it
+			return nil, ctx.Err()
+		}
+		r := <-done // librdkafka's own timeout is the same
+		return r.parts, r.err
+	}
+}
+
 func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminClient,
 	group string, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	out := make(map[TopicPartition]int64, len(tps))
