@@ -224,6 +224,10 @@ type MemberSink struct {
 	// the summary counts only what the destination holds.
 	writtenAtCommit int64
 	skippedAtCommit *Skipped
+	// ahead folds final states on a goroutine of its own, synced at each
+	// call of the copier's (as its Changelog) and of the replay's;
+	// --emit changes writes into the transaction as it folds, in Write.
+	ahead foldAhead
 }
 
 // NewMemberSink folds as a group member; Bind gives it its transaction
@@ -231,13 +235,22 @@ type MemberSink struct {
 func NewMemberSink(o ProjectionOptions) *MemberSink {
 	s := newProjectionSink(o, nil)
 	s.topic, s.member = o.Report.Dest, o.Projection.NewMemberFold()
-	return &MemberSink{ProjectionSink: s, skippedAtCommit: s.skipped.clone()}
+	return &MemberSink{ProjectionSink: s, skippedAtCommit: s.skipped.clone(), ahead: foldAhead{fold: s.Write}}
 }
 
 // Bind writes the states into t, the copier that reads the events: the
 // copier needs the sink as its changelog before it exists.
 func (s *MemberSink) Bind(t Transactional) {
 	s.t, s.out = t, t
+}
+
+// Write folds m: with final states, on the goroutine that folds ahead; a
+// failure comes back from a later Write or the next checkpoint.
+func (s *MemberSink) Write(ctx context.Context, m *record.Message) error {
+	if s.o.Changes {
+		return s.ProjectionSink.Write(ctx, m)
+	}
+	return s.ahead.add(ctx, m)
 }
 
 // Checkpoint commits the states changed since the last one with the
@@ -259,9 +272,27 @@ func (s *MemberSink) Abort(ctx context.Context) error {
 	return s.t.Abort(ctx)
 }
 
+// Finish ends the fold: the replay's last checkpoint wrote its states.
+func (s *MemberSink) Finish(ctx context.Context) error {
+	if err := s.ahead.stop(); err != nil {
+		return err
+	}
+	return s.ProjectionSink.Finish(ctx)
+}
+
+// Summary says what the fold did: the events read after a failed one,
+// dropped unfolded, do not count; the aggregates are those committed.
+func (s *MemberSink) Summary(st Stats, err error) {
+	_ = s.ahead.stop() // its error is err
+	st.Written -= s.ahead.dropped
+	s.aggregates = int64(s.member.Created())
+	s.ProjectionSink.Summary(st, err)
+}
+
 // committed marks what the sink wrote and folded as durable: Run calls it
 // when the copier commits, inside Read too (before a rebalance).
 func (s *MemberSink) committed() {
+	_ = s.ahead.sync() // a failure comes back from the next Write or checkpoint
 	s.writtenAtCommit, s.skippedAtCommit = s.written, s.skipped.clone()
 	s.member.Committed()
 }
@@ -270,17 +301,22 @@ func (s *MemberSink) committed() {
 // transaction since (its group moved on under it), and the events are
 // folded again, by this member or the one that has their partition now.
 func (s *MemberSink) rewound() {
+	_ = s.ahead.sync()
 	s.written, s.skipped = s.writtenAtCommit, s.skippedAtCommit.clone()
 	s.member.Rewound()
 }
 
 // Restore sets an aggregate's state as the destination holds it.
 func (s *MemberSink) Restore(source SourcePartition, m *record.Message) error {
+	if err := s.ahead.sync(); err != nil {
+		return err
+	}
 	return s.member.Restore(source, string(m.Key), m.Value, m.Timestamp)
 }
 
 // Revoked drops the aggregates of partitions another member now folds.
 func (s *MemberSink) Revoked(sources []SourcePartition) {
+	_ = s.ahead.sync() // a failure comes back from the next Write or checkpoint
 	for _, sp := range sources {
 		s.member.Drop(sp)
 	}
@@ -290,6 +326,9 @@ func (s *MemberSink) Revoked(sources []SourcePartition) {
 // transaction that checkpoint commits; with Changes, Write wrote each
 // already.
 func (s *MemberSink) Flush(ctx context.Context) error {
+	if err := s.ahead.sync(); err != nil {
+		return err
+	}
 	for _, st := range s.member.Changed() {
 		if s.o.Changes {
 			continue
