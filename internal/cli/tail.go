@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -276,20 +277,43 @@ func tailRun(ctx context.Context, opts *TailOptions) error {
 		return t.finish(ctx, t.stream(ctx, fr, sopts))
 	}
 
-	r, err := kafka.NewReader(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to, Follow: plan.follow})
+	// A bounded range is read by a consumer a core (kafka.NewReaders).
+	rs, err := kafka.NewReaders(ctx, cfg, kafka.ReadOptions{Topics: opts.Topics, Partitions: opts.Partitions, From: plan.from, To: plan.to, Follow: plan.follow},
+		readers())
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer func() {
+		for _, r := range rs {
+			r.Close()
+		}
+	}()
 	sopts.Format = printer.Append
 	// A bounded range comes out in time order across partitions, as the
 	// last-N read does; a follow prints records as they arrive.
-	var src stream.Source = r
-	if !plan.follow && len(r.Ranges()) > 1 {
-		src = stream.MergeByTime(r)
+	var src stream.Source = rs[0]
+	switch {
+	case len(rs) > 1:
+		srcs := make([]stream.PartitionedSource, len(rs))
+		for i, r := range rs {
+			srcs[i] = r
+		}
+		c := stream.Concurrently(srcs...)
+		defer c.Close() // before the readers close
+		src = stream.MergeByTime(c)
+	case !plan.follow && len(rs[0].Ranges()) > 1:
+		src = stream.MergeByTime(rs[0])
 	}
 	return t.finish(ctx, t.stream(ctx, src, sopts))
 }
+
+// readers is how many consumers read a bounded range: one a core, up to
+// maxReaders.
+func readers() int { return min(runtime.GOMAXPROCS(0), maxReaders) }
+
+// maxReaders bounds the consumers (and so the broker connections) of one
+// bounded read.
+const maxReaders = 8
 
 func endOffsets(ranges []kafka.PartitionRange) map[kafka.TopicPartition]int64 {
 	m := make(map[kafka.TopicPartition]int64, len(ranges))

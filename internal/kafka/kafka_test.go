@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -719,6 +720,111 @@ func TestToMessage(t *testing.T) {
 		}
 		if allocs := testing.AllocsPerRun(100, func() { toMessage(topic, e) }); n <= 4 && allocs != 1 {
 			t.Errorf("%d headers: %v allocations, want 1", n, allocs)
+		}
+	}
+}
+
+// TestNewReadersSplitsPartitions: a bounded read divided among readers
+// reads every record once, each partition whole by one reader, the
+// partitions shared by how much each holds; Pause and Resume may come
+// while another goroutine reads (run with -race).
+func TestNewReadersSplitsPartitions(t *testing.T) {
+	cfg, _ := newCluster(t, 4, "t")
+	sizes := []int{40, 10, 10, 20} // partition 0 alone outweighs two others
+	var rs []*kgo.Record
+	for p, n := range sizes {
+		for i := range n {
+			rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(p), Value: []byte(fmt.Sprint(p, "/", i))})
+		}
+	}
+	produce(t, cfg, rs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	readers, err := NewReaders(ctx, cfg, ReadOptions{Topics: []string{"t"}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	if len(readers) != 2 {
+		t.Fatalf("got %d readers, want 2", len(readers))
+	}
+	var all []PartitionRange
+	for _, r := range readers {
+		all = append(all, r.Ranges()...)
+	}
+	slices.SortFunc(all, func(a, b PartitionRange) int { return int(a.Partition - b.Partition) })
+	if diff := cmp.Diff(newReader(t, cfg, ReadOptions{Topics: []string{"t"}}).Ranges(), all); diff != "" {
+		t.Errorf("the readers' ranges together (-NewReader's +got):\n%s", diff)
+	}
+	// 40 records against 10+10+20.
+	if got := readers[0].Ranges(); len(got) != 1 || got[0].Partition != 0 {
+		t.Errorf("the first reader reads %+v, want partition 0 alone", got)
+	}
+
+	got := make([][]*record.Message, len(readers))
+	errs := make([]error, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			errs[i] = r.Each(ctx, func(m *record.Message) error { got[i] = append(got[i], m); return nil })
+		})
+	}
+	// Pause and resume the second reader's partitions as it reads.
+	for _, pr := range readers[1].Ranges() {
+		if err := readers[1].Pause(pr.Topic, pr.Partition); err != nil {
+			t.Error(err)
+		}
+		if err := readers[1].Resume(pr.Topic, pr.Partition); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
+	for i, r := range readers {
+		if errs[i] != nil {
+			t.Fatalf("reader %d: %v", i, errs[i])
+		}
+		next := map[int32]int64{}
+		for _, m := range got[i] {
+			if !slices.ContainsFunc(r.Ranges(), func(pr PartitionRange) bool { return pr.Partition == m.Partition }) {
+				t.Fatalf("reader %d read %d/%d, not one of its partitions", i, m.Partition, m.Offset)
+			}
+			if m.Offset != next[m.Partition] || string(m.Value) != fmt.Sprint(m.Partition, "/", m.Offset) {
+				t.Fatalf("reader %d: %d/%d (%q) after offset %d", i, m.Partition, m.Offset, m.Value, next[m.Partition]-1)
+			}
+			next[m.Partition]++
+		}
+		for _, pr := range r.Ranges() {
+			if next[pr.Partition] != int64(sizes[pr.Partition]) {
+				t.Errorf("partition %d: read %d records, want %d", pr.Partition, next[pr.Partition], sizes[pr.Partition])
+			}
+		}
+	}
+}
+
+// TestNewReadersOneWhenNothingToSplit: a followed read, or a bounded one
+// of a single partition, gets one reader.
+func TestNewReadersOneWhenNothingToSplit(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 0, Value: []byte("x")})
+	for _, opts := range []ReadOptions{
+		{Topics: []string{"t"}, Follow: true},
+		{Topics: []string{"t"}}, // partition 1 is empty: nothing to read there
+		{Topics: []string{"t"}, Partitions: []int32{1}},
+	} {
+		readers, err := NewReaders(context.Background(), cfg, opts, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(readers) != 1 {
+			t.Errorf("%+v: got %d readers, want 1", opts, len(readers))
+		}
+		for _, r := range readers {
+			r.Close()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,7 +107,9 @@ var neverJoined = [][2]string{
 const pollTimeout = 100 * time.Millisecond
 
 // Reader reads records from a fixed set of partitions, without a consumer
-// group. Not safe for concurrent use.
+// group. Not safe for concurrent use, except that Pause and Resume may
+// be called while another goroutine is in Read (stream.Concurrently
+// does): they only ask the consumer, which is safe for that.
 type Reader struct {
 	cfg    Config
 	c      *rdk.Consumer
@@ -144,6 +147,7 @@ func (e *TopicDeletedError) Error() string {
 type partState struct {
 	topic     string
 	partition int32
+	start     int64
 	end       int64 // -1: unbounded
 	done      bool
 }
@@ -154,17 +158,27 @@ type partState struct {
 // when the brokers do not answer within the timeout, and are an
 // *UnknownTopicError for a topic that does not exist.
 func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, error) {
+	rs, err := NewReaders(ctx, cfg, opts, 1)
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// NewReaders is NewReader for a bounded read whose partitions are divided
+// among up to n readers, each with a consumer of its own, to be read on a
+// goroutine each (stream.Concurrently): a consumer converts each message
+// it polls on the polling goroutine, about half of a bulk read's CPU, so
+// one consumer a core reads faster than one for all. The partitions are
+// divided by how many offsets each reads. A followed read, or one of a
+// single partition, gets one reader. The readers' Ranges together are
+// NewReader's.
+func NewReaders(ctx context.Context, cfg Config, opts ReadOptions, n int) ([]*Reader, error) {
 	if len(opts.Topics) == 0 {
 		return nil, errors.New("no topic to read")
 	}
 	bounded := !opts.Follow || !opts.To.IsZero()
-	defaults := append(slices.Clip(readDefaults), readerFetchSize)
-	if bounded {
-		// End-of-partition events settle partitions whose last offsets are
-		// transaction markers or aborted records, never delivered.
-		defaults = append(slices.Clip(defaults), [2]string{"enable.partition.eof", "true"})
-	}
-	m, err := cfg.configMap(defaults)
+	m, err := readerConfig(cfg, bounded)
 	if err != nil {
 		return nil, err
 	}
@@ -183,10 +197,76 @@ func NewReader(ctx context.Context, cfg Config, opts ReadOptions) (*Reader, erro
 		r.Close()
 		return nil, err
 	}
+	rs := []*Reader{r}
+	if bounded && n > 1 && r.remaining > 1 {
+		if rs, err = r.split(m, min(n, r.remaining)); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	for _, r := range rs {
+		if err := r.assign(); err != nil {
+			closeAll(rs)
+			return nil, err
+		}
+	}
 	if !bounded {
 		r.watchTopics()
 	}
-	return r, nil
+	return rs, nil
+}
+
+// readerConfig is a Reader's consumer configuration.
+func readerConfig(cfg Config, bounded bool) (*rdk.ConfigMap, error) {
+	defaults := append(slices.Clip(readDefaults), readerFetchSize)
+	if bounded {
+		// End-of-partition events settle partitions whose last offsets are
+		// transaction markers or aborted records, never delivered.
+		defaults = append(slices.Clip(defaults), [2]string{"enable.partition.eof", "true"})
+	}
+	return cfg.configMap(defaults)
+}
+
+// split divides r's partitions that are still to read among n readers:
+// r keeps the first share, the others get a consumer each (configured by
+// m) and no admin client, which only a followed read needs.
+func (r *Reader) split(m *rdk.ConfigMap, n int) ([]*Reader, error) {
+	open := slices.DeleteFunc(slices.Clone(r.ranges), func(pr PartitionRange) bool { return pr.Start >= pr.End })
+	// Largest first, each to the share with the fewest offsets so far.
+	slices.SortStableFunc(open, func(a, b PartitionRange) int { return cmp.Compare(b.End-b.Start, a.End-a.Start) })
+	shares := make([][]PartitionRange, n)
+	sizes := make([]int64, n)
+	for _, pr := range open {
+		i := slices.Index(sizes, slices.Min(sizes))
+		shares[i] = append(shares[i], pr)
+		sizes[i] += pr.End - pr.Start
+	}
+	rs := []*Reader{r}
+	for _, share := range shares[1:] {
+		c, logs, err := newConsumer(m)
+		if err != nil {
+			closeAll(rs[1:])
+			return nil, err
+		}
+		o := &Reader{cfg: r.cfg, c: c, logs: logs, bounded: true, parts: map[string][]*partState{}, watch: brokerWatch{cfg: r.cfg, logs: logs, mc: c}}
+		for _, pr := range share {
+			ps := r.part(pr.Topic, pr.Partition)
+			r.parts[pr.Topic][pr.Partition] = nil
+			r.remaining--
+			o.addPart(ps)
+			o.remaining++
+			o.ranges = append(o.ranges, pr)
+		}
+		r.ranges = slices.DeleteFunc(r.ranges, func(pr PartitionRange) bool { return slices.Contains(share, pr) })
+		rs = append(rs, o)
+	}
+	return rs, nil
+}
+
+func closeAll(rs []*Reader) {
+	for _, r := range rs {
+		r.Close()
+	}
 }
 
 // watchTopics describes the followed topics every followCheckInterval on
@@ -261,6 +341,8 @@ func (r *Reader) followTopics(descs []rdk.TopicDescription) error {
 	return nil
 }
 
+// start resolves opts and sets up the partitions' state; assign then
+// has them fetched.
 func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 	md, err := clusterMetadata(ctx, r.cfg, r.logs, r.c)
 	if err != nil {
@@ -313,7 +395,6 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		return err
 	}
 
-	var assign []rdk.TopicPartition
 	for _, tp := range tps {
 		lo, hi := low[tp], high[tp]
 		pr := PartitionRange{Topic: tp.topic, Partition: tp.partition, Low: lo, High: hi, End: -1}
@@ -330,16 +411,31 @@ func (r *Reader) start(ctx context.Context, opts ReadOptions) error {
 		}
 		r.ranges = append(r.ranges, pr)
 
-		ps := &partState{topic: tp.topic, partition: tp.partition, end: pr.End, done: r.bounded && pr.Start >= pr.End}
-		byID := r.parts[tp.topic]
-		for int(tp.partition) >= len(byID) {
-			byID = append(byID, nil)
-		}
-		byID[tp.partition] = ps
-		r.parts[tp.topic] = byID
+		ps := &partState{topic: tp.topic, partition: tp.partition, start: pr.Start, end: pr.End, done: r.bounded && pr.Start >= pr.End}
+		r.addPart(ps)
 		if !ps.done {
 			r.remaining++
-			assign = append(assign, rdk.TopicPartition{Topic: &ps.topic, Partition: tp.partition, Offset: rdk.Offset(pr.Start)})
+		}
+	}
+	return nil
+}
+
+func (r *Reader) addPart(ps *partState) {
+	byID := r.parts[ps.topic]
+	for int(ps.partition) >= len(byID) {
+		byID = append(byID, nil)
+	}
+	byID[ps.partition] = ps
+	r.parts[ps.topic] = byID
+}
+
+// assign has the consumer fetch the reader's partitions that are still to
+// read, from their starts.
+func (r *Reader) assign() error {
+	var assign []rdk.TopicPartition
+	for _, pr := range r.ranges {
+		if ps := r.part(pr.Topic, pr.Partition); ps != nil && !ps.done {
+			assign = append(assign, rdk.TopicPartition{Topic: &ps.topic, Partition: ps.partition, Offset: rdk.Offset(ps.start)})
 		}
 	}
 	if len(assign) == 0 {
@@ -596,7 +692,9 @@ func (r *Reader) Close() {
 		<-r.wakesDone
 	}
 	closeWhenIdle(func() {
-		r.ac.Close()
+		if r.ac != nil {
+			r.ac.Close()
+		}
 		// The consumer never joined a group, so closing leaves none.
 		_ = r.c.Close()
 	})
