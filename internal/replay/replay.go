@@ -93,7 +93,8 @@ type Options struct {
 	// Pace keeps the original spacing between records' timestamps, sped
 	// up by this factor (1: real time; 0: off).
 	Pace float64
-	// Progress is called with the stats now and then, and at the end.
+	// Progress is called with the stats now and then, and at the end;
+	// they are its to keep.
 	Progress func(Stats)
 	Now      func() time.Time
 	// Sleep waits, returning early with ctx's error; tests make it instant.
@@ -180,7 +181,11 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Stats, error
 			st.ByPartition[sp.topic+"/"+strconv.Itoa(int(sp.partition))] = n
 		}
 		if opts.Progress != nil {
-			opts.Progress(st)
+			// Progress may keep them (replay --parallel sums every
+			// copier's) while this run counts on.
+			snap := st
+			snap.ByType, snap.ByPartition = maps.Clone(st.ByType), maps.Clone(st.ByPartition)
+			opts.Progress(snap)
 		}
 	}
 

@@ -276,3 +276,36 @@ func TestRunLostSinkCountsCommittedOnce(t *testing.T) {
 		t.Errorf("a run to the end: %+v, %v; want 12 committed", ok, err)
 	}
 }
+
+// The stats Run gives Progress are the caller's to keep: replay
+// --parallel sums every copier's last ones while the copiers go on, and
+// maps Run still wrote into crashed it ("concurrent map iteration and map
+// write").
+func TestRunProgressStatsAreSnapshots(t *testing.T) {
+	var snaps []Stats
+	clock := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	opts := Options{
+		CheckpointEvery: 100,
+		Now:             func() time.Time { clock = clock.Add(time.Second); return clock },
+		Select:          func(_ context.Context, m *record.Message) (bool, string, error) { return true, string(m.Key), nil },
+		Progress:        func(st Stats) { snaps = append(snaps, st) },
+	}
+	if _, err := Run(context.Background(), &memSource{msgs: msgs(30)}, &memSink{}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) < 10 {
+		t.Fatalf("progress reported %d times, want one per record", len(snaps))
+	}
+	for _, st := range snaps {
+		var byPartition, byType int64
+		for _, n := range st.ByPartition {
+			byPartition += n
+		}
+		for _, n := range st.ByType {
+			byType += n
+		}
+		if byPartition != st.Written || byType != st.Written {
+			t.Fatalf("a snapshot of %d records counts %d by partition and %d by type: Run changed it after reporting it", st.Written, byPartition, byType)
+		}
+	}
+}
