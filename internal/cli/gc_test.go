@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -51,4 +52,35 @@ func gcPercent() int {
 	p := debug.SetGCPercent(-1)
 	debug.SetGCPercent(p)
 	return p
+}
+
+// A copier holds its open transaction's records (up to 64 MB) for a
+// redo: each collection sets the next one the headroom past the live
+// heap, where a fixed limit under the live heap collected without end.
+func TestCopyGC(t *testing.T) {
+	oldPercent := debug.SetGCPercent(100)
+	oldLimit := debug.SetMemoryLimit(math.MaxInt64)
+	defer func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
+	}()
+	const headroom = 8 << 20
+	stop := startCopyGC(headroom)
+	defer stop()
+	if got := gcPercent(); got != -1 {
+		t.Fatalf("GOGC = %d, want off: collect by the limit", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != headroom {
+		t.Fatalf("memory limit at the start = %d MiB, want %d", got>>20, headroom>>20)
+	}
+	live := make([]byte, 64<<20)
+	deadline := time.Now().Add(30 * time.Second)
+	for debug.SetMemoryLimit(-1) < int64(len(live))+headroom {
+		if time.Now().After(deadline) {
+			t.Fatalf("memory limit %d MiB after collections with 64 MiB live, want at least %d", debug.SetMemoryLimit(-1)>>20, (len(live)+headroom)>>20)
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+	runtime.KeepAlive(live)
 }

@@ -210,7 +210,7 @@ func (b *replayPlanner) planCopy(ctx context.Context, cfg kafka.Config, from, to
 	if c.Remaining() == 0 {
 		n = 1
 	}
-	tuneGCForStreams(o.Getenv, n)
+	tuneGCForCopies(o.Getenv, n)
 	// The members start side by side, so that their joins meet in a
 	// rebalance or two rather than one each.
 	members, errs := make([]*kafka.Copier, n-1), make([]error, n-1)

@@ -139,20 +139,37 @@ const streamingMemoryLimit = 48 << 20
 // collected every few megabytes and took a third of tail's CPU; this made
 // tail -o json of 1M bank events 6.3 s → 3.8 s at 129 MB peak RSS
 // (bench/tail.sh). GOGC or GOMEMLIMIT in the environment win.
-func tuneGCForStreaming(getenv func(string) string) { tuneGCForStreams(getenv, 1) }
-
-// tuneGCForStreams is tuneGCForStreaming for n streams in one process
-// (replay --parallel's copiers), each with a live heap of its own: a
-// copier keeps its open transaction's records to write them again (13
-// MB for 20,000 bank events). Two copiers under one 48 MiB limit
-// collected 193 times for 1M records, 16% of the CPU, where one copier
-// collected 79 times.
-func tuneGCForStreams(getenv func(string) string, n int) {
+func tuneGCForStreaming(getenv func(string) string) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(int64(max(n, 1)) * streamingMemoryLimit)
+	debug.SetMemoryLimit(streamingMemoryLimit)
+}
+
+// tuneGCForCopies is tuneGCForStreaming for n copiers in one process
+// (replay --parallel), whose live heap is not small: each holds its open
+// transaction's records to write them again after an abort, 13 MB for
+// 20,000 bank events and up to 64 MB. Each collection sets the next one
+// n*streamingMemoryLimit past the live heap. Under a fixed limit of 48
+// MiB a copier, two copies of 1M bank events with --checkpoint-every
+// 100000 (two 64 MB logs) collected without end: 11-20 CPU-s against
+// 8-10 with the headroom kept (7-9 at the default 20,000).
+func tuneGCForCopies(getenv func(string) string, n int) {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	copyGCOnce.Do(func() { startCopyGC(uint64(max(n, 1)) * streamingMemoryLimit) })
+}
+
+var copyGCOnce sync.Once
+
+// startCopyGC collects by a memory limit that each collection sets
+// headroom past the live heap.
+func startCopyGC(headroom uint64) (stop func()) {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(int64(headroom))
+	return afterEachGC(func(live uint64) { debug.SetMemoryLimit(int64(live + headroom)) })
 }
 
 // tuneGCForFolds suits the garbage collector to commands whose live heap
@@ -186,9 +203,16 @@ func foldGCPercent(live, headroom uint64) int {
 	return int(min(max(headroom*100/live, 100), 400))
 }
 
-// startFoldGC sets GOGC from the live heap after every collection (a
-// finalizer runs once per cycle and re-arms itself) until stop is called.
+// startFoldGC sets GOGC from the live heap after every collection until
+// stop is called.
 func startFoldGC(headroom uint64) (stop func()) {
+	debug.SetGCPercent(foldGCPercent(0, headroom))
+	return afterEachGC(func(live uint64) { debug.SetGCPercent(foldGCPercent(live, headroom)) })
+}
+
+// afterEachGC calls f with the live heap after every collection (a
+// finalizer runs once per cycle and re-arms itself) until stop is called.
+func afterEachGC(f func(live uint64)) (stop func()) {
 	var stopped atomic.Bool
 	var arm func()
 	arm = func() {
@@ -200,12 +224,11 @@ func startFoldGC(headroom uint64) (stop func()) {
 			sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				debug.SetGCPercent(foldGCPercent(sample[0].Value.Uint64(), headroom))
+				f(sample[0].Value.Uint64())
 			}
 			arm()
 		})
 	}
-	debug.SetGCPercent(foldGCPercent(0, headroom))
 	arm()
 	return func() { stopped.Store(true) }
 }
