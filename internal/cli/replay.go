@@ -309,7 +309,7 @@ func replayRun(ctx context.Context, o *ReplayOptions) error {
 			return err
 		}
 	}
-	sel, dec, err := replaySelection(o, proj != nil || o.ToFile != "")
+	sel, dec, err := replaySelection(o, proj, proj != nil || o.ToFile != "")
 	if err != nil {
 		return err
 	}
@@ -357,7 +357,7 @@ func loadKeys(o *ReplayOptions) error {
 
 // replaySelection is the record selection the flags ask for; it decodes
 // only when the selection (or the destination) needs the decoded record.
-func replaySelection(o *ReplayOptions, needDecoder bool) (replay.Selection, *schema.Decoder, error) {
+func replaySelection(o *ReplayOptions, proj *replay.Projection, needDecoder bool) (replay.Selection, *schema.Decoder, error) {
 	flt, err := compileFilter(o.Filter)
 	if err != nil {
 		return replay.Selection{}, nil, err
@@ -367,9 +367,11 @@ func replaySelection(o *ReplayOptions, needDecoder bool) (replay.Selection, *sch
 		return sel, nil, nil
 	}
 	// A projection folds Record.Values, decoded straight into jq's values,
-	// and reads no value's JSON.
-	fold := o.Projection != ""
-	dec, err := newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw, Values: fold, ValuesOnly: fold})
+	// and reads no value's JSON; nor the headers, unless a program or the
+	// filter reads the record view.
+	fold := proj != nil
+	dec, err := newDecoder(o.Registry, schema.DecoderOptions{Raw: o.Raw, Values: fold, ValuesOnly: fold,
+		NoHeaders: fold && flt == nil && !proj.ReadsRecord()})
 	if err != nil {
 		return replay.Selection{}, nil, err
 	}

@@ -69,7 +69,7 @@ func TestTailAndReplaySelectTheSameKeys(t *testing.T) {
 			if err := loadKeys(o); err != nil {
 				t.Fatal(err)
 			}
-			selection, _, err := replaySelection(o, false)
+			selection, _, err := replaySelection(o, nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -84,6 +84,22 @@ type projectionProgram struct {
 	usesRecord bool         // its text, or the defs', names record
 }
 
+// ReadsRecord reports whether any of the spec's programs reads the
+// record view (filter.View): an id or type expression, or a handler that
+// names record. A fold of one that does not never reads a record's
+// headers.
+func (p *Projection) ReadsRecord() bool {
+	if p.id != nil || p.typ != nil {
+		return true
+	}
+	for _, h := range p.handlers {
+		if h.usesRecord {
+			return true
+		}
+	}
+	return false
+}
+
 // LoadProjection reads and compiles the spec at path. Errors start with
 // "path:line: ".
 func LoadProjection(path string) (*Projection, error) {

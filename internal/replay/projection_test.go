@@ -464,6 +464,27 @@ handlers:
 	}
 }
 
+// TestProjectionReadsRecord: a spec reads the record view through an id
+// or type expression, or a handler (or the defs) that names record.
+func TestProjectionReadsRecord(t *testing.T) {
+	for spec, want := range map[string]bool{
+		"handlers:\n  A: .event\n":                            false,
+		"handlers:\n  A: .state + .event.n\n":                 false,
+		"id: .value.accountId\nhandlers:\n  A: .event\n":      true,
+		"type: .value.kind\nhandlers:\n  A: .event\n":         true,
+		"handlers:\n  A: .event\n  B: .record.headers\n":      true,
+		"defs: 'def h: .record.offset;'\nhandlers:\n  A: h\n": true,
+	} {
+		if got := parseSpec(t, spec).ReadsRecord(); got != want {
+			t.Errorf("ReadsRecord = %v, want %v, for\n%s", got, want, spec)
+		}
+	}
+	// The sandbox's spec writes the default id out: its folds skip the headers.
+	if p, err := LoadProjection(accountBalanceSpec); err != nil || p.ReadsRecord() {
+		t.Errorf("account-balance.yaml: ReadsRecord = %v (%v), want false", p != nil && p.ReadsRecord(), err)
+	}
+}
+
 // TestFoldRecordView: handlers that name record see what filters see.
 func TestFoldRecordView(t *testing.T) {
 	p := parseSpec(t, `

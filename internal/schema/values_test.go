@@ -130,6 +130,22 @@ func TestDecoderValues(t *testing.T) {
 		t.Errorf("undecodable with ValuesOnly: %q %s, want %q %s as with Values", got.Error, got.Value, want.Error, want.Value)
 	}
 
+	// NoHeaders: the same record without its headers.
+	noHeaders, err := NewDecoder(DecoderOptions{Registry: reg, Values: true, ValuesOnly: true, NoHeaders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withHeaders := *m
+	withHeaders.Headers = []record.RawHeader{{Key: "event-type", Value: []byte("Payment")}}
+	r2, r3 := noHeaders.Decode(t.Context(), &withHeaders), valuesOnly.Decode(t.Context(), &withHeaders)
+	if r2.Headers != nil || len(r3.Headers) != 1 {
+		t.Errorf("headers %v with NoHeaders, %v without, want none and one", r2.Headers, r3.Headers)
+	}
+	r3.Headers = nil
+	if diff := cmp.Diff(r3, r2); diff != "" {
+		t.Errorf("with NoHeaders, the record differs (-ValuesOnly +NoHeaders):\n%s", diff)
+	}
+
 	avroJSON, err := NewDecoder(DecoderOptions{Registry: reg, Values: true, AvroJSON: true})
 	if err != nil {
 		t.Fatal(err)
