@@ -126,7 +126,11 @@ func (p *evctlProc) waitExit(ts *testscript.TestScript, deadline time.Duration) 
 // requireExit fails unless the process exited with want.
 func (p *evctlProc) requireExit(ts *testscript.TestScript, want int) {
 	if got := p.exitCode(); got != want {
-		ts.Fatalf("%s (evctl %s) exited %d, want %d; its stderr:\n%s", p.name, strings.Join(p.args, " "), got, want, p.stderr())
+		diag := ""
+		if p.probe != nil {
+			diag = "\n" + p.probe.diagnose()
+		}
+		ts.Fatalf("%s (evctl %s) exited %d, want %d; its stderr:\n%s%s", p.name, strings.Join(p.args, " "), got, want, p.stderr(), diag)
 	}
 }
 

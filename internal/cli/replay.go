@@ -97,7 +97,12 @@ Several processes with the same --group split the source partitions
 between them, and one process runs several such copiers, each with its
 own consumer and transactional producer: one per CPU (--parallel N sets
 how many), no more than the source has partitions; --rate is shared out
-between them, --pace takes one. Ctrl-C stops at a transaction boundary.
+between them, --pace takes one. A copier done with its share waits for
+the rest of the group and takes over the partitions of a member that
+dies; when the group stops moving it rejoins the group, which drops a
+member that no longer answers, and after 45 s or more without progress
+it stops (exit 2) and names the partitions held. Ctrl-C stops at a
+transaction boundary.
 One broker of several lost on the way does not stop it: it waits for the
 partitions' new leaders, and writes again a transaction the cluster
 aborted meanwhile. Brokers that all go away stop it within about

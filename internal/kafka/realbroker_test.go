@@ -95,28 +95,12 @@ func kill(t *testing.T, cmd *exec.Cmd) {
 // waitGroup waits until group is in state with members members.
 func waitGroup(ctx context.Context, t *testing.T, cfg Config, group, state string, members int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	last := "no answer"
-	for {
-		req := kmsg.NewPtrDescribeGroupsRequest()
-		req.Groups = []string{group}
-		resp, err := req.RequestWith(ctx, cl)
-		if err == nil && len(resp.Groups) == 1 {
-			g := resp.Groups[0]
-			last = g.State + " with " + strings.Repeat("a member ", len(g.Members))
-			if g.State == state && len(g.Members) == members {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("group %s never was %s with %d members: last %s", group, state, members, last)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if !watchGroup(ctx, cfg, group, func(g kmsg.DescribeGroupsResponseGroup) bool {
+		last = g.State + " with " + strings.Repeat("a member ", len(g.Members))
+		return g.State == state && len(g.Members) == members
+	}) {
+		t.Fatalf("group %s never was %s with %d members: last %s", group, state, members, last)
 	}
 }
 

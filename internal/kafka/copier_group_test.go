@@ -1,0 +1,190 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestCopyMemberKilledBeforeSync is replay_group.txtar's flake: "group
+// "crew" has made no progress for 45s on bank.account-events[3]: a member
+// holds them without copying". A process of the group was SIGKILLed while
+// one of its copiers, new to the group, waited in JoinGroup. The live
+// members joined too, so the join completed with the dead one in it, and
+// kfake gave it partitions; its answer went to a closed connection, so
+// kfake gave it no session timer, and once the leader synced the group
+// was stable with the dead member holding its partitions for good. The
+// copier whose own share is done now leaves and joins the group again
+// when nothing moves: the rebalance drops the member that does not join
+// it. Apache Kafka expires the dead member after its session timeout.
+//
+// The dead joiner is a connection that sends JoinGroup and closes while it
+// waits for the answer, as a SIGKILLed process's does.
+func TestCopyMemberKilledBeforeSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the dead member's rebalance timeout")
+	}
+	if onRealKafka {
+		t.Skip("holds the copier's fetches, which only kfake lets a test do; Apache Kafka expires the dead member after its session")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "2000"})
+	seedSource(t, cfg, "src", 2, 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// No fetch is answered until the dead joiner holds partitions in a
+	// stable generation: the copier has its records left then, not read
+	// before it noticed the joiner.
+	zombie := make(chan struct{})
+	cluster.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		cluster.SleepControl(func() {
+			select {
+			case <-zombie:
+			case <-ctx.Done():
+			}
+		})
+		return nil, nil, false
+	})
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	// The copier joins at its first Read, which stops once it is the
+	// group's one member, holding both partitions.
+	joinCtx, joined := context.WithCancel(ctx)
+	go func() {
+		watchGroup(joinCtx, cfg, "g", func(g kmsg.DescribeGroupsResponseGroup) bool { return g.State == "Stable" && len(g.Members) == 1 })
+		joined()
+	}()
+	if _, err := cp.Read(joinCtx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the copier's first Read, while no fetch is answered: %v", err)
+	}
+	// The copier does not poll meanwhile, so it joins the rebalance the
+	// joiner starts only once copyLoop goes on. kfake's answer to the dead
+	// joiner fails or not (its connection's select has both ways ready):
+	// it then has no session timer or its own, which is kfake's longest,
+	// five minutes. Its rebalance timeout is the copier's.
+	joinAndDie(ctx, t, cfg, "g", "src", 300_000, 6000)
+	var stable kmsg.DescribeGroupsResponseGroup // the generation with the dead joiner
+	go func() {
+		defer close(zombie)
+		watchGroup(ctx, cfg, "g", func(g kmsg.DescribeGroupsResponseGroup) bool {
+			stable = g
+			return g.State == "Stable" && len(g.Members) == 2
+		})
+	}()
+	n, err := copyLoop(ctx, cp, "dst", 100, 0)
+	<-zombie
+	if !holds(stable, deadJoiner) {
+		t.Errorf("the dead joiner held no partition in a stable generation (%s, %d members): the test did not reproduce the fault", stable.State, len(stable.Members))
+	}
+	if err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	if n != 2000 {
+		t.Errorf("the copier copied %d records, want 2000", n)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// deadJoiner is joinAndDie's client id.
+const deadJoiner = "dead-joiner"
+
+// holds reports whether the member of g with clientID holds partitions.
+func holds(g kmsg.DescribeGroupsResponseGroup, clientID string) bool {
+	for _, m := range g.Members {
+		var a kmsg.ConsumerMemberAssignment
+		if m.ClientID == clientID && a.ReadFrom(m.MemberAssignment) == nil {
+			for _, t := range a.Topics {
+				if len(t.Partitions) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// joinAndDie joins group as a new member subscribed to topic, over a
+// connection of its own to the one broker, which it closes while the
+// JoinGroup waits for the rebalance to complete: as a SIGKILLed
+// process's would.
+func joinAndDie(ctx context.Context, t *testing.T, cfg Config, group, topic string, sessionMs, rebalanceMs int32) {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", cfg.Brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	format := kmsg.NewRequestFormatter(kmsg.FormatterClientID(deadJoiner))
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{topic}
+	join := func(memberID string, corr int32) error {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Version = 5 // the member id step, and no tagged fields
+		req.Group, req.MemberID, req.ProtocolType = group, memberID, "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = sessionMs, rebalanceMs
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = "roundrobin", meta.AppendTo(nil)
+		req.Protocols = append(req.Protocols, p)
+		_, err := conn.Write(format.AppendRequest(nil, req, corr))
+		return err
+	}
+	// The first JoinGroup is answered at once: MEMBER_ID_REQUIRED, with
+	// the member id to join with.
+	if err := join("", 1); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	size := make([]byte, 4)
+	if _, err := io.ReadFull(conn, size); err != nil {
+		t.Fatalf("the joiner's first JoinGroup: %v", err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size))
+	if _, err := io.ReadFull(conn, body); err != nil {
+		t.Fatalf("the joiner's first JoinGroup: %v", err)
+	}
+	resp := kmsg.NewPtrJoinGroupResponse()
+	resp.Version = 5
+	if err := resp.ReadFrom(body[4:]); err != nil { // after the correlation id
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("the joiner's first JoinGroup: %v, want MEMBER_ID_REQUIRED", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	if err := join(resp.MemberID, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitGroup(ctx, t, cfg, group, "PreparingRebalance", 2) // the copier and the joiner
+}
+
+// watchGroup describes group every 20 ms until ok accepts what it sees
+// (true) or ctx ends (false).
+func watchGroup(ctx context.Context, cfg Config, group string, ok func(kmsg.DescribeGroupsResponseGroup) bool) bool {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	for {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		if resp, err := req.RequestWith(ctx, cl); err == nil && len(resp.Groups) == 1 && ok(resp.Groups[0]) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
