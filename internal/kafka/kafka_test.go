@@ -21,6 +21,7 @@ import (
 
 	"github.com/evctl/evctl/internal/position"
 	"github.com/evctl/evctl/internal/record"
+	"github.com/evctl/evctl/internal/stream"
 )
 
 // newCluster starts an embedded broker with the given topics, each with
@@ -825,6 +826,79 @@ func TestNewReadersOneWhenNothingToSplit(t *testing.T) {
 		}
 		for _, r := range readers {
 			r.Close()
+		}
+	}
+}
+
+// TestReadOrCloseEndsAMergeAtMarkers: a partition whose last offsets are
+// transaction markers closes without a record. A time-merge that waited
+// for a record of it, with the partitions that ran ahead paused, waited
+// in Read for good; ReadOrClose returns when it closes.
+func TestReadOrCloseEndsAMergeAtMarkers(t *testing.T) {
+	cfg, _ := newCluster(t, 3, "t")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...), kgo.TransactionalID("evctl-test"),
+		kgo.DefaultProduceTopic("t"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	// Partition 0: ten records older than all of 1 and 2, which each hold
+	// more than the merge keeps of a partition before pausing it.
+	base := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	const newer = 30_000
+	for i := range 10 {
+		cl.Produce(ctx, &kgo.Record{Partition: 0, Value: []byte("old"), Timestamp: base.Add(time.Duration(i) * time.Millisecond)}, nil)
+	}
+	for p := int32(1); p <= 2; p++ {
+		for i := range newer {
+			cl.Produce(ctx, &kgo.Record{Partition: p, Value: []byte("new"), Timestamp: base.Add(time.Hour + time.Duration(i)*time.Millisecond)}, nil)
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// One reader; and two, one of which reads partition 0 with 2 or 1.
+	for _, n := range []int{1, 2} {
+		readers, err := NewReaders(ctx, cfg, ReadOptions{Topics: []string{"t"}}, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var src stream.Source
+		var c *stream.Concurrent
+		if len(readers) == 1 {
+			src = stream.MergeByTime(readers[0])
+		} else {
+			c = stream.Concurrently(readers[0], readers[1])
+			src = stream.MergeByTime(c)
+		}
+		got := 0
+		for {
+			_, err := src.Read(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Errorf("%d readers: after %d records: %v", n, got, err)
+				break
+			}
+			got++
+		}
+		if c != nil {
+			c.Close()
+		}
+		for _, r := range readers {
+			r.Close()
+		}
+		if got != 10+2*newer && ctx.Err() == nil {
+			t.Errorf("%d readers: read %d records, want %d", n, got, 10+2*newer)
 		}
 	}
 }

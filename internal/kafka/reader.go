@@ -493,10 +493,24 @@ func (r *Reader) Each(ctx context.Context, fn func(*record.Message) error) error
 // partition has reached its end; a followed read waits until a record
 // arrives or ctx is done, and then returns ctx.Err(). Records of one
 // partition come in offset order; partitions interleave.
-func (r *Reader) Read(ctx context.Context) (*record.Message, error) {
+func (r *Reader) Read(ctx context.Context) (*record.Message, error) { return r.read(ctx, false) }
+
+// ReadOrClose is Read, except that it also returns, with neither a record
+// nor an error, when a partition of a bounded read closed without a
+// record: its last offsets held none (transaction markers, aborted
+// records). A time-merge waits for a record of every open partition;
+// one waiting on such a partition, with the others paused, waited in Read
+// for good.
+func (r *Reader) ReadOrClose(ctx context.Context) (*record.Message, error) { return r.read(ctx, true) }
+
+func (r *Reader) read(ctx context.Context, orClose bool) (*record.Message, error) {
+	open := r.remaining
 	for {
 		if r.bounded && r.remaining == 0 {
 			return nil, io.EOF
+		}
+		if orClose && r.remaining != open {
+			return nil, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err

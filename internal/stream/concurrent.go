@@ -70,7 +70,15 @@ type fanBatch struct {
 
 // Read returns the next message of any source; io.EOF once every source
 // has reached its end. The first error of a source ends the read.
-func (c *Concurrent) Read(ctx context.Context) (*record.Message, error) {
+func (c *Concurrent) Read(ctx context.Context) (*record.Message, error) { return c.read(ctx, false) }
+
+// ReadOrClose is Read, but also returns, with neither a message nor an
+// error, when partitions closed without a message.
+func (c *Concurrent) ReadOrClose(ctx context.Context) (*record.Message, error) {
+	return c.read(ctx, true)
+}
+
+func (c *Concurrent) read(ctx context.Context, orClose bool) (*record.Message, error) {
 	c.start.Do(func() { c.run(ctx) })
 	for {
 		if c.err != nil {
@@ -87,6 +95,10 @@ func (c *Concurrent) Read(ctx context.Context) (*record.Message, error) {
 		}
 		if c.cur != nil && len(c.cur.msgs) == 0 {
 			c.settle(c.cur)
+			if orClose && !c.cur.last {
+				c.cur = nil
+				return nil, nil
+			}
 		}
 		c.cur, c.next = nil, 0
 		if c.live == 0 {
@@ -133,7 +145,7 @@ func (c *Concurrent) pump(ctx context.Context, i int, src PartitionedSource) {
 	open := map[partKey]bool{} // partitions read from and not closed yet
 	b := &fanBatch{src: i, remaining: remaining}
 	for {
-		m, err := src.Read(ctx)
+		m, err := src.ReadOrClose(ctx)
 		if err != nil {
 			b.last, b.remaining = true, src.Remaining()
 			if !errors.Is(err, io.EOF) {
@@ -148,9 +160,10 @@ func (c *Concurrent) pump(ctx context.Context, i int, src PartitionedSource) {
 			}
 			return
 		}
-		b.msgs = append(b.msgs, m)
-		k := partKey{m.Topic, m.Partition}
-		open[k] = true // a source yields nothing of a partition it closed
+		if m != nil {
+			b.msgs = append(b.msgs, m)
+			open[partKey{m.Topic, m.Partition}] = true // a source yields nothing of a partition it closed
+		}
 		changed := false
 		if r := src.Remaining(); r != remaining {
 			remaining, b.remaining, changed = r, r, true

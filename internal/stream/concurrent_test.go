@@ -32,6 +32,9 @@ type sharedFake struct {
 	// leave, when set, holds a Read whose context ended until it is
 	// closed; atLeave hears of each such Read.
 	leave, atLeave chan struct{}
+	// markers are partitions that close after their last message without
+	// one, as a Kafka partition that ends in transaction markers does.
+	markers map[int32]bool
 }
 
 var errFake = errors.New("the fake source broke")
@@ -46,7 +49,13 @@ func newSharedFake(parts map[int32][]*record.Message) *sharedFake {
 	return f
 }
 
-func (f *sharedFake) Read(ctx context.Context) (*record.Message, error) {
+func (f *sharedFake) Read(ctx context.Context) (*record.Message, error) { return f.read(ctx, false) }
+
+func (f *sharedFake) ReadOrClose(ctx context.Context) (*record.Message, error) {
+	return f.read(ctx, true)
+}
+
+func (f *sharedFake) read(ctx context.Context, orClose bool) (*record.Message, error) {
 	f.inRead.Add(1)
 	defer f.inRead.Add(-1)
 	for {
@@ -55,13 +64,30 @@ func (f *sharedFake) Read(ctx context.Context) (*record.Message, error) {
 			f.mu.Unlock()
 			return nil, errFake
 		}
+		closed := false
 		for _, p := range f.ids {
-			if q := f.parts[p]; !f.paused[p] && len(q) > 0 {
+			q := f.parts[p]
+			if f.paused[p] {
+				continue
+			}
+			if len(q) > 0 {
 				f.parts[p] = q[1:]
 				f.delivered++
 				f.mu.Unlock()
 				return q[0], nil
 			}
+			if f.markers[p] {
+				delete(f.markers, p)
+				closed = true
+				break
+			}
+		}
+		if closed {
+			f.mu.Unlock()
+			if orClose {
+				return nil, nil
+			}
+			continue
 		}
 		if f.remaining() == 0 {
 			f.mu.Unlock()
@@ -83,8 +109,8 @@ func (f *sharedFake) Read(ctx context.Context) (*record.Message, error) {
 
 func (f *sharedFake) remaining() int {
 	n := 0
-	for _, q := range f.parts {
-		if len(q) > 0 {
+	for p, q := range f.parts {
+		if len(q) > 0 || f.markers[p] {
 			n++
 		}
 	}
@@ -94,7 +120,7 @@ func (f *sharedFake) remaining() int {
 func (f *sharedFake) Open(_ string, p int32) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.parts[p]) > 0
+	return len(f.parts[p]) > 0 || f.markers[p]
 }
 
 func (f *sharedFake) Remaining() int {
@@ -296,5 +322,45 @@ func TestConcurrentlyCloseStopsReadingSources(t *testing.T) {
 		if n := f.inRead.Load(); n != 0 {
 			t.Errorf("source %d: %d goroutines still in Read after Close", i, n)
 		}
+	}
+}
+
+func TestMergeByTimePartitionClosingWithoutAMessage(t *testing.T) {
+	// Partitions 0 and 2 end in markers and are older than 1, which runs
+	// ahead and is paused: once 0 and 2 have handed out their messages
+	// the merge waits on them, and only their closing lets it go on.
+	size := 3 * mergeHighWater / messageSize(&record.Message{})
+	parts := timedPartitions(3, size)
+	parts[0], parts[1] = parts[0][:10], parts[1][:10]
+	parts[1], parts[2] = parts[2], parts[1] // the newer one in the middle
+	for p, msgs := range parts {
+		for _, m := range msgs {
+			m.Partition = p
+		}
+	}
+	withMarkers := func(f *sharedFake) *sharedFake {
+		f.markers = map[int32]bool{0: true, 2: true}
+		for p := range f.markers {
+			if _, ok := f.parts[p]; !ok {
+				delete(f.markers, p)
+			}
+		}
+		return f
+	}
+	one := withMarkers(newSharedFake(parts))
+	got := readAll(t, MergeByTime(one))
+	checkTimeOrder(t, got, 20+size)
+	if one.pauses == 0 {
+		t.Error("partition 1 was never paused: the test does not hold the merge back")
+	}
+	for _, split := range [][][]int32{{{0}, {1}, {2}}, {{0}, {1, 2}}} {
+		var srcs []PartitionedSource
+		for _, ids := range split {
+			srcs = append(srcs, withMarkers(newSharedFake(subset(parts, ids...))))
+		}
+		c := Concurrently(srcs...)
+		got := readAll(t, MergeByTime(c))
+		c.Close()
+		checkTimeOrder(t, got, 20+size)
 	}
 }

@@ -13,6 +13,10 @@ import (
 // can be told apart and held back: what a time-ordered merge needs.
 type PartitionedSource interface {
 	Source
+	// ReadOrClose is Read, except that it also returns, with neither a
+	// message nor an error, when a partition closed without a message
+	// (Open and Remaining then say so): a merge may be waiting on it.
+	ReadOrClose(ctx context.Context) (*record.Message, error)
 	// Open reports whether a partition may still yield messages.
 	Open(topic string, partition int32) bool
 	// Remaining is how many partitions may still yield messages.
@@ -70,13 +74,16 @@ type merger struct {
 
 func (m *merger) Read(ctx context.Context) (*record.Message, error) {
 	for !m.eof && !m.isReady() {
-		msg, err := m.src.Read(ctx)
+		msg, err := m.src.ReadOrClose(ctx)
 		if errors.Is(err, io.EOF) {
 			m.eof = true
 			break
 		}
 		if err != nil {
 			return nil, err
+		}
+		if msg == nil {
+			continue // a partition closed: isReady may say so now
 		}
 		if err := m.push(msg); err != nil {
 			return nil, err

@@ -54,6 +54,11 @@ func (f *partitionedFake) Read(context.Context) (*record.Message, error) {
 	return nil, io.EOF
 }
 
+// ReadOrClose is Read: a partition closes with its last message.
+func (f *partitionedFake) ReadOrClose(ctx context.Context) (*record.Message, error) {
+	return f.Read(ctx)
+}
+
 func (f *partitionedFake) Open(_ string, p int32) bool { return f.next[p] < len(f.parts[p]) }
 
 func (f *partitionedFake) Remaining() int {
@@ -80,11 +85,15 @@ func (f *partitionedFake) Resume(_ string, p int32) error {
 	return nil
 }
 
+// readAll reads src to its end; a merge that waits for good fails at a
+// deadline instead of hanging the test.
 func readAll(t *testing.T, src Source) []*record.Message {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	var out []*record.Message
 	for {
-		m, err := src.Read(context.Background())
+		m, err := src.Read(ctx)
 		if errors.Is(err, io.EOF) {
 			return out
 		}
