@@ -95,15 +95,18 @@ func BenchmarkParallelFold(b *testing.B) {
 
 // BenchmarkRebuild is replay --projection's hot path without Kafka: each
 // op decodes one bank event as read from the topic (Avro into jq values
-// alone, as replay --projection decodes) and folds it on a ParallelFold
-// with one worker per GOMAXPROCS. gojq is the same with every handler run
-// by gojq.
+// alone, and no headers, as replay --projection decodes for a spec that
+// reads no record view) and folds it on a ParallelFold with one worker
+// per GOMAXPROCS. gojq is the same with every handler run by gojq.
 func BenchmarkRebuild(b *testing.B) {
 	_, messages, dec := sandboxAccountMessages(b, sandbox.Options{Accounts: 10_000, Events: 100_000, Now: projectionTestNow},
-		schema.DecoderOptions{Values: true, ValuesOnly: true})
+		schema.DecoderOptions{Values: true, ValuesOnly: true, NoHeaders: true})
 	p, err := LoadProjection(accountBalanceSpec)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if p.ReadsRecord() {
+		b.Fatal("account-balance.yaml reads the record view: replay would decode its headers")
 	}
 	for _, bb := range []struct {
 		name string
