@@ -115,7 +115,7 @@ func BenchmarkMergeConcurrently(b *testing.B) {
 				for _, ids := range bc.split {
 					srcs = append(srcs, newSharedFake(subset(parts, ids...)))
 				}
-				var src PartitionedSource = srcs[0]
+				src := srcs[0]
 				var c *Concurrent
 				if len(srcs) > 1 {
 					c = Concurrently(srcs...)
