@@ -1,5 +1,5 @@
-// KafkaTool is scripts/kafka.sh's helper, run as a single-file Java program
-// on the broker's own classpath (java -cp 'libs/*' KafkaTool.java ...):
+// KafkaTool is scripts/kafka.sh's helper, compiled once against the broker's
+// own jars and run on their classpath (java -cp 'classes:libs/*' KafkaTool ...):
 //
 //   ports N                 print N free loopback TCP ports, one a line
 //   wait N TIMEOUT_S FILE   wait until N brokers are in the cluster's metadata,
