@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 )
 
@@ -97,6 +98,9 @@ func (p *Plan) runMembers(ctx context.Context, opts Options) (Stats, error) {
 		o.Rate = opts.Rate / float64(n)
 		if opts.Progress != nil {
 			o.Progress = func(st Stats) {
+				// st's maps are its copier's, which goes on writing them once
+				// this returns: the others' reports read a copy.
+				st.ByType, st.ByPartition = maps.Clone(st.ByType), maps.Clone(st.ByPartition)
 				mu.Lock()
 				defer mu.Unlock()
 				latest[i] = st

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,6 +463,36 @@ func TestPlanMembers(t *testing.T) {
 	}
 	if got := errOut.String(); !strings.HasPrefix(got, "replayed 5 records into copy (read 5, filtered out 0) in ") {
 		t.Errorf("summary:\n%s", got)
+	}
+}
+
+// TestPlanMembersProgress: copiers side by side report their progress
+// while they copy, and the plan adds the reports up as they come. Each
+// copier kept writing the counts it had reported, which the sum read from
+// another copier's goroutine: "fatal error: concurrent map iteration and
+// map write" ended a replay of bounce_matrix.txtar (go test -race sees it
+// on every run).
+func TestPlanMembersProgress(t *testing.T) {
+	var a, b []*record.Message
+	for i := range 30000 {
+		a = append(a, event(int32(i%3), int64(i/3), "a", "Added", i))
+		b = append(b, event(int32(3+i%3), int64(i/3), "b", []string{"Added", "Removed"}[i%2], i))
+	}
+	ca, cb := &fakeCopier{src: a, failAt: -1}, &fakeCopier{src: b, failAt: -1}
+	var clock atomic.Int64 // a second a call: every record reports progress
+	now := func() time.Time { return time.Unix(clock.Add(1), 0) }
+	prog := &recordingProgress{}
+	p := &Plan{Source: ca, Dest: &CopySink{T: ca, Report: Report{ErrOut: io.Discard, Dest: "copy", Group: "g"}},
+		Members: []Member{{Source: cb, Sink: &CopySink{T: cb}}}, Options: Options{CheckpointEvery: 100, Now: now}, Progress: prog}
+	st, err := p.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Committed != 60000 || st.ByPartition["events/0"] != 10000 || st.ByPartition["events/5"] != 10000 {
+		t.Errorf("stats %+v, want 60000 committed, 10000 of each partition", st)
+	}
+	if prog.last.Read < 30000 || prog.last.Read > 60000 {
+		t.Errorf("the last progress report read %d records, want the sum of both copiers' reports", prog.last.Read)
 	}
 }
 
