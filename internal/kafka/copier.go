@@ -390,7 +390,8 @@ func (cp *Copier) start(ctx context.Context) error {
 	// broker aborts it. Through the admin API, which waits for that (the
 	// consumer's read_committed OffsetFetch would not say why it waits):
 	// a question it leaves unanswered ends the copier, and with it the
-	// admin client, so it cannot be answered late (see committedOffsets).
+	// admin client, well within the request's hour (see
+	// coordinatorRequestTimeout).
 	committed, err := groupOffsets(ctx, cp.cfg, cp.logs, cp.ac, cp.opts.Group, all, cp.cfg.timeout()+cp.txnTimeout)
 	if err != nil {
 		return err

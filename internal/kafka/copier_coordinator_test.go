@@ -2,16 +2,8 @@ package kafka
 
 import (
 	"context"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // TestGroupCheckCoordinatorLate: a copier waiting for its group asks for
@@ -19,10 +11,12 @@ import (
 // longer than the timeout, as it does while the coordinator's broker is
 // SIGKILLed; the lookup is answered later. The check gives up and asks
 // again, and the process lives on. The copier asked through the admin
-// API (groupOffsetsOnce) before, and librdkafka 2.15 aborted the process
-// at such a late answer (rd_kafka_enq_once_del_source_return: Assertion
-// 'eonce->refcnt > 0' failed), as this test did with the admin call in
-// place of the check, and a hard broker cell of bounce_matrix.txtar did.
+// API (groupOffsetsOnce) before, with the timeout as the request's, and
+// librdkafka 2.15 aborted the process at such a late answer
+// (rd_kafka_enq_once_del_source_return: Assertion 'eonce->refcnt > 0'
+// failed), as this test did with the admin call in place of the check,
+// and a hard broker cell of bounce_matrix.txtar did (see
+// coordinatorRequestTimeout).
 func TestGroupCheckCoordinatorLate(t *testing.T) {
 	if onRealKafka {
 		t.Skip("holds the embedded broker's answers back, which the real cluster's cannot be")
@@ -38,28 +32,8 @@ func TestGroupCheckCoordinatorLate(t *testing.T) {
 	defer func() { _ = cp.Close() }()
 	cp.cfg.Timeout = time.Second // the checks give up sooner than the lookup ends
 
-	var mu sync.Mutex
-	held, answered := false, false
-	holding, release := make(chan struct{}), make(chan struct{})
-	cluster.ControlKey(int16(kmsg.FindCoordinator), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		r := kreq.(*kmsg.FindCoordinatorRequest)
-		if r.CoordinatorKey != "g" && !slices.Contains(r.CoordinatorKeys, "g") {
-			return nil, nil, false
-		}
-		mu.Lock()
-		first := !held
-		held = true
-		mu.Unlock()
-		if first {
-			close(holding)
-			cluster.SleepControl(func() { <-release })
-			mu.Lock()
-			answered = true
-			mu.Unlock()
-		}
-		return nil, nil, false // answered as kfake does, late for the first
-	})
+	h := holdCoordinatorLookup(cluster, "g")
+	defer h.release()
 	// Checks, until one waits on the held lookup and gives up on it.
 	for {
 		done, err := cp.groupDone(ctx)
@@ -67,7 +41,7 @@ func TestGroupCheckCoordinatorLate(t *testing.T) {
 			t.Fatalf("groupDone = %v, %v before any record was copied; want false, nil", done, err)
 		}
 		select {
-		case <-holding:
+		case <-h.holding:
 		case <-ctx.Done():
 			t.Fatal("no check looked the group's coordinator up")
 		default:
@@ -78,39 +52,17 @@ func TestGroupCheckCoordinatorLate(t *testing.T) {
 	if done, err := cp.groupDone(ctx); err != nil || done {
 		t.Fatalf("groupDone while the lookup is held = %v, %v; want false, nil (ask again)", done, err)
 	}
-	close(release)
+	h.release()
 
 	// Another member copies it all: the checks see it, through the late
 	// answer and after it.
-	// OffsetCommit before topic ids (v10), which kfake does not map back.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...), kgo.MaxVersions(kversion.V3_9_0()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	commit := kmsg.NewPtrOffsetCommitRequest()
-	commit.Group, commit.Generation = "g", -1
-	ct := kmsg.NewOffsetCommitRequestTopic()
-	ct.Topic = "src"
-	cpart := kmsg.NewOffsetCommitRequestTopicPartition()
-	cpart.Partition, cpart.Offset = 0, 10
-	ct.Partitions = append(ct.Partitions, cpart)
-	commit.Topics = append(commit.Topics, ct)
-	resp, err := commit.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); err != nil {
-		t.Fatalf("committing for the other member: %v", err)
-	}
+	commitOffset(t, ctx, cfg, "g", "src", 0, 10)
 	for {
 		done, err := cp.groupDone(ctx)
 		if err != nil {
 			t.Fatalf("groupDone after the late answer: %v", err)
 		}
-		mu.Lock()
-		late := answered
-		mu.Unlock()
+		late := h.lateAnswered()
 		if done && late {
 			break
 		}

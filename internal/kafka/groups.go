@@ -160,7 +160,7 @@ func (a *Admin) CommittedOffsets(ctx context.Context, group string) (map[TopicPa
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
 	// No partitions: all that the group has committed.
-	res, err := listGroupOffsets(ctx, a.cfg, a.ac, rdk.ConsumerGroupTopicPartitions{Group: group}, false)
+	res, err := listGroupOffsets(ctx, a.ac, rdk.ConsumerGroupTopicPartitions{Group: group}, false)
 	if err != nil {
 		if isCode(err, rdk.ErrGroupIDNotFound) {
 			return map[TopicPartition]int64{}, nil
@@ -533,7 +533,7 @@ func (a *Admin) assignedTopics(ctx context.Context, groups []string) (map[string
 	}
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.DescribeConsumerGroups(ctx, groups, rdk.SetAdminRequestTimeout(a.cfg.timeout()))
+	res, err := a.ac.DescribeConsumerGroups(ctx, groups, rdk.SetAdminRequestTimeout(coordinatorRequestTimeout))
 	if err != nil {
 		if isUnreachable(err) || ctx.Err() != nil {
 			return nil, unreachable(ctx, a.cfg, a.logs, err)

@@ -255,14 +255,12 @@ func groupOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminC
 //
 // A copy waiting for its group asks so, not through the admin API
 // (groupOffsetsOnce), because it asks again and again while brokers
-// come and go, through a client that lives on. librdkafka (2.15) aborts
-// the process
-// (rd_kafka_enq_once_del_source_return: Assertion 'eonce->refcnt > 0')
-// when an admin request to a group's coordinator times out before the
-// coordinator is found, and the lookup is answered later: the request's
-// state is freed twice (librdkafka issue 4605). A hard broker bounce of
-// the group's coordinator did that to a replay (bounce_matrix.txtar;
-// TestGroupCheckCoordinatorLate).
+// come and go, through a client that lives on, for hours: an admin
+// request it stopped waiting for could outlive its hour in librdkafka
+// and abort the process when answered after that (see
+// coordinatorRequestTimeout). A hard broker bounce of the group's
+// coordinator did that to a replay when the request's timeout was the
+// check's (bounce_matrix.txtar; TestGroupCheckCoordinatorLate).
 func committedOffsets(ctx context.Context, cfg Config, logs *logSink, c *rdk.Consumer,
 	group string, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	out := make(map[TopicPartition]int64, len(tps))
@@ -366,7 +364,7 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Ad
 	}
 	ctx, cancel := cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := listGroupOffsets(ctx, cfg, ac, req, true)
+	res, err := listGroupOffsets(ctx, ac, req, true)
 	if err != nil {
 		if isUnstable(err) {
 			return nil, errUnstable
@@ -404,17 +402,17 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Ad
 }
 
 // listGroupOffsets reads the offsets req names (all the group's when it
-// names no partition), stable ones only if stable. For a moment after a
-// group's coordinator moves (the offsets topic just created, a broker
-// bounced) a broker answers "not coordinator", "coordinator not
-// available" or "loading": it asks again until ctx ends. ac must be
-// derived from a consumer (see NewAdmin), or librdkafka crashes on the
-// first such answer.
-func listGroupOffsets(ctx context.Context, cfg Config, ac *rdk.AdminClient,
+// names no partition), stable ones only if stable, until ctx ends (see
+// coordinatorRequestTimeout). For a moment after a group's coordinator
+// moves (the offsets topic just created, a broker bounced) a broker
+// answers "not coordinator", "coordinator not available" or "loading": it
+// asks again until ctx ends. ac must be derived from a consumer (see
+// NewAdmin), or librdkafka crashes on the first such answer.
+func listGroupOffsets(ctx context.Context, ac *rdk.AdminClient,
 	req rdk.ConsumerGroupTopicPartitions, stable bool) (rdk.ListConsumerGroupOffsetsResult, error) {
 	for {
 		res, err := ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{req},
-			rdk.SetAdminRequireStableOffsets(stable), rdk.SetAdminRequestTimeout(cfg.timeout()))
+			rdk.SetAdminRequireStableOffsets(stable), rdk.SetAdminRequestTimeout(coordinatorRequestTimeout))
 		if !coordinatorMoving(err) {
 			return res, err
 		}
@@ -425,6 +423,23 @@ func listGroupOffsets(ctx context.Context, cfg Config, ac *rdk.AdminClient,
 		}
 	}
 }
+
+// coordinatorRequestTimeout is librdkafka's own timeout of each admin
+// request sent to a group's coordinator (ListConsumerGroupOffsets,
+// DescribeConsumerGroups): its longest, one hour; the caller's ctx bounds
+// the wait for the answer instead. librdkafka 2.15 aborts the process
+// (rd_kafka_enq_once_del_source_return: Assertion 'eonce->refcnt > 0')
+// when such a request times out before the group's coordinator is found
+// and the coordinator is found later (its lookup answered late, or the
+// coordinator's broker back up): the request's state is released twice
+// (librdkafka issue 4605, PR 5397 open). A request its caller stopped
+// waiting for stays in librdkafka until it is answered and its answer
+// dropped, or until its client is closed: each caller ends with the
+// error, and the client with it, long before the hour
+// (TestAdminGroupCoordinatorLate). A client that keeps asking after an
+// unanswered question for longer (a copy waiting for its group) asks
+// through a consumer instead (committedOffsets).
+const coordinatorRequestTimeout = time.Hour
 
 // coordinatorMoving reports the errors of a group whose coordinator is
 // moving or still loading the group's offsets. They pass in a moment.
