@@ -113,13 +113,23 @@ declare -A label=(
 	[proj_topic]="projection --to-topic"
 )
 
-# One run: wall seconds, peak RSS (KB) and CPU seconds (user+sys, children
-# included: both kcats for the pipeline) go into the tables below.
-declare -A times=() cpus=() max_rss_kb=()
+# The embedded broker's CPU seconds so far (user+sys), when this script
+# started it: it runs on the same cores as the commands. Empty on a real
+# cluster, whose brokers are not ours to watch.
+broker_pid=
+[[ -z ${KAFKA:-} && -n ${dev_pid:-} ]] && broker_pid=$dev_pid
+clk_tck=$(getconf CLK_TCK)
+broker_cpu() { [[ -n $broker_pid ]] && awk -v hz="$clk_tck" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$broker_pid/stat"; }
+
+# One run: wall seconds, peak RSS (KB), CPU seconds (user+sys, children
+# included: both kcats for the pipeline) and the embedded broker's CPU
+# seconds go into the tables below.
+declare -A times=() cpus=() max_rss_kb=() bcpus=()
 run_once() { # tool round
-	local t=$1 r=$2 d rc=0 start end
+	local t=$1 r=$2 d rc=0 start end b0
 	d=$(dst "$t" "$r")
 	[[ $t == kcat ]] && create_topic "$d" # outside the timing; evctl's --create is inside
+	b0=$(broker_cpu)
 	start=$(date +%s%N)
 	/usr/bin/time -f '%M %U %S' -o "$tmp/time.$t.$r" \
 		bash -c "set -o pipefail; ${cmd[$t]}" _ "$d" >/dev/null 2>"$tmp/$t.err.$r" || rc=$?
@@ -137,6 +147,7 @@ run_once() { # tool round
 	((kb > ${max_rss_kb[$t]:-0})) && max_rss_kb[$t]=$kb
 	times[$t]+="$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", (b - a) / 1e9}') "
 	cpus[$t]+="$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}') "
+	[[ -z $broker_pid ]] || bcpus[$t]+="$(awk -v a="$b0" -v b="$(broker_cpu)" 'BEGIN {printf "%.2f", b - a}') "
 }
 
 # ---- verification pass (round 0, untimed; also warms up the broker) ---------
@@ -196,7 +207,7 @@ if [[ $FIDELITY == 1 ]]; then
 fi
 
 # ---- timed runs ------------------------------------------------------------
-times=() cpus=() max_rss_kb=()
+times=() cpus=() max_rss_kb=() bcpus=()
 for ((r = 1; r <= RUNS; r++)); do
 	# rotate the order each round so no tool always runs first (or last)
 	order=()
@@ -209,10 +220,12 @@ for ((r = 1; r <= RUNS; r++)); do
 	log "round $r/$RUNS:$line"
 done
 
-declare -A med=() rps=() cpu=() rss=()
+declare -A med=() rps=() cpu=() rss=() bcpu=()
 for t in "${tools[@]}"; do
 	med[$t]=$(echo "${times[$t]}" | median)
 	cpu[$t]=$(echo "${cpus[$t]}" | median)
+	bcpu[$t]=n/a
+	[[ -z $broker_pid ]] || bcpu[$t]=$(echo "${bcpus[$t]}" | median)
 	rps[$t]=$(awk -v n="$EVENTS" -v s="${med[$t]}" 'BEGIN {printf "%d", n / s}')
 	rss[$t]=$(awk -v k="${max_rss_kb[$t]}" 'BEGIN {printf "%.1f", k / 1024}')
 done
@@ -227,12 +240,12 @@ has proj_topic && pt_mark=$(mark "${rps[proj_topic]}" 400000)
 echo
 echo "evctl replay benchmark: $EVENTS events / $ACCOUNTS aggregates of $TOPIC on $broker, $RUNS runs each (median, order rotated), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-26s %9s %10s %8s %8s %9s  %s\n' command median_s events/s vs_kcat cpu_s rss_MB runs_s
+printf '%-26s %9s %10s %8s %8s %12s %9s  %s\n' command median_s events/s vs_kcat cpu_s broker_cpu_s rss_MB runs_s
 for t in "${tools[@]}"; do
-	printf '%-26s %9s %10s %8s %8s %9s  %s\n' "${label[$t]}" "${med[$t]}" "${rps[$t]}" \
-		"$(ratio "${rps[$t]}" "${rps[kcat]}")" "${cpu[$t]}" "${rss[$t]}" "${times[$t]% }"
+	printf '%-26s %9s %10s %8s %8s %12s %9s  %s\n' "${label[$t]}" "${med[$t]}" "${rps[$t]}" \
+		"$(ratio "${rps[$t]}" "${rps[kcat]}")" "${cpu[$t]}" "${bcpu[$t]}" "${rss[$t]}" "${times[$t]% }"
 done
-echo "  (cpu_s: median user+sys; rss_MB: peak over runs — for the pipeline, the larger kcat)"
+echo "  (cpu_s: median user+sys; broker_cpu_s: the embedded broker's, n/a on a real cluster; rss_MB: peak over runs — for the pipeline, the larger kcat)"
 if [[ $FIDELITY == 1 ]]; then
 	echo
 	echo "fidelity vs $TOPIC (sha256 of sorted records, checked once):"
@@ -252,4 +265,4 @@ has proj_file && printf '  %-46s %-5s %s\n' "projection rebuild >= 400,000 event
 has proj_topic && printf '  %-46s %-5s %s\n' "projection rebuild >= 400,000 events/s (topic)" "$pt_mark" "${rps[proj_topic]} events/s"
 echo
 for t in evctl_p1 proj_file proj_topic; do has $t || { cpu[$t]=; med[$t]=; rps[$t]=; rss[$t]=; }; done
-echo "RESULT broker=${broker// /_} events=$EVENTS accounts=$ACCOUNTS runs=$RUNS evctl_replay_cpu_s=${cpu[evctl]} evctl_replay_p1_cpu_s=${cpu[evctl_p1]} kcat_pipe_cpu_s=${cpu[kcat]} proj_file_cpu_s=${cpu[proj_file]} proj_topic_cpu_s=${cpu[proj_topic]} evctl_replay_s=${med[evctl]} evctl_replay_p1_s=${med[evctl_p1]} kcat_pipe_s=${med[kcat]} proj_file_s=${med[proj_file]} proj_topic_s=${med[proj_topic]} evctl_replay_rps=${rps[evctl]} kcat_pipe_rps=${rps[kcat]} proj_file_eps=${rps[proj_file]} proj_topic_eps=${rps[proj_topic]} vs_kcat_pipe=$vs_kcat evctl_replay_rss_mb=${rss[evctl]} proj_file_rss_mb=${rss[proj_file]} proj_topic_rss_mb=${rss[proj_topic]} replay_target=$replay_mark projection_target=$pf_mark"
+echo "RESULT broker=${broker// /_} events=$EVENTS accounts=$ACCOUNTS runs=$RUNS evctl_replay_cpu_s=${cpu[evctl]} evctl_replay_p1_cpu_s=${cpu[evctl_p1]} kcat_pipe_cpu_s=${cpu[kcat]} evctl_replay_broker_cpu_s=${bcpu[evctl]} kcat_pipe_broker_cpu_s=${bcpu[kcat]} proj_file_cpu_s=${cpu[proj_file]} proj_topic_cpu_s=${cpu[proj_topic]} evctl_replay_s=${med[evctl]} evctl_replay_p1_s=${med[evctl_p1]} kcat_pipe_s=${med[kcat]} proj_file_s=${med[proj_file]} proj_topic_s=${med[proj_topic]} evctl_replay_rps=${rps[evctl]} kcat_pipe_rps=${rps[kcat]} proj_file_eps=${rps[proj_file]} proj_topic_eps=${rps[proj_topic]} vs_kcat_pipe=$vs_kcat evctl_replay_rss_mb=${rss[evctl]} proj_file_rss_mb=${rss[proj_file]} proj_topic_rss_mb=${rss[proj_topic]} replay_target=$replay_mark projection_target=$pf_mark"
