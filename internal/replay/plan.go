@@ -3,7 +3,6 @@ package replay
 import (
 	"context"
 	"errors"
-	"maps"
 	"sync"
 )
 
@@ -98,9 +97,8 @@ func (p *Plan) runMembers(ctx context.Context, opts Options) (Stats, error) {
 		o.Rate = opts.Rate / float64(n)
 		if opts.Progress != nil {
 			o.Progress = func(st Stats) {
-				// st's maps are its copier's, which goes on writing them once
-				// this returns: the others' reports read a copy.
-				st.ByType, st.ByPartition = maps.Clone(st.ByType), maps.Clone(st.ByPartition)
+				// st is this copier's to keep (Options.Progress): Run
+				// reports a copy of the maps it goes on writing.
 				mu.Lock()
 				defer mu.Unlock()
 				latest[i] = st
