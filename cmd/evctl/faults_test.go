@@ -544,13 +544,21 @@ func cmdBounceCopy(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("bounce-copy", flag.ContinueOnError)
 	mode := fs.String("mode", "hard", "{hard|clean}: SIGKILL, or SIGTERM (a clean shutdown)")
 	target := fs.String("target", "brokers", "{brokers|clients}: bounce each node in turn, or each replay process three times")
-	partitions := fs.Int("partitions", 1, "partitions of the source and the destination")
-	records := fs.Int("records", 0, "records to copy (default: $EVCTL_BOUNCE_RECORDS)")
-	procs := fs.Int("procs", 0, "replay processes in the group (default: 1 with one partition, else 2)")
-	copyTime := fs.Duration("copy-time", 0, "how long the copy takes at its --rate (default: 180s bouncing brokers, 45s clients)")
+	partitionList := fs.String("partitions", "1", "partitions of the source and the destination; a list (1,3) runs one cell per count, side by side")
+	records := fs.Int("records", 0, "records to copy per cell (default: $EVCTL_BOUNCE_RECORDS)")
+	procs := fs.Int("procs", 0, "replay processes in each cell's group (default: 1 with one partition, else 2)")
+	copyTime := fs.Duration("copy-time", 0, "how long a copy takes at its --rate (default: 180s bouncing brokers, 45s clients)")
 	ts.Check(fs.Parse(args))
+	var partitions []int
+	for _, f := range strings.Split(*partitionList, ",") {
+		p, err := strconv.Atoi(f)
+		if err != nil || p < 1 {
+			neg = true
+		}
+		partitions = append(partitions, p)
+	}
 	if neg || fs.NArg() != 0 || (*mode != "hard" && *mode != "clean") || (*target != "brokers" && *target != "clients") {
-		ts.Fatalf("usage: bounce-copy -mode {hard|clean} -target {brokers|clients} [-partitions P] [-records N] [-procs K] [-copy-time D]")
+		ts.Fatalf("usage: bounce-copy -mode {hard|clean} -target {brokers|clients} [-partitions P[,P...]] [-records N] [-procs K] [-copy-time D]")
 	}
 	if *records == 0 {
 		n, err := strconv.Atoi(os.Getenv(bounceRecordsEnv))
@@ -566,125 +574,220 @@ func cmdBounceCopy(ts *testscript.TestScript, neg bool, args []string) {
 	hard := *mode == "hard"
 	ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
 	defer cancel()
-	ts.Check(awaitInSync(ctx, scriptBrokers(ts))) // the last cell's bounces are over
-	if *procs == 0 {
-		*procs = min(*partitions, 2)
-	}
+	ts.Check(awaitInSync(ctx, scriptBrokers(ts))) // the last cells' bounces are over
 	if *copyTime == 0 {
 		// Bouncing a node takes up to a minute on a loaded machine (a JVM
 		// starts twice), and the copy must outlast three.
 		*copyTime = map[string]time.Duration{"brokers": 180 * time.Second, "clients": 45 * time.Second}[*target]
 	}
-	name := fmt.Sprintf("bounce.%s.%s.%dp", *mode, *target, *partitions)
-	src, dst, group := name+".src", name+".dst", name
-	what := fmt.Sprintf("bounce-copy %s bounces of %s, %d partitions, %d records", *mode, *target, *partitions, *records)
 	brokers := scriptBrokers(ts)
-	isr := map[string]string{"min.insync.replicas": "2"}
-	ts.Check(createTopic(brokers, src, int32(*partitions), isr))
-	ts.Check(createTopic(brokers, dst, int32(*partitions), isr))
-	ts.Check(seedSequence(brokers, src, 0, *records))
-	pr := newProbe(ts, src, dst, group)
-	reader := startConcurrentReader(ts, brokers, dst)
-
-	total := int64(*records)
-	// Each process copies at most its share of rate, so that the copy
-	// lasts for the bounces; checkpoints every 1% keep the progress fine.
-	rate := int(math.Ceil(float64(*records) / copyTime.Seconds() / float64(*procs)))
-	every := max(*records/100, 10)
-	base := []string{"replay", src, "--to-topic", dst, "--group", group, "--checkpoint-every", strconv.Itoa(every),
-		"--no-progress", "--rate", strconv.Itoa(rate) + "/s"}
-	resume := append(slices.Clone(base), "--resume")
-	start := time.Now()
-	members := make([]*evctlProc, *procs)
-	runs := make([]int, *procs)
-	startMember := func(i int) {
-		runs[i]++
-		args := resume
-		if i == 0 && runs[i] == 1 {
-			args = base
-		}
-		members[i] = startEvctl(ts, fmt.Sprintf("member %d run %d", i, runs[i]), fmt.Sprintf("%s-%d-%d.stderr", name, i, runs[i]), args)
-		members[i].probe = pr
+	cells := make([]*bounceCell, len(partitions))
+	for i, p := range partitions {
+		cells[i] = newBounceCell(ts, brokers, *mode, *target, p, *procs, *records, *copyTime)
 	}
-	startMember(0)
-	for i := 1; i < *procs; i++ {
-		// Once the first has made the group: later members resume it.
-		awaitCommitted(ts, pr, 1, members[0], what)
-		startMember(i)
+	for _, c := range cells {
+		c.startMember(ts, 0)
 	}
-	progress := func() int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return pr.committed(ctx)
-	}
-	notDone := func(bounce string) {
-		if got := progress(); got >= total {
-			ts.Fatalf("%s: the copy was done before %s (%d of %d committed after %s): nothing was bounced while it ran; give it a longer -copy-time",
-				what, bounce, got, total, time.Since(start).Round(time.Millisecond))
+	for _, c := range cells {
+		for i := 1; i < len(c.members); i++ {
+			// Once the first has made the group: later members resume it.
+			awaitCommitted(ts, c.pr, 1, c.members[0], c.what)
+			c.startMember(ts, i)
 		}
 	}
-	var bounces []string
 	switch *target {
 	case "brokers":
+		// Every cell's copy meets each bounce.
 		for id := 1; id <= 3; id++ {
-			at := total * int64(id*20) / 100
-			awaitCommitted(ts, pr, at, members[0], what)
-			bounce := fmt.Sprintf("node %d's %s bounce", id, *mode)
-			notDone(bounce)
-			before, t0 := progress(), time.Now()
+			before := make([]int64, len(cells))
+			for i, c := range cells {
+				awaitCommitted(ts, c.pr, c.total*int64(id*20)/100, c.members[0], c.what)
+				c.notDone(ts, fmt.Sprintf("node %d's %s bounce", id, *mode))
+				before[i] = c.progress()
+			}
+			t0 := time.Now()
 			bounceNode(ts, ns, id, hard)
 			t1 := time.Now()
-			// The copy goes on on two of three brokers (min.insync.replicas 2).
-			down := awaitCommitted(ts, pr, min(before+int64(every), total), members[0], what+", with node "+strconv.Itoa(id)+" down")
+			// The copies go on on two of three brokers (min.insync.replicas 2).
+			more := make([]string, len(cells))
+			for i, c := range cells {
+				down := awaitCommitted(ts, c.pr, min(before[i]+int64(c.every), c.total), c.members[0], c.what+", with node "+strconv.Itoa(id)+" down")
+				more[i] = fmt.Sprintf("%d more committed %s later", down-before[i], time.Since(t1).Round(time.Millisecond))
+			}
 			t2 := time.Now()
 			// As transactions_test.py does, the next bounce does not wait
 			// for this node's replicas to catch up.
 			restartNode(ts, ns, id, false)
-			bounces = append(bounces, fmt.Sprintf("node %d at %d%% (gone from the cluster in %s, %d more committed %s later, back %s later)",
-				id, before*100/total, t1.Sub(t0).Round(time.Millisecond), down-before, t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond)))
-			ts.Logf("%s: bounced %s", what, bounces[len(bounces)-1])
-		}
-	case "clients":
-		for round := 1; round <= 3; round++ {
-			for i := range members {
-				at := total * int64(round*20 + i*20 / *procs) / 100
-				awaitCommitted(ts, pr, at, members[i], what)
-				m := members[i]
-				bounce := fmt.Sprintf("%s's %s bounce", m.name, *mode)
-				notDone(bounce)
-				at = progress()
-				if hard {
-					m.kill()
-					<-m.done
-				} else {
-					ts.Check(m.cmd.Process.Signal(syscall.SIGTERM))
-					m.waitExit(ts, faultDeadline)
-					// Stopped at a transaction boundary (130), or done (0).
-					if c := m.exitCode(); c != 130 && c != 0 {
-						m.requireExit(ts, 130)
-					}
-				}
-				bounces = append(bounces, fmt.Sprintf("member %d at %d%%", i, at*100/total))
-				ts.Logf("%s: bounced %s", what, bounces[len(bounces)-1])
-				startMember(i)
+			for i, c := range cells {
+				c.bounced(ts, fmt.Sprintf("node %d at %d%% (gone from the cluster in %s, %s, back %s after that)",
+					id, before[i]*100/c.total, t1.Sub(t0).Round(time.Millisecond), more[i], time.Since(t2).Round(time.Millisecond)))
 			}
 		}
+	case "clients":
+		// Each process of each cell three times, at 20 % steps of its
+		// cell's progress, the cells' bounces in the order of those steps.
+		type bounce struct{ cell, member, at int }
+		var plan []bounce
+		for round := 1; round <= 3; round++ {
+			for ci, c := range cells {
+				for i := range c.members {
+					plan = append(plan, bounce{ci, i, round*20 + i*20/len(c.members)})
+				}
+			}
+		}
+		slices.SortStableFunc(plan, func(a, b bounce) int { return cmp.Compare(a.at, b.at) })
+		for _, b := range plan {
+			c := cells[b.cell]
+			m := c.members[b.member]
+			awaitCommitted(ts, c.pr, c.total*int64(b.at)/100, m, c.what)
+			c.notDone(ts, fmt.Sprintf("%s's %s bounce", m.name, *mode))
+			at := c.progress()
+			if hard {
+				m.kill()
+				<-m.done
+			} else {
+				ts.Check(m.cmd.Process.Signal(syscall.SIGTERM))
+				m.waitExit(ts, faultDeadline)
+				// Stopped at a transaction boundary (130), or done (0).
+				if code := m.exitCode(); code != 130 && code != 0 {
+					m.requireExit(ts, 130)
+				}
+			}
+			c.bounced(ts, fmt.Sprintf("member %d at %d%%", b.member, at*100/c.total))
+			c.startMember(ts, b.member)
+		}
 	}
-	for _, m := range members {
-		m.waitExit(ts, faultDeadline)
-		m.requireExit(ts, 0)
-	}
-	copied := time.Since(start)
-	ts.Logf("%s: bounced %s; copied in %s (--rate %d/s per process, %d processes)",
-		what, strings.Join(bounces, ", "), copied.Round(time.Millisecond), rate, *procs)
-
+	// Each copy's time: until its group has committed every record.
 	ctx, cancel = context.WithTimeout(context.Background(), faultDeadline)
 	defer cancel()
-	srcRecs, _, err := readTopic(ctx, strings.Join(brokers, ","), src)
+	for pending := len(cells); pending > 0; {
+		pending = 0
+		for _, c := range cells {
+			if c.copied == 0 && c.progress() >= c.total {
+				c.copied = time.Since(c.start)
+			}
+			if c.copied == 0 {
+				pending++
+				for _, m := range c.members {
+					if m.exited() && m.exitCode() != 0 {
+						m.requireExit(ts, 0)
+					}
+				}
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		if err := pauseOn(ctx); err != nil {
+			ts.Fatalf("HANG: %d of the copies did not finish within %s after the bounces: %v", pending, faultDeadline, err)
+		}
+	}
+	for _, c := range cells {
+		for _, m := range c.members {
+			m.waitExit(ts, faultDeadline)
+			m.requireExit(ts, 0)
+		}
+		ts.Logf("%s: bounced %s; copied in %s (--rate %d/s per process, %d processes)",
+			c.what, strings.Join(c.bounces, ", "), c.copied.Round(time.Millisecond), c.rate, len(c.members))
+	}
+	var failed []string
+	for _, c := range cells {
+		failed = append(failed, c.check(ts, brokers)...)
+	}
+	if len(failed) > 0 {
+		ts.Fatalf("EXACTLY-ONCE VIOLATED:\n%s", strings.Join(failed, "\n"))
+	}
+}
+
+// bounceCell is one cell of the bounce matrix: a copy from src to dst by
+// a group of replay processes, read by a concurrent reader.
+type bounceCell struct {
+	what, src, dst, group, name string
+	total                       int64
+	every, rate                 int
+	pr                          *probe
+	reader                      *concurrentReader
+	base, resume                []string
+	members                     []*evctlProc
+	runs                        []int
+	start                       time.Time
+	copied                      time.Duration
+	bounces                     []string
+}
+
+// newBounceCell makes a cell's topics (replication factor 3,
+// min.insync.replicas 2) and source, and starts its concurrent reader.
+func newBounceCell(ts *testscript.TestScript, brokers []string, mode, target string, partitions, procs, records int, copyTime time.Duration) *bounceCell {
+	if procs == 0 {
+		procs = min(partitions, 2)
+	}
+	c := &bounceCell{name: fmt.Sprintf("bounce.%s.%s.%dp", mode, target, partitions), total: int64(records)}
+	c.src, c.dst, c.group = c.name+".src", c.name+".dst", c.name
+	c.what = fmt.Sprintf("bounce-copy %s bounces of %s, %d partitions, %d records", mode, target, partitions, records)
+	isr := map[string]string{"min.insync.replicas": "2"}
+	ts.Check(createTopic(brokers, c.src, int32(partitions), isr))
+	ts.Check(createTopic(brokers, c.dst, int32(partitions), isr))
+	ts.Check(seedSequence(brokers, c.src, 0, records))
+	c.pr = newProbe(ts, c.src, c.dst, c.group)
+	c.reader = startConcurrentReader(ts, brokers, c.dst)
+	// Each process copies at most its share of rate, so that the copy
+	// lasts for the bounces; checkpoints every 1% keep the progress fine.
+	c.rate = int(math.Ceil(float64(records) / copyTime.Seconds() / float64(procs)))
+	c.every = max(records/100, 10)
+	c.base = []string{"replay", c.src, "--to-topic", c.dst, "--group", c.group, "--checkpoint-every", strconv.Itoa(c.every),
+		"--no-progress", "--rate", strconv.Itoa(c.rate) + "/s"}
+	c.resume = append(slices.Clone(c.base), "--resume")
+	c.members = make([]*evctlProc, procs)
+	c.runs = make([]int, procs)
+	return c
+}
+
+// startMember starts (again) the cell's replay process i: the first run
+// of the first creates the group, every other run resumes it.
+func (c *bounceCell) startMember(ts *testscript.TestScript, i int) {
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	c.runs[i]++
+	args := c.resume
+	if i == 0 && c.runs[i] == 1 {
+		args = c.base
+	}
+	c.members[i] = startEvctl(ts, fmt.Sprintf("%s member %d run %d", c.name, i, c.runs[i]), fmt.Sprintf("%s-%d-%d.stderr", c.name, i, c.runs[i]), args)
+	c.members[i].probe = c.pr
+}
+
+// progress is the records the cell's group has committed.
+func (c *bounceCell) progress() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.pr.committed(ctx)
+}
+
+// notDone fails when the copy is done before a bounce meant to hit it.
+func (c *bounceCell) notDone(ts *testscript.TestScript, bounce string) {
+	if got := c.progress(); got >= c.total {
+		ts.Fatalf("%s: the copy was done before %s (%d of %d committed after %s): nothing was bounced while it ran; give it a longer -copy-time",
+			c.what, bounce, got, c.total, time.Since(c.start).Round(time.Millisecond))
+	}
+}
+
+func (c *bounceCell) bounced(ts *testscript.TestScript, what string) {
+	c.bounces = append(c.bounces, what)
+	ts.Logf("%s: bounced %s", c.what, what)
+}
+
+// check reads the source and the destination once the copy is done, and
+// says how the final and the concurrent reader's records differ from the
+// source's: none missing, none twice, in source order, byte for byte.
+func (c *bounceCell) check(ts *testscript.TestScript, brokers []string) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
+	defer cancel()
+	srcRecs, _, err := readTopic(ctx, strings.Join(brokers, ","), c.src)
 	ts.Check(err)
-	final, markers, err := readTopic(ctx, strings.Join(brokers, ","), dst)
+	final, markers, err := readTopic(ctx, strings.Join(brokers, ","), c.dst)
 	ts.Check(err)
-	concurrent, err := reader.finish(ctx, pr)
+	concurrent, err := c.reader.finish(ctx, c.pr)
 	ts.Check(err)
 	var failed []string
 	for _, read := range []struct {
@@ -692,17 +795,15 @@ func cmdBounceCopy(ts *testscript.TestScript, neg bool, args []string) {
 		recs map[int32][]*kgo.Record
 	}{{"the final reader", final}, {"the concurrent reader", concurrent}} {
 		n, dups := sequenceCounts(read.recs)
-		if problems := compareCopies(src, dst, srcRecs, read.recs); len(problems) > 0 || dups > 0 || n != *records {
-			failed = append(failed, fmt.Sprintf("%s: %d records, %d duplicates\n%s", read.who, n, dups, strings.Join(problems, "\n")))
+		if problems := compareCopies(c.src, c.dst, srcRecs, read.recs); len(problems) > 0 || dups > 0 || int64(n) != c.total {
+			failed = append(failed, fmt.Sprintf("%s: %s: %d records, %d duplicates\n%s", c.what, read.who, n, dups, strings.Join(problems, "\n")))
 			continue
 		}
 		ts.Logf("%s: %s read %d records of %d, 0 duplicates, the same set as the source, in source order per partition, byte for byte",
-			what, read.who, n, *records)
+			c.what, read.who, n, c.total)
 	}
-	if len(failed) > 0 {
-		ts.Fatalf("EXACTLY-ONCE VIOLATED (%s):\n%s", what, strings.Join(failed, "\n"))
-	}
-	ts.Logf("%s: %d commit and %d abort markers; checked %s after start", what, markers.commits, markers.aborts, time.Since(start).Round(time.Millisecond))
+	ts.Logf("%s: %d commit and %d abort markers; checked %s after start", c.what, markers.commits, markers.aborts, time.Since(c.start).Round(time.Millisecond))
+	return failed
 }
 
 // bounceRecordsEnv gives bounce-copy's records per cell.

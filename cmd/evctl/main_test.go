@@ -116,9 +116,10 @@ func TestMain(m *testing.M) {
 //	                                             a node left down is started when the script ends
 //	tail-kill [-n N] topic                       evctl tail -f topic; N records, SIGKILL the leader, N more:
 //	                                             tail must print all 2N, in order; restart the node
-//	bounce-copy -mode {hard|clean} -target {brokers|clients} [-partitions P] [-records N] [-procs K]
-//	                                             transactions_test.py's cell on evctl replay (faults_test.go);
-//	                                             skips its script unless -records or $EVCTL_BOUNCE_RECORDS is set
+//	bounce-copy -mode {hard|clean} -target {brokers|clients} [-partitions P[,P...]] [-records N] [-procs K]
+//	                                             transactions_test.py's cells on evctl replay, one per partition
+//	                                             count, side by side (faults_test.go); skips its script unless
+//	                                             -records or $EVCTL_BOUNCE_RECORDS is set
 func TestScripts(t *testing.T) {
 	testscript.Run(t, scriptParams())
 }
