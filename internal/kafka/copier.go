@@ -115,13 +115,11 @@ var copyConsumerDefaults = append(slices.Clip(readDefaults),
 // Apache Kafka expires such members after their session timeout, which
 // this matches. What else it bounds: a member that does not poll for
 // that long leaves the group, and one that takes longer to rejoin a
-// rebalance is left out of it. A copier polls many times a second; a
-// checkpoint that outlives the bound (a broker lost, its partitions
-// waiting for new leaders) loses the member's partitions: the records of
-// its transaction are not committed, or committed with their offsets,
-// never one without the other, and the partitions start again from the
-// committed offsets. A follower keeps a long interval: its caller may
-// pause between two Reads (see Follow).
+// rebalance is left out of it. A copier polls many times a second, and
+// keeps polling while a transactional call waits longer (keepServed): a
+// checkpoint may wait the timeout and the transaction's timeout (a broker
+// lost, its partitions waiting for new leaders). A follower keeps a long
+// interval: its caller may pause between two Reads (see Follow).
 func copyMaxPollInterval(cfg Config) int {
 	return int(copySessionTimeout(cfg) / time.Millisecond)
 }
@@ -242,6 +240,12 @@ type Copier struct {
 	assignedAt time.Time
 	nudged     bool
 	closing    bool
+	// rebalancing: inside a rebalance callback. serving: keepServed polls
+	// the consumer while a transactional call waits, and deferred holds
+	// the rebalances it met, for after the call.
+	rebalancing, serving bool
+	deferred             []rdk.Event
+	paused               []*copyPart // by keepServed
 	// unanswered is when the group's coordinator stopped answering this
 	// member's checks (zero while it answers); checker is the client that
 	// asks, a fresh one since (see coordinatorMoving).
@@ -553,6 +557,15 @@ func (cp *Copier) Remaining() int64 {
 // rebalance runs inside Poll, that is inside Read, when the caller has
 // handled every record returned before.
 func (cp *Copier) rebalance(_ *rdk.Consumer, ev rdk.Event) error {
+	if cp.serving {
+		// Inside a transactional call's wait (keepServed): librdkafka
+		// assigns or revokes as told, and the copier catches up once the
+		// call is over (replayDeferred).
+		cp.deferred = append(cp.deferred, ev)
+		return nil
+	}
+	cp.rebalancing = true
+	defer func() { cp.rebalancing = false }()
 	switch e := ev.(type) {
 	case rdk.AssignedPartitions:
 		cp.assign(e.Partitions)
@@ -560,6 +573,86 @@ func (cp *Copier) rebalance(_ *rdk.Consumer, ev rdk.Event) error {
 		cp.revoke(e.Partitions)
 	}
 	return nil
+}
+
+// keepServed polls the consumer while a transactional call that began at
+// started waits, once it has waited a third of the poll bound: a
+// checkpoint may wait the timeout and the transaction's timeout while
+// the cluster answers (see checkpointTimeout), longer than the copier's
+// max.poll.interval.ms (one session, see copyMaxPollInterval), and
+// librdkafka would leave the group in the middle of it and join again
+// after, a rebalance for every member. The assigned partitions are
+// paused first, so that no record comes; a rebalance the poll serves is
+// left to librdkafka until the call is over (see rebalance). Not inside
+// a rebalance callback, where librdkafka takes no poll.
+func (cp *Copier) keepServed(started time.Time) {
+	if cp.opts.Follow || !cp.joined || cp.rebalancing || time.Since(started) < copyRebalanceTimeout(cp.cfg)/3 {
+		return
+	}
+	if !cp.serving {
+		cp.serving = true
+		cp.mu.Lock()
+		for _, p := range cp.order {
+			if p.assigned && !p.done && (!cp.opts.Sequential || p == cp.current) { // the others are paused already
+				cp.paused = append(cp.paused, p)
+			}
+		}
+		cp.mu.Unlock()
+		_ = cp.c.Pause(cp.servedParts()) // a record that still comes is dropped: endServing seeks back
+	}
+	for range 100 {
+		switch e := cp.c.Poll(0).(type) {
+		case nil:
+			return
+		case rdk.Error:
+			if err := cp.watch.event(context.Background(), e); err != nil && cp.err == nil && (e.IsFatal() || errors.Is(err, ErrUnreachable)) {
+				cp.err = err
+			}
+		}
+	}
+}
+
+// endServing resumes the partitions keepServed paused, each where the
+// copier stands (a Sequential copier only the one it reads).
+func (cp *Copier) endServing() {
+	if !cp.serving {
+		return
+	}
+	cp.serving = false
+	// librdkafka keeps a partition paused across a new assignment.
+	_ = cp.c.Resume(cp.servedParts())
+	paused := cp.paused
+	cp.paused = nil
+	if len(cp.deferred) > 0 {
+		return // the group rebalanced: the partitions start again where assign says
+	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	for _, p := range paused {
+		tp := rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.next)}
+		if err := cp.c.Seek(tp, 0); err != nil && cp.err == nil {
+			cp.err = fmt.Errorf("cannot read %s[%d] again from offset %d after a long commit: %w", p.tp.Topic, p.tp.Partition, p.next, err)
+		}
+	}
+}
+
+// servedParts lists the partitions keepServed paused.
+func (cp *Copier) servedParts() []rdk.TopicPartition {
+	tps := make([]rdk.TopicPartition, len(cp.paused))
+	for i, p := range cp.paused {
+		tps[i] = rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition}
+	}
+	return tps
+}
+
+// replayDeferred hands the copier the rebalances librdkafka went through
+// while keepServed polled, in order; outside any transactional call.
+func (cp *Copier) replayDeferred() {
+	for len(cp.deferred) > 0 && !cp.rebalancing {
+		ev := cp.deferred[0]
+		cp.deferred = cp.deferred[1:]
+		_ = cp.rebalance(cp.c, ev)
+	}
 }
 
 // assign starts each partition at the group's committed offset, or From.
@@ -726,6 +819,7 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 		}
 	}
 	for {
+		cp.replayDeferred()
 		switch {
 		case cp.err != nil:
 			return nil, cp.err
@@ -1313,6 +1407,7 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 	if !cp.inTxn && len(offsets) == 0 {
 		return nil
 	}
+	defer cp.replayDeferred()
 	if err := cp.begin(); err != nil {
 		return err
 	}
@@ -1494,21 +1589,32 @@ func (cp *Copier) retry(ctx context.Context, call func(context.Context) error) e
 	})
 	defer check.Stop()
 	var err error
+	started := time.Now()
+	serve := time.NewTicker(pollTimeout)
+	defer serve.Stop()
+	defer cp.endServing()
 	for range 3 {
 		done := make(chan error, 1)
 		go func() { done <- call(tctx) }()
-		select {
-		case err = <-done:
-		case <-tctx.Done():
-			// Give the call a moment to report its own error.
+		var answered bool
+		for !answered {
 			select {
 			case err = <-done:
-			case <-time.After(100 * time.Millisecond):
-				cp.stuck, cp.stuckCall = true, done
-				if lost.Load() {
-					return errClusterLost
+				answered = true
+			case <-serve.C:
+				cp.keepServed(started)
+			case <-tctx.Done():
+				// Give the call a moment to report its own error.
+				select {
+				case err = <-done:
+					answered = true
+				case <-time.After(100 * time.Millisecond):
+					cp.stuck, cp.stuckCall = true, done
+					if lost.Load() {
+						return errClusterLost
+					}
+					return context.DeadlineExceeded // the brokers did not answer in time
 				}
-				return context.DeadlineExceeded // the brokers did not answer in time
 			}
 		}
 		if lost.Load() {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,4 +189,130 @@ func watchGroup(ctx context.Context, cfg Config, group string, ok func(kmsg.Desc
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// TestCopyLongCheckpointStaysInGroup: a checkpoint may wait up to the
+// timeout and the transaction's timeout while the cluster answers (a broker
+// lost, its partitions between leaders), longer than the copier's poll
+// bound, its session timeout. The copier served its consumer only between
+// Reads, so librdkafka left the group in the middle of the commit, and the
+// member joined again after it: a rebalance for every member, for
+// nothing. The copier now keeps its consumer served while a transactional
+// call waits. kfake holds one commit here for longer than the poll bound.
+func TestCopyLongCheckpointStaysInGroup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits longer than a session in a commit")
+	}
+	if onRealKafka {
+		t.Skip("holds a commit in the broker, which only kfake lets a test do")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "60000"})
+	seedSource(t, cfg, "src", 2, 400)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, CheckpointAfter: -1})
+	if n, err := copyLoop(ctx, cp, "dst", 50, 100); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	var joins, held atomic.Int32
+	cluster.ControlKey(int16(kmsg.JoinGroup), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		joins.Add(1)
+		return nil, nil, false
+	})
+	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !kreq.(*kmsg.EndTxnRequest).Commit || held.Add(1) > 1 {
+			return nil, nil, false
+		}
+		// Past the poll bound, well within the checkpoint's.
+		cluster.SleepControl(func() {
+			select {
+			case <-time.After(copySessionTimeout(cfg) + 3*time.Second):
+			case <-ctx.Done():
+			}
+		})
+		return nil, nil, false
+	})
+	n, err := copyLoop(ctx, cp, "dst", 50, 0)
+	if err != nil {
+		t.Fatalf("after %d more records: %v", n, err)
+	}
+	if held.Load() == 0 {
+		t.Fatal("no commit was held: the test did not reproduce the long checkpoint")
+	}
+	if n := joins.Load(); n > 0 {
+		t.Errorf("the copier joined its group %d times after a long checkpoint, want 0", n)
+	}
+	if n != 300 {
+		t.Errorf("copied %d more records, want 300", n)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// TestCopyRebalanceDuringLongCheckpoint: a second member joins while the
+// first one's commit is held. The first one joins the rebalance from
+// inside its commit's wait, and takes its new share once the commit is
+// over; kfake answers the commit only once the group is stable with both
+// members (or after a minute: the test then fails). The copy is exact.
+func TestCopyRebalanceDuringLongCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds a commit for a rebalance")
+	}
+	if onRealKafka {
+		t.Skip("holds a commit in the broker, which only kfake lets a test do")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "60000"})
+	seedSource(t, cfg, "src", 2, 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	first := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, CheckpointAfter: -1})
+	if n, err := copyLoop(ctx, first, "dst", 50, 100); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	// Made now: it reads the group's offsets, which the held commit holds.
+	second := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "g-second", CheckpointAfter: -1})
+	both := make(chan struct{}) // closed once the group is stable with both members
+	var held atomic.Int32
+	var gaveUp atomic.Bool
+	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !kreq.(*kmsg.EndTxnRequest).Commit || held.Add(1) > 1 {
+			return nil, nil, false
+		}
+		cluster.SleepControl(func() {
+			select {
+			case <-both:
+			case <-time.After(time.Minute):
+				gaveUp.Store(true)
+			}
+		})
+		return nil, nil, false
+	})
+	go func() {
+		if watchGroup(ctx, cfg, "g", func(g kmsg.DescribeGroupsResponseGroup) bool { return g.State == "Stable" && len(g.Members) == 2 }) {
+			close(both)
+		}
+	}()
+	counts, errs := make([]int, 2), make([]error, 2)
+	var wg sync.WaitGroup
+	for i, cp := range []*Copier{first, second} {
+		wg.Go(func() { counts[i], errs[i] = copyLoop(ctx, cp, "dst", 50, 0) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gaveUp.Load() {
+		t.Error("the group was stable with both members only once the held commit was answered: the first member did not join the rebalance from inside its commit")
+	}
+	if held.Load() == 0 {
+		t.Fatal("no commit was held: the test did not reproduce the long checkpoint")
+	}
+	t.Logf("records copied by each member after the first 100: %v", counts)
+	checkCopy(t, cfg, "src", "dst")
 }
