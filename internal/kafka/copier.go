@@ -479,7 +479,11 @@ func (cp *Copier) commitStart(ctx context.Context) error {
 	}
 	actx, cancel := cp.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := cp.ac.AlterConsumerGroupOffsets(actx, []rdk.ConsumerGroupTopicPartitions{{Group: cp.opts.Group, Partitions: tps}})
+	// Sent to the group's coordinator: the request's own timeout must
+	// outlast the coordinator's lookup, as for every such admin request
+	// (coordinatorRequestTimeout); actx bounds the wait.
+	res, err := cp.ac.AlterConsumerGroupOffsets(actx, []rdk.ConsumerGroupTopicPartitions{{Group: cp.opts.Group, Partitions: tps}},
+		rdk.SetAdminRequestTimeout(coordinatorRequestTimeout))
 	if err == nil {
 		for _, g := range res.ConsumerGroupsTopicPartitions {
 			for _, tp := range g.Partitions {
