@@ -865,6 +865,23 @@ func TestReadOrCloseEndsAMergeAtMarkers(t *testing.T) {
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
+	// Apache Kafka writes the commit's markers a moment after
+	// EndTransaction returns, one partition at a time: a reader that
+	// captures its ends before them reads nothing of a partition.
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for {
+		_, settled, err := a.SettledEndOffsets(ctx, []string{"t"}, 200*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if settled {
+			break
+		}
+	}
 	// One reader; and two, one of which reads partition 0 with 2 or 1.
 	for _, n := range []int{1, 2} {
 		readers, err := NewReaders(ctx, cfg, ReadOptions{Topics: []string{"t"}}, n)
