@@ -49,9 +49,12 @@ with --topic (repeatable), which a group that has committed nothing yet
 needs.
 
 --for bounds the whole wait (default 5m); --for 0 checks once and
-answers at once (exit 0 caught up, 1 not). The global --timeout still
-bounds each call to the brokers, as in every command: 'evctl wait
---timeout 5m' would not wait five minutes.
+answers at once (exit 0 caught up, 1 not). A read of the group's offsets
+that the brokers do not answer in time (a broker restarting, the group's
+coordinator moving to another) is made again while --for allows, with a
+warning; brokers that do not answer at the start end the wait at once.
+The global --timeout still bounds each call to the brokers, as in every
+command: 'evctl wait --timeout 5m' would not wait five minutes.
 
 A progress line (records still behind, and the share of the lag at the
 start caught up since, with its rate and an ETA, as replay's) runs on
@@ -95,7 +98,6 @@ unreachable brokers).`,
 
 func waitRun(ctx context.Context, opts *WaitOptions) error {
 	start := time.Now()
-	deadline := start.Add(opts.For)
 	admin, err := newAdmin(opts.Kafka)
 	if err != nil {
 		return err
@@ -110,40 +112,74 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 	if err != nil {
 		return err
 	}
+	return waitCaughtUp(ctx, opts, start, topics, ends, func(ctx context.Context) (map[kafka.TopicPartition]int64, error) {
+		return admin.CommittedOffsets(ctx, opts.Group)
+	})
+}
+
+// waitCaughtUp reads the group's committed offsets every Interval until
+// they reach ends or the deadline passes. A read the brokers did not
+// answer in time, or answered with a retriable error (the group's
+// coordinator moving to another broker, say), is made again while the
+// deadline allows: a cluster restarting a broker under a wait does not
+// end it. Past the deadline such an error ends the wait (exit 2): evctl
+// cannot tell whether the group caught up.
+func waitCaughtUp(ctx context.Context, opts *WaitOptions, start time.Time, topics []string,
+	ends map[kafka.TopicPartition]kafka.Watermark, read func(context.Context) (map[kafka.TopicPartition]int64, error)) error {
+	deadline := start.Add(opts.For)
 	progress := opts.IO.Progress(opts.NoProgress)
 	var first int64 = -1
+	var failingSince time.Time // the first of the reads failing now
 	for {
-		committed, err := admin.CommittedOffsets(ctx, opts.Group)
-		if err != nil {
-			progress.Clear()
-			return err
-		}
-		b := behindOf(ends, committed)
-		if first < 0 {
-			first = b.total()
-		}
-		if b.total() == 0 {
-			progress.Clear()
-			fmt.Fprintf(opts.IO.ErrOut, "Group %s caught up on %s (%s, %s behind at start) in %s.\n", opts.Group, strings.Join(topics, ", "),
-				english.Plural(len(ends), "partition"), english.Plural(first, "record"), roundDuration(time.Since(start)))
-			return nil
-		}
+		asked := time.Now()
+		committed, err := read(ctx)
 		now := time.Now()
-		if !now.Before(deadline) {
+		switch {
+		case err != nil && (!kafka.IsTransient(err) || !now.Before(deadline) || ctx.Err() != nil):
 			progress.Clear()
-			if opts.For == 0 {
-				return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s has not caught up: %s", opts.Group, b)}
+			if !failingSince.IsZero() && ctx.Err() == nil {
+				return fmt.Errorf("no answer for group %s's offsets in the last %s of --for %s: %w", opts.Group, roundDuration(now.Sub(failingSince)), opts.For, err)
 			}
-			return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s did not catch up within %s: %s", opts.Group, opts.For, b)}
-		}
-		if progress.On() {
-			progress.Draw(waitLine(opts, b, first, now.Sub(start)))
+			return err
+		case err != nil:
+			if failingSince.IsZero() {
+				progress.Clear()
+				// The brokers answered before: --brokers is right.
+				msg := strings.TrimSuffix(err.Error(), kafka.BrokersHint)
+				fmt.Fprintf(opts.IO.ErrOut, "evctl: warning: group %s's offsets: %s (asking again until --for %s is up)\n", opts.Group, msg, opts.For)
+				failingSince = asked
+			}
+		default:
+			if !failingSince.IsZero() {
+				fmt.Fprintf(opts.IO.ErrOut, "evctl: group %s's offsets answered again after %s\n", opts.Group, roundDuration(now.Sub(failingSince)))
+				failingSince = time.Time{}
+			}
+			b := behindOf(ends, committed)
+			if first < 0 {
+				first = b.total()
+			}
+			if b.total() == 0 {
+				progress.Clear()
+				fmt.Fprintf(opts.IO.ErrOut, "Group %s caught up on %s (%s, %s behind at start) in %s.\n", opts.Group, strings.Join(topics, ", "),
+					english.Plural(len(ends), "partition"), english.Plural(first, "record"), roundDuration(time.Since(start)))
+				return nil
+			}
+			if !now.Before(deadline) {
+				progress.Clear()
+				if opts.For == 0 {
+					return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s has not caught up: %s", opts.Group, b)}
+				}
+				return &ExitError{Code: ExitNegative, Msg: fmt.Sprintf("group %s did not catch up within %s: %s", opts.Group, opts.For, b)}
+			}
+			if progress.On() {
+				progress.Draw(waitLine(opts, b, first, now.Sub(start)))
+			}
 		}
 		select {
 		case <-ctx.Done():
 			progress.Clear()
 			return ctx.Err()
-		case <-time.After(min(opts.Interval, deadline.Sub(now))):
+		case <-time.After(max(0, min(opts.Interval, deadline.Sub(now)))):
 		}
 	}
 }

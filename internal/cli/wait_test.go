@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/evctl/evctl/internal/iostreams"
 	"github.com/evctl/evctl/internal/kafka"
 )
 
@@ -65,4 +71,81 @@ func TestWaitLine(t *testing.T) {
 	if got != want {
 		t.Errorf("waitLine:\n got %q\nwant %q", got, want)
 	}
+}
+
+// TestWaitCaughtUpRidesOutTransientErrors: reads of the group's offsets
+// that the brokers do not answer (a broker SIGKILLed, the coordinator
+// moving) are made again until --for is up, with one warning per outage;
+// other errors, and transient ones at the deadline, end the wait.
+func TestWaitCaughtUpRidesOutTransientErrors(t *testing.T) {
+	tp := kafka.TopicPartition{Topic: "events", Partition: 0}
+	ends := map[kafka.TopicPartition]kafka.Watermark{tp: {End: 10}}
+	unreachable := fmt.Errorf("cannot reach brokers: %w", kafka.ErrUnreachable)
+	type answer struct {
+		committed int64
+		err       error
+	}
+	run := func(t *testing.T, forD time.Duration, answers ...answer) (error, string, int) {
+		t.Helper()
+		ios, _, _, errOut := iostreams.Test()
+		opts := &WaitOptions{IO: ios, Group: "g", For: forD, Interval: time.Millisecond}
+		reads := 0
+		err := waitCaughtUp(context.Background(), opts, time.Now(), []string{"events"}, ends,
+			func(context.Context) (map[kafka.TopicPartition]int64, error) {
+				a := answers[min(reads, len(answers)-1)]
+				reads++
+				if a.err != nil {
+					return nil, a.err
+				}
+				return map[kafka.TopicPartition]int64{tp: a.committed}, nil
+			})
+		return err, errOut.String(), reads
+	}
+
+	t.Run("outage then caught up", func(t *testing.T) {
+		err, stderr, reads := run(t, time.Minute, answer{committed: 4}, answer{err: unreachable}, answer{err: unreachable},
+			answer{committed: 7}, answer{err: unreachable}, answer{committed: 10})
+		if err != nil {
+			t.Fatalf("err %v; want caught up (stderr %q)", err, stderr)
+		}
+		if reads != 6 {
+			t.Errorf("%d reads; want 6", reads)
+		}
+		if n := strings.Count(stderr, "evctl: warning: group g's offsets: cannot reach brokers: brokers unreachable (asking again until --for 1m0s is up)\n"); n != 2 {
+			t.Errorf("%d warnings; want one per outage, 2:\n%s", n, stderr)
+		}
+		if n := strings.Count(stderr, "evctl: group g's offsets answered again after "); n != 2 {
+			t.Errorf("%d recoveries; want 2:\n%s", n, stderr)
+		}
+		if !strings.Contains(stderr, "Group g caught up on events (1 partition, 6 records behind at start)") {
+			t.Errorf("no summary:\n%s", stderr)
+		}
+	})
+	t.Run("coordinator moving", func(t *testing.T) {
+		moving := fmt.Errorf("cannot read the offsets: %w", rdk.NewError(rdk.ErrNotCoordinator, "not coordinator", false))
+		err, stderr, _ := run(t, time.Minute, answer{err: moving}, answer{committed: 10})
+		if err != nil || !strings.Contains(stderr, "asking again") {
+			t.Fatalf("err %v, stderr %q; want a warning, then caught up", err, stderr)
+		}
+	})
+	t.Run("lasting outage", func(t *testing.T) {
+		err, _, reads := run(t, 50*time.Millisecond, answer{committed: 4}, answer{err: unreachable})
+		if !errors.Is(err, kafka.ErrUnreachable) || !strings.Contains(err.Error(), "no answer for group g's offsets in the last ") {
+			t.Fatalf("err %v; want the brokers unreachable through the deadline", err)
+		}
+		if reads < 3 {
+			t.Errorf("%d reads; want the read made again until the deadline", reads)
+		}
+		var exit *ExitError
+		if errors.As(err, &exit) {
+			t.Errorf("exit %d; want an error (exit 2), not an answer", exit.Code)
+		}
+	})
+	t.Run("other errors end it", func(t *testing.T) {
+		denied := fmt.Errorf("cannot read the offsets: %w", rdk.NewError(rdk.ErrGroupAuthorizationFailed, "denied", false))
+		err, stderr, reads := run(t, time.Minute, answer{err: denied}, answer{committed: 10})
+		if !errors.Is(err, denied) || reads != 1 || strings.Contains(stderr, "warning") {
+			t.Fatalf("err %v after %d reads, stderr %q; want the error at once", err, reads, stderr)
+		}
+	})
 }

@@ -229,3 +229,70 @@ func TestAdminClosedCoordinatorLate(t *testing.T) {
 		t.Fatalf("CommittedOffsets after the late answers = %v, %v; want %v", got, err, want)
 	}
 }
+
+// TestAdminCoordinatorLoading: a broker just made a group's coordinator
+// (the old one SIGKILLed) answers "coordinator load in progress" until it
+// has loaded the group, which librdkafka's admin calls report rather
+// than retry; Group and Lag ask again until it has, within the timeout.
+// On Apache Kafka `evctl lag` ended with exit 2 at this answer
+// (broker_kill.txtar).
+func TestAdminCoordinatorLoading(t *testing.T) {
+	if onRealKafka {
+		t.Skip("makes the embedded broker answer as a loading coordinator, which the real cluster's cannot be made to")
+	}
+	cfg, cluster := newCluster(t, 1, "src")
+	seedSource(t, cfg, "src", 1, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	commitOffset(t, ctx, cfg, "g", "src", 0, 2)
+
+	const loading = 3 // answers of each kind that say the group is loading
+	var mu sync.Mutex
+	answered := map[int16]int{}
+	for _, key := range []kmsg.Key{kmsg.ListGroups, kmsg.DescribeGroups} {
+		cluster.ControlKey(int16(key), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+			cluster.KeepControl()
+			mu.Lock()
+			defer mu.Unlock()
+			if answered[kreq.Key()] >= loading {
+				return nil, nil, false
+			}
+			answered[kreq.Key()]++
+			code := kerr.CoordinatorLoadInProgress.Code
+			switch req := kreq.(type) {
+			case *kmsg.ListGroupsRequest:
+				resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+				resp.ErrorCode = code
+				return resp, nil, true
+			case *kmsg.DescribeGroupsRequest:
+				resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+				for _, g := range req.Groups {
+					rg := kmsg.NewDescribeGroupsResponseGroup()
+					rg.Group, rg.ErrorCode = g, code
+					resp.Groups = append(resp.Groups, rg)
+				}
+				return resp, nil, true
+			}
+			return nil, nil, false
+		})
+	}
+	a, err := NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if g, err := a.Group(ctx, "g"); err != nil || g.ID != "g" {
+		t.Fatalf("Group while the coordinator loads = %+v, %v; want group g", g, err)
+	}
+	lags, err := a.Lag(ctx, []string{"g"}, nil)
+	if err != nil || len(lags) != 1 || lags[0].Lag() != 3 {
+		t.Fatalf("Lag while the coordinator loads = %+v, %v; want group g 3 behind", lags, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, key := range []kmsg.Key{kmsg.ListGroups, kmsg.DescribeGroups} {
+		if answered[int16(key)] != loading {
+			t.Errorf("%s answered %d times as loading; want %d (the test's answers never reached evctl)", key.Name(), answered[int16(key)], loading)
+		}
+	}
+}

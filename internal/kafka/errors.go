@@ -28,8 +28,13 @@ func (e *unreachableError) Error() string {
 	if e.cause != "" {
 		msg += " (" + e.cause + ")"
 	}
-	return msg + "; check --brokers"
+	return msg + BrokersHint
 }
+
+// BrokersHint ends the message of an error that wraps ErrUnreachable;
+// a caller that knows the brokers answered before (a broker restarting)
+// may trim it.
+const BrokersHint = "; check --brokers"
 
 func (e *unreachableError) Is(target error) bool { return target == ErrUnreachable }
 
@@ -48,6 +53,23 @@ func unreachable(ctx context.Context, cfg Config, logs *logSink, err error) erro
 		brokers = b
 	}
 	return &unreachableError{brokers: brokers, timeout: cfg.timeout(), cause: cause}
+}
+
+// IsTransient reports whether err may go away if the call is made again:
+// the brokers did not answer within the timeout (a broker restarting,
+// a group's coordinator moving), or the cluster answered with an error
+// it marks retriable (coordinator not available or loading, not the
+// coordinator, a leader moving).
+func IsTransient(err error) bool {
+	if errors.Is(err, ErrUnreachable) {
+		return true
+	}
+	var ke rdk.Error
+	if !errors.As(err, &ke) {
+		return false
+	}
+	return coordinatorMoving(err) || ke.Code() == rdk.ErrNotLeaderForPartition ||
+		ke.Code() == rdk.ErrLeaderNotAvailable || ke.IsRetriable()
 }
 
 // isUnreachable reports whether a librdkafka error means no broker answered.

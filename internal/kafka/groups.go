@@ -102,10 +102,17 @@ func unknownGroup(group string, groups []ConsumerGroup) *UnknownGroupError {
 func (a *Admin) Groups(ctx context.Context) ([]ConsumerGroup, error) {
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.ListConsumerGroups(ctx, rdk.SetAdminRequestTimeout(a.cfg.timeout()))
-	if err == nil && len(res.Errors) > 0 {
-		err = res.Errors[0]
-	}
+	var res rdk.ListConsumerGroupsResult
+	err := whileCoordinatorMoves(ctx, func() (err error) {
+		// Every broker lists the groups it coordinates: one that is
+		// loading them (just made their coordinator) answers with an
+		// error, and the list is not whole until it has loaded them.
+		res, err = a.ac.ListConsumerGroups(ctx, rdk.SetAdminRequestTimeout(a.cfg.timeout()))
+		if err == nil && len(res.Errors) > 0 {
+			err = res.Errors[0]
+		}
+		return err
+	})
 	if err != nil {
 		if isUnreachable(err) || ctx.Err() != nil {
 			return nil, unreachable(ctx, a.cfg, a.logs, err)
@@ -533,7 +540,16 @@ func (a *Admin) assignedTopics(ctx context.Context, groups []string) (map[string
 	}
 	ctx, cancel := a.cfg.withTimeout(ctx)
 	defer cancel()
-	res, err := a.ac.DescribeConsumerGroups(ctx, groups, rdk.SetAdminRequestTimeout(coordinatorRequestTimeout))
+	var res rdk.DescribeConsumerGroupsResult
+	err := whileCoordinatorMoves(ctx, func() (err error) {
+		res, err = a.ac.DescribeConsumerGroups(ctx, groups, rdk.SetAdminRequestTimeout(coordinatorRequestTimeout))
+		for _, d := range res.ConsumerGroupDescriptions {
+			if err == nil && coordinatorMoving(d.Error) {
+				err = d.Error
+			}
+		}
+		return err
+	})
 	if err != nil {
 		if isUnreachable(err) || ctx.Err() != nil {
 			return nil, unreachable(ctx, a.cfg, a.logs, err)

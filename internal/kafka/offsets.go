@@ -410,15 +410,28 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Ad
 // NewAdmin), or librdkafka crashes on the first such answer.
 func listGroupOffsets(ctx context.Context, ac *rdk.AdminClient,
 	req rdk.ConsumerGroupTopicPartitions, stable bool) (rdk.ListConsumerGroupOffsetsResult, error) {
-	for {
-		res, err := ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{req},
+	var res rdk.ListConsumerGroupOffsetsResult
+	err := whileCoordinatorMoves(ctx, func() (err error) {
+		res, err = ac.ListConsumerGroupOffsets(ctx, []rdk.ConsumerGroupTopicPartitions{req},
 			rdk.SetAdminRequireStableOffsets(stable), rdk.SetAdminRequestTimeout(coordinatorRequestTimeout))
+		return err
+	})
+	return res, err
+}
+
+// whileCoordinatorMoves calls f again, every 100ms, while it fails
+// because a group's coordinator is moving to another broker or loading
+// the group (a broker SIGKILLed, say), which librdkafka's admin calls
+// report rather than retry; once ctx is done, f's last error stands.
+func whileCoordinatorMoves(ctx context.Context, f func() error) error {
+	for {
+		err := f()
 		if !coordinatorMoving(err) {
-			return res, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return res, err
+			return err
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
