@@ -90,8 +90,10 @@ func TestMain(m *testing.M) {
 //	                                             wait/send/screen lines (tty_test.go)
 //	authregistry                                 export AUTH_REGISTRY: a registry that logs each request's
 //	                                             Authorization header to authregistry.log (read_test.go)
-//	ktxn [-abort] topic N prefix                 write N records keyed prefix-I in one transaction, committed
-//	                                             or aborted (read_test.go)
+//	ktxn [-abort] [-partition P] [-at TIME] topic N prefix
+//	                                             write N records keyed prefix-I in one transaction, committed
+//	                                             or aborted, all to P with -partition, a second apart from TIME
+//	                                             with -at; returns once its markers are written (read_test.go)
 //	avrokeys topic N partitions partitioner      N records keyed cust-I, keys Avro-serialized by confluent-kafka-go,
 //	                                             placed by librdkafka's partitioner (read_test.go)
 //	followchange {delete topic|grow topic N key} -- cmd [args...]

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -56,37 +58,120 @@ func cmdAuthRegistry(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("AUTH_REGISTRY", "http://"+l.Addr().String())
 }
 
-// cmdKTxn writes N records keyed prefix-0..prefix-N-1 (values {"n":i})
-// to topic in one transaction with franz-go, and commits it, or with
-// -abort aborts it: their offsets stay taken, by the records and the
+// cmdKTxn writes N records keyed prefix-0..prefix-N-1 (values {"n":i},
+// timestamps a second apart from -at, default 2026-11-20T12:00:00Z) to
+// topic in one transaction with franz-go, and commits it, or with -abort
+// aborts it: their offsets stay taken, by the records and the
 // transaction's marker, though a read_committed reader never sees them.
+// With -partition P they all go to partition P. It returns once the
+// transaction's markers are written (Apache Kafka writes them a moment
+// after the commit returns): each partition's last stable offset is its
+// high watermark.
 func cmdKTxn(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("ktxn", flag.ContinueOnError)
 	abort := fs.Bool("abort", false, "")
+	partition := fs.Int("partition", -1, "")
+	at := fs.String("at", "2026-11-20T12:00:00Z", "")
 	ts.Check(fs.Parse(args))
 	if neg || fs.NArg() != 3 {
-		ts.Fatalf("usage: ktxn [-abort] topic N key-prefix")
+		ts.Fatalf("usage: ktxn [-abort] [-partition P] [-at TIME] topic N key-prefix")
 	}
 	topic, prefix := fs.Arg(0), fs.Arg(2)
 	n, err := strconv.Atoi(fs.Arg(1))
 	ts.Check(err)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(scriptBrokers(ts)...), kgo.AllowAutoTopicCreation(),
-		kgo.TransactionalID("evctl-script-"+prefix), kgo.DefaultProduceTopic(topic))
+	base, err := time.Parse(time.RFC3339, *at)
+	ts.Check(err)
+	opts := []kgo.Opt{kgo.SeedBrokers(scriptBrokers(ts)...), kgo.AllowAutoTopicCreation(),
+		kgo.TransactionalID("evctl-script-" + prefix), kgo.DefaultProduceTopic(topic)}
+	if *partition >= 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	ts.Check(err)
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ts.Check(cl.BeginTransaction())
-	base := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	var failed error
 	for i := range n {
-		rec := &kgo.Record{Key: []byte(fmt.Sprintf("%s-%d", prefix, i)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i)), Timestamp: base.Add(time.Duration(i) * time.Second)}
-		ts.Check(cl.ProduceSync(ctx, rec).FirstErr())
+		rec := &kgo.Record{Key: []byte(fmt.Sprintf("%s-%d", prefix, i)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i)),
+			Timestamp: base.Add(time.Duration(i) * time.Second), Partition: int32(max(*partition, 0))}
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failed = cmp.Or(failed, err)
+		})
 	}
+	ts.Check(cl.Flush(ctx))
+	ts.Check(failed)
 	commit := kgo.TryCommit
 	if *abort {
 		commit = kgo.TryAbort
 	}
 	ts.Check(cl.EndTransaction(ctx, commit))
+	ts.Check(awaitMarkers(ctx, cl, topic))
+}
+
+// awaitMarkers waits until every partition of topic has its last stable
+// offset at its high watermark: no transaction open, all markers written.
+func awaitMarkers(ctx context.Context, cl *kgo.Client, topic string) error {
+	ends := func(isolation int8) (map[int32]int64, error) {
+		md := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(topic)
+		md.Topics = append(md.Topics, mt)
+		mresp, err := md.RequestWith(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.IsolationLevel = isolation
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for _, t := range mresp.Topics {
+			for _, p := range t.Partitions {
+				rp := kmsg.NewListOffsetsRequestTopicPartition()
+				rp.Partition, rp.Timestamp = p.Partition, -1
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+		}
+		req.Topics = append(req.Topics, rt)
+		// Each partition's leader answers for it.
+		out := map[int32]int64{}
+		for _, shard := range cl.RequestSharded(ctx, req) {
+			if shard.Err != nil {
+				return nil, shard.Err
+			}
+			for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+						return nil, fmt.Errorf("%s[%d]: %w", topic, p.Partition, err)
+					}
+					out[p.Partition] = p.Offset
+				}
+			}
+		}
+		return out, nil
+	}
+	for {
+		high, err := ends(0)
+		if err != nil {
+			return err
+		}
+		stable, err := ends(1)
+		if err != nil {
+			return err
+		}
+		if len(high) > 0 && maps.Equal(high, stable) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the markers of %s's transaction were never all written (ends %v, last stable %v): %w", topic, high, stable, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // cmdAvroKeys implements `avrokeys topic N partitions partitioner`: it
