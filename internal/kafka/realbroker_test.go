@@ -114,9 +114,9 @@ func TestReadLeaderMoving(t *testing.T) {
 	}
 	cfg, cluster := newCluster(t, 2, "t")
 	produce(t, cfg, &kgo.Record{Topic: "t", Partition: 1, Value: []byte("v")})
-	answered := 0
+	var answered atomic.Int32 // kfake calls the control on its own goroutine
 	cluster.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		if answered++; answered > 2 {
+		if answered.Add(1) > 2 {
 			return nil, nil, false
 		}
 		cluster.KeepControl()
@@ -138,8 +138,8 @@ func TestReadLeaderMoving(t *testing.T) {
 	if len(got) != 1 {
 		t.Errorf("read %d records, want 1", len(got))
 	}
-	if answered <= 2 {
-		t.Errorf("ListOffsets was asked %d times; the first two answered 'not leader'", answered)
+	if n := answered.Load(); n <= 2 {
+		t.Errorf("ListOffsets was asked %d times; the first two answered 'not leader'", n)
 	}
 }
 
