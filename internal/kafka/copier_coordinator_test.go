@@ -25,11 +25,7 @@ func TestGroupCheckCoordinatorLate(t *testing.T) {
 	seedSource(t, cfg, "src", 1, 10)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cp, err := NewCopier(ctx, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, DestTopic: "dst"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cp.Close() }()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, DestTopic: "dst"})
 	cp.cfg.Timeout = time.Second // the checks give up sooner than the lookup ends
 
 	h := holdCoordinatorLookup(cluster, "g")

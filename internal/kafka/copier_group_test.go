@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -191,6 +192,26 @@ func watchGroup(ctx context.Context, cfg Config, group string, ok func(kmsg.Desc
 	}
 }
 
+// heldCommitCluster is the setup of the tests that hold a copier's commit
+// in kfake: src and dst of two partitions, records seeded into src, a
+// session of 6 s and transactions that outlast the held commit, and a
+// context bounded by d. Skipped with -short and on the real tier.
+func heldCommitCluster(t *testing.T, records int, d time.Duration) (Config, *kfake.Cluster, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("holds a commit for longer than a session")
+	}
+	if onRealKafka {
+		t.Skip("holds a commit in the broker, which only kfake lets a test do")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "60000"})
+	seedSource(t, cfg, "src", 2, records)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return cfg, cluster, ctx
+}
+
 // TestCopyLongCheckpointStaysInGroup: a checkpoint may wait up to the
 // timeout and the transaction's timeout while the cluster answers (a broker
 // lost, its partitions between leaders), longer than the copier's poll
@@ -200,17 +221,7 @@ func watchGroup(ctx context.Context, cfg Config, group string, ok func(kmsg.Desc
 // nothing. The copier now keeps its consumer served while a transactional
 // call waits. kfake holds one commit here for longer than the poll bound.
 func TestCopyLongCheckpointStaysInGroup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits longer than a session in a commit")
-	}
-	if onRealKafka {
-		t.Skip("holds a commit in the broker, which only kfake lets a test do")
-	}
-	cfg, cluster := newCluster(t, 2, "src", "dst")
-	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "60000"})
-	seedSource(t, cfg, "src", 2, 400)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	cfg, cluster, ctx := heldCommitCluster(t, 400, 2*time.Minute)
 	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, CheckpointAfter: -1})
 	if n, err := copyLoop(ctx, cp, "dst", 50, 100); err != nil {
 		t.Fatalf("after %d records: %v", n, err)
@@ -257,17 +268,7 @@ func TestCopyLongCheckpointStaysInGroup(t *testing.T) {
 // over; kfake answers the commit only once the group is stable with both
 // members (or after a minute: the test then fails). The copy is exact.
 func TestCopyRebalanceDuringLongCheckpoint(t *testing.T) {
-	if testing.Short() {
-		t.Skip("holds a commit for a rebalance")
-	}
-	if onRealKafka {
-		t.Skip("holds a commit in the broker, which only kfake lets a test do")
-	}
-	cfg, cluster := newCluster(t, 2, "src", "dst")
-	cfg.Props = append(cfg.Props, [2]string{"session.timeout.ms", "6000"}, [2]string{"transaction.timeout.ms", "60000"})
-	seedSource(t, cfg, "src", 2, 2000)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	cfg, cluster, ctx := heldCommitCluster(t, 2000, 3*time.Minute)
 	first := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, CheckpointAfter: -1})
 	if n, err := copyLoop(ctx, first, "dst", 50, 100); err != nil {
 		t.Fatalf("after %d records: %v", n, err)
