@@ -85,12 +85,11 @@ func TestWaitCaughtUpRidesOutTransientErrors(t *testing.T) {
 		committed int64
 		err       error
 	}
-	run := func(t *testing.T, forD time.Duration, answers ...answer) (error, string, int) {
+	run := func(t *testing.T, forD time.Duration, answers ...answer) (stderr string, reads int, err error) {
 		t.Helper()
 		ios, _, _, errOut := iostreams.Test()
 		opts := &WaitOptions{IO: ios, Group: "g", For: forD, Interval: time.Millisecond}
-		reads := 0
-		err := waitCaughtUp(context.Background(), opts, time.Now(), []string{"events"}, ends,
+		err = waitCaughtUp(context.Background(), opts, time.Now(), []string{"events"}, ends,
 			func(context.Context) (map[kafka.TopicPartition]int64, error) {
 				a := answers[min(reads, len(answers)-1)]
 				reads++
@@ -99,11 +98,11 @@ func TestWaitCaughtUpRidesOutTransientErrors(t *testing.T) {
 				}
 				return map[kafka.TopicPartition]int64{tp: a.committed}, nil
 			})
-		return err, errOut.String(), reads
+		return errOut.String(), reads, err
 	}
 
 	t.Run("outage then caught up", func(t *testing.T) {
-		err, stderr, reads := run(t, time.Minute, answer{committed: 4}, answer{err: unreachable}, answer{err: unreachable},
+		stderr, reads, err := run(t, time.Minute, answer{committed: 4}, answer{err: unreachable}, answer{err: unreachable},
 			answer{committed: 7}, answer{err: unreachable}, answer{committed: 10})
 		if err != nil {
 			t.Fatalf("err %v; want caught up (stderr %q)", err, stderr)
@@ -123,13 +122,13 @@ func TestWaitCaughtUpRidesOutTransientErrors(t *testing.T) {
 	})
 	t.Run("coordinator moving", func(t *testing.T) {
 		moving := fmt.Errorf("cannot read the offsets: %w", rdk.NewError(rdk.ErrNotCoordinator, "not coordinator", false))
-		err, stderr, _ := run(t, time.Minute, answer{err: moving}, answer{committed: 10})
+		stderr, _, err := run(t, time.Minute, answer{err: moving}, answer{committed: 10})
 		if err != nil || !strings.Contains(stderr, "asking again") {
 			t.Fatalf("err %v, stderr %q; want a warning, then caught up", err, stderr)
 		}
 	})
 	t.Run("lasting outage", func(t *testing.T) {
-		err, _, reads := run(t, 50*time.Millisecond, answer{committed: 4}, answer{err: unreachable})
+		_, reads, err := run(t, 50*time.Millisecond, answer{committed: 4}, answer{err: unreachable})
 		if !errors.Is(err, kafka.ErrUnreachable) || !strings.Contains(err.Error(), "no answer for group g's offsets in the last ") {
 			t.Fatalf("err %v; want the brokers unreachable through the deadline", err)
 		}
@@ -143,7 +142,7 @@ func TestWaitCaughtUpRidesOutTransientErrors(t *testing.T) {
 	})
 	t.Run("other errors end it", func(t *testing.T) {
 		denied := fmt.Errorf("cannot read the offsets: %w", rdk.NewError(rdk.ErrGroupAuthorizationFailed, "denied", false))
-		err, stderr, reads := run(t, time.Minute, answer{err: denied}, answer{committed: 10})
+		stderr, reads, err := run(t, time.Minute, answer{err: denied}, answer{committed: 10})
 		if !errors.Is(err, denied) || reads != 1 || strings.Contains(stderr, "warning") {
 			t.Fatalf("err %v after %d reads, stderr %q; want the error at once", err, reads, stderr)
 		}
