@@ -144,8 +144,8 @@ func waitCaughtUp(ctx context.Context, opts *WaitOptions, start time.Time, topic
 		case err != nil:
 			if failingSince.IsZero() {
 				progress.Clear()
-				// The brokers answered before: --brokers is right.
-				msg := strings.TrimSuffix(err.Error(), kafka.BrokersHint)
+				// The brokers answered before, and wait asks again itself.
+				msg := strings.TrimSuffix(strings.TrimSuffix(err.Error(), kafka.BrokersHint), kafka.RestartHint)
 				fmt.Fprintf(opts.IO.ErrOut, "evctl: warning: group %s's offsets: %s (asking again until --for %s is up)\n", opts.Group, msg, opts.For)
 				failingSince = asked
 			}

@@ -21,9 +21,25 @@ type unreachableError struct {
 	brokers string
 	timeout time.Duration
 	cause   string
+	// answers: a broker of the cluster answered a metadata request after
+	// the call failed, so the address is right and a broker is down or
+	// restarting; group is the group whose coordinator the call needed.
+	answers bool
+	group   string
 }
 
 func (e *unreachableError) Error() string {
+	if e.answers {
+		what := "not every broker answered"
+		if e.group != "" {
+			what = fmt.Sprintf("the coordinator of group %q did not answer", e.group)
+		}
+		msg := fmt.Sprintf("%s within %s", what, e.timeout)
+		if e.cause != "" {
+			msg += " (" + e.cause + ")"
+		}
+		return msg + fmt.Sprintf(", though the cluster at %q answers", e.brokers) + RestartHint
+	}
 	msg := fmt.Sprintf("cannot reach brokers at %q within %s", e.brokers, e.timeout)
 	if e.cause != "" {
 		msg += " (" + e.cause + ")"
@@ -31,10 +47,13 @@ func (e *unreachableError) Error() string {
 	return msg + BrokersHint
 }
 
-// BrokersHint ends the message of an error that wraps ErrUnreachable;
-// a caller that knows the brokers answered before (a broker restarting)
-// may trim it.
-const BrokersHint = "; check --brokers"
+// BrokersHint and RestartHint end the messages of the errors that wrap
+// ErrUnreachable, when no broker answers and when some do; a caller that
+// asks again on its own (wait) may trim them.
+const (
+	BrokersHint = "; check --brokers"
+	RestartHint = ": a broker may be down or restarting; try again, or give a longer --timeout"
+)
 
 func (e *unreachableError) Is(target error) bool { return target == ErrUnreachable }
 
@@ -70,6 +89,44 @@ func IsTransient(err error) bool {
 	}
 	return coordinatorMoving(err) || ke.Code() == rdk.ErrNotLeaderForPartition ||
 		ke.Code() == rdk.ErrLeaderNotAvailable || ke.IsRetriable()
+}
+
+// groupUnreachable is unreachable for a call that needs group's
+// coordinator (group "" for one that needs every broker): when the
+// cluster still answers a metadata request, asked through a fresh client
+// for a quarter of the timeout (at least 500ms), the error says so
+// instead of pointing at --brokers, whose address is right. A SIGKILLed
+// broker that coordinated the group leaves it without an answer until
+// the cluster moves it. A fresh client, because the failed call's may
+// hold its connections busy with requests that wait.
+func groupUnreachable(ctx context.Context, cfg Config, logs *logSink, group string, err error) error {
+	u := unreachable(ctx, cfg, logs, err)
+	var ue *unreachableError
+	if !errors.As(u, &ue) {
+		return u // cancelled
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(cfg.timeout()/4, 500*time.Millisecond))
+	defer cancel()
+	if clusterAnswers(mctx, cfg) {
+		ue.answers, ue.group = true, group
+	}
+	return ue
+}
+
+// clusterAnswers reports whether a broker of the cluster answers a
+// metadata request within ctx, through a client of its own.
+func clusterAnswers(ctx context.Context, cfg Config) bool {
+	m, err := cfg.configMap(neverJoined)
+	if err != nil {
+		return false
+	}
+	c, logs, err := newConsumer(m)
+	if err != nil {
+		return false
+	}
+	defer closeWhenIdle(func() { _ = c.Close() }) // it never joined a group
+	_, err = clusterMetadata(ctx, cfg, logs, c)
+	return err == nil
 }
 
 // isUnreachable reports whether a librdkafka error means no broker answered.
