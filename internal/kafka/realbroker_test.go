@@ -364,3 +364,54 @@ func TestCopyGroupCheckCoordinatorMoving(t *testing.T) {
 	}
 	checkCopy(t, cfg, "src", "dst")
 }
+
+// TestCopyReplacementProducerWaitsForCoordinator: the producer that
+// replaces a fenced one (TestCopyFencedByTimeout) starts while the
+// transaction coordinator is busy, as it is when it moves to another
+// broker or still aborts the old producer's transaction: its first
+// InitProducerId requests are answered "coordinator load in progress"
+// and "concurrent transactions". The new producer waits them out, and the
+// copy is exact.
+func TestCopyReplacementProducerWaitsForCoordinator(t *testing.T) {
+	if onRealKafka {
+		t.Skip("injects the broker's answer, which only kfake lets a test do; bounce_matrix.txtar bounces real brokers")
+	}
+	cfg, cluster := newCluster(t, 2, "src", "dst")
+	seedSource(t, cfg, "src", 2, 200)
+	var fenced, busy atomic.Int32
+	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.EndTxnRequest)
+		if fenced.Load() > 0 || !req.Commit {
+			return nil, nil, false
+		}
+		fenced.Add(1)
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.ProducerFenced.Code
+		return resp, nil, true
+	})
+	codes := []int16{kerr.CoordinatorLoadInProgress.Code, kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code}
+	cluster.ControlKey(int16(kmsg.InitProducerID), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.InitProducerIDRequest)
+		if fenced.Load() == 0 || req.TransactionalID == nil || int(busy.Load()) >= len(codes) {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = codes[busy.Add(1)-1]
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
+	if n, err := copyLoop(ctx, cp, "dst", 50, 0); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	if n := fenced.Load(); n != 1 {
+		t.Fatalf("kfake fenced %d commits, want 1", n)
+	}
+	if n := busy.Load(); int(n) != len(codes) {
+		t.Fatalf("kfake answered %d InitProducerId requests as busy, want %d: the replacement producer did not start", n, len(codes))
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
