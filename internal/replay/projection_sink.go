@@ -143,6 +143,15 @@ func (s *ProjectionSink) Finish(ctx context.Context) error {
 // Summary says what the fold did, then its notes.
 func (s *ProjectionSink) Summary(st Stats, err error) {
 	p, w := s.o.Projection, s.o.Report.ErrOut
+	if err != nil && s.parallel != nil {
+		// How far each worker of a failed ParallelFold got depends on
+		// timing: say what was read, which identical runs repeat, not
+		// what was folded.
+		fmt.Fprintf(w, "stopped after reading %s with %s (filtered out %d, skipped %d, wrote %d) in %s\n",
+			english.Plural(st.Read, "event"), p.Name, st.Filtered, s.skipped.Len(), s.written, st.Elapsed.Round(time.Millisecond))
+		s.o.Report.groupNote(err)
+		return
+	}
 	verb := "folded"
 	if err != nil {
 		verb = "stopped after folding"
