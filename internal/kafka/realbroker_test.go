@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -202,18 +203,7 @@ func TestCopyFencedByTimeout(t *testing.T) {
 	}
 	cfg, cluster := newCluster(t, 2, "src", "dst")
 	seedSource(t, cfg, "src", 2, 200)
-	var fenced atomic.Int32
-	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		req := kreq.(*kmsg.EndTxnRequest)
-		if fenced.Load() > 0 || !req.Commit {
-			cluster.KeepControl()
-			return nil, nil, false
-		}
-		fenced.Add(1)
-		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.ErrorCode = kerr.ProducerFenced.Code
-		return resp, nil, true
-	})
+	fenced := fenceOneCommit(cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
@@ -224,6 +214,25 @@ func TestCopyFencedByTimeout(t *testing.T) {
 		t.Fatalf("kfake fenced %d commits, want 1", n)
 	}
 	checkCopy(t, cfg, "src", "dst")
+}
+
+// fenceOneCommit makes kfake answer the first transaction commit with
+// PRODUCER_FENCED, as a coordinator that aborted the transaction on its
+// timeout does; it counts the commits so answered.
+func fenceOneCommit(cluster *kfake.Cluster) *atomic.Int32 {
+	var fenced atomic.Int32
+	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.EndTxnRequest)
+		if fenced.Load() > 0 || !req.Commit {
+			return nil, nil, false
+		}
+		fenced.Add(1)
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.ProducerFenced.Code
+		return resp, nil, true
+	})
+	return &fenced
 }
 
 // TestCopyMemberExpired is the "unknown member" of broker_kill.txtar and
@@ -378,18 +387,8 @@ func TestCopyReplacementProducerWaitsForCoordinator(t *testing.T) {
 	}
 	cfg, cluster := newCluster(t, 2, "src", "dst")
 	seedSource(t, cfg, "src", 2, 200)
-	var fenced, busy atomic.Int32
-	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		req := kreq.(*kmsg.EndTxnRequest)
-		if fenced.Load() > 0 || !req.Commit {
-			return nil, nil, false
-		}
-		fenced.Add(1)
-		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.ErrorCode = kerr.ProducerFenced.Code
-		return resp, nil, true
-	})
+	fenced := fenceOneCommit(cluster)
+	var busy atomic.Int32
 	codes := []int16{kerr.CoordinatorLoadInProgress.Code, kerr.ConcurrentTransactions.Code, kerr.CoordinatorLoadInProgress.Code}
 	cluster.ControlKey(int16(kmsg.InitProducerID), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
