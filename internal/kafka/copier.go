@@ -1425,9 +1425,15 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 			cancel()
 			break
 		}
-		if movedOn(err) {
+		if movedOn(err) || len(cp.deferred) > 0 {
 			// Doing it again would meet the same refusal: the group is to
-			// be joined again first.
+			// be joined again first. So too when the group rebalanced
+			// while the commit waited (keepServed deferred it): this
+			// member's partitions may be another's now, which reads them
+			// again from the committed offsets, and a redo would commit
+			// their offsets under the new generation, which the group
+			// accepts: their records twice in the destination
+			// (TestCopyNoRedoAfterRebalance).
 			cancel()
 			return cp.rejoin(base, what, err)
 		}
