@@ -192,6 +192,30 @@ func watchGroup(ctx context.Context, cfg Config, group string, ok func(kmsg.Desc
 	}
 }
 
+// stableWithTwo returns a channel closed once group "g" is stable with
+// two members.
+func stableWithTwo(ctx context.Context, cfg Config) <-chan struct{} {
+	both := make(chan struct{})
+	go func() {
+		if watchGroup(ctx, cfg, "g", func(g kmsg.DescribeGroupsResponseGroup) bool { return g.State == "Stable" && len(g.Members) == 2 }) {
+			close(both)
+		}
+	}()
+	return both
+}
+
+// copyAllOf runs copyLoop on every copier at once, a checkpoint every 50
+// records, and returns what each copied and its error.
+func copyAllOf(ctx context.Context, cps ...*Copier) ([]int, []error) {
+	counts, errs := make([]int, len(cps)), make([]error, len(cps))
+	var wg sync.WaitGroup
+	for i, cp := range cps {
+		wg.Go(func() { counts[i], errs[i] = copyLoop(ctx, cp, "dst", 50, 0) })
+	}
+	wg.Wait()
+	return counts, errs
+}
+
 // heldCommitCluster is the setup of the tests that hold a copier's commit
 // in kfake: src and dst of two partitions, records seeded into src, a
 // session of 6 s and transactions that outlast the held commit, and a
@@ -275,7 +299,7 @@ func TestCopyRebalanceDuringLongCheckpoint(t *testing.T) {
 	}
 	// Made now: it reads the group's offsets, which the held commit holds.
 	second := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "g-second", CheckpointAfter: -1})
-	both := make(chan struct{}) // closed once the group is stable with both members
+	both := stableWithTwo(ctx, cfg) // closed once the group is stable with both members
 	var held atomic.Int32
 	var gaveUp atomic.Bool
 	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
@@ -292,17 +316,7 @@ func TestCopyRebalanceDuringLongCheckpoint(t *testing.T) {
 		})
 		return nil, nil, false
 	})
-	go func() {
-		if watchGroup(ctx, cfg, "g", func(g kmsg.DescribeGroupsResponseGroup) bool { return g.State == "Stable" && len(g.Members) == 2 }) {
-			close(both)
-		}
-	}()
-	counts, errs := make([]int, 2), make([]error, 2)
-	var wg sync.WaitGroup
-	for i, cp := range []*Copier{first, second} {
-		wg.Go(func() { counts[i], errs[i] = copyLoop(ctx, cp, "dst", 50, 0) })
-	}
-	wg.Wait()
+	counts, errs := copyAllOf(ctx, first, second)
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ func TestCopyNoRedoAfterRebalance(t *testing.T) {
 		t.Fatalf("after %d records: %v", n, err)
 	}
 	second := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, TransactionalID: "g-second", CheckpointAfter: -1})
-	both := make(chan struct{})
+	both := stableWithTwo(ctx, cfg)
 	var held atomic.Int32
 	bound := first.checkpointTimeout()
 	cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
@@ -62,17 +61,7 @@ func TestCopyNoRedoAfterRebalance(t *testing.T) {
 		})
 		return nil, nil, false
 	})
-	go func() {
-		if watchGroup(ctx, cfg, "g", func(g kmsg.DescribeGroupsResponseGroup) bool { return g.State == "Stable" && len(g.Members) == 2 }) {
-			close(both)
-		}
-	}()
-	counts, errs := make([]int, 2), make([]error, 2)
-	var wg sync.WaitGroup
-	for i, cp := range []*Copier{first, second} {
-		wg.Go(func() { counts[i], errs[i] = copyLoop(ctx, cp, "dst", 50, 0) })
-	}
-	wg.Wait()
+	counts, errs := copyAllOf(ctx, first, second)
 	t.Logf("records copied by each member after the first 100: %v (errors %v)", counts, errs)
 	if held.Load() == 0 {
 		t.Fatal("no commit was held: the test did not reproduce the long checkpoint")

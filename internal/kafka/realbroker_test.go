@@ -178,12 +178,7 @@ func TestCopyRedoesAbortedTransaction(t *testing.T) {
 		}
 		return resp, nil, true
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
-	if n, err := copyLoop(ctx, cp, "dst", 50, 0); err != nil {
-		t.Fatalf("after %d records: %v", n, err)
-	}
+	copyAll(t, cfg)
 	if n := refused.Load(); n != 1 {
 		t.Fatalf("kfake refused %d Produce requests, want 1", n)
 	}
@@ -204,16 +199,23 @@ func TestCopyFencedByTimeout(t *testing.T) {
 	cfg, cluster := newCluster(t, 2, "src", "dst")
 	seedSource(t, cfg, "src", 2, 200)
 	fenced := fenceOneCommit(cluster)
+	copyAll(t, cfg)
+	if n := fenced.Load(); n != 1 {
+		t.Fatalf("kfake fenced %d commits, want 1", n)
+	}
+	checkCopy(t, cfg, "src", "dst")
+}
+
+// copyAll copies src to dst with one copier of group "g", a checkpoint
+// every 50 records, and fails the test at an error.
+func copyAll(t *testing.T, cfg Config) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
 	if n, err := copyLoop(ctx, cp, "dst", 50, 0); err != nil {
 		t.Fatalf("after %d records: %v", n, err)
 	}
-	if n := fenced.Load(); n != 1 {
-		t.Fatalf("kfake fenced %d commits, want 1", n)
-	}
-	checkCopy(t, cfg, "src", "dst")
 }
 
 // fenceOneCommit makes kfake answer the first transaction commit with
@@ -400,12 +402,7 @@ func TestCopyReplacementProducerWaitsForCoordinator(t *testing.T) {
 		resp.ErrorCode = codes[busy.Add(1)-1]
 		return resp, nil, true
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}})
-	if n, err := copyLoop(ctx, cp, "dst", 50, 0); err != nil {
-		t.Fatalf("after %d records: %v", n, err)
-	}
+	copyAll(t, cfg)
 	if n := fenced.Load(); n != 1 {
 		t.Fatalf("kfake fenced %d commits, want 1", n)
 	}
