@@ -1152,7 +1152,7 @@ func (cp *Copier) Write(ctx context.Context, m *record.Message) error {
 	if err != nil && cp.canRedo(err) {
 		// An earlier record of the transaction was lost: do it again.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cp.checkpointTimeout())
-		err = cp.redo(rctx, err)
+		err = cp.redo(rctx, err, nil)
 		if err == nil {
 			err = cp.produce(rctx, m)
 		}
@@ -1286,8 +1286,11 @@ const maxRedos = 10
 // error: a broker SIGKILLed under a copy can leave its transaction
 // aborted (its records timed out, or the coordinator gave up on it), and
 // the copy goes on on the brokers left. The offsets are committed by the
-// checkpoint that follows. It gives up at ctx's deadline.
-func (cp *Copier) redo(ctx context.Context, cause error) error {
+// checkpoint that follows. It gives up at ctx's deadline. landed holds
+// the offsets of a commit whose outcome is unknown (outcomeUnknown): once
+// the transaction is over it checks whether that commit landed, and then
+// writes nothing again and returns errLanded.
+func (cp *Copier) redo(ctx context.Context, cause error, landed []rdk.TopicPartition) error {
 	if !cp.redoable || cp.redos >= maxRedos {
 		return cause
 	}
@@ -1301,6 +1304,15 @@ func (cp *Copier) redo(ctx context.Context, cause error) error {
 	}
 	if err := cp.dropTxn(ctx, cause); err != nil {
 		return err
+	}
+	if len(landed) > 0 {
+		switch ok, err := cp.landedAlready(landed); {
+		case err != nil:
+			return errors.Join(cause, err)
+		case ok:
+			cp.txnLog, cp.txnBytes = cp.txnLog[:0], 0
+			return errLanded
+		}
 	}
 	log := cp.txnLog
 	if err := cp.begin(); err != nil {
@@ -1444,9 +1456,19 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 		// The cluster aborted the transaction under the copy: do it again,
 		// within a bound of its own.
 		cancel()
+		// A commit whose answer is lost may have landed; so may one that
+		// finds the producer fenced, since a coordinator that completes
+		// a transaction bumps the producer's epoch too.
+		var landed []rdk.TopicPartition
+		if what == commitWhat && (outcomeUnknown(err) || cp.producerFenced()) {
+			landed = offsets
+		}
 		rctx, cancel := context.WithTimeout(base, cp.checkpointTimeout())
-		rerr := cp.redo(rctx, err)
+		rerr := cp.redo(rctx, err, landed)
 		cancel()
+		if errors.Is(rerr, errLanded) {
+			break
+		}
 		if rerr != nil {
 			return cp.txnFailed(base, "write again the transaction the cluster aborted", rerr)
 		}
@@ -1483,10 +1505,52 @@ func (cp *Copier) commit(ctx context.Context, offsets []rdk.TopicPartition) (str
 		}
 	}
 	if err := cp.retry(ctx, cp.w.p.CommitTransaction); err != nil {
-		return "commit the transaction", err
+		return commitWhat, err
 	}
 	cp.redos, cp.rejoins = 0, 0
 	return "", nil
+}
+
+// commitWhat is what commit says failed when the commit itself did.
+const commitWhat = "commit the transaction"
+
+// outcomeUnknown reports whether a commit that failed with err may have
+// committed all the same: its answer did not come in time, though the
+// coordinator may have written the commit (its broker SIGKILLed after
+// the write; the next coordinator completes it).
+func outcomeUnknown(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || isCode(err, rdk.ErrTimedOut) ||
+		isCode(err, rdk.ErrTimedOutQueue) || isCode(err, rdk.ErrTransport)
+}
+
+// errLanded says a checkpoint's commit whose answer was lost committed.
+var errLanded = errors.New("the commit landed")
+
+// landedAlready reports whether the group's committed offsets are those
+// of a commit whose outcome was unknown: then it committed, and writing
+// its transaction again would copy its records twice. Call it once the
+// transaction is over: dropTxn's abort, or its new producer's
+// InitTransactions, which waits until the coordinator has completed or
+// aborted it.
+func (cp *Copier) landedAlready(offsets []rdk.TopicPartition) (bool, error) {
+	tps := make([]rdk.TopicPartition, len(offsets))
+	for i, tp := range offsets {
+		tps[i] = rdk.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+	}
+	committed, err := cp.committed(tps)
+	if err != nil {
+		return false, err
+	}
+	want := make(map[TopicPartition]rdk.Offset, len(offsets))
+	for _, tp := range offsets {
+		want[TopicPartition{*tp.Topic, tp.Partition}] = tp.Offset
+	}
+	for _, tp := range committed {
+		if tp.Error != nil || want[TopicPartition{topicOf(tp), tp.Partition}] != tp.Offset {
+			return false, nil
+		}
+	}
+	return len(committed) == len(offsets), nil
 }
 
 // movedOn reports whether err says the group went on without this

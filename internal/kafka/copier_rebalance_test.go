@@ -2,10 +2,12 @@ package kafka
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -67,4 +69,81 @@ func TestCopyNoRedoAfterRebalance(t *testing.T) {
 		t.Fatal("no commit was held: the test did not reproduce the long checkpoint")
 	}
 	checkCopy(t, cfg, "src", "dst")
+}
+
+// TestCopyCommitAnswerLost: a checkpoint's commit whose answer does not
+// come within the checkpoint's bound has an unknown outcome. On Apache
+// Kafka the transaction coordinator may have written the commit when its
+// broker is SIGKILLed, and the next coordinator completes it; the copier
+// then finds its producer fenced or its call timed out, and writing the
+// transaction again copied its records twice. Here a client of the
+// test's sends the held commit to kfake itself ("landed"), and the
+// copier's own request is answered only past the bound: the copier must
+// find the group's offsets at the checkpoint's and write nothing again.
+// When nobody commits it ("aborted"), kfake aborts the transaction on its
+// timeout and the copier writes it again. Both are exactly once.
+func TestCopyCommitAnswerLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds a commit past the checkpoint's bound")
+	}
+	if onRealKafka {
+		t.Skip("holds a commit in the broker, which only kfake lets a test do")
+	}
+	for _, commitFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "landed", false: "aborted"}[commitFirst], func(t *testing.T) {
+			cfg, cluster := newCluster(t, 1, "src", "dst")
+			cfg.Timeout = time.Second
+			cfg.Props = append(cfg.Props, [2]string{"transaction.timeout.ms", "3000"})
+			seedSource(t, cfg, "src", 1, 300)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"src"}, CheckpointAfter: -1})
+			if n, err := copyLoop(ctx, cp, "dst", 50, 100); err != nil {
+				t.Fatalf("after %d records: %v", n, err)
+			}
+			bound := cp.checkpointTimeout()
+			side, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(cfg.Brokers, ",")...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer side.Close()
+			var held atomic.Int32
+			committed := make(chan struct{}) // closed once the held commit is let through
+			cluster.ControlKey(int16(kmsg.EndTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+				cluster.KeepControl()
+				req := kreq.(*kmsg.EndTxnRequest)
+				if !req.Commit || held.Add(1) > 1 {
+					return nil, nil, false
+				}
+				cluster.SleepControl(func() {
+					if commitFirst {
+						// The coordinator writes the commit (the same
+						// request, sent again by a client of the test's);
+						// its answer to the copier is what is lost.
+						again := *req
+						if _, err := again.RequestWith(ctx, side); err != nil {
+							t.Errorf("committing the held transaction: %v", err)
+						}
+					}
+					select {
+					case <-time.After(bound + time.Second):
+					case <-ctx.Done():
+					}
+				})
+				close(committed)
+				return nil, nil, false
+			})
+			n, err := copyLoop(ctx, cp, "dst", 50, 0)
+			if err != nil {
+				t.Fatalf("after %d more records: %v", n, err)
+			}
+			if held.Load() == 0 {
+				t.Fatal("no commit was held: the test did not reproduce the lost answer")
+			}
+			if n != 200 {
+				t.Errorf("copied %d more records, want 200", n)
+			}
+			checkCopy(t, cfg, "src", "dst")
+		})
+	}
 }
