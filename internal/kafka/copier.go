@@ -245,6 +245,7 @@ type Copier struct {
 	// the rebalances it met, for after the call.
 	rebalancing, serving bool
 	deferred             []rdk.Event
+	replaying            bool        // a deferred rebalance is handled (replayDeferred)
 	paused               []*copyPart // by keepServed
 	// unanswered is when the group's coordinator stopped answering this
 	// member's checks (zero while it answers); checker is the client that
@@ -655,7 +656,9 @@ func (cp *Copier) replayDeferred() {
 	for len(cp.deferred) > 0 && !cp.rebalancing {
 		ev := cp.deferred[0]
 		cp.deferred = cp.deferred[1:]
+		cp.replaying = true
 		_ = cp.rebalance(cp.c, ev)
+		cp.replaying = false
 	}
 }
 
@@ -781,7 +784,13 @@ func (cp *Copier) setAssignment(assign, all []rdk.TopicPartition) {
 // a lost assignment it aborts instead: the group has moved on.
 func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 	cp.assignedAt = time.Time{}
-	if cp.c.AssignmentLost() {
+	// A revoke replayed after a transactional call (replayDeferred) comes
+	// after librdkafka went through the rebalance: the partitions may be
+	// another member's already, which reads them from the committed
+	// offsets, and a checkpoint now would commit their offsets under the
+	// new generation, which the group accepts. Drop the progress instead,
+	// as for a lost assignment.
+	if cp.replaying || cp.c.AssignmentLost() {
 		cp.discard()
 		if cp.onRewind != nil && cp.err == nil {
 			cp.onRewind() // the records since the last commit are read again
@@ -1431,6 +1440,12 @@ func (cp *Copier) Checkpoint(ctx context.Context) error {
 	// when the caller's context is cancelled: Ctrl-C stops at it.
 	base := context.WithoutCancel(ctx)
 	for {
+		if len(cp.deferred) > 0 {
+			// The group rebalanced while a transactional call waited (a
+			// redo's abort, or a Write's): commit nothing under the new
+			// generation (see below).
+			return cp.rejoin(base, "commit the group's offsets", errRebalanced)
+		}
 		actx, cancel := context.WithTimeout(base, cp.checkpointTimeout())
 		what, err := cp.commit(actx, offsets)
 		if err == nil {
@@ -1522,6 +1537,10 @@ func outcomeUnknown(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || isCode(err, rdk.ErrTimedOut) ||
 		isCode(err, rdk.ErrTimedOutQueue) || isCode(err, rdk.ErrTransport)
 }
+
+// errRebalanced says the group rebalanced while a transactional call
+// waited (keepServed deferred it).
+var errRebalanced = errors.New("the group rebalanced while a transactional call waited")
 
 // errLanded says a checkpoint's commit whose answer was lost committed.
 var errLanded = errors.New("the commit landed")
