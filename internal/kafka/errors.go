@@ -91,15 +91,17 @@ func IsTransient(err error) bool {
 		ke.Code() == rdk.ErrLeaderNotAvailable || ke.IsRetriable()
 }
 
-// groupUnreachable is unreachable for a call that needs group's
-// coordinator (group "" for one that needs every broker): when the
-// cluster still answers a metadata request, asked through a fresh client
-// for a quarter of the timeout (at least 500ms), the error says so
-// instead of pointing at --brokers, whose address is right. A SIGKILLed
-// broker that coordinated the group leaves it without an answer until
-// the cluster moves it. A fresh client, because the failed call's may
-// hold its connections busy with requests that wait.
-func groupUnreachable(ctx context.Context, cfg Config, logs *logSink, group string, err error) error {
+// unanswered is unreachable for a call the brokers did not answer in
+// time after the cluster had answered (its metadata), naming group when
+// the call needed that group's coordinator ("" for a partition's leader,
+// or every broker): when the cluster still answers a metadata request,
+// asked through a fresh client for a quarter of the timeout (at least
+// 500ms), the error says so instead of pointing at --brokers, whose
+// address is right. A SIGKILLed broker that coordinated the group, or
+// led the partition, leaves the call without an answer until the cluster
+// moves it. A fresh client, because the failed call's may hold its
+// connections busy with requests that wait.
+func unanswered(ctx context.Context, cfg Config, logs *logSink, group string, err error) error {
 	u := unreachable(ctx, cfg, logs, err)
 	var ue *unreachableError
 	if !errors.As(u, &ue) {

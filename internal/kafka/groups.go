@@ -115,7 +115,7 @@ func (a *Admin) Groups(ctx context.Context) ([]ConsumerGroup, error) {
 	})
 	if err != nil {
 		if isUnreachable(err) || ctx.Err() != nil {
-			return nil, groupUnreachable(ctx, a.cfg, a.logs, "", err)
+			return nil, unanswered(ctx, a.cfg, a.logs, "", err)
 		}
 		return nil, fmt.Errorf("cannot list consumer groups: %w", err)
 	}
@@ -173,7 +173,7 @@ func (a *Admin) CommittedOffsets(ctx context.Context, group string) (map[TopicPa
 			return map[TopicPartition]int64{}, nil
 		}
 		if isUnreachable(err) || ctx.Err() != nil {
-			return nil, groupUnreachable(ctx, a.cfg, a.logs, group, err)
+			return nil, unanswered(ctx, a.cfg, a.logs, group, err)
 		}
 		return nil, fmt.Errorf("cannot read the offsets of group %q: %w", group, err)
 	}
@@ -556,7 +556,7 @@ func (a *Admin) assignedTopics(ctx context.Context, groups []string) (map[string
 			if len(groups) == 1 {
 				group = groups[0]
 			}
-			return nil, groupUnreachable(ctx, a.cfg, a.logs, group, err)
+			return nil, unanswered(ctx, a.cfg, a.logs, group, err)
 		}
 		return nil, fmt.Errorf("cannot describe consumer groups: %w", err)
 	}

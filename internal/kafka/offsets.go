@@ -164,7 +164,7 @@ func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminCl
 			rdk.SetAdminIsolationLevel(level), rdk.SetAdminRequestTimeout(cfg.timeout()))
 		if err != nil {
 			if isUnreachable(err) || ctx.Err() != nil {
-				return nil, groupUnreachable(ctx, cfg, logs, "", err)
+				return nil, unanswered(ctx, cfg, logs, "", err)
 			}
 			return nil, fmt.Errorf("cannot list offsets: %w", err)
 		}
@@ -172,7 +172,7 @@ func listOffsets(ctx context.Context, cfg Config, logs *logSink, ac *rdk.AdminCl
 		for tp, info := range res.ResultInfos {
 			if info.Error.Code() != rdk.ErrNoError {
 				if isUnreachable(info.Error) {
-					return nil, groupUnreachable(ctx, cfg, logs, "", info.Error)
+					return nil, unanswered(ctx, cfg, logs, "", info.Error)
 				}
 				err := fmt.Errorf("cannot list offsets of %s[%d]: %w", *tp.Topic, tp.Partition, info.Error)
 				if !leaderMoving(info.Error.Code()) {
@@ -302,7 +302,7 @@ func committedOffsets(ctx context.Context, cfg Config, logs *logSink, c *rdk.Con
 		case isCode(err, rdk.ErrGroupIDNotFound):
 			parts = nil // no group, no offsets
 		case isUnreachable(err) || ctx.Err() != nil:
-			// Not groupUnreachable: the copy asks again at once, and says
+			// Not unanswered(): the copy asks again at once, and says
 			// what stalls it (groupChecker).
 			return nil, unreachable(ctx, cfg, logs, err)
 		default:
@@ -374,7 +374,7 @@ func groupOffsetsOnce(ctx context.Context, cfg Config, logs *logSink, ac *rdk.Ad
 		if isCode(err, rdk.ErrGroupIDNotFound) {
 			err = nil // no group, no offsets
 		} else if isUnreachable(err) || ctx.Err() != nil {
-			return nil, groupUnreachable(ctx, cfg, logs, group, err)
+			return nil, unanswered(ctx, cfg, logs, group, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot read the offsets of group %q: %w", group, err)
