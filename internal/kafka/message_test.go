@@ -35,7 +35,7 @@ func TestToMessageTimestampType(t *testing.T) {
 // goroutine polled, as stream.Concurrently's do) is read once: the
 // second time it is skipped, and the records after it still come.
 func TestReadSkipsARecordFetchedAgain(t *testing.T) {
-	r := &Reader{bounded: true, parts: map[string][]*partState{}, remaining: 1}
+	r := &Reader{bounded: true, parts: map[string]partStates{}, remaining: 1}
 	r.addPart(&partState{topic: "t", partition: 0, start: 5, next: 5, end: 10})
 	topic := "t"
 	msg := func(off int64) *rdk.Message {

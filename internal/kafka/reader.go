@@ -117,10 +117,13 @@ type Reader struct {
 	logs   *logSink
 	ranges []PartitionRange
 	// parts holds each read partition's state, indexed by partition id.
-	parts     map[string][]*partState
+	parts     map[string]partStates
 	bounded   bool
 	remaining int // partitions not yet done, for a bounded read
 	watch     brokerWatch
+	// batch polls the consumer's messages a batch at a time; nil where
+	// the client's queue is out of reach, and Poll serves.
+	batch *batchPoller
 	// A followed read watches its topics' metadata: a deleted topic ends
 	// it, new partitions join it (unless the partitions were named).
 	fixedPartitions bool
@@ -194,7 +197,7 @@ func NewReaders(ctx context.Context, cfg Config, opts ReadOptions, n int) ([]*Re
 		c.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
 	}
-	r := &Reader{cfg: cfg, c: c, ac: ac, logs: logs, bounded: bounded, parts: map[string][]*partState{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c},
+	r := &Reader{cfg: cfg, c: c, ac: ac, logs: logs, bounded: bounded, parts: map[string]partStates{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c},
 		fixedPartitions: opts.Partitions != nil}
 	if err := r.start(ctx, opts); err != nil {
 		r.Close()
@@ -212,6 +215,7 @@ func NewReaders(ctx context.Context, cfg Config, opts ReadOptions, n int) ([]*Re
 			closeAll(rs)
 			return nil, err
 		}
+		r.batch = newBatchPoller(r.c)
 	}
 	if !bounded {
 		r.watchTopics()
@@ -251,7 +255,7 @@ func (r *Reader) split(m *rdk.ConfigMap, n int) ([]*Reader, error) {
 			closeAll(rs[1:])
 			return nil, err
 		}
-		o := &Reader{cfg: r.cfg, c: c, logs: logs, bounded: true, parts: map[string][]*partState{}, watch: brokerWatch{cfg: r.cfg, logs: logs, mc: c}}
+		o := &Reader{cfg: r.cfg, c: c, logs: logs, bounded: true, parts: map[string]partStates{}, watch: brokerWatch{cfg: r.cfg, logs: logs, mc: c}}
 		for _, pr := range share {
 			ps := r.part(pr.Topic, pr.Partition)
 			r.parts[pr.Topic][pr.Partition] = nil
@@ -522,6 +526,12 @@ func (r *Reader) read(ctx context.Context, orClose bool) (*record.Message, error
 			}
 		default:
 		}
+		if r.batch != nil {
+			if m, err := r.readBatch(ctx); m != nil || err != nil {
+				return m, err
+			}
+			continue
+		}
 		switch e := r.c.Poll(int(pollTimeout / time.Millisecond)).(type) {
 		case *rdk.Message:
 			if m, err := r.message(e); m != nil || err != nil {
@@ -543,6 +553,34 @@ func (r *Reader) read(ctx context.Context, orClose bool) (*record.Message, error
 	}
 }
 
+// readBatch is the loop's step for a batch poller: a message, an error,
+// or neither when the entry was another event or the wait ended.
+func (r *Reader) readBatch(ctx context.Context) (*record.Message, error) {
+	e, ok := r.batch.next(pollTimeout)
+	if !ok {
+		return nil, r.watch.check(ctx)
+	}
+	switch e.kind {
+	case entryMessage:
+		if ps := r.admit(r.parts[string(e.topic)].at(e.partition), e.offset); ps != nil {
+			m := r.batch.build(ps.topic, e)
+			r.admitted(ps, e.offset)
+			return m, nil
+		}
+	case entryMessageError:
+		return nil, fmt.Errorf("cannot read %s[%d]: %w", e.topic, e.partition, e.err)
+	case entryEOF:
+		r.finish(r.parts[string(e.topic)].at(e.partition))
+	case entryError:
+		var ke rdk.Error
+		if errors.As(e.err, &ke) {
+			return nil, r.watch.event(ctx, ke)
+		}
+		return nil, e.err
+	}
+	return nil, nil
+}
+
 // message converts a fetched message, or returns nil for one past its
 // partition's end.
 func (r *Reader) message(e *rdk.Message) (*record.Message, error) {
@@ -550,15 +588,26 @@ func (r *Reader) message(e *rdk.Message) (*record.Message, error) {
 	if tp.Error != nil {
 		return nil, fmt.Errorf("cannot read %s[%d]: %w", topicOf(tp), tp.Partition, tp.Error)
 	}
-	r.watch.up()
-	ps := r.part(topicOf(tp), tp.Partition)
-	if ps == nil || ps.done {
-		return nil, nil // prefetched before its partition was done
+	ps := r.admit(r.part(topicOf(tp), tp.Partition), int64(tp.Offset))
+	if ps == nil {
+		return nil, nil
 	}
-	off := int64(tp.Offset)
+	m := toMessage(ps.topic, e)
+	r.admitted(ps, m.Offset)
+	return m, nil
+}
+
+// admit returns the state of a fetched record's partition, or nil when
+// the record is not to be returned: past its partition's end, or read
+// already.
+func (r *Reader) admit(ps *partState, off int64) *partState {
+	r.watch.up()
+	if ps == nil || ps.done {
+		return nil // prefetched before its partition was done
+	}
 	if ps.end >= 0 && off >= ps.end {
 		r.finish(ps)
-		return nil, nil
+		return nil
 	}
 	// A pause that comes while another goroutine polls the partition
 	// (Pause, stream.Concurrently) can resume it at a record that poll
@@ -566,14 +615,17 @@ func (r *Reader) message(e *rdk.Message) (*record.Message, error) {
 	// last record it had returned when the pause took effect. The record
 	// comes twice; it is read once (1000002 records of 1M seen).
 	if off < ps.next {
-		return nil, nil
+		return nil
 	}
+	return ps
+}
+
+// admitted records that the record at off of ps is returned.
+func (r *Reader) admitted(ps *partState, off int64) {
 	ps.next = off + 1
-	m := toMessage(ps.topic, e)
 	if ps.end >= 0 && off+1 >= ps.end {
 		r.finish(ps)
 	}
-	return m, nil
 }
 
 // messageWithHeaders holds a message and its headers, when they are few,
@@ -583,19 +635,23 @@ type messageWithHeaders struct {
 	h [4]record.RawHeader
 }
 
+// newMessage returns a message with room for n headers.
+func newMessage(n int) *record.Message {
+	if n > 0 && n <= len(messageWithHeaders{}.h) {
+		mh := &messageWithHeaders{}
+		mh.m.Headers = mh.h[:n:n]
+		return &mh.m
+	}
+	m := &record.Message{}
+	if n > 0 {
+		m.Headers = make([]record.RawHeader, n)
+	}
+	return m
+}
+
 // toMessage converts a fetched message of topic.
 func toMessage(topic string, e *rdk.Message) *record.Message {
-	var m *record.Message
-	if n := len(e.Headers); n > 0 && n <= len(messageWithHeaders{}.h) {
-		mh := &messageWithHeaders{}
-		m = &mh.m
-		m.Headers = mh.h[:n:n]
-	} else {
-		m = &record.Message{}
-		if n > 0 {
-			m.Headers = make([]record.RawHeader, n)
-		}
-	}
+	m := newMessage(len(e.Headers))
 	m.Topic = topic
 	m.Partition = e.TopicPartition.Partition
 	m.Offset = int64(e.TopicPartition.Offset)
@@ -623,11 +679,17 @@ func topicOf(tp rdk.TopicPartition) string {
 }
 
 func (r *Reader) part(topic string, partition int32) *partState {
-	byID := r.parts[topic]
-	if partition < 0 || int(partition) >= len(byID) {
+	return r.parts[topic].at(partition)
+}
+
+// partStates are a topic's partitions' states, indexed by partition id.
+type partStates []*partState
+
+func (ps partStates) at(partition int32) *partState {
+	if partition < 0 || int(partition) >= len(ps) {
 		return nil
 	}
-	return byID[partition]
+	return ps[partition]
 }
 
 // finish marks a partition of a bounded read done and stops fetching it.
@@ -721,6 +783,7 @@ func (r *Reader) Close() {
 		if r.ac != nil {
 			r.ac.Close()
 		}
+		r.batch.close()
 		// The consumer never joined a group, so closing leaves none.
 		_ = r.c.Close()
 	})
