@@ -119,7 +119,7 @@ declare -A label=(
 broker_pid=
 [[ -z ${KAFKA:-} && -n ${dev_pid:-} ]] && broker_pid=$dev_pid
 clk_tck=$(getconf CLK_TCK)
-broker_cpu() { [[ -n $broker_pid ]] && awk -v hz="$clk_tck" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$broker_pid/stat"; }
+broker_cpu() { [[ -n $broker_pid ]] || return 0; awk -v hz="$clk_tck" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$broker_pid/stat"; }
 
 # One run: wall seconds, peak RSS (KB), CPU seconds (user+sys, children
 # included: both kcats for the pipeline) and the embedded broker's CPU

@@ -49,6 +49,13 @@ typedef struct rd_kafka_topic_partition_s {
 	void *_private;
 } rd_kafka_topic_partition_t;
 
+typedef struct rd_kafka_topic_partition_list_s {
+	int cnt;
+	int size;
+	rd_kafka_topic_partition_t *elems;
+} rd_kafka_topic_partition_list_t;
+
+rd_kafka_topic_partition_list_t *rd_kafka_event_topic_partition_list(rd_kafka_event_t *rkev);
 rd_kafka_event_t *rd_kafka_queue_poll(rd_kafka_queue_t *rkqu, int timeout_ms);
 int rd_kafka_event_type(const rd_kafka_event_t *rkev);
 void rd_kafka_event_destroy(rd_kafka_event_t *rkev);
@@ -67,9 +74,10 @@ rd_kafka_resp_err_t rd_kafka_header_get_all(const rd_kafka_headers_t *hdrs, size
 
 #define EVCTL_EVENT_FETCH 0x2
 #define EVCTL_EVENT_ERROR 0x8
+#define EVCTL_EVENT_REBALANCE 0x10
 #define EVCTL_ERR_PARTITION_EOF (-191)
 
-enum { ENTRY_MESSAGE = 1, ENTRY_EOF = 2, ENTRY_ERROR = 3, ENTRY_MESSAGE_ERROR = 4 };
+enum { ENTRY_MESSAGE = 1, ENTRY_EOF = 2, ENTRY_ERROR = 3, ENTRY_MESSAGE_ERROR = 4, ENTRY_REBALANCE = 5 };
 #define NULL_LEN UINT32_MAX
 #define MAX_ERROR_STRING 4096
 
@@ -97,6 +105,13 @@ static size_t string_len(const char *s) {
 
 // entry_size is how many bytes put_event writes for ev.
 static size_t entry_size(rd_kafka_event_t *ev, const rd_kafka_message_t *m) {
+	if (rd_kafka_event_type(ev) == EVCTL_EVENT_REBALANCE) {
+		rd_kafka_topic_partition_list_t *l = rd_kafka_event_topic_partition_list(ev);
+		size_t n = 1 + 4 + 4;
+		for (int i = 0; l && i < l->cnt; i++)
+			n += 2 + string_len(l->elems[i].topic) + 4 + 8;
+		return n;
+	}
 	if (rd_kafka_event_type(ev) == EVCTL_EVENT_ERROR)
 		return 1 + 4 + 4 + 8 + 1 + 2 + 2 + MAX_ERROR_STRING + UINT16_MAX;
 	if (m->err)
@@ -117,6 +132,21 @@ static size_t entry_size(rd_kafka_event_t *ev, const rd_kafka_message_t *m) {
 // put_event writes ev's entry at *p. ev is a fetch (one message, or a
 // message carrying an error) or an error event (partition EOF among them).
 static void put_event(unsigned char **p, rd_kafka_event_t *ev, const rd_kafka_message_t *m) {
+	if (rd_kafka_event_type(ev) == EVCTL_EVENT_REBALANCE) {
+		rd_kafka_topic_partition_list_t *l = rd_kafka_event_topic_partition_list(ev);
+		int cnt = l ? l->cnt : 0;
+		put8(p, ENTRY_REBALANCE);
+		put32(p, (uint32_t)rd_kafka_event_error(ev));
+		put32(p, (uint32_t)cnt);
+		for (int i = 0; i < cnt; i++) {
+			size_t n = string_len(l->elems[i].topic);
+			put16(p, (uint16_t)n);
+			putbytes(p, l->elems[i].topic, n);
+			put32(p, (uint32_t)l->elems[i].partition);
+			put64(p, (uint64_t)l->elems[i].offset);
+		}
+		return;
+	}
 	if (rd_kafka_event_type(ev) == EVCTL_EVENT_ERROR) {
 		rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
 		rd_kafka_topic_partition_t *tp = err == EVCTL_ERR_PARTITION_EOF ? rd_kafka_event_topic_partition(ev) : NULL;
@@ -185,7 +215,8 @@ static void put_event(unsigned char **p, rd_kafka_event_t *ev, const rd_kafka_me
 
 // evctl_poll_batch writes the entries of up to max events of q into buf
 // (cap bytes), waiting up to timeout_ms for the first: fetched messages,
-// partition EOFs and errors; other events (statistics) are dropped. An
+// partition EOFs, errors and a rebalance, which ends the batch; other
+// events (statistics) are dropped. An
 // event that does not fit is kept in h for the next call, and need
 // says how many bytes it takes; n is the bytes written.
 typedef struct {
@@ -196,12 +227,13 @@ typedef struct {
 typedef struct {
 	size_t n;    // bytes written
 	size_t need; // bytes the held event takes, when it did not fit
+	int rebalance; // the last entry is a rebalance
 } evctl_polled;
 
 static evctl_polled evctl_poll_batch(rd_kafka_queue_t *q, evctl_held *h, int timeout_ms,
 		unsigned char *buf, size_t cap, int max) {
 	unsigned char *p = buf;
-	evctl_polled r = {0, 0};
+	evctl_polled r = {0, 0, 0};
 	for (int i = 0; i < max; i++) {
 		rd_kafka_event_t *ev = h->held;
 		const rd_kafka_message_t *m = h->heldm;
@@ -220,7 +252,7 @@ static evctl_polled evctl_poll_batch(rd_kafka_queue_t *q, evctl_held *h, int tim
 				rd_kafka_event_destroy(ev);
 				continue;
 			}
-		} else if (type != EVCTL_EVENT_ERROR) {
+		} else if (type != EVCTL_EVENT_ERROR && type != EVCTL_EVENT_REBALANCE) {
 			rd_kafka_event_destroy(ev);
 			continue;
 		}
@@ -233,6 +265,10 @@ static evctl_polled evctl_poll_batch(rd_kafka_queue_t *q, evctl_held *h, int tim
 		}
 		put_event(&p, ev, m);
 		rd_kafka_event_destroy(ev);
+		if (type == EVCTL_EVENT_REBALANCE) {
+			r.rebalance = 1;
+			break; // what comes after it is of the assignment it makes
+		}
 	}
 	r.n = (size_t)(p - buf);
 	return r;
@@ -274,6 +310,13 @@ const (
 	entryEOF          = 2
 	entryError        = 3
 	entryMessageError = 4
+	entryRebalance    = 5
+)
+
+// librdkafka's rebalance event errors.
+const (
+	errAssignPartitions = -175
+	errRevokePartitions = -174
 )
 
 // consumerQueue returns c's consumer queue, the one its Poll serves, or
@@ -299,6 +342,16 @@ type batchPoller struct {
 	buf  []byte
 	rest []byte // the entries not yet read
 	keys map[string]string
+	// dropped are partitions whose entries left in rest are skipped: the
+	// consumer was told to fetch them from elsewhere (drop).
+	dropped   []TopicPartition
+	dropEvery bool
+	// repoll, when set, has next look at the queue again once the entries
+	// left have been read for that long (see pollMore); polledAt is when
+	// it last did, reads counts the entries read since.
+	repoll   time.Duration
+	polledAt time.Time
+	reads    int
 }
 
 // newBatchPoller returns nil when c's queue cannot be had.
@@ -317,22 +370,84 @@ type polled struct {
 	topic     []byte // into the buffer: valid until the next poll
 	partition int32
 	offset    int64
-	err       error
-	message   []byte // a message's timestamp, key, value and headers
+	err       error // a message's error, or the error event's
+	// event is an error event's error, as the client's Poll returns it.
+	event   rdk.Error
+	message []byte // a message's timestamp, key, value and headers
+	// rebalance is a rebalance's rdk.AssignedPartitions or
+	// rdk.RevokedPartitions, as the client's Poll hands them to its
+	// callback.
+	rebalance rdk.Event
 }
 
 // next returns the next entry, polling up to timeout for more when none
 // is left; ok is false when the wait ended without one.
 func (b *batchPoller) next(timeout time.Duration) (e polled, ok bool) {
-	if len(b.rest) == 0 {
-		if b.c.IsClosed() {
-			return polled{kind: entryError, err: rdk.NewError(rdk.ErrState, "Operation not allowed on closed client", false)}, true
+	for {
+		if len(b.rest) == 0 {
+			if b.c.IsClosed() {
+				closed := rdk.NewError(rdk.ErrState, "Operation not allowed on closed client", false)
+				return polled{kind: entryError, err: closed, event: closed}, true
+			}
+			b.dropped, b.dropEvery = b.dropped[:0], false
+			if !b.poll(timeout) {
+				return polled{}, false
+			}
+		} else if b.repoll > 0 {
+			if b.reads++; b.reads%64 == 0 && time.Since(b.polledAt) >= b.repoll {
+				b.pollMore()
+			}
 		}
-		if !b.poll(timeout) {
-			return polled{}, false
+		if e := b.entry(); !b.isDropped(e) {
+			return e, true
 		}
 	}
-	return b.entry(), true
+}
+
+// buffered returns the next entry polled already, without polling; ok
+// is false when none is left. A nil poller has none.
+func (b *batchPoller) buffered() (e polled, ok bool) {
+	for b != nil && len(b.rest) > 0 {
+		if e := b.entry(); !b.isDropped(e) {
+			return e, true
+		}
+	}
+	return polled{}, false
+}
+
+// drop skips the messages of tp polled already: the consumer fetches it
+// again from another offset (a seek), and the client's own queue drops
+// what it had fetched of it before. A nil poller drops nothing.
+func (b *batchPoller) drop(tp TopicPartition) {
+	if b != nil && len(b.rest) > 0 {
+		b.dropped = append(b.dropped, tp)
+	}
+}
+
+// dropAll skips every message (and partition EOF) polled already: the
+// consumer's assignment is replaced, and each partition fetched from the
+// offset it gives.
+func (b *batchPoller) dropAll() {
+	if b != nil && len(b.rest) > 0 {
+		b.dropEvery = true
+	}
+}
+
+// isDropped reports whether e is of a partition the consumer fetches
+// again from elsewhere: a message, or an EOF, polled before it was told.
+func (b *batchPoller) isDropped(e polled) bool {
+	if e.kind != entryMessage && e.kind != entryMessageError && e.kind != entryEOF {
+		return false
+	}
+	if b.dropEvery {
+		return true
+	}
+	for _, tp := range b.dropped {
+		if tp.Partition == e.partition && tp.Topic == string(e.topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // poll fills the buffer, growing it for a record larger than it.
@@ -341,6 +456,7 @@ func (b *batchPoller) poll(timeout time.Duration) bool {
 	for {
 		buf := (*C.uchar)(unsafe.Pointer(unsafe.SliceData(b.buf)))
 		r := C.evctl_poll_batch(b.q, b.held, ms, buf, C.size_t(len(b.buf)), batchEvents)
+		b.polledAt = time.Now()
 		if r.n > 0 {
 			b.rest = b.buf[:r.n]
 			return true
@@ -350,6 +466,33 @@ func (b *batchPoller) poll(timeout time.Duration) bool {
 		}
 		b.buf = make([]byte, int(r.need))
 		ms = 0
+	}
+}
+
+// pollMore appends what the queue holds now to the entries left, without
+// waiting. A member that takes long over each record (a transaction
+// each) would otherwise see a rebalance only once it has read every
+// record polled before, holding up the group's other members meanwhile.
+// The client's queue puts a rebalance before the messages it has fetched
+// and drops those of the assignment it ends; so does pollMore: the
+// entries before a rebalance it finds are dropped, and the member reads
+// them again from its group's offsets if it keeps their partitions. Not
+// while entries are being dropped for a seek: what it appends comes
+// after the seek.
+func (b *batchPoller) pollMore() {
+	b.polledAt = time.Now()
+	if len(b.dropped) > 0 || b.dropEvery {
+		return
+	}
+	n := copy(b.buf, b.rest)
+	free := b.buf[n:]
+	if len(free) == 0 {
+		return
+	}
+	r := C.evctl_poll_batch(b.q, b.held, 0, (*C.uchar)(unsafe.Pointer(unsafe.SliceData(free))), C.size_t(len(free)), batchEvents)
+	b.rest = b.buf[:n+int(r.n)]
+	if r.rebalance != 0 {
+		b.dropEvery = true
 	}
 }
 
@@ -381,13 +524,27 @@ func (b *batchPoller) entry() polled {
 	case entryError:
 		code := rdk.ErrorCode(int32(u32()))
 		fatal := take(1)[0] != 0
-		e.err = rdk.NewError(code, string(take(u16())), fatal)
+		e.event = rdk.NewError(code, string(take(u16())), fatal)
+		e.err = e.event
 	case entryMessageError:
 		code := rdk.ErrorCode(int32(u32()))
 		e.partition = int32(u32())
 		e.offset = u64()
 		e.topic = take(u16())
 		e.err = rdk.NewError(code, string(take(u16())), false)
+	case entryRebalance:
+		code := int32(u32())
+		tps := make([]rdk.TopicPartition, u32())
+		for i := range tps {
+			topic := b.key(take(u16()))
+			tps[i] = rdk.TopicPartition{Topic: &topic, Partition: int32(u32()), Offset: rdk.Offset(u64())}
+		}
+		switch code {
+		case errAssignPartitions:
+			e.rebalance = rdk.AssignedPartitions{Partitions: tps}
+		case errRevokePartitions:
+			e.rebalance = rdk.RevokedPartitions{Partitions: tps}
+		}
 	case entryMessage:
 		e.partition = int32(u32())
 		e.offset = u64()
@@ -474,8 +631,8 @@ func (b *batchPoller) field(p *[]byte) []byte {
 	return s
 }
 
-// key returns header key k as a string, the same string for every
-// record: a topic's records carry few distinct keys.
+// key returns k (a header key, a topic) as a string, the same string for
+// every record: a topic's records carry few distinct header keys.
 func (b *batchPoller) key(k []byte) string {
 	if s, ok := b.keys[string(k)]; ok {
 		return s

@@ -2,19 +2,21 @@ package kafka
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	rdk "github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/evctl/evctl/internal/record"
 )
 
 // TestBatchPollerAvailable: the pinned client's consumer queue is within
-// reach, so every Reader polls in batches. A client upgrade that moves it
+// reach, so every Reader and Copier polls in batches. A client upgrade that moves it
 // fails here rather than making reads silently slower.
 func TestBatchPollerAvailable(t *testing.T) {
 	c, err := rdk.NewConsumer(&rdk.ConfigMap{"bootstrap.servers": closedPort(t), "group.id": "g"})
@@ -28,6 +30,9 @@ func TestBatchPollerAvailable(t *testing.T) {
 	cfg, _ := newCluster(t, 1, "t")
 	if r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}}); r.batch == nil {
 		t.Error("a Reader polls one message at a time")
+	}
+	if cp := newCopier(t, cfg, CopyOptions{Group: "g", Topics: []string{"t"}}); cp.batch == nil || cp.batch.repoll == 0 {
+		t.Error("a Copier polls one message at a time, or never looks for a rebalance among the records it holds")
 	}
 }
 
@@ -91,11 +96,17 @@ func TestBatchMatchesPoll(t *testing.T) {
 		}
 		return readAll(t, r)
 	}
-	polled, batched := read(false), read(true)
+	// One consumer interleaves partitions as its fetches come back: each
+	// partition's order is the one to compare.
+	byOffset := func(ms []*record.Message) []*record.Message {
+		slices.SortStableFunc(ms, func(a, b *record.Message) int { return cmp.Compare(a.Partition, b.Partition) })
+		return ms
+	}
+	polled, batched := byOffset(read(false)), byOffset(read(true))
 	if len(batched) != len(in) {
 		t.Fatalf("read %d records in batches, want %d", len(batched), len(in))
 	}
-	if diff := cmp.Diff(polled, batched); diff != "" {
+	if diff := gocmp.Diff(polled, batched); diff != "" {
 		t.Errorf("batches vs Poll (-poll +batch):\n%s", diff)
 	}
 
@@ -150,5 +161,89 @@ func TestBatchBuildAllocations(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { r.batch.build("t", e) }); n != 2 {
 		t.Errorf("build: %v allocations, want 2", n)
+	}
+}
+
+// TestBatchDrop: after a seek, what the poller holds of the partition
+// sought is skipped (drop), after a new assignment all it holds of every
+// partition (dropAll); errors and rebalances are never skipped, and
+// what a poll brings after is read.
+func TestBatchDrop(t *testing.T) {
+	cfg, _ := newCluster(t, 2, "t")
+	var rs []*kgo.Record
+	for i := range 40 {
+		rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(i % 2), Value: fmt.Append(nil, i)})
+	}
+	produce(t, cfg, rs...)
+	c, err := rdk.NewConsumer(&rdk.ConfigMap{"bootstrap.servers": cfg.Brokers, "group.id": "drop", "enable.auto.commit": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b := newBatchPoller(c)
+	defer b.close()
+	topic := "t"
+	// assign has the consumer fetch both partitions from the start, and
+	// polls until the poller holds records of both.
+	assign := func() {
+		t.Helper()
+		b.rest, b.dropped, b.dropEvery = nil, nil, false
+		if err := c.Assign([]rdk.TopicPartition{{Topic: &topic, Partition: 0, Offset: 0}, {Topic: &topic, Partition: 1, Offset: 0}}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if len(b.rest) == 0 {
+				b.poll(pollTimeout)
+			} else {
+				time.Sleep(10 * time.Millisecond)
+				b.pollMore()
+			}
+			seen := map[int32]bool{}
+			for p := b.rest; len(p) > 0; {
+				peek := batchPoller{rest: p}
+				e := peek.entry()
+				p = peek.rest
+				seen[e.partition] = seen[e.partition] || e.kind == entryMessage
+			}
+			if seen[0] && seen[1] {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the poller never held records of both partitions")
+			}
+		}
+	}
+	assign()
+	b.drop(TopicPartition{"t", 0})
+	got := map[int32]int{}
+	for e, ok := b.buffered(); ok; e, ok = b.buffered() {
+		got[e.partition]++
+	}
+	if got[0] != 0 || got[1] == 0 {
+		t.Fatalf("after dropping partition 0: read %d of it and %d of partition 1", got[0], got[1])
+	}
+
+	assign()
+	// An error of code -51 after the records: kept.
+	b.rest = append(b.rest[:len(b.rest):len(b.rest)], entryError, 0xcd, 0xff, 0xff, 0xff, 0, 2, 0, 'h', 'i')
+	b.dropAll()
+	e, ok := b.buffered()
+	if !ok || e.kind != entryError || e.err.Error() != "hi" {
+		t.Fatalf("after dropAll: %+v, %v; want only the error", e, ok)
+	}
+	if e, ok := b.buffered(); ok {
+		t.Fatalf("after dropAll and the error: %+v", e)
+	}
+	// What the next poll brings is read.
+	if err := c.Seek(rdk.TopicPartition{Topic: &topic, Partition: 1, Offset: 0}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if e, ok := b.next(pollTimeout); ok && e.kind == entryMessage {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing read after dropAll")
+		}
 	}
 }

@@ -193,12 +193,16 @@ func copyProducerProps(id string, maxBytes int) [][2]string {
 // Several copiers in one group split the partitions; a rerun resumes from
 // the committed progress. Not safe for concurrent use.
 type Copier struct {
-	cfg        Config
-	opts       CopyOptions
-	c          *rdk.Consumer
-	ac         *rdk.AdminClient
-	logs       *logSink
-	w          *Writer
+	cfg  Config
+	opts CopyOptions
+	c    *rdk.Consumer
+	ac   *rdk.AdminClient
+	logs *logSink
+	w    *Writer
+	// batch polls the consumer's queue a batch at a time (see
+	// batchPoller); nil where Poll serves: where the client's queue is out
+	// of reach, and for Behind, which holds a fetched message back.
+	batch      *batchPoller
 	txnID      string
 	txnTimeout time.Duration
 	// stuck: a transactional call outlived its timeout inside librdkafka;
@@ -309,6 +313,11 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 		return nil, fmt.Errorf("kafka admin client: %w", err)
 	}
 	cp := &Copier{cfg: cfg, opts: opts, c: c, ac: ac, logs: logs, parts: map[TopicPartition]*copyPart{}, watch: brokerWatch{cfg: cfg, logs: logs, mc: c}}
+	if opts.Behind == 0 {
+		if cp.batch = newBatchPoller(c); cp.batch != nil {
+			cp.batch.repoll = copyRepoll
+		}
+	}
 	if err := cp.start(ctx); err != nil {
 		cp.closing = true
 		_ = cp.release()
@@ -316,6 +325,10 @@ func NewCopier(ctx context.Context, cfg Config, opts CopyOptions) (*Copier, erro
 	}
 	return cp, nil
 }
+
+// copyRepoll is how long a copier reads the records polled already
+// before it looks for a rebalance (batchPoller.pollMore).
+const copyRepoll = 50 * time.Millisecond
 
 func (cp *Copier) start(ctx context.Context) error {
 	cp.txnTimeout = DefaultTransactionTimeout
@@ -605,15 +618,49 @@ func (cp *Copier) keepServed(started time.Time) {
 		cp.mu.Unlock()
 		_ = cp.c.Pause(cp.servedParts()) // a record that still comes is dropped: endServing seeks back
 	}
+	// What the batch poller took off the queue already comes first, as
+	// Poll would have returned it.
+	for e, ok := cp.batch.buffered(); ok; e, ok = cp.batch.buffered() {
+		switch e.kind {
+		case entryRebalance:
+			cp.onRebalance(e.rebalance)
+		case entryError:
+			cp.servedError(e.event)
+		}
+	}
 	for range 100 {
 		switch e := cp.c.Poll(0).(type) {
 		case nil:
 			return
 		case rdk.Error:
-			if err := cp.watch.event(context.Background(), e); err != nil && cp.err == nil && (e.IsFatal() || errors.Is(err, ErrUnreachable)) {
-				cp.err = err
-			}
+			cp.servedError(e)
 		}
+	}
+}
+
+// servedError is keepServed's handling of an error event.
+func (cp *Copier) servedError(e rdk.Error) {
+	if err := cp.watch.event(context.Background(), e); err != nil && cp.err == nil && (e.IsFatal() || errors.Is(err, ErrUnreachable)) {
+		cp.err = err
+	}
+}
+
+// onRebalance hands the copier a rebalance the batch poller took off the
+// queue, as the client's Poll does: to the callback (rebalance), and, if
+// the callback left it (deferred it), to the client's own assign or
+// unassign.
+func (cp *Copier) onRebalance(ev rdk.Event) {
+	deferred := cp.serving
+	_ = cp.rebalance(cp.c, ev)
+	if !deferred {
+		return
+	}
+	cp.batch.dropAll()
+	switch e := ev.(type) {
+	case rdk.AssignedPartitions:
+		_ = cp.c.Assign(e.Partitions)
+	case rdk.RevokedPartitions:
+		_ = cp.c.Unassign()
 	}
 }
 
@@ -635,6 +682,7 @@ func (cp *Copier) endServing() {
 	defer cp.mu.Unlock()
 	for _, p := range paused {
 		tp := rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.next)}
+		cp.batch.drop(p.tp)
 		if err := cp.c.Seek(tp, 0); err != nil && cp.err == nil {
 			cp.err = fmt.Errorf("cannot read %s[%d] again from offset %d after a long commit: %w", p.tp.Topic, p.tp.Partition, p.next, err)
 		}
@@ -751,6 +799,7 @@ func (cp *Copier) sequence() {
 		cp.err = fmt.Errorf("cannot resume %s[%d]: %w", next.tp.Topic, next.tp.Partition, err)
 		return
 	}
+	cp.batch.drop(next.tp)
 	if err := cp.c.Seek(tp, 0); err != nil {
 		cp.err = fmt.Errorf("cannot read %s[%d] from offset %d: %w", next.tp.Topic, next.tp.Partition, next.next, err)
 	}
@@ -775,6 +824,7 @@ func (cp *Copier) committed(tps []rdk.TopicPartition) ([]rdk.TopicPartition, err
 }
 
 func (cp *Copier) setAssignment(assign, all []rdk.TopicPartition) {
+	cp.batch.dropAll()
 	if err := cp.c.Assign(assign); err != nil && cp.err == nil {
 		cp.err = fmt.Errorf("cannot assign %d partitions: %w", len(all), err)
 	}
@@ -812,6 +862,7 @@ func (cp *Copier) revoke(tps []rdk.TopicPartition) {
 	if cp.opts.Changelog != nil {
 		cp.opts.Changelog.Revoked(revoked)
 	}
+	cp.batch.dropAll()
 	if err := cp.c.Unassign(); err != nil && cp.err == nil && !cp.closing {
 		cp.err = fmt.Errorf("cannot release partitions: %w", err)
 	}
@@ -872,6 +923,12 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 				}
 			}
 		}
+		if cp.batch != nil {
+			if m, err := cp.readBatch(ctx); m != nil || err != nil {
+				return m, err
+			}
+			continue
+		}
 		switch e := cp.c.Poll(int(pollTimeout / time.Millisecond)).(type) {
 		case *rdk.Message:
 			if cp.opts.Behind > 0 && e.TopicPartition.Error == nil {
@@ -883,27 +940,71 @@ func (cp *Copier) Read(ctx context.Context) (*record.Message, error) {
 				return m, err
 			}
 		case rdk.PartitionEOF:
-			cp.mu.Lock()
-			if p := cp.parts[TopicPartition{topicOf(rdk.TopicPartition(e)), e.Partition}]; p != nil && p.assigned && int64(e.Offset) >= p.end {
-				cp.finish(p)
-			}
-			cp.mu.Unlock()
+			cp.partitionEOF(topicOf(rdk.TopicPartition(e)), e.Partition, int64(e.Offset))
 		case rdk.Error:
-			if err := cp.watch.event(ctx, e); err != nil {
-				if e.IsFatal() || errors.Is(err, ErrUnreachable) {
-					cp.err = err // sticky: the copier can only be closed
-				}
+			if err := cp.onError(ctx, e); err != nil {
 				return nil, err
 			}
 		case nil:
-			if err := cp.watch.check(ctx); err != nil {
-				if errors.Is(err, ErrUnreachable) {
-					cp.err = err // no abort or commit can reach them either
-				}
+			if err := cp.idle(ctx); err != nil {
 				return nil, err
 			}
 		}
 	}
+}
+
+// readBatch is Read's step for a batch poller: a record, an error, or
+// neither when the entry was another event or the wait ended.
+func (cp *Copier) readBatch(ctx context.Context) (*record.Message, error) {
+	e, ok := cp.batch.next(pollTimeout)
+	if !ok {
+		return nil, cp.idle(ctx)
+	}
+	switch e.kind {
+	case entryMessage:
+		topic := cp.batch.key(e.topic)
+		cp.mu.Lock()
+		defer cp.mu.Unlock()
+		if p := cp.admit(topic, e.partition, e.offset); p != nil {
+			return cp.batch.build(p.tp.Topic, e), nil
+		}
+	case entryMessageError:
+		return nil, fmt.Errorf("cannot read %s[%d]: %w", e.topic, e.partition, e.err)
+	case entryEOF:
+		cp.partitionEOF(cp.batch.key(e.topic), e.partition, e.offset)
+	case entryError:
+		return nil, cp.onError(ctx, e.event)
+	case entryRebalance:
+		cp.onRebalance(e.rebalance)
+	}
+	return nil, nil
+}
+
+// partitionEOF finishes a partition that reached its end.
+func (cp *Copier) partitionEOF(topic string, partition int32, offset int64) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if p := cp.parts[TopicPartition{topic, partition}]; p != nil && p.assigned && offset >= p.end {
+		cp.finish(p)
+	}
+}
+
+// onError handles an error event of the consumer's queue.
+func (cp *Copier) onError(ctx context.Context, e rdk.Error) error {
+	err := cp.watch.event(ctx, e)
+	if err != nil && (e.IsFatal() || errors.Is(err, ErrUnreachable)) {
+		cp.err = err // sticky: the copier can only be closed
+	}
+	return err
+}
+
+// idle is Read's step when a poll's wait ended with nothing.
+func (cp *Copier) idle(ctx context.Context) error {
+	err := cp.watch.check(ctx)
+	if errors.Is(err, ErrUnreachable) {
+		cp.err = err // no abort or commit can reach them either
+	}
+	return err
 }
 
 // releaseHeld returns the held record once it is CopyOptions.Behind old.
@@ -937,26 +1038,35 @@ func (cp *Copier) message(e *rdk.Message) (*record.Message, error) {
 	if tp.Error != nil {
 		return nil, fmt.Errorf("cannot read %s[%d]: %w", topicOf(tp), tp.Partition, tp.Error)
 	}
-	cp.watch.up()
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	p := cp.parts[TopicPartition{topicOf(tp), tp.Partition}]
-	off := int64(tp.Offset)
+	if p := cp.admit(topicOf(tp), tp.Partition, int64(tp.Offset)); p != nil {
+		return toMessage(p.tp.Topic, e), nil
+	}
+	return nil, nil
+}
+
+// admit returns the partition of a fetched record to return, having
+// moved the partition past it, or nil for a record this copier must not
+// return (see message). Called with mu held.
+func (cp *Copier) admit(topic string, partition int32, off int64) *copyPart {
+	cp.watch.up()
+	p := cp.parts[TopicPartition{topic, partition}]
 	if p == nil || !p.assigned || p.done || off < p.next {
-		return nil, nil
+		return nil
 	}
 	if cp.opts.Sequential && p != cp.current {
-		return nil, nil // fetched before its pause took hold: its turn seeks back to it
+		return nil // fetched before its pause took hold: its turn seeks back to it
 	}
 	if off >= p.end {
 		cp.finish(p)
-		return nil, nil
+		return nil
 	}
 	p.next = off + 1
 	if p.next >= p.end {
 		cp.finish(p)
 	}
-	return toMessage(p.tp.Topic, e), nil
+	return p
 }
 
 // finish marks a partition done up to its end, so that the next
@@ -1639,6 +1749,7 @@ func (cp *Copier) yield() {
 	if cp.opts.Changelog != nil && len(released) > 0 {
 		cp.opts.Changelog.Revoked(released)
 	}
+	cp.batch.dropAll()
 	if err := cp.c.Unassign(); err != nil && cp.err == nil {
 		cp.err = fmt.Errorf("cannot release partitions for group %q to assign again: %w", cp.opts.Group, err)
 	}
@@ -1801,6 +1912,7 @@ func (cp *Copier) Abort(ctx context.Context) error {
 		p.next, p.done = p.start, p.start >= p.end
 		tp := rdk.TopicPartition{Topic: &p.tp.Topic, Partition: p.tp.Partition, Offset: rdk.Offset(p.start)}
 		_ = cp.c.Resume([]rdk.TopicPartition{tp})
+		cp.batch.drop(p.tp)
 		if err := cp.c.Seek(tp, 0); err != nil {
 			cp.err = fmt.Errorf("cannot rewind %s[%d] after the abort: %w", p.tp.Topic, p.tp.Partition, err)
 			return cp.err
@@ -1835,11 +1947,19 @@ func (cp *Copier) release() (err error) {
 	if cp.checker != nil {
 		cp.checker.close()
 	}
+	// A rebalance the batch poller took off the queue is the copier's to
+	// answer (assign or unassign), or the close would wait for that.
+	for e, ok := cp.batch.buffered(); ok; e, ok = cp.batch.buffered() {
+		if e.kind == entryRebalance {
+			cp.onRebalance(e.rebalance)
+		}
+	}
 	if !running.idle() {
 		// A call abandoned at Ctrl-C may still run in the consumer: close
 		// after it, in the background, and do not wait.
 		closeWhenIdle(func() {
 			cp.ac.Close()
+			cp.batch.close()
 			_ = cp.c.Close()
 			if cp.w != nil {
 				cp.w.Close()
@@ -1854,6 +1974,7 @@ func (cp *Copier) release() (err error) {
 	// leave after its session timeout, so give up waiting after --timeout.
 	closed := make(chan struct{})
 	go func() {
+		cp.batch.close()
 		_ = cp.c.Close()
 		close(closed)
 	}()

@@ -572,11 +572,7 @@ func (r *Reader) readBatch(ctx context.Context) (*record.Message, error) {
 	case entryEOF:
 		r.finish(r.parts[string(e.topic)].at(e.partition))
 	case entryError:
-		var ke rdk.Error
-		if errors.As(e.err, &ke) {
-			return nil, r.watch.event(ctx, ke)
-		}
-		return nil, e.err
+		return nil, r.watch.event(ctx, e.event)
 	}
 	return nil, nil
 }
