@@ -75,15 +75,7 @@ func batchRecords() []*kgo.Record {
 func TestBatchMatchesPoll(t *testing.T) {
 	cfg, _ := newCluster(t, 3, "t")
 	in := batchRecords()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchMaxBytes(2<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(t.Context(), in...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produce(t, cfg, in...)
 
 	read := func(batch bool) []*record.Message {
 		r := newReader(t, cfg, ReadOptions{Topics: []string{"t"}})

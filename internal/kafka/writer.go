@@ -54,6 +54,9 @@ type Writer struct {
 	// msg and headers are reused by every produce.
 	msg     rdk.Message
 	headers []rdk.Header
+	// direct produces without delivery reports (see directProducer); nil
+	// where Produce serves.
+	direct *directProducer
 
 	mu  sync.Mutex
 	err error // the first delivery failure
@@ -126,6 +129,9 @@ func newWriter(cfg Config, defaults [][2]string, reports bool) (*Writer, error) 
 		return nil, configError(err)
 	}
 	w := &Writer{cfg: cfg, p: p, logs: drainLogs(p.Logs()), drained: make(chan struct{}), maxBytes: defaultMessageMaxBytes, delivery: reports}
+	if !reports {
+		w.direct = newDirectProducer(p)
+	}
 	if v, ok := (*m)["message.max.bytes"]; ok {
 		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
 			w.maxBytes = n
@@ -220,28 +226,36 @@ func (w *Writer) produce(ctx context.Context, m *record.Message, topic *string, 
 	if m.Partition >= 0 {
 		partition = m.Partition
 	}
-	// librdkafka copies the record (and the client its headers) before
-	// Produce returns: one message and one header slice serve every
-	// record, not two allocations each.
-	w.headers = w.headers[:0]
-	for _, h := range m.Headers {
-		w.headers = append(w.headers, rdk.Header{Key: h.Key, Value: h.Value})
-	}
+	direct := w.direct != nil && opaque == nil && packable(m)
 	km := &w.msg
-	*km = rdk.Message{
-		TopicPartition: rdk.TopicPartition{Topic: topic, Partition: partition},
-		Key:            m.Key,
-		Value:          m.Value,
-		Timestamp:      m.Timestamp,
-		Opaque:         opaque,
-	}
-	if len(w.headers) > 0 {
-		km.Headers = w.headers
+	if !direct {
+		// librdkafka copies the record (and the client its headers)
+		// before Produce returns: one message and one header slice serve
+		// every record, not two allocations each.
+		w.headers = w.headers[:0]
+		for _, h := range m.Headers {
+			w.headers = append(w.headers, rdk.Header{Key: h.Key, Value: h.Value})
+		}
+		*km = rdk.Message{
+			TopicPartition: rdk.TopicPartition{Topic: topic, Partition: partition},
+			Key:            m.Key,
+			Value:          m.Value,
+			Timestamp:      m.Timestamp,
+			Opaque:         opaque,
+		}
+		if len(w.headers) > 0 {
+			km.Headers = w.headers
+		}
 	}
 	var deadline time.Time // set once the queue is full
 	for {
 		w.pending.Add(1)
-		err := w.p.Produce(km, nil)
+		var err error
+		if direct {
+			err = w.direct.produce(*topic, partition, m)
+		} else {
+			err = w.p.Produce(km, nil)
+		}
 		if err == nil {
 			if !w.delivery {
 				w.pending.Add(-1) // no report will come for it
@@ -310,6 +324,7 @@ func (w *Writer) unacked() int64 {
 // Close releases the producer without waiting for unacknowledged records;
 // call Flush first to deliver them.
 func (w *Writer) Close() {
+	w.direct.close()
 	w.p.Close()
 	<-w.drained
 }
