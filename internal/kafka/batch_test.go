@@ -239,3 +239,56 @@ func TestBatchDrop(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchDropHeld: a record taken off the queue that did not fit the
+// buffer is dropped with its partition, so a seek reads from where it
+// says, not from that record (a replay lost what lay between them).
+func TestBatchDropHeld(t *testing.T) {
+	cfg, _ := newCluster(t, 1, "t")
+	var rs []*kgo.Record
+	for i := range 20 {
+		rs = append(rs, &kgo.Record{Topic: "t", Value: fmt.Append(nil, "value ", i)})
+	}
+	produce(t, cfg, rs...)
+	c, err := rdk.NewConsumer(&rdk.ConfigMap{"bootstrap.servers": cfg.Brokers, "group.id": "held", "enable.auto.commit": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b := newBatchPoller(c)
+	defer b.close()
+	topic := "t"
+	if err := c.Assign([]rdk.TopicPartition{{Topic: &topic, Partition: 0, Offset: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	first := func() polled {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if e, ok := b.next(pollTimeout); ok && e.kind == entryMessage {
+				return e
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no record read")
+			}
+		}
+	}
+	b.buf = make([]byte, 64) // one record: the next is held
+	if e := first(); e.offset != 0 || len(b.rest) != 0 || b.held.held == nil {
+		t.Fatalf("read offset %d, %d bytes left, held %v; want offset 0 alone, the next held", e.offset, len(b.rest), b.held.held)
+	}
+	b.drop(TopicPartition{"t", 0})
+	if err := c.Seek(rdk.TopicPartition{Topic: &topic, Partition: 0, Offset: 5}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if e := first(); e.offset != 5 || b.held.held == nil {
+		t.Fatalf("after the seek to 5, read offset %d (held %v)", e.offset, b.held.held)
+	}
+	// buffered, which keepServed and Close read what was taken off the
+	// queue with, ends with the held record.
+	if e, ok := b.buffered(); !ok || e.kind != entryMessage || e.offset != 6 {
+		t.Errorf("buffered() = %d@%d, %v; want the held record at offset 6", e.kind, e.offset, ok)
+	}
+	if e, ok := b.buffered(); ok {
+		t.Errorf("buffered() after the held record = %d@%d", e.kind, e.offset)
+	}
+}
