@@ -281,7 +281,7 @@ static evctl_held *evctl_held_new(void) { return calloc(1, sizeof(evctl_held)); 
 // fetched before a seek or an assignment, which the client's queue would
 // have dropped.
 static void evctl_held_drop(evctl_held *h, const char *topic, size_t topic_len, int32_t partition, int all) {
-	rd_kafka_event_t *ev = h->held;
+	rd_kafka_event_t *ev = h ? h->held : NULL;
 	if (!ev)
 		return;
 	const char *t = NULL;
@@ -454,7 +454,7 @@ func (b *batchPoller) buffered() (e polled, ok bool) {
 				return e, true
 			}
 		}
-		if b.held.held == nil {
+		if b.held == nil || b.held.held == nil {
 			break
 		}
 		b.dropped, b.dropEvery = b.dropped[:0], false
@@ -467,7 +467,7 @@ func (b *batchPoller) buffered() (e polled, ok bool) {
 // again from another offset (a seek), and the client's own queue drops
 // what it had fetched of it before. A nil poller drops nothing.
 func (b *batchPoller) drop(tp TopicPartition) {
-	if b == nil {
+	if b == nil || b.held == nil { // closed: the consumer's Close answers a rebalance
 		return
 	}
 	if len(b.rest) > 0 {
@@ -484,7 +484,7 @@ func (b *batchPoller) drop(tp TopicPartition) {
 // consumer's assignment is replaced, and each partition fetched from the
 // offset it gives.
 func (b *batchPoller) dropAll() {
-	if b == nil {
+	if b == nil || b.held == nil {
 		return
 	}
 	if len(b.rest) > 0 {
