@@ -167,13 +167,7 @@ func TestBatchDrop(t *testing.T) {
 		rs = append(rs, &kgo.Record{Topic: "t", Partition: int32(i % 2), Value: fmt.Append(nil, i)})
 	}
 	produce(t, cfg, rs...)
-	c, err := rdk.NewConsumer(&rdk.ConfigMap{"bootstrap.servers": cfg.Brokers, "group.id": "drop", "enable.auto.commit": false})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	b := newBatchPoller(c)
-	defer b.close()
+	c, b := assignedPoller(t, cfg)
 	topic := "t"
 	// assign has the consumer fetch both partitions from the start, and
 	// polls until the poller holds records of both.
@@ -250,13 +244,7 @@ func TestBatchDropHeld(t *testing.T) {
 		rs = append(rs, &kgo.Record{Topic: "t", Value: fmt.Append(nil, "value ", i)})
 	}
 	produce(t, cfg, rs...)
-	c, err := rdk.NewConsumer(&rdk.ConfigMap{"bootstrap.servers": cfg.Brokers, "group.id": "held", "enable.auto.commit": false})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	b := newBatchPoller(c)
-	defer b.close()
+	c, b := assignedPoller(t, cfg)
 	topic := "t"
 	if err := c.Assign([]rdk.TopicPartition{{Topic: &topic, Partition: 0, Offset: 0}}); err != nil {
 		t.Fatal(err)
@@ -291,4 +279,20 @@ func TestBatchDropHeld(t *testing.T) {
 	if e, ok := b.buffered(); ok {
 		t.Errorf("buffered() after the held record = %d@%d", e.kind, e.offset)
 	}
+}
+
+// assignedPoller returns a consumer that joins no group, to be assigned
+// partitions, and its batch poller; both close with the test.
+func assignedPoller(t *testing.T, cfg Config) (*rdk.Consumer, *batchPoller) {
+	t.Helper()
+	c, err := rdk.NewConsumer(&rdk.ConfigMap{"bootstrap.servers": cfg.Brokers, "group.id": "assigned", "enable.auto.commit": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatchPoller(c)
+	t.Cleanup(func() {
+		b.close()
+		_ = c.Close()
+	})
+	return c, b
 }
